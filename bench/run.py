@@ -1,0 +1,740 @@
+#!/usr/bin/python3
+"""bench/run.py: the honeybee-bridge benchmark runner.
+
+Runs each scenario three ways where it makes sense, against the same
+subscriber and the same generator:
+
+  bridge  hb-feed --ws--> honeybee-bridge --zmq PUB--> hb-sub
+  direct  hb-feed --ws--> hb-direct             (the WebSocket-side limit)
+  raw     hb-rawpub --zmq PUB--> hb-sub         (the ZeroMQ-side limit)
+
+and prints one table: messages/s, the bridge's share of the raw ZeroMQ
+limit, p50/p99 latency, bridge CPU microseconds per message (utime+stime
+deltas of /proc/<pid>/stat over the measured interval) and bridge peak RSS
+(VmHWM). Every tool prints JSON lines; this script only orchestrates,
+samples /proc and formats. See bench/README.md.
+
+Usage:
+  bench/run.py --bridge BUILD/honeybee-bridge --bin-dir BUILD/bench [--full]
+  bench/run.py ... --smoke            # seconds; checks the harness, not speed
+  bench/run.py ... --only tput1,lat   # a subset (names: see --list)
+  bench/run.py ... --soak 600         # add the soak at 50k msg/s for 600 s
+  bench/run.py ... --callgrind        # instructions per message under valgrind
+"""
+
+import argparse
+import json
+import os
+import queue
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import zmq
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# --------------------------------------------------------------------------
+# processes
+
+class Proc:
+    """A child whose stdout is JSON lines, read by a thread into a queue."""
+
+    def __init__(self, name, argv, log_dir, cpu=None, env=None):
+        self.name = name
+        if cpu is not None and shutil.which("taskset"):
+            argv = ["taskset", "-c", str(cpu)] + argv
+        self.argv = argv
+        self.err_path = os.path.join(log_dir, name + ".stderr")
+        self.err = open(self.err_path, "wb")
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err,
+                                  env=env, start_new_session=False)
+        self.pid = self.p.pid
+        self.q = queue.Queue()
+        self.lines = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = {"event": "text", "text": line}
+            self.lines.append(obj)
+            self.q.put(obj)
+        self.q.put(None)
+
+    def wait_event(self, event, timeout):
+        """Returns the first JSON line with this event, or raises."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("%s: no %r within %.0f s (stderr: %s)"
+                                   % (self.name, event, timeout, self.stderr_tail()))
+            try:
+                obj = self.q.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if obj is None:
+                raise RuntimeError("%s exited (rc %s) before %r (stderr: %s)"
+                                   % (self.name, self.p.poll(), event, self.stderr_tail()))
+            if obj.get("event") == event:
+                return obj
+
+    def stderr_tail(self, n=400):
+        try:
+            with open(self.err_path, "rb") as f:
+                data = f.read()
+            return data[-n:].decode("utf-8", "replace").strip()
+        except OSError:
+            return ""
+
+    def send_signal(self, sig):
+        if self.p.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signals the child (by its own pid) and waits; SIGKILL if it hangs."""
+        self.send_signal(sig)
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.send_signal(signal.SIGKILL)
+            self.p.wait(timeout=5)
+        self.t.join(timeout=2)
+        self.err.close()
+        return self.p.returncode
+
+
+class Runner:
+    def __init__(self, args):
+        self.a = args
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix="hb-bench-")
+        self.zctx = zmq.Context.instance()
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.p.poll() is None:
+                p.stop(signal.SIGKILL, timeout=5)
+        if not self.a.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def spawn(self, name, argv, cpu=None, env=None):
+        p = Proc(name, argv, self.tmp, cpu=cpu, env=env)
+        self.procs.append(p)
+        return p
+
+    def tool(self, name):
+        return os.path.join(self.a.bin_dir, name)
+
+    # ---- bridge ---------------------------------------------------------
+
+    def bridge_config(self, peers, wss=False, inbox_hwm=100000):
+        ports = [free_port() for _ in range(4)]
+        eps = ["tcp://127.0.0.1:%d" % p for p in ports]
+        lines = [
+            "bridge:",
+            "  inbox: %s" % eps[0],
+            "  events: %s" % eps[1],
+            "  send: %s" % eps[2],
+            "  control: %s" % eps[3],
+            '  http: ""',
+            "  inbox_hwm: %d" % inbox_hwm,
+            "pool:",
+            "  reconnect: {initial_delay: 100ms, max_delay: 2s}",
+            "  tls: {verify: false}" if wss else "  tls: {verify: true}",
+            "log:",
+            "  level: warn",
+            "peers:" if peers else "peers: []",
+        ]
+        for pid, url in peers:
+            lines.append('  - {id: "%s", url: "%s"}' % (pid, url))
+        path = os.path.join(self.tmp, "bridge-%d.yaml" % ports[0])
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path, {"inbox": eps[0], "control": eps[3]}
+
+    def start_bridge(self, peers, wss=False, valgrind=None, name="bridge"):
+        cfg, eps = self.bridge_config(peers, wss=wss)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HONEYBEE_")}
+        argv = [self.a.bridge, "-c", cfg]
+        if valgrind:
+            argv = valgrind + argv
+        t0 = time.monotonic()
+        b = self.spawn(name, argv, cpu=self.a.bridge_cpu, env=env)
+        b.eps = eps
+        b.t_spawn = t0
+        self.wait_control(b, timeout=120 if valgrind else 20)
+        return b
+
+    def control(self, ep, req, timeout_ms=3000):
+        s = self.zctx.socket(zmq.REQ)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RCVTIMEO, timeout_ms)
+        s.setsockopt(zmq.SNDTIMEO, timeout_ms)
+        try:
+            s.connect(ep)
+            s.send_string(json.dumps(req))
+            return json.loads(s.recv())
+        except zmq.Again:
+            return None
+        finally:
+            s.close()
+
+    def wait_control(self, b, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if b.p.poll() is not None:
+                raise RuntimeError("bridge exited rc %s: %s" % (b.p.returncode, b.stderr_tail()))
+            r = self.control(b.eps["control"], {"op": "ping"}, timeout_ms=500)
+            if r and r.get("ok"):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("bridge control did not answer ping: " + b.stderr_tail())
+
+    def connected(self, b):
+        r = self.control(b.eps["control"], {"op": "stats"})
+        if not r or not r.get("ok"):
+            return None
+        peers = r.get("peers")
+        if isinstance(peers, dict):
+            return int(peers.get("connected", 0))
+        return None
+
+    def wait_connected(self, b, n, timeout):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            c = self.connected(b)
+            if c is not None:
+                last = c
+                if c >= n:
+                    return time.monotonic()
+            if b.p.poll() is not None:
+                raise RuntimeError("bridge exited: " + b.stderr_tail())
+            time.sleep(0.05 if n < 100 else 0.1)
+        raise RuntimeError("only %s of %d peers connected after %.0f s" % (last, n, timeout))
+
+    # ---- the three paths --------------------------------------------------
+
+    def feed_args(self, conns, size, count=0, rate=0, duration=0, idle=False, listeners=1,
+                  tls=None):
+        argv = [self.tool("hb-feed"), "--conns", str(conns), "--size", str(size),
+                "--listeners", str(listeners)]
+        if count:
+            argv += ["--count", str(count)]
+        if rate:
+            argv += ["--rate", str(rate)]
+        if duration:
+            argv += ["--duration", str(duration)]
+        argv += ["--idle"] if idle else ["--wait-signal"]
+        if tls:
+            argv += ["--tls", tls[0], tls[1]]
+        return argv
+
+    def run_bridge(self, sc):
+        """One streaming run through the bridge. Returns a result dict."""
+        peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
+        total = peers * per
+        feed = self.spawn("feed", self.feed_args(peers, size, per, rate,
+                                                 listeners=min(peers, 8)),
+                          cpu=self.a.tools_cpu)
+        ports = feed.wait_event("listening", 10)["ports"]
+        plist = [("p%d" % i, "ws://127.0.0.1:%d/" % ports[i % len(ports)]) for i in range(peers)]
+        b = self.start_bridge(plist)
+        sub = self.spawn("sub", [self.tool("hb-sub"), "--endpoint", b.eps["inbox"],
+                                 "--count", str(total), "--size", str(size),
+                                 "--idle-ms", str(self.a.idle_ms),
+                                 "--timeout-s", str(sc.get("timeout", 300))],
+                         cpu=self.a.tools_cpu)
+        sub.wait_event("ready", 30)
+        feed.wait_event("connected", 60)
+        self.wait_connected(b, peers, 60)
+        cpu0 = proc_cpu(b.pid)
+        feed.send_signal(signal.SIGUSR1)
+        summ = sub.wait_event("summary", sc.get("timeout", 300) + 30)
+        cpu1 = proc_cpu(b.pid)
+        mem = proc_mem(b.pid)
+        fdone = feed.wait_event("done", 30)
+        rc = b.stop()
+        feed.stop(signal.SIGINT)
+        sub.stop()
+        recv = summ["received"]
+        res = {
+            "path": "bridge", "rate": summ["rate"], "received": recv, "expected": total,
+            "sent": fdone.get("sent"), "gaps": summ["gaps"], "missing": summ["missing"],
+            "missed_at_start": summ["missed_at_start"], "bad": summ["bad"] + summ["bad_size"],
+            "dups": summ["dups"], "conn_changes": summ["conn_changes"],
+            "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
+            "p999": summ["lat_us"]["p999"], "max": summ["lat_us"]["max"],
+            "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv else None,
+            "cpu_s": cpu1 - cpu0, "hwm_kib": mem.get("VmHWM"), "rss_kib": mem.get("VmRSS"),
+            "bridge_rc": rc, "stop": summ["stop"], "feed_max_late_us": fdone.get("max_late_us"),
+        }
+        return res
+
+    def run_direct(self, sc):
+        peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
+        total = peers * per
+        feed = self.spawn("feed-d", self.feed_args(peers, size, per, rate,
+                                                   listeners=min(peers, 8)),
+                          cpu=self.a.tools_cpu)
+        ports = feed.wait_event("listening", 10)["ports"]
+        d = self.spawn("direct", [self.tool("hb-direct"), "--port", ",".join(map(str, ports)),
+                                  "--conns", str(peers), "--count", str(total),
+                                  "--size", str(size), "--idle-ms", str(self.a.idle_ms),
+                                  "--timeout-s", str(sc.get("timeout", 300))],
+                       cpu=self.a.bridge_cpu)
+        d.wait_event("ready", 60)
+        feed.wait_event("connected", 60)
+        feed.send_signal(signal.SIGUSR1)
+        summ = d.wait_event("summary", sc.get("timeout", 300) + 30)
+        feed.stop(signal.SIGINT)
+        d.stop()
+        return {"path": "direct", "rate": summ["rate"], "received": summ["received"],
+                "expected": total, "gaps": summ["gaps"], "missing": summ["missing"],
+                "bad": summ["bad"] + summ["bad_size"], "dups": summ["dups"],
+                "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
+                "p999": summ["lat_us"]["p999"], "max": summ["lat_us"]["max"],
+                "stop": summ["stop"]}
+
+    def run_raw(self, sc):
+        peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
+        total = peers * per
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        sub = self.spawn("sub-r", [self.tool("hb-sub"), "--endpoint", ep, "--count", str(total),
+                                   "--size", str(size), "--idle-ms", str(self.a.idle_ms),
+                                   "--timeout-s", str(sc.get("timeout", 300))],
+                         cpu=self.a.tools_cpu)
+        argv = [self.tool("hb-rawpub"), "--endpoint", ep, "--peers", str(peers), "--size",
+                str(size), "--count", str(per), "--hwm", "100000"]
+        if rate:
+            argv += ["--rate", str(rate)]
+        else:
+            argv += ["--nodrop"]
+        pub = self.spawn("rawpub", argv, cpu=self.a.bridge_cpu)
+        summ = sub.wait_event("summary", sc.get("timeout", 300) + 30)
+        pub.stop(signal.SIGTERM, timeout=30)
+        sub.stop()
+        return {"path": "raw", "rate": summ["rate"], "received": summ["received"],
+                "expected": total, "gaps": summ["gaps"], "missing": summ["missing"],
+                "bad": summ["bad"] + summ["bad_size"], "dups": summ["dups"],
+                "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
+                "p999": summ["lat_us"]["p999"], "max": summ["lat_us"]["max"],
+                "stop": summ["stop"]}
+
+    # ---- idle memory and cold start ----------------------------------------
+
+    def tls_files(self):
+        cert = os.path.join(self.tmp, "cert.pem")
+        key = os.path.join(self.tmp, "key.pem")
+        if not os.path.exists(cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                            "-out", cert, "-subj", "/CN=127.0.0.1", "-days", "2",
+                            "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return cert, key
+
+    def baseline_rss(self):
+        """RSS of a bridge with no peers, after it settles (KiB)."""
+        if getattr(self, "_rss0", None) is None:
+            b = self.start_bridge([], name="bridge-0")
+            time.sleep(self.a.settle)
+            self._rss0 = proc_mem(b.pid).get("VmRSS")
+            b.stop()
+        return self._rss0
+
+    def run_idle(self, n, wss=False, listeners=None):
+        rss0 = self.baseline_rss()
+        tls = self.tls_files() if wss else None
+        lis = listeners or max(1, min(16, n // 1000))
+        feed = self.spawn("feed-idle", self.feed_args(n, 200, idle=True, listeners=lis, tls=tls),
+                          cpu=self.a.tools_cpu)
+        ports = feed.wait_event("listening", 10)["ports"]
+        scheme = "wss" if wss else "ws"
+        plist = [("p%d" % i, "%s://127.0.0.1:%d/" % (scheme, ports[i % len(ports)]))
+                 for i in range(n)]
+        b = self.start_bridge(plist, wss=wss, name="bridge-idle")
+        t_all = self.wait_connected(b, n, self.a.connect_timeout)
+        cold = t_all - b.t_spawn
+        time.sleep(self.a.settle)
+        still = self.connected(b)
+        mem = proc_mem(b.pid)
+        cpu = proc_cpu(b.pid)
+        rc = b.stop(timeout=60)
+        feed.stop(signal.SIGINT)
+        per_peer = (mem["VmRSS"] - rss0) / n if mem.get("VmRSS") and rss0 else None
+        return {"path": "bridge", "peers": n, "wss": wss, "cold_start_s": cold,
+                "rss0_kib": rss0, "rss_kib": mem.get("VmRSS"), "hwm_kib": mem.get("VmHWM"),
+                "per_peer_kib": per_peer, "still_connected": still, "cpu_s": cpu,
+                "bridge_rc": rc}
+
+    # ---- soak -----------------------------------------------------------
+
+    def run_soak(self, duration, rate=50000, peers=10, size=200):
+        feed = self.spawn("feed-soak", self.feed_args(peers, size, rate=rate, duration=duration),
+                          cpu=self.a.tools_cpu)
+        ports = feed.wait_event("listening", 10)["ports"]
+        plist = [("p%d" % i, "ws://127.0.0.1:%d/" % ports[0]) for i in range(peers)]
+        b = self.start_bridge(plist, name="bridge-soak")
+        sub = self.spawn("sub-soak", [self.tool("hb-sub"), "--endpoint", b.eps["inbox"],
+                                      "--size", str(size), "--idle-ms", "3000",
+                                      "--timeout-s", str(int(duration) + 120),
+                                      "--progress-s", str(max(1, int(duration // 20)))],
+                         cpu=self.a.tools_cpu)
+        sub.wait_event("ready", 30)
+        feed.wait_event("connected", 60)
+        self.wait_connected(b, peers, 60)
+        cpu0 = proc_cpu(b.pid)
+        feed.send_signal(signal.SIGUSR1)
+        t0 = time.monotonic()
+        samples = []
+        step = max(1.0, duration / 60.0)
+        while time.monotonic() - t0 < duration:
+            time.sleep(step)
+            m = proc_mem(b.pid)
+            samples.append((time.monotonic() - t0, m.get("VmRSS")))
+        summ = sub.wait_event("summary", 60)
+        cpu1 = proc_cpu(b.pid)
+        mem = proc_mem(b.pid)
+        feed.wait_event("done", 30)
+        b.stop()
+        feed.stop(signal.SIGINT)
+        sub.stop()
+        warm = [s for s in samples if s[0] >= duration * 0.1] or samples
+        first = warm[0][1]
+        peak = max(s[1] for s in warm)
+        last = warm[-1][1]
+        recv = summ["received"]
+        return {"path": "bridge", "rate": summ["rate"], "received": recv,
+                "expected": int(rate * duration), "gaps": summ["gaps"],
+                "missing": summ["missing"], "bad": summ["bad"] + summ["bad_size"],
+                "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
+                "p999": summ["lat_us"]["p999"], "max": summ["lat_us"]["max"],
+                "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv else None,
+                "hwm_kib": mem.get("VmHWM"), "rss_first_kib": first, "rss_peak_kib": peak,
+                "rss_last_kib": last, "rss_growth_pct": (peak - first) / first * 100.0,
+                "samples": samples}
+
+    # ---- callgrind --------------------------------------------------------
+
+    def run_callgrind(self, counts=(5000, 25000), size=200):
+        """Instructions per message: two runs of different length under
+        callgrind; the difference cancels start-up and shutdown."""
+        if not shutil.which("valgrind"):
+            raise RuntimeError("valgrind not installed")
+        totals = []
+        out = None
+        for n in counts:
+            out = os.path.join(self.tmp, "callgrind.%d.out" % n)
+            vg = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+            feed = self.spawn("feed-cg", self.feed_args(1, size, n), cpu=self.a.tools_cpu)
+            port = feed.wait_event("listening", 10)["ports"][0]
+            b = self.start_bridge([("p0", "ws://127.0.0.1:%d/" % port)], valgrind=vg,
+                                  name="bridge-cg")
+            sub = self.spawn("sub-cg", [self.tool("hb-sub"), "--endpoint", b.eps["inbox"],
+                                        "--count", str(n), "--idle-ms", "20000",
+                                        "--timeout-s", "600"], cpu=self.a.tools_cpu)
+            sub.wait_event("ready", 120)
+            feed.wait_event("connected", 120)
+            self.wait_connected(b, 1, 120)
+            feed.send_signal(signal.SIGUSR1)
+            summ = sub.wait_event("summary", 900)
+            b.stop(timeout=120)
+            feed.stop(signal.SIGINT)
+            sub.stop()
+            if summ["received"] != n:
+                raise RuntimeError("callgrind run received %d of %d" % (summ["received"], n))
+            totals.append(callgrind_total(out))
+        ir = (totals[1] - totals[0]) / (counts[1] - counts[0])
+        top = ""
+        if shutil.which("callgrind_annotate"):
+            r = subprocess.run(["callgrind_annotate", "--threshold=90", out],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            top = r.stdout.decode("utf-8", "replace")
+        return {"ir_per_msg": ir, "totals": totals, "counts": list(counts), "annotate": top}
+
+
+# --------------------------------------------------------------------------
+# /proc and helpers
+
+def proc_cpu(pid):
+    """utime + stime of a process in seconds (all threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_mem(pid):
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"(summary|totals):\s+(\d+)", line)
+            if m:
+                return int(m.group(2))
+    raise RuntimeError("no totals in " + path)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def machine():
+    model = ""
+    try:
+        out = subprocess.run(["lscpu"], stdout=subprocess.PIPE).stdout.decode()
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "model": model, "kernel": os.uname().release}
+
+
+# --------------------------------------------------------------------------
+# scenarios and the table
+
+def scenarios(full, smoke):
+    if smoke:
+        return [
+            {"name": "tput1", "label": "1 peer x 200 B (smoke)", "peers": 1, "size": 200,
+             "per_peer": 3000, "timeout": 60},
+            {"name": "tput50", "label": "5 peers x 4 KiB (smoke)", "peers": 5, "size": 4096,
+             "per_peer": 400, "timeout": 60},
+            {"name": "lat", "label": "2 peers, 2,000 msg/s (smoke)", "peers": 2, "size": 200,
+             "per_peer": 1000, "rate": 2000, "timeout": 60},
+        ]
+    k = 1 if full else 0.25
+    return [
+        {"name": "tput1", "label": "1 peer x 200 B, full speed", "peers": 1, "size": 200,
+         "per_peer": int(4000000 * k)},
+        {"name": "tput50", "label": "50 peers x 200 B, full speed", "peers": 50, "size": 200,
+         "per_peer": int(80000 * k)},
+        {"name": "tput4k", "label": "1 peer x 4 KiB, full speed", "peers": 1, "size": 4096,
+         "per_peer": int(600000 * k)},
+        {"name": "lat", "label": "10 peers x 200 B, 10,000 msg/s total", "peers": 10,
+         "size": 200, "rate": 10000, "per_peer": int(20000 * (k if k >= 1 else 0.5))},
+    ]
+
+
+def fmt(v, spec="%.0f", none="-"):
+    return none if v is None else spec % v
+
+
+def print_table(rows, out=sys.stdout):
+    hdr = ["scenario", "msg/s", "% raw ZMQ", "p50 µs", "p99 µs", "CPU µs/msg", "peak RSS",
+           "notes"]
+    table = [hdr]
+    for r in rows:
+        table.append([r.get("scenario", ""), r.get("msgs", "-"), r.get("share", "-"),
+                      r.get("p50", "-"), r.get("p99", "-"), r.get("cpu", "-"),
+                      r.get("rss", "-"), r.get("notes", "")])
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(hdr))]
+    lines = []
+    for i, row in enumerate(table):
+        lines.append("| " + " | ".join(str(c).ljust(widths[j]) for j, c in enumerate(row)) + " |")
+        if i == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    out.write("\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bridge", default=os.environ.get("HB_BRIDGE"))
+    ap.add_argument("--bin-dir", default=None, help="directory of hb-feed, hb-sub, ...")
+    ap.add_argument("--smoke", action="store_true", help="tiny run that checks the harness")
+    ap.add_argument("--full", action="store_true", help="full-length runs (default: quick)")
+    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,idle1k,"
+                    "idle10k,wss1k (idle10k includes the cold start)")
+    ap.add_argument("--soak", type=float, default=0, help="soak seconds at 50k msg/s (0: skip)")
+    ap.add_argument("--callgrind", action="store_true", help="instructions per message")
+    ap.add_argument("--no-limits", action="store_true", help="skip the direct and raw runs")
+    ap.add_argument("--limits-only", action="store_true",
+                    help="only the direct and raw runs of the streaming scenarios (no bridge)")
+    ap.add_argument("--pin", action="store_true",
+                    help="taskset: bridge (and the limits' receivers) on CPU 1, tools on CPU 0")
+    ap.add_argument("--idle-ms", type=int, default=3000)
+    ap.add_argument("--settle", type=float, default=3.0, help="seconds before RSS is read")
+    ap.add_argument("--connect-timeout", type=float, default=120.0)
+    ap.add_argument("--json-out", default=None, help="write every result here")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    a = ap.parse_args()
+    if not a.bin_dir:
+        base = os.environ.get("HB_BINARY_DIR")
+        a.bin_dir = os.path.join(base, "bench") if base else None
+    if not a.bin_dir or not (a.bridge or a.limits_only):
+        ap.error("need --bridge and --bin-dir (or HB_BRIDGE and HB_BINARY_DIR)")
+    a.bridge_cpu = 1 if a.pin else None
+    a.tools_cpu = 0 if a.pin else None
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    only = set(x for x in a.only.split(",") if x)
+    if a.smoke:
+        idle_list = [("idle1k", 20, False, "20 ws peers idle (smoke)"),
+                     ("wss1k", 5, True, "5 wss peers idle (smoke)")]
+        a.idle_ms = 2000
+        a.settle = 1.0
+    else:
+        idle_list = [("idle1k", 1000, False, "1,000 ws peers idle"),
+                     ("idle10k", 10000, False, "10,000 ws peers idle"),
+                     ("wss1k", 1000, True, "1,000 wss peers idle")]
+
+    r = Runner(a)
+    rows, results, failures = [], {"machine": machine(), "scenarios": {}}, []
+    t_begin = time.monotonic()
+    try:
+        for sc in scenarios(a.full, a.smoke):
+            if only and sc["name"] not in only:
+                continue
+            res = {}
+            if a.limits_only:
+                res["direct"] = r.run_direct(sc)
+                res["raw"] = r.run_raw(sc)
+                results["scenarios"][sc["name"]] = dict(res, scenario=sc)
+                for path in ("direct", "raw"):
+                    x = res[path]
+                    rows.append({"scenario": "%s: %s" % (path, sc["label"]),
+                                 "msgs": fmt(x["rate"]), "p50": fmt(x["p50"]),
+                                 "p99": fmt(x["p99"]),
+                                 "notes": ("%d lost" % x["missing"]) if x["missing"] else ""})
+                    if a.smoke and (x["received"] != x["expected"] or x["missing"] or x["bad"]):
+                        failures.append("%s/%s: %s" % (sc["name"], path, json.dumps(x)))
+                continue
+            res["bridge"] = r.run_bridge(sc)
+            if not a.no_limits:
+                res["direct"] = r.run_direct(sc)
+                res["raw"] = r.run_raw(sc)
+            results["scenarios"][sc["name"]] = dict(res, scenario=sc)
+            br = res["bridge"]
+            raw = res.get("raw")
+            share = br["rate"] / raw["rate"] * 100 if raw and raw["rate"] else None
+            notes = []
+            if br["missing"] or br["gaps"]:
+                notes.append("%d lost in %d gaps" % (br["missing"], br["gaps"]))
+            if br["received"] != br["expected"]:
+                notes.append("received %d of %d" % (br["received"], br["expected"]))
+            rows.append({"scenario": "bridge: " + sc["label"],
+                         "msgs": fmt(br["rate"]), "share": fmt(share, "%.0f%%"),
+                         "p50": fmt(br["p50"], "%.0f"), "p99": fmt(br["p99"], "%.0f"),
+                         "cpu": fmt(br["cpu_us_per_msg"], "%.2f"),
+                         "rss": fmt(br["hwm_kib"] / 1024.0 if br["hwm_kib"] else None,
+                                    "%.1f MiB"),
+                         "notes": "; ".join(notes)})
+            for path in ("direct", "raw"):
+                if path in res:
+                    x = res[path]
+                    rows.append({"scenario": "  %s limit" % path, "msgs": fmt(x["rate"]),
+                                 "p50": fmt(x["p50"]), "p99": fmt(x["p99"]),
+                                 "notes": ("%d lost" % x["missing"]) if x["missing"] else ""})
+            if a.smoke:
+                for path, x in res.items():
+                    if x["received"] != x["expected"] or x["missing"] or x["bad"] or x["dups"]:
+                        failures.append("%s/%s: %s" % (sc["name"], path, json.dumps(x)))
+                    elif not (x["p50"] > 0 and x["rate"] > 0):
+                        failures.append("%s/%s: no latency/rate: %s" % (sc["name"], path, x))
+                if br.get("bridge_rc") not in (0, None):
+                    failures.append("%s: bridge exited %s" % (sc["name"], br["bridge_rc"]))
+                if not br["cpu_us_per_msg"] or not br["hwm_kib"]:
+                    failures.append("%s: no CPU/RSS sample: %s" % (sc["name"], br))
+
+        for name, n, wss, label in idle_list:
+            if a.limits_only or only and name not in only:
+                continue
+            x = r.run_idle(n, wss=wss)
+            results["scenarios"][name] = x
+            rows.append({"scenario": "bridge: " + label,
+                         "rss": fmt(x["rss_kib"] / 1024.0, "%.1f MiB"),
+                         "notes": "%.1f KiB per peer (RSS %d KiB - %d KiB with 0 peers)"
+                                  % (x["per_peer_kib"], x["rss_kib"], x["rss0_kib"])})
+            if not wss and n >= 10000 or a.smoke and name == "idle1k":
+                rows.append({"scenario": "bridge: cold start, %s ws peers" % format(n, ","),
+                             "notes": "all connected %.2f s after spawn" % x["cold_start_s"]})
+            if a.smoke and (x["still_connected"] != n or not x["per_peer_kib"]
+                            or x["bridge_rc"] != 0):
+                failures.append("%s: %s" % (name, x))
+
+        if (a.soak or a.smoke) and not a.limits_only:
+            dur = a.soak or 3
+            x = r.run_soak(dur, rate=50000 if not a.smoke else 5000)
+            results["scenarios"]["soak"] = x
+            rows.append({"scenario": "bridge: soak %d s at %s msg/s, 10 peers"
+                                     % (dur, format(50000 if not a.smoke else 5000, ",")),
+                         "msgs": fmt(x["rate"]), "p50": fmt(x["p50"]), "p99": fmt(x["p99"]),
+                         "cpu": fmt(x["cpu_us_per_msg"], "%.2f"),
+                         "rss": fmt(x["hwm_kib"] / 1024.0, "%.1f MiB"),
+                         "notes": "RSS %d -> peak %d -> end %d KiB (%+.1f%%)%s"
+                                  % (x["rss_first_kib"], x["rss_peak_kib"], x["rss_last_kib"],
+                                     x["rss_growth_pct"],
+                                     "; %d lost" % x["missing"] if x["missing"] else "")})
+            if a.smoke and (x["missing"] or x["bad"] or x["received"] < 0.9 * x["expected"]):
+                failures.append("soak: %s" % {k: v for k, v in x.items() if k != "samples"})
+
+        if a.callgrind:
+            x = r.run_callgrind()
+            results["scenarios"]["callgrind"] = {k: v for k, v in x.items() if k != "annotate"}
+            rows.append({"scenario": "bridge under callgrind, 1 peer x 200 B",
+                         "notes": "%.0f instructions per message (runs of %d and %d)"
+                                  % (x["ir_per_msg"], x["counts"][0], x["counts"][1])})
+            sys.stdout.write(x["annotate"][:6000] + "\n")
+    except Exception as e:  # report what failed, then clean up
+        failures.append("error: %s" % e)
+    finally:
+        r.cleanup()
+
+    m = results["machine"]
+    print("\nhoneybee bench on %s (nproc %s, kernel %s), %.0f s%s"
+          % (m["model"], m["nproc"], m["kernel"], time.monotonic() - t_begin,
+             ", pinned" if a.pin else ""))
+    print_table(rows)
+    results["rows"] = rows
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(results, f, indent=1)
+    if failures:
+        print("\nFAILED:\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+/*
+ * zmq_consumer: a honeybee consumer in C with plain libzmq and jansson.
+ *
+ * It asks the bridge for its peers (control `list`), follows the inbox and
+ * the events, decodes the 24-byte metadata frame (big-endian u8 version,
+ * u8 flags, u16 reserved, u32 conn, u64 seq, u64 received_ns), reports seq
+ * gaps (ZeroMQ dropped messages on the way here) and conn changes (the peer
+ * reconnected), and can write one message to a peer through the send socket.
+ *
+ *   example_zmq_consumer [--inbox EP] [--events EP] [--send EP] [--control EP]
+ *                        [--peer ID] [--count N] [--seconds T]
+ *                        [--send-to ID] [--message TEXT]
+ *
+ * Endpoints default to HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND and
+ * HONEYBEE_CONTROL (a bind address tcp://(star):5550 is read as 127.0.0.1),
+ * else the bridge's defaults. Output: one line per thing seen, the same in
+ * every example language (see examples/python/consumer.py).
+ *
+ * Single-threaded: both SUB sockets are read from one zmq_poll loop. It uses
+ * nothing from libhoneybee: a consumer needs only a ZeroMQ binding.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+typedef struct opts {
+    const char *inbox, *events, *send, *control, *peer, *send_to, *message;
+    long count;
+    double seconds;
+} opts;
+
+/* Last (conn, seq) seen per peer. A small array: examples follow few peers. */
+typedef struct seen {
+    char id[129];
+    uint32_t conn;
+    uint64_t seq;
+} seen;
+
+static seen s_seen[256];
+static size_t s_nseen;
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t s_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* --flag, else the environment, else the default; a bind address becomes
+ * loopback. Writes into buf. */
+static const char *s_endpoint(const char *flag, const char *env, const char *def, char *buf,
+                              size_t len)
+{
+    const char *ep = flag ? flag : getenv(env);
+    if (!ep || (!flag && !*ep)) ep = def;
+    const char *star = strstr(ep, "://*:");
+    const char *any = strstr(ep, "://0.0.0.0:");
+    if (star || any) {
+        const char *port = strchr((star ? star : any) + 3, ':');
+        snprintf(buf, len, "%.*s://127.0.0.1%s", (int)((star ? star : any) - ep), ep, port);
+    } else {
+        snprintf(buf, len, "%s", ep);
+    }
+    return buf;
+}
+
+static void s_list(void *ctx, const char *ep)
+{
+    void *req = zmq_socket(ctx, ZMQ_REQ);
+    int zero = 0;
+    zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_connect(req, ep);
+    const char *body = "{\"op\":\"list\"}";
+    zmq_send(req, body, strlen(body), 0);
+    /* REQ has no retry of its own: one request, a poll with a timeout. */
+    zmq_pollitem_t it = {.socket = req, .events = ZMQ_POLLIN};
+    if (zmq_poll(&it, 1, 5000) <= 0) {
+        printf("list failed error=timeout endpoint=%s\n", ep);
+        zmq_close(req);
+        return;
+    }
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_msg_recv(&m, req, 0);
+    json_t *r = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+    zmq_msg_close(&m);
+    zmq_close(req);
+    if (!json_is_true(json_object_get(r, "ok"))) {
+        const char *err = json_string_value(json_object_get(r, "error"));
+        printf("list failed error=%s\n", err ? err : "bad_reply");
+        json_decref(r);
+        return;
+    }
+    json_t *peers = json_object_get(r, "peers");
+    printf("peers n=%zu", json_array_size(peers));
+    size_t i;
+    json_t *p;
+    json_array_foreach(peers, i, p)
+    {
+        printf(" %s=%s", json_string_value(json_object_get(p, "id")),
+               json_string_value(json_object_get(p, "state")));
+    }
+    printf("\n");
+    json_decref(r);
+}
+
+/* Receive one multipart message, up to 3 frames kept. Returns frame count. */
+static int s_recv(void *sock, zmq_msg_t *f)
+{
+    int n = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        bool more = zmq_msg_more(&m);
+        if (n < 3)
+            f[n++] = m;
+        else
+            zmq_msg_close(&m);
+        if (!more) break;
+    }
+    return n;
+}
+
+static void s_check(const char *peer, uint32_t conn, uint64_t seq)
+{
+    seen *s = NULL;
+    for (size_t i = 0; i < s_nseen; i++)
+        if (!strcmp(s_seen[i].id, peer)) s = &s_seen[i];
+    if (!s) {
+        if (s_nseen == sizeof s_seen / sizeof s_seen[0]) return;
+        s = &s_seen[s_nseen++];
+        snprintf(s->id, sizeof s->id, "%s", peer);
+    } else {
+        if (seq > s->seq + 1)
+            printf("gap peer=%s lost=%" PRIu64 " seq=%" PRIu64 "->%" PRIu64 "\n", peer,
+                   seq - s->seq - 1, s->seq, seq);
+        else if (seq <= s->seq)
+            printf("restart peer=%s seq=%" PRIu64 "->%" PRIu64 "\n", peer, s->seq, seq);
+        if (conn != s->conn)
+            printf("reconnect peer=%s conn=%" PRIu32 "->%" PRIu32 "\n", peer, s->conn, conn);
+    }
+    s->conn = conn;
+    s->seq = seq;
+}
+
+static void s_on_inbox(const opts *o, zmq_msg_t *f, int n, long *got)
+{
+    if (n != 3 || zmq_msg_size(&f[2]) != 24) {
+        printf("skip frames=%d\n", n);
+        return;
+    }
+    char peer[129];
+    size_t plen = zmq_msg_size(&f[0]);
+    if (plen >= sizeof peer) return;
+    memcpy(peer, zmq_msg_data(&f[0]), plen);
+    peer[plen] = '\0';
+    /* The subscription is a prefix match: compare frame 0 exactly. */
+    if (o->peer && strcmp(peer, o->peer) != 0) return;
+    const unsigned char *meta = zmq_msg_data(&f[2]);
+    if (meta[0] != 1) {
+        printf("skip version=%u\n", meta[0]);
+        return;
+    }
+    bool binary = meta[1] & 1;
+    uint32_t conn = (uint32_t)s_be(meta + 4, 4);
+    uint64_t seq = s_be(meta + 8, 8);
+    s_check(peer, conn, seq);
+    printf("message peer=%s conn=%" PRIu32 " seq=%" PRIu64 " binary=%d data=", peer, conn, seq,
+           binary);
+    const unsigned char *d = zmq_msg_data(&f[1]);
+    for (size_t i = 0; i < zmq_msg_size(&f[1]); i++) {
+        if (binary)
+            printf("%02x", d[i]);
+        else if (d[i] == '\n')
+            fputs("\\n", stdout);
+        else
+            putchar(d[i]);
+    }
+    putchar('\n');
+    (*got)++;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"inbox", required_argument, NULL, 'i'},   {"events", required_argument, NULL, 'e'},
+        {"send", required_argument, NULL, 's'},    {"control", required_argument, NULL, 'c'},
+        {"peer", required_argument, NULL, 'p'},    {"count", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 't'}, {"send-to", required_argument, NULL, 'T'},
+        {"message", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0},
+    };
+    opts o = {.message = "hello from c"};
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o.inbox = optarg; break;
+        case 'e': o.events = optarg; break;
+        case 's': o.send = optarg; break;
+        case 'c': o.control = optarg; break;
+        case 'p': o.peer = optarg; break;
+        case 'n': o.count = strtol(optarg, NULL, 10); break;
+        case 't': o.seconds = strtod(optarg, NULL); break;
+        case 'T': o.send_to = optarg; break;
+        case 'm': o.message = optarg; break;
+        default:
+            fprintf(stderr, "usage: %s [--inbox EP] [--events EP] [--send EP] [--control EP] "
+                            "[--peer ID] [--count N] [--seconds T] [--send-to ID] "
+                            "[--message TEXT]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
+    char inbox_ep[256], events_ep[256], send_ep[256], control_ep[256];
+    s_endpoint(o.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550", inbox_ep, sizeof inbox_ep);
+    s_endpoint(o.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551", events_ep, sizeof events_ep);
+    s_endpoint(o.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552", send_ep, sizeof send_ep);
+    s_endpoint(o.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553", control_ep,
+               sizeof control_ep);
+
+    void *ctx = zmq_ctx_new();
+    int zero = 0;
+    void *inbox = zmq_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(inbox, ZMQ_LINGER, &zero, sizeof zero);
+    const char *topic = o.peer ? o.peer : "";
+    zmq_setsockopt(inbox, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    void *events = zmq_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(events, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(events, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(inbox, inbox_ep) != 0 || zmq_connect(events, events_ep) != 0) {
+        fprintf(stderr, "connect: %s\n", zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    printf("ready inbox=%s\n", inbox_ep);
+
+    if (*control_ep) s_list(ctx, control_ep);
+
+    if (o.send_to) {
+        void *push = zmq_socket(ctx, ZMQ_PUSH);
+        int linger = 5000; /* let the message leave before close */
+        zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_connect(push, send_ep);
+        /* Refusals come back as send_failed events: PULL is one-way. */
+        zmq_send(push, o.send_to, strlen(o.send_to), ZMQ_SNDMORE);
+        zmq_send(push, o.message, strlen(o.message), 0);
+        zmq_close(push);
+        printf("sent peer=%s\n", o.send_to);
+    }
+
+    double deadline = o.seconds > 0 ? s_now() + o.seconds : 0;
+    long got = 0;
+    while (o.count == 0 || got < o.count) {
+        long wait = 200;
+        if (deadline > 0) {
+            double left = deadline - s_now();
+            if (left <= 0) break;
+            if (left * 1000 < wait) wait = (long)(left * 1000) + 1;
+        }
+        zmq_pollitem_t items[2] = {{.socket = events, .events = ZMQ_POLLIN},
+                                   {.socket = inbox, .events = ZMQ_POLLIN}};
+        if (zmq_poll(items, 2, wait) < 0) break; /* interrupted */
+        zmq_msg_t f[3];
+        if (items[0].revents & ZMQ_POLLIN) {
+            int n = s_recv(events, f);
+            if (n == 3)
+                printf("event kind=%.*s id=%.*s json=%.*s\n", (int)zmq_msg_size(&f[0]),
+                       (char *)zmq_msg_data(&f[0]), (int)zmq_msg_size(&f[1]),
+                       (char *)zmq_msg_data(&f[1]), (int)zmq_msg_size(&f[2]),
+                       (char *)zmq_msg_data(&f[2]));
+            for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            int n = s_recv(inbox, f);
+            s_on_inbox(&o, f, n, &got);
+            for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+        }
+    }
+    printf("done messages=%ld\n", got);
+    zmq_close(inbox);
+    zmq_close(events);
+    zmq_ctx_term(ctx);
+    return 0;
+}

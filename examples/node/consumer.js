@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// A honeybee consumer in Node.js (npm `zeromq` 6): asks the bridge for its
+// peers (control `list`), follows the inbox and the events, decodes the
+// 24-byte metadata frame (>BBHIQQ: version, flags, reserved, conn, seq,
+// received_ns), reports seq gaps (ZeroMQ dropped messages on the way here)
+// and conn changes (the peer reconnected), and can write one message to a
+// peer through the send socket.
+//
+//   npm install                      # in this folder: zeromq@6.8.0
+//   node consumer.js --peer relay-a --count 10
+//   node consumer.js --send-to relay-a --message 'hello'
+//
+// Endpoints: --inbox/--events/--send/--control, else HONEYBEE_INBOX,
+// HONEYBEE_EVENTS, HONEYBEE_SEND, HONEYBEE_CONTROL (a bind address such as
+// tcp://*:5550 is read as 127.0.0.1), else the bridge's defaults. Output is
+// one line per thing seen, the same in every example language (see
+// examples/python/consumer.py).
+"use strict";
+
+const zmq = require("zeromq");
+
+function parseArgs(argv) {
+  const a = { count: 0, seconds: 0, message: "hello from node" };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    const known = ["inbox", "events", "send", "control", "peer", "count", "seconds", "sendTo", "message"];
+    if (!argv[i].startsWith("--") || !known.includes(key) || i + 1 >= argv.length) {
+      console.error(`usage: consumer.js [--inbox EP] [--events EP] [--send EP] [--control EP]
+       [--peer ID] [--count N] [--seconds T] [--send-to ID] [--message TEXT]`);
+      process.exit(2);
+    }
+    a[key] = argv[++i];
+  }
+  a.count = Number(a.count);
+  a.seconds = Number(a.seconds);
+  return a;
+}
+
+// --flag, else the environment, else the default; a bind address is loopback.
+function endpoint(value, env, def) {
+  const ep = value !== undefined ? value : process.env[env] || def;
+  return ep.replace(/^(tcp:\/\/)(\*|0\.0\.0\.0):/, "$1127.0.0.1:");
+}
+
+function decodeMeta(buf) {
+  return {
+    version: buf.readUInt8(0),
+    flags: buf.readUInt8(1),
+    conn: buf.readUInt32BE(4),
+    seq: buf.readBigUInt64BE(8), // u64: BigInt, exact past 2^53
+    receivedNs: buf.readBigUInt64BE(16),
+  };
+}
+
+async function listPeers(ep) {
+  // REQ has no retry of its own: one request, a receive timeout, give up.
+  const req = new zmq.Request({ receiveTimeout: 5000, linger: 0 });
+  req.connect(ep);
+  try {
+    await req.send(JSON.stringify({ op: "list" }));
+    const [reply] = await req.receive();
+    const r = JSON.parse(reply.toString());
+    if (!r.ok) {
+      console.log(`list failed error=${r.error}`);
+      return;
+    }
+    const states = r.peers.map((p) => `${p.id}=${p.state}`).join(" ");
+    console.log(`peers n=${r.peers.length} ${states}`.trimEnd());
+  } catch (e) {
+    console.log(`list failed error=timeout endpoint=${ep}`);
+  } finally {
+    req.close();
+  }
+}
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2));
+  const inboxEp = endpoint(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550");
+  const eventsEp = endpoint(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551");
+  const sendEp = endpoint(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552");
+  const controlEp = endpoint(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553");
+
+  const inbox = new zmq.Subscriber({ linger: 0 });
+  // Prefix filter: "relay1" also matches "relay10"; frame 0 is compared below.
+  inbox.subscribe(a.peer || "");
+  inbox.connect(inboxEp);
+  const events = new zmq.Subscriber({ linger: 0 });
+  events.subscribe();
+  events.connect(eventsEp);
+  console.log(`ready inbox=${inboxEp}`);
+
+  if (controlEp) await listPeers(controlEp);
+
+  if (a.sendTo) {
+    const push = new zmq.Push({ linger: 5000 });
+    push.connect(sendEp);
+    // Refusals come back as send_failed events: PULL is one-way.
+    await push.send([a.sendTo, a.message]);
+    push.close();
+    console.log(`sent peer=${a.sendTo}`);
+  }
+
+  const last = new Map(); // peer -> {conn, seq}
+  let got = 0;
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    inbox.close();
+    events.close();
+  };
+  if (a.seconds > 0) setTimeout(stop, a.seconds * 1000).unref();
+  process.on("SIGINT", stop);
+
+  const eventLoop = (async () => {
+    try {
+      for await (const [kind, peer, body] of events) {
+        const ev = JSON.parse(body.toString());
+        console.log(`event kind=${kind} id=${peer} json=${JSON.stringify(ev)}`);
+      }
+    } catch (e) {
+      if (!stopping) throw e;
+    }
+  })();
+
+  try {
+    for await (const frames of inbox) {
+      if (frames.length !== 3 || frames[2].length !== 24) {
+        console.log(`skip frames=${frames.length}`);
+        continue;
+      }
+      const peer = frames[0].toString();
+      if (a.peer !== undefined && peer !== a.peer) continue;
+      const m = decodeMeta(frames[2]);
+      if (m.version !== 1) {
+        console.log(`skip version=${m.version}`);
+        continue;
+      }
+      const prev = last.get(peer);
+      last.set(peer, { conn: m.conn, seq: m.seq });
+      if (prev) {
+        if (m.seq > prev.seq + 1n) {
+          console.log(`gap peer=${peer} lost=${m.seq - prev.seq - 1n} seq=${prev.seq}->${m.seq}`);
+        } else if (m.seq <= prev.seq) {
+          console.log(`restart peer=${peer} seq=${prev.seq}->${m.seq}`);
+        }
+        if (m.conn !== prev.conn) console.log(`reconnect peer=${peer} conn=${prev.conn}->${m.conn}`);
+      }
+      const binary = m.flags & 1;
+      const data = binary
+        ? frames[1].toString("hex")
+        : frames[1].toString("utf8").replace(/\n/g, "\\n");
+      console.log(`message peer=${peer} conn=${m.conn} seq=${m.seq} binary=${binary} data=${data}`);
+      got++;
+      if (a.count && got >= a.count) break;
+    }
+  } catch (e) {
+    if (!stopping) throw e;
+  }
+  stop();
+  await eventLoop;
+  console.log(`done messages=${got}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""A honeybee consumer in Python (pyzmq): the whole protocol in one page.
+
+It asks the bridge for the current peers (control `list`), then follows the
+inbox and the events, decodes the metadata frame, reports seq gaps (ZeroMQ
+dropped messages on the way here) and conn changes (the peer reconnected),
+and can write one message to a peer through the send socket.
+
+    python3 consumer.py                       # everything, until Ctrl-C
+    python3 consumer.py --peer relay-a --count 10
+    python3 consumer.py --send-to relay-a --message '["REQ","x",{}]'
+
+Endpoints come from --inbox/--events/--send/--control, else from the
+environment (HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND,
+HONEYBEE_CONTROL; a bind address such as tcp://*:5550 is read as
+127.0.0.1), else the bridge's defaults. Output is one line per thing seen,
+the same in every example language:
+
+    peers n=1 relay-a=connected
+    message peer=relay-a conn=1 seq=7 binary=0 data=hello
+    gap peer=relay-a lost=3 seq=4->8
+    reconnect peer=relay-a conn=1->2
+    event kind=connected id=relay-a json={"kind":"connected",...}
+    sent peer=relay-a
+    done messages=10
+
+Needs only pyzmq (Debian: python3-zmq).
+"""
+import argparse
+import json
+import os
+import re
+import struct
+import sys
+import time
+
+import zmq
+
+META = struct.Struct(">BBHIQQ")  # version, flags, reserved, conn, seq, received_ns
+
+
+def endpoint(value, env, default):
+    """--flag, else the environment variable, else the default; a bind
+    address (tcp://*:5550, tcp://0.0.0.0:5550) becomes loopback."""
+    ep = value if value is not None else os.environ.get(env) or default
+    return re.sub(r"^(tcp://)(\*|0\.0\.0\.0):", r"\g<1>127.0.0.1:", ep)
+
+
+def show(payload, binary):
+    """Text as is (one line), binary as hex: the output stays one line each."""
+    if binary:
+        return payload.hex()
+    return payload.decode("utf-8", "replace").replace("\n", "\\n")
+
+
+class Tracker:
+    """Last (conn, seq) per peer: a jump in seq is a drop, a new conn a reconnect."""
+
+    def __init__(self):
+        self.last = {}
+
+    def check(self, peer, conn, seq):
+        prev = self.last.get(peer)
+        self.last[peer] = (conn, seq)
+        if prev is None:
+            return
+        pconn, pseq = prev
+        if seq > pseq + 1:
+            print(f"gap peer={peer} lost={seq - pseq - 1} seq={pseq}->{seq}")
+        elif seq <= pseq:
+            print(f"restart peer={peer} seq={pseq}->{seq}")  # removed, then added again
+        if conn != pconn:
+            print(f"reconnect peer={peer} conn={pconn}->{conn}")
+
+
+def list_peers(ctx, ep, timeout):
+    """One control request; REQ has no retry, so: send, poll, give up."""
+    req = ctx.socket(zmq.REQ)
+    req.linger = 0
+    req.connect(ep)
+    try:
+        req.send_json({"op": "list"})
+        if not req.poll(int(timeout * 1000)):
+            print(f"list failed error=timeout endpoint={ep}")
+            return
+        reply = req.recv_json()
+    finally:
+        req.close()
+    if not reply.get("ok"):
+        print(f"list failed error={reply.get('error')}")
+        return
+    peers = reply.get("peers", [])
+    states = " ".join(f"{p['id']}={p['state']}" for p in peers)
+    print(f"peers n={len(peers)} {states}".rstrip())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--inbox")
+    ap.add_argument("--events")
+    ap.add_argument("--send")
+    ap.add_argument("--control", help="control endpoint; '' skips the list request")
+    ap.add_argument("--peer", help="only this peer (exact match on frame 0)")
+    ap.add_argument("--count", type=int, default=0, help="exit after N inbox messages")
+    ap.add_argument("--seconds", type=float, default=0, help="exit after T seconds")
+    ap.add_argument("--send-to", help="peer id to write --message to ('*' = all)")
+    ap.add_argument("--message", default="hello from python")
+    a = ap.parse_args()
+
+    inbox_ep = endpoint(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550")
+    events_ep = endpoint(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551")
+    send_ep = endpoint(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552")
+    control_ep = endpoint(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553")
+
+    ctx = zmq.Context()
+    inbox = ctx.socket(zmq.SUB)
+    inbox.linger = 0
+    # ZeroMQ filters by prefix: "relay1" also matches "relay10", so frame 0
+    # is compared below as well.
+    inbox.setsockopt_string(zmq.SUBSCRIBE, a.peer or "")
+    inbox.connect(inbox_ep)
+    events = ctx.socket(zmq.SUB)
+    events.linger = 0
+    events.setsockopt(zmq.SUBSCRIBE, b"")
+    events.connect(events_ep)
+    print(f"ready inbox={inbox_ep}", flush=True)
+
+    # The current state first (events only tell what happens from now on).
+    if control_ep:
+        list_peers(ctx, control_ep, 5.0)
+
+    if a.send_to:
+        push = ctx.socket(zmq.PUSH)
+        push.linger = 5000  # let the message leave before close
+        push.connect(send_ep)
+        # Refusals (unknown peer, not connected, queue full) come back as
+        # send_failed events, not as a reply: PULL is one-way.
+        push.send_multipart([a.send_to.encode(), a.message.encode()])
+        push.close()
+        print(f"sent peer={a.send_to}", flush=True)
+
+    poller = zmq.Poller()
+    poller.register(inbox, zmq.POLLIN)
+    poller.register(events, zmq.POLLIN)
+    tracker = Tracker()
+    deadline = time.monotonic() + a.seconds if a.seconds > 0 else None
+    got = 0
+    try:
+        while not a.count or got < a.count:
+            wait = 200 if deadline is None else max(0, min(200, (deadline - time.monotonic()) * 1000))
+            if deadline is not None and wait <= 0:
+                break
+            ready = dict(poller.poll(wait))
+            if events in ready:
+                kind, peer, body = events.recv_multipart()
+                ev = json.loads(body)
+                print(f"event kind={kind.decode()} id={peer.decode()} json={json.dumps(ev)}",
+                      flush=True)
+            if inbox in ready:
+                frames = inbox.recv_multipart()
+                if len(frames) != 3 or len(frames[2]) != META.size:
+                    print(f"skip frames={len(frames)}")
+                    continue
+                peer = frames[0].decode("utf-8", "replace")
+                if a.peer is not None and peer != a.peer:
+                    continue
+                version, flags, _, conn, seq, _ns = META.unpack(frames[2])
+                if version != 1:
+                    print(f"skip version={version}")
+                    continue
+                tracker.check(peer, conn, seq)
+                binary = flags & 1
+                print(f"message peer={peer} conn={conn} seq={seq} binary={binary} "
+                      f"data={show(frames[1], binary)}", flush=True)
+                got += 1
+    except KeyboardInterrupt:
+        pass
+    print(f"done messages={got}", flush=True)
+    inbox.close()
+    events.close()
+    ctx.term()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

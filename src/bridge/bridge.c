@@ -1,0 +1,731 @@
+/*
+ * bridge.c: the bridge thread and its hand-off from the pool.
+ *
+ * Threads. The pool's loop thread calls the sink (s_sink_inbox,
+ * s_sink_event); a caller's thread may call s_sink_event too (send_failed
+ * of a pool call). The sink appends to one of two intrusive lists under
+ * `mu` and writes the eventfd only when a list goes from empty to
+ * non-empty: one wake-up per batch, not per message. The bridge thread
+ * (s_run) owns every ZeroMQ socket and the context; it waits in zmq_poll on
+ * the eventfd, the PULL and the REP socket, takes a whole list at once and
+ * publishes it.
+ *
+ * Bounds. The inbox list holds at most bridge.inbox_queue messages: at the
+ * bound the sink answers false and the pool stops reading from peers (TCP
+ * pushes back), so nothing is dropped here; once the bridge thread has
+ * published and the list is below half, it calls hb_pool_resume_reading.
+ * The events list holds at most bridge.events_queue events; beyond that an
+ * event is counted in events_dropped and logged (lifecycle events are rare:
+ * only a stuck bridge thread can fill it). The only other place a message
+ * can be lost is ZeroMQ's SNDHWM per subscriber on the PUB sockets, which
+ * never blocks; `seq` shows those gaps to the subscriber.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "bridge/bridge.h"
+#include "core/clock.h"
+#include "core/utf8.h"
+
+/* Payloads at least this big go to ZeroMQ zero-copy (the message's own
+ * allocation, freed by ZeroMQ when the last subscriber has it); smaller
+ * ones are copied, which is cheaper than a free callback (see
+ * docs/operations.md). */
+#define S_ZEROCOPY_MIN 1024
+/* Messages read from the PULL socket per turn, so control stays responsive. */
+#define S_SEND_BATCH 256
+/* Poll timeout: also the heartbeat period of the bridge thread. */
+#define S_POLL_MS 250
+
+typedef struct s_pending {
+    struct s_pending *next;
+    hb_peer_cfg peer;
+} s_pending;
+
+struct hb_bridge {
+    hb_bridge_cfg cfg; /* strings borrowed from the hb_config (outlives us) */
+    const hb_peer_opts *defaults;
+    uint64_t max_msg;
+    const hb_logger *lg;
+    hb_pool *pool; /* set before the thread starts */
+    int efd;       /* eventfd: sink and commands -> bridge thread */
+
+    pthread_mutex_t mu; /* protects everything down to `pending` */
+    pthread_cond_t cv;  /* start/ack hand-shakes with the main thread */
+    hb_inbox_msg *in_head, *in_tail;
+    uint32_t in_n;
+    bool in_paused; /* the sink answered false; resume owed */
+    hb_event *ev_head, *ev_tail;
+    uint32_t ev_n;
+    bool cmd_stop_sends, ack_stop_sends;
+    bool cmd_finish;
+    bool started; /* the thread reported its bind result */
+    int start_rc;
+    char start_err[512];
+    s_pending *pending; /* reload: connect once the old peer is gone */
+
+    pthread_t thread;
+    bool thread_running; /* main thread only */
+
+    /* Written by the bridge thread, read anywhere. */
+    _Atomic uint64_t heartbeat;
+    _Atomic bool failed;
+    _Atomic uint64_t c_inbox_published, c_events_published, c_events_dropped, c_inbox_pauses,
+        c_send_received, c_control_requests;
+
+    /* Bridge thread only. */
+    void *zctx;
+    void *s_inbox, *s_events, *s_send, *s_control;
+    bool sends_stopped;
+    uint64_t next_pending_check;
+};
+
+/* ---- the sink: pool threads ---------------------------------------------- */
+
+static void s_wake(hb_bridge *b)
+{
+    uint64_t one = 1;
+    ssize_t r = write(b->efd, &one, sizeof(one));
+    (void)r; /* EAGAIN means the counter is already non-zero: awake anyway */
+}
+
+/* Loop thread. Takes `m`; false asks the pool to stop reading peers. */
+static bool s_sink_inbox(void *ud, hb_inbox_msg *m)
+{
+    hb_bridge *b = ud;
+    m->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->in_tail)
+        b->in_tail->next = m;
+    else
+        b->in_head = m;
+    b->in_tail = m;
+    bool wake = ++b->in_n == 1;
+    bool full = b->in_n >= b->cfg.inbox_queue;
+    if (full && !b->in_paused) {
+        b->in_paused = true;
+        atomic_fetch_add(&b->c_inbox_pauses, 1);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (wake) s_wake(b);
+    return !full;
+}
+
+/* Loop thread or a pool caller's thread. Takes `e`. */
+static void s_sink_event(void *ud, hb_event *e)
+{
+    hb_bridge *b = ud;
+    e->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->ev_n >= b->cfg.events_queue) {
+        pthread_mutex_unlock(&b->mu);
+        uint64_t n = atomic_fetch_add(&b->c_events_dropped, 1) + 1;
+        /* Log the first and then every 1000th, not a line per event. */
+        if (n == 1 || n % 1000 == 0)
+            HB_LOG(b->lg, HB_LOG_WARN, e->id,
+                   "events hand-off full (%" PRIu32 "): %s event dropped (%" PRIu64
+                   " dropped so far)",
+                   b->cfg.events_queue, hb_event_kind_name(e->kind), n);
+        hb_event_free(e);
+        return;
+    }
+    if (b->ev_tail)
+        b->ev_tail->next = e;
+    else
+        b->ev_head = e;
+    b->ev_tail = e;
+    bool wake = ++b->ev_n == 1;
+    pthread_mutex_unlock(&b->mu);
+    if (wake) s_wake(b);
+}
+
+hb_sink hb__bridge_sink(hb_bridge *b)
+{
+    hb_sink s = {.inbox = s_sink_inbox, .event = s_sink_event, .ud = b};
+    return s;
+}
+
+/* ---- publishing: bridge thread ------------------------------------------- */
+
+static void s_free_msg(void *data, void *hint)
+{
+    (void)data;
+    hb_inbox_msg_free(hint);
+}
+
+/* One frame; `more` adds ZMQ_SNDMORE. PUB never blocks (it drops at HWM). */
+static int s_send_frame(void *sock, const void *p, size_t n, bool more)
+{
+    return zmq_send(sock, p, n, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+}
+
+static void s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
+{
+    uint8_t meta[HB_META_LEN];
+    hb__meta_encode(meta, m->flags, m->conn, m->seq, m->received_ns);
+    if (s_send_frame(b->s_inbox, m->peer_id, m->peer_id_len, true) < 0) goto fail;
+    if (m->len >= S_ZEROCOPY_MIN) {
+        zmq_msg_t zm;
+        if (zmq_msg_init_data(&zm, m->data, m->len, s_free_msg, m) != 0) goto fail;
+        if (zmq_msg_send(&zm, b->s_inbox, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
+            zmq_msg_close(&zm); /* frees m through s_free_msg */
+            m = NULL;
+            goto fail;
+        }
+        m = NULL; /* ZeroMQ owns it now */
+    } else if (s_send_frame(b->s_inbox, m->data, m->len, true) < 0) {
+        goto fail;
+    }
+    if (s_send_frame(b->s_inbox, meta, sizeof(meta), false) < 0) goto fail;
+    atomic_fetch_add(&b->c_inbox_published, 1);
+    if (m) hb_inbox_msg_free(m);
+    return;
+fail:
+    /* A PUB socket does not fail a send at HWM; this is ETERM or ENOMEM. */
+    HB_LOG(b->lg, HB_LOG_ERROR, NULL, "inbox publish failed: %s", zmq_strerror(errno));
+    if (m) hb_inbox_msg_free(m);
+}
+
+static void s_publish_event(hb_bridge *b, const hb_event *e)
+{
+    char *json = hb__event_json(e);
+    const char *kind = hb_event_kind_name(e->kind);
+    const char *id = e->id ? e->id : "";
+    if (!json || s_send_frame(b->s_events, kind, strlen(kind), true) < 0 ||
+        s_send_frame(b->s_events, id, strlen(id), true) < 0 ||
+        s_send_frame(b->s_events, json, strlen(json), false) < 0)
+        HB_LOG(b->lg, HB_LOG_ERROR, id, "event publish failed: %s", zmq_strerror(errno));
+    else
+        atomic_fetch_add(&b->c_events_published, 1);
+    free(json);
+}
+
+/* Reload: connect every pending peer whose old self is gone from the pool. */
+static void s_check_pending(hb_bridge *b)
+{
+    pthread_mutex_lock(&b->mu);
+    s_pending *list = b->pending;
+    b->pending = NULL;
+    pthread_mutex_unlock(&b->mu);
+    s_pending *keep = NULL;
+    while (list) {
+        s_pending *p = list;
+        list = p->next;
+        hb_peer_info info;
+        memset(&info, 0, sizeof(info));
+        int rc = hb_pool_peer_info(b->pool, p->peer.id, &info);
+        if (rc == 0) {
+            free(info.url);
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        rc = hb_pool_connect(b->pool, &p->peer);
+        if (rc == HB_E_PEER_EXISTS) { /* removed event not out yet: later */
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        if (rc)
+            HB_LOG(b->lg, HB_LOG_ERROR, p->peer.id, "reload: reconnecting changed peer failed: %s",
+                   hb_strerror(rc));
+        else
+            HB_LOG(b->lg, HB_LOG_INFO, p->peer.id, "reload: changed peer connected again (%s)",
+                   p->peer.url);
+        hb_peer_cfg_free(&p->peer);
+        free(p);
+    }
+    if (keep) {
+        pthread_mutex_lock(&b->mu);
+        s_pending *t = keep;
+        while (t->next) t = t->next;
+        t->next = b->pending;
+        b->pending = keep;
+        pthread_mutex_unlock(&b->mu);
+    }
+}
+
+/* Publish everything handed over so far. Returns true if a `removed` went out. */
+static bool s_drain(hb_bridge *b)
+{
+    pthread_mutex_lock(&b->mu);
+    hb_event *ev = b->ev_head;
+    b->ev_head = b->ev_tail = NULL;
+    b->ev_n = 0;
+    hb_inbox_msg *in = b->in_head;
+    b->in_head = b->in_tail = NULL;
+    b->in_n = 0;
+    pthread_mutex_unlock(&b->mu);
+
+    bool removed = false;
+    while (ev) {
+        hb_event *next = ev->next;
+        s_publish_event(b, ev);
+        removed |= ev->kind == HB_EV_REMOVED;
+        hb_event_free(ev);
+        ev = next;
+    }
+    while (in) {
+        hb_inbox_msg *next = in->next;
+        s_publish_inbox(b, in);
+        in = next;
+    }
+
+    /* Resume the peers once the list is below half its bound. */
+    pthread_mutex_lock(&b->mu);
+    bool resume = b->in_paused && b->in_n < b->cfg.inbox_queue / 2 + 1;
+    if (resume) b->in_paused = false;
+    pthread_mutex_unlock(&b->mu);
+    if (resume && b->pool) hb_pool_resume_reading(b->pool);
+    return removed;
+}
+
+/* ---- the send socket: bridge thread -------------------------------------- */
+
+/* send_failed from the bridge itself: published at once (this thread owns
+ * the socket). */
+static void s_send_failed(hb_bridge *b, const char *id, int err)
+{
+    hb_event *e = hb_event_new(HB_EV_SEND_FAILED, id, NULL, hb_errname(err), NULL);
+    if (!e) return;
+    s_publish_event(b, e);
+    hb_event_free(e);
+}
+
+static void s_bad_send(hb_bridge *b, const zmq_msg_t *f0, bool have_f0, const char *why)
+{
+    char id[129] = "";
+    if (have_f0) {
+        size_t n = zmq_msg_size((zmq_msg_t *)f0);
+        const char *p = zmq_msg_data((zmq_msg_t *)f0);
+        if (n <= 128 && hb__utf8_valid(p, n) && !memchr(p, 0, n)) {
+            memcpy(id, p, n);
+            id[n] = 0;
+        }
+    }
+    HB_LOG(b->lg, HB_LOG_WARN, id[0] ? id : NULL, "send socket: bad request: %s", why);
+    hb_pool_count_send_failed(b->pool, HB_E_BAD_REQUEST);
+    s_send_failed(b, id, HB_E_BAD_REQUEST);
+}
+
+/* Read one multipart message from PULL. Returns false when none is waiting. */
+static bool s_handle_send(hb_bridge *b)
+{
+    zmq_msg_t f[3];
+    int nf = 0, total = 0;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, b->s_send, total ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            if (total == 0) return false;
+            break; /* cannot happen: parts of one message arrive together */
+        }
+        total++;
+        bool more = zmq_msg_more(&part);
+        if (nf < 3) {
+            zmq_msg_init(&f[nf]);
+            zmq_msg_move(&f[nf++], &part);
+        }
+        zmq_msg_close(&part);
+        if (!more) break;
+    }
+    atomic_fetch_add(&b->c_send_received, 1);
+
+    if (total < 2 || total > 3) {
+        s_bad_send(b, &f[0], true, total < 2 ? "needs [id][payload] or [id][payload][type]"
+                                             : "more than 3 frames");
+        goto out;
+    }
+    hb_msg_type type = HB_MSG_AUTO;
+    if (total == 3) {
+        size_t n = zmq_msg_size(&f[2]);
+        const char *t = zmq_msg_data(&f[2]);
+        if (n == 4 && !memcmp(t, "text", 4))
+            type = HB_MSG_TEXT;
+        else if (n == 6 && !memcmp(t, "binary", 6))
+            type = HB_MSG_BINARY;
+        else {
+            s_bad_send(b, &f[0], true, "frame 2 must be \"text\" or \"binary\"");
+            goto out;
+        }
+    }
+    size_t idn = zmq_msg_size(&f[0]);
+    const char *idp = zmq_msg_data(&f[0]);
+    bool star = idn == 1 && idp[0] == '*';
+    if (!star && (!hb_peer_id_valid(idp, idn) || memchr(idp, 0, idn))) {
+        s_bad_send(b, &f[0], true, "invalid peer id");
+        goto out;
+    }
+    const void *data = zmq_msg_data(&f[1]);
+    size_t len = zmq_msg_size(&f[1]);
+    if (type == HB_MSG_TEXT && !hb__utf8_valid(data, len)) {
+        s_bad_send(b, &f[0], true, "\"text\" payload is not valid UTF-8");
+        goto out;
+    }
+    char id[129];
+    memcpy(id, idp, idn);
+    id[idn] = 0;
+    if (star) {
+        int n = hb_pool_broadcast(b->pool, data, len, type);
+        if (n == 0) {
+            /* Nobody took it: one refusal, counted and reported once. */
+            hb_pool_count_send_failed(b->pool, HB_E_NOT_CONNECTED);
+            s_send_failed(b, "*", HB_E_NOT_CONNECTED);
+        } else if (n < 0) {
+            HB_LOG(b->lg, HB_LOG_WARN, NULL, "broadcast refused: %s", hb_strerror(-n));
+        }
+        goto out;
+    }
+    int rc = hb_pool_send(b->pool, id, data, len, type);
+    if (rc) {
+        /* hb_pool_send counted the refusal (unknown_peer in its totals). */
+        if (hb_send_fail_from_err(rc) >= 0)
+            s_send_failed(b, id, rc);
+        else
+            HB_LOG(b->lg, HB_LOG_WARN, id, "send refused: %s", hb_strerror(rc));
+        HB_LOG(b->lg, HB_LOG_DEBUG, id, "send_failed %s", hb_errname(rc));
+    }
+out:
+    for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
+    return true;
+}
+
+/* ---- the control socket: bridge thread ----------------------------------- */
+
+static void s_handle_control(hb_bridge *b)
+{
+    zmq_msg_t req;
+    zmq_msg_init(&req);
+    int total = 0;
+    bool ok = true;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, b->s_control, total ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            if (total == 0) {
+                zmq_msg_close(&req);
+                return;
+            }
+            ok = false;
+            break;
+        }
+        bool more = zmq_msg_more(&part);
+        if (total++ == 0) {
+            zmq_msg_move(&req, &part);
+        }
+        zmq_msg_close(&part);
+        if (!more) break;
+    }
+    char *reply;
+    if (!ok || total != 1) {
+        reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, "a request is exactly one frame");
+    } else {
+        pthread_mutex_lock(&b->mu);
+        bool stopping = b->cmd_stop_sends;
+        pthread_mutex_unlock(&b->mu);
+        reply = hb__ctl_handle(b->pool, b->defaults, stopping, zmq_msg_data(&req),
+                               zmq_msg_size(&req), b->lg);
+    }
+    zmq_msg_close(&req);
+    const char *fallback = "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}";
+    const char *r = reply ? reply : fallback;
+    /* REP must answer every request, or the socket locks: never skip this. */
+    if (zmq_send(b->s_control, r, strlen(r), 0) < 0)
+        HB_LOG(b->lg, HB_LOG_WARN, NULL, "control reply failed: %s", zmq_strerror(errno));
+    free(reply);
+    atomic_fetch_add(&b->c_control_requests, 1);
+}
+
+/* ---- sockets and the loop: bridge thread --------------------------------- */
+
+static int s_linger_ms(const hb_bridge *b)
+{
+    uint64_t ms = b->cfg.drain_timeout_ns / 1000000u;
+    return ms > 2000 ? 2000 : (int)ms; /* flush window, within drain_timeout */
+}
+
+static void *s_socket(hb_bridge *b, int type, const char *name, const char *ep, char *err,
+                      size_t cap)
+{
+    void *s = zmq_socket(b->zctx, type);
+    if (!s) {
+        snprintf(err, cap, "cannot create %s socket: %s", name, zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = s_linger_ms(b);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    /* ZMTP heartbeats reap half-open clients (a consumer whose host died). */
+    int ivl = 10000, tmo = 30000;
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo));
+    if (type == ZMQ_PUB) {
+        int hwm = !strcmp(name, "inbox") ? b->cfg.inbox_hwm : b->cfg.events_hwm;
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    } else {
+        /* A larger message disconnects its sender (ZeroMQ's own guard). The
+         * control socket must fit a base64 `send` of the largest message. */
+        int64_t max = (int64_t)b->max_msg + 65536;
+        if (type == ZMQ_REP) max = (int64_t)(b->max_msg / 3 * 4) + 65536 + 4;
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    }
+    if (zmq_bind(s, ep) != 0) {
+        snprintf(err, cap, "cannot bind %s endpoint %s: %s", name, ep, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void s_close_all(hb_bridge *b)
+{
+    void **socks[] = {&b->s_inbox, &b->s_events, &b->s_send, &b->s_control};
+    for (size_t i = 0; i < 4; i++)
+        if (*socks[i]) {
+            zmq_close(*socks[i]);
+            *socks[i] = NULL;
+        }
+    if (b->zctx) {
+        zmq_ctx_term(b->zctx); /* waits at most the linger for the PUB flush */
+        b->zctx = NULL;
+    }
+}
+
+static int s_open(hb_bridge *b, char *err, size_t cap)
+{
+    b->zctx = zmq_ctx_new();
+    if (!b->zctx) {
+        snprintf(err, cap, "cannot create ZeroMQ context: %s", zmq_strerror(errno));
+        return HB_E_INTERNAL;
+    }
+    if (!(b->s_inbox = s_socket(b, ZMQ_PUB, "inbox", b->cfg.inbox, err, cap)) ||
+        !(b->s_events = s_socket(b, ZMQ_PUB, "events", b->cfg.events, err, cap)) ||
+        !(b->s_send = s_socket(b, ZMQ_PULL, "send", b->cfg.send, err, cap)) ||
+        !(b->s_control = s_socket(b, ZMQ_REP, "control", b->cfg.control, err, cap))) {
+        s_close_all(b);
+        return HB_E_BIND;
+    }
+    return 0;
+}
+
+static void *s_run(void *arg)
+{
+    hb_bridge *b = arg;
+    char err[512] = "";
+    int rc = s_open(b, err, sizeof(err));
+    pthread_mutex_lock(&b->mu);
+    b->started = true;
+    b->start_rc = rc;
+    snprintf(b->start_err, sizeof(b->start_err), "%s", err);
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (rc) return NULL;
+
+    for (;;) {
+        atomic_store(&b->heartbeat, hb__mono_ns());
+        zmq_pollitem_t items[3] = {
+            {.fd = b->efd, .events = ZMQ_POLLIN},
+            {.socket = b->s_control, .events = ZMQ_POLLIN},
+            {.socket = b->s_send, .events = ZMQ_POLLIN},
+        };
+        int nitems = b->sends_stopped ? 2 : 3;
+        int n = zmq_poll(items, nitems, S_POLL_MS);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            HB_LOG(b->lg, HB_LOG_ERROR, NULL, "bridge thread: zmq_poll failed: %s",
+                   zmq_strerror(errno));
+            atomic_store(&b->failed, true);
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            uint64_t v;
+            ssize_t r = read(b->efd, &v, sizeof(v));
+            (void)r;
+        }
+        /* Commands from the main thread. */
+        pthread_mutex_lock(&b->mu);
+        bool stop = b->cmd_stop_sends && !b->sends_stopped;
+        bool finish = b->cmd_finish;
+        pthread_mutex_unlock(&b->mu);
+        if (stop) {
+            /* Everything read from PULL so far went to the pool already. */
+            b->sends_stopped = true;
+            pthread_mutex_lock(&b->mu);
+            b->ack_stop_sends = true;
+            pthread_cond_broadcast(&b->cv);
+            pthread_mutex_unlock(&b->mu);
+        }
+        bool removed = s_drain(b);
+        if (finish) break;
+        if (items[1].revents & ZMQ_POLLIN) s_handle_control(b);
+        if (!b->sends_stopped && (items[2].revents & ZMQ_POLLIN))
+            for (int i = 0; i < S_SEND_BATCH && s_handle_send(b); i++) {
+            }
+        uint64_t now = hb__mono_ns();
+        if (removed || now >= b->next_pending_check) {
+            b->next_pending_check = now + 500000000u;
+            pthread_mutex_lock(&b->mu);
+            bool any = b->pending != NULL;
+            pthread_mutex_unlock(&b->mu);
+            if (any) s_check_pending(b);
+        }
+    }
+    s_drain(b);
+    s_close_all(b);
+    return NULL;
+}
+
+/* ---- the main thread's side ---------------------------------------------- */
+
+int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out)
+{
+    hb_bridge *b = calloc(1, sizeof(*b));
+    if (!b) return HB_E_NOMEM;
+    b->cfg = cfg->bridge;
+    if (!b->cfg.inbox_queue) b->cfg.inbox_queue = 65536;
+    if (!b->cfg.events_queue) b->cfg.events_queue = 65536;
+    b->defaults = &cfg->pool;
+    /* At least the default 16 MiB, so a peer added over control with a
+     * larger limit than the file's is still reachable up to that. */
+    b->max_msg = cfg->pool.max_message_size;
+    if (b->max_msg < (16u << 20)) b->max_msg = 16u << 20;
+    for (size_t i = 0; i < cfg->n_peers; i++)
+        if (cfg->peers[i].opts.max_message_size > b->max_msg)
+            b->max_msg = cfg->peers[i].opts.max_message_size;
+    b->lg = lg;
+    b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (b->efd < 0) {
+        free(b);
+        return HB_E_IO;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    atomic_store(&b->heartbeat, hb__mono_ns());
+    *out = b;
+    return 0;
+}
+
+int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap)
+{
+    b->pool = pool;
+    if (pthread_create(&b->thread, NULL, s_run, b) != 0) {
+        snprintf(err, cap, "cannot start the bridge thread");
+        return HB_E_INTERNAL;
+    }
+    b->thread_running = true;
+    pthread_mutex_lock(&b->mu);
+    while (!b->started) pthread_cond_wait(&b->cv, &b->mu);
+    int rc = b->start_rc;
+    snprintf(err, cap, "%s", b->start_err);
+    pthread_mutex_unlock(&b->mu);
+    if (rc) {
+        pthread_join(b->thread, NULL);
+        b->thread_running = false;
+    }
+    return rc;
+}
+
+void hb__bridge_begin_shutdown(hb_bridge *b)
+{
+    pthread_mutex_lock(&b->mu);
+    b->cmd_stop_sends = true;
+    pthread_mutex_unlock(&b->mu);
+    if (!b->thread_running) return;
+    s_wake(b);
+    pthread_mutex_lock(&b->mu);
+    while (!b->ack_stop_sends && !atomic_load(&b->failed)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+void hb__bridge_finish(hb_bridge *b)
+{
+    if (!b->thread_running) return;
+    pthread_mutex_lock(&b->mu);
+    b->cmd_finish = true;
+    pthread_mutex_unlock(&b->mu);
+    s_wake(b);
+    pthread_join(b->thread, NULL);
+    b->thread_running = false;
+}
+
+void hb__bridge_destroy(hb_bridge **bp)
+{
+    hb_bridge *b = *bp;
+    if (!b) return;
+    hb__bridge_finish(b);
+    while (b->in_head) {
+        hb_inbox_msg *m = b->in_head;
+        b->in_head = m->next;
+        hb_inbox_msg_free(m);
+    }
+    while (b->ev_head) {
+        hb_event *e = b->ev_head;
+        b->ev_head = e->next;
+        hb_event_free(e);
+    }
+    while (b->pending) {
+        s_pending *p = b->pending;
+        b->pending = p->next;
+        hb_peer_cfg_free(&p->peer);
+        free(p);
+    }
+    close(b->efd);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b);
+    *bp = NULL;
+}
+
+uint64_t hb__bridge_heartbeat(hb_bridge *b)
+{
+    return atomic_load(&b->heartbeat);
+}
+
+bool hb__bridge_failed(hb_bridge *b)
+{
+    return atomic_load(&b->failed);
+}
+
+void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out)
+{
+    out->inbox_published = atomic_load(&b->c_inbox_published);
+    out->events_published = atomic_load(&b->c_events_published);
+    out->events_dropped = atomic_load(&b->c_events_dropped);
+    out->inbox_pauses = atomic_load(&b->c_inbox_pauses);
+    out->send_received = atomic_load(&b->c_send_received);
+    out->control_requests = atomic_load(&b->c_control_requests);
+}
+
+void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer)
+{
+    s_pending *p = calloc(1, sizeof(*p));
+    if (!p || hb_peer_cfg_copy(&p->peer, peer) != 0) {
+        free(p);
+        HB_LOG(b->lg, HB_LOG_ERROR, peer->id, "reload: out of memory");
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    p->next = b->pending;
+    b->pending = p;
+    pthread_mutex_unlock(&b->mu);
+    s_wake(b);
+}

@@ -1,0 +1,160 @@
+/*
+ * bridge.h: the ZeroMQ side of honeybee-bridge (internal to the project).
+ *
+ * One "bridge thread" owns the four ZeroMQ sockets of SPEC.md section 1
+ * (inbox PUB, events PUB, send PULL, control REP) and an eventfd in one
+ * zmq_poll loop. The pool's sink (called on the pool's loop thread) hands
+ * inbox messages and events over through two bounded intrusive queues and
+ * wakes the bridge thread through the eventfd, once per batch.
+ *
+ * The pure pieces (metadata frame, event JSON, control request parsing,
+ * base64, Prometheus text) are declared here too so unit tests reach them.
+ */
+#ifndef HB_BRIDGE_BRIDGE_H
+#define HB_BRIDGE_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "honeybee/config.h"
+#include "honeybee/pool.h"
+
+#define HB_META_LEN     24
+#define HB_META_VERSION 1
+
+/* Counters the bridge keeps itself (not the pool's). Snapshot, any thread. */
+typedef struct hb_bridge_counters {
+    uint64_t inbox_published;  /* messages written to the inbox PUB */
+    uint64_t events_published; /* events written to the events PUB */
+    uint64_t events_dropped;   /* events lost because the events hand-off was full */
+    uint64_t inbox_pauses;     /* times the inbox hand-off reached its bound */
+    uint64_t send_received;    /* messages read from the send PULL */
+    uint64_t control_requests; /* requests answered on the control REP */
+} hb_bridge_counters;
+
+/* ---- pure helpers (wire.c, metrics.c); any thread ------------------------ */
+
+/* The 24-byte metadata frame of the inbox socket (SPEC.md section 4). */
+void hb__meta_encode(uint8_t out[HB_META_LEN], uint8_t flags, uint32_t conn, uint64_t seq,
+                     uint64_t received_ns);
+
+/* The JSON object of the events socket's frame 2. Caller frees. NULL on ENOMEM. */
+char *hb__event_json(const hb_event *e);
+
+typedef enum hb_ctl_op {
+    HB_OP_CONNECT = 0,
+    HB_OP_REMOVE,
+    HB_OP_SEND,
+    HB_OP_LIST,
+    HB_OP_STATS,
+    HB_OP_PING,
+} hb_ctl_op;
+
+/* A parsed control request. Strings point into `root` (owned). */
+typedef struct hb_ctl_req {
+    hb_ctl_op op;
+    json_t *root;
+    const char *id; /* NULL if absent (stats) */
+    size_t id_len;
+    const char *url;
+    char *options; /* connect: the options object as JSON text (malloc'd), or NULL */
+    const char *data;
+    size_t data_len;
+    bool binary;
+} hb_ctl_req;
+
+/*
+ * Parse one control request frame. Returns 0 and fills *req (release with
+ * hb__ctl_req_free), or an hb_err (HB_E_BAD_REQUEST, HB_E_UNKNOWN_OP,
+ * HB_E_INVALID_OPTION) with a message for a person in msg.
+ */
+int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_t cap);
+void hb__ctl_req_free(hb_ctl_req *req);
+
+/* {"ok":false,"error":CODE,"message":MSG} as text. Caller frees. */
+char *hb__ctl_error_reply(int err, const char *message);
+
+/*
+ * Strict base64 (RFC 4648 alphabet; padding optional, no whitespace).
+ * Returns 0 and a malloc'd *out, or HB_E_BAD_REQUEST.
+ */
+int hb__base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
+
+/*
+ * Prometheus text of SPEC.md section 8 from a stats snapshot and a peer
+ * list (sorted by id). `bc` may be NULL. Caller frees. NULL on ENOMEM.
+ */
+char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, size_t n,
+                         const hb_bridge_counters *bc);
+
+/* The JSON objects of the control ops `list` and `stats`. Caller owns. */
+json_t *hb__peer_info_json(const hb_peer_info *p);
+json_t *hb__stats_json(const hb_pool_stats *st);
+json_t *hb__peer_stats_json(const hb_peer_info *p);
+
+/*
+ * Execute one control request against the pool and return the reply text
+ * (caller frees; never NULL unless out of memory). `defaults` is the `pool`
+ * section a `connect`'s options merge into. `shutting_down` makes connect,
+ * remove and send answer shutting_down. Runs on the bridge thread.
+ */
+char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_down,
+                     const void *buf, size_t len, const hb_logger *lg);
+
+/* ---- the bridge ---------------------------------------------------------- */
+
+typedef struct hb_bridge hb_bridge;
+
+/*
+ * Allocate a bridge (queues, eventfd; no thread, no socket yet). `cfg` must
+ * outlive the bridge (its `pool` section is the defaults of control
+ * `connect`); its largest max_message_size sizes ZMQ_MAXMSGSIZE of the
+ * PULL and REP sockets. Main thread.
+ */
+int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out);
+
+/* The sink to give to hb_pool_new. Its callbacks run on the pool's threads. */
+hb_sink hb__bridge_sink(hb_bridge *b);
+
+/*
+ * Start the bridge thread, which creates and binds the four sockets. Blocks
+ * until they are bound. Returns 0, or HB_E_BIND with a message naming the
+ * endpoint and zmq_strerror in `err` (the thread is then gone). Main thread.
+ */
+int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap);
+
+/*
+ * Graceful shutdown, step 1: stop reading the send socket and answer
+ * connect/remove/send with shutting_down. Returns once the bridge thread
+ * has acknowledged, so every send read before is already queued in the
+ * pool. Main thread.
+ */
+void hb__bridge_begin_shutdown(hb_bridge *b);
+
+/*
+ * Step 2 (after hb_pool_shutdown): publish everything still in the hand-off
+ * queues, close the sockets with a bounded linger, join the thread.
+ */
+void hb__bridge_finish(hb_bridge *b);
+
+/* Free everything (after hb_pool_destroy: the sink must be idle). */
+void hb__bridge_destroy(hb_bridge **b);
+
+/* Monotonic ns of the bridge thread's last turn (for /healthz). Any thread. */
+uint64_t hb__bridge_heartbeat(hb_bridge *b);
+
+/* True once the bridge thread stopped on a runtime failure. Any thread. */
+bool hb__bridge_failed(hb_bridge *b);
+
+void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out);
+
+/*
+ * Reload support: connect `peer` (copied) as soon as no peer with its id
+ * is in the pool any more (its `removed` event is out). Any thread.
+ */
+void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer);
+
+#endif

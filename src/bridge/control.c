@@ -1,0 +1,156 @@
+/*
+ * control.c: the control REP socket's operations (SPEC.md section 6).
+ *
+ * One request text in, one reply text out; the caller (the bridge thread)
+ * owns the socket and guarantees every request gets exactly this reply.
+ * Parsing is in wire.c; here each op calls the pool. A refused `send`
+ * answers the error code alone (no event) and is counted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/bridge.h"
+#include "core/utf8.h"
+
+static char *s_dump(json_t *o)
+{
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return txt;
+}
+
+static char *s_ok(void)
+{
+    json_t *o = json_object();
+    if (o) json_object_set_new(o, "ok", json_true());
+    return s_dump(o);
+}
+
+/* The error reply with the code's standard text. */
+static char *s_err(int err)
+{
+    return hb__ctl_error_reply(err, NULL);
+}
+
+static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl_req *rq,
+                       const hb_logger *lg)
+{
+    hb_peer_cfg peer;
+    char *errors = NULL;
+    memset(&peer, 0, sizeof(peer));
+    /* `options` merges key by key into the `pool` section the daemon
+     * started with. */
+    int rc = hb_peer_cfg_from_json(defaults, rq->id, rq->url, rq->options, &peer, &errors);
+    if (rc) {
+        char *reply = hb__ctl_error_reply(rc, errors && *errors ? errors : NULL);
+        /* errors may carry a trailing newline: harmless in JSON. */
+        free(errors);
+        return reply;
+    }
+    free(errors);
+    rc = hb_pool_connect(pool, &peer);
+    if (rc == 0) HB_LOG(lg, HB_LOG_INFO, peer.id, "peer added over control (%s)", peer.url);
+    hb_peer_cfg_free(&peer);
+    return rc ? s_err(rc) : s_ok();
+}
+
+static char *s_send(hb_pool *pool, const hb_ctl_req *rq)
+{
+    if (!hb_peer_id_valid(rq->id, rq->id_len) || strlen(rq->id) != rq->id_len) {
+        /* An id that cannot exist is simply not a peer. */
+        hb_pool_count_send_failed(pool, HB_E_UNKNOWN_PEER);
+        return s_err(HB_E_UNKNOWN_PEER);
+    }
+    int rc;
+    if (rq->binary) {
+        unsigned char *raw = NULL;
+        size_t n = 0;
+        rc = hb__base64_decode(rq->data, rq->data_len, &raw, &n);
+        if (rc) {
+            hb_pool_count_send_failed(pool, HB_E_BAD_REQUEST);
+            return hb__ctl_error_reply(HB_E_BAD_REQUEST, "data: invalid base64");
+        }
+        rc = hb_pool_send(pool, rq->id, raw, n, HB_MSG_BINARY);
+        free(raw);
+    } else {
+        /* jansson guarantees valid UTF-8 for strings: a text message. */
+        rc = hb_pool_send(pool, rq->id, rq->data, rq->data_len, HB_MSG_TEXT);
+    }
+    /* hb_pool_send counts its own refusals, unknown_peer included. */
+    return rc ? s_err(rc) : s_ok();
+}
+
+static char *s_list(hb_pool *pool)
+{
+    hb_peer_info *list = NULL;
+    size_t n = 0;
+    int rc = hb_pool_list(pool, &list, &n);
+    if (rc) return s_err(rc);
+    json_t *o = json_object();
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, hb__peer_info_json(&list[i]));
+    hb_peer_list_free(list, n);
+    json_object_set_new(o, "ok", json_true());
+    json_object_set_new(o, "peers", arr);
+    return s_dump(o);
+}
+
+static char *s_stats(hb_pool *pool, const hb_ctl_req *rq)
+{
+    if (rq->id) {
+        hb_peer_info info;
+        memset(&info, 0, sizeof(info));
+        if (!hb_peer_id_valid(rq->id, rq->id_len)) return s_err(HB_E_UNKNOWN_PEER);
+        int rc = hb_pool_peer_info(pool, rq->id, &info);
+        if (rc) return s_err(rc);
+        json_t *o = hb__peer_stats_json(&info);
+        free(info.url);
+        return s_dump(o);
+    }
+    hb_pool_stats st;
+    int rc = hb_pool_stats_get(pool, &st);
+    if (rc) return s_err(rc);
+    return s_dump(hb__stats_json(&st));
+}
+
+char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_down,
+                     const void *buf, size_t len, const hb_logger *lg)
+{
+    hb_ctl_req rq;
+    char msg[256];
+    int rc = hb__ctl_parse(buf, len, &rq, msg, sizeof(msg));
+    if (rc) return hb__ctl_error_reply(rc, msg);
+    char *reply = NULL;
+    if (shutting_down &&
+        (rq.op == HB_OP_CONNECT || rq.op == HB_OP_REMOVE || rq.op == HB_OP_SEND)) {
+        reply = s_err(HB_E_SHUTTING_DOWN);
+        hb__ctl_req_free(&rq);
+        return reply;
+    }
+    switch (rq.op) {
+    case HB_OP_CONNECT:
+        reply = s_connect(pool, defaults, &rq, lg);
+        break;
+    case HB_OP_REMOVE:
+        rc = hb_peer_id_valid(rq.id, rq.id_len) ? hb_pool_remove(pool, rq.id)
+                                                : HB_E_UNKNOWN_PEER;
+        if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "peer removed over control");
+        reply = rc ? s_err(rc) : s_ok();
+        break;
+    case HB_OP_SEND:
+        reply = s_send(pool, &rq);
+        break;
+    case HB_OP_LIST:
+        reply = s_list(pool);
+        break;
+    case HB_OP_STATS:
+        reply = s_stats(pool, &rq);
+        break;
+    case HB_OP_PING:
+        reply = s_ok();
+        break;
+    }
+    hb__ctl_req_free(&rq);
+    return reply;
+}

@@ -1,0 +1,169 @@
+/*
+ * metrics.c: the Prometheus text exposition of SPEC.md section 8, as a pure
+ * function of a stats snapshot and a peer list (so tests pin it exactly).
+ *
+ * Every family has one series without a `peer` label (the bridge total,
+ * monotonic across removed peers) and one per current peer. Label values
+ * are escaped as the text format requires (\\, \", \n). Any thread.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/bridge.h"
+
+typedef struct s_buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} s_buf;
+
+static void s_reserve(s_buf *b, size_t more)
+{
+    if (b->oom || b->len + more + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+static void s_printf(s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_printf(s_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    s_reserve(b, (size_t)n);
+    if (b->oom) return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void s_escaped(s_buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\')
+            s_printf(b, "\\\\");
+        else if (*v == '"')
+            s_printf(b, "\\\"");
+        else if (*v == '\n')
+            s_printf(b, "\\n");
+        else
+            s_printf(b, "%c", *v);
+    }
+}
+
+static void s_header(s_buf *b, const char *name, const char *type, const char *help)
+{
+    s_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{peer="id"} v  (or name{peer="id",extra} v) */
+static void s_peer_series(s_buf *b, const char *name, const char *peer, const char *extra,
+                          uint64_t v)
+{
+    s_printf(b, "%s{peer=\"", name);
+    s_escaped(b, peer);
+    s_printf(b, "\"%s%s} %" PRIu64 "\n", extra ? "," : "", extra ? extra : "", v);
+}
+
+typedef uint64_t (*s_get_fn)(const hb_counters *c);
+static uint64_t s_rx(const hb_counters *c)
+{
+    return c->messages_received;
+}
+static uint64_t s_tx(const hb_counters *c)
+{
+    return c->messages_sent;
+}
+static uint64_t s_brx(const hb_counters *c)
+{
+    return c->bytes_received;
+}
+static uint64_t s_btx(const hb_counters *c)
+{
+    return c->bytes_sent;
+}
+static uint64_t s_rc(const hb_counters *c)
+{
+    return c->reconnects;
+}
+
+static const struct {
+    const char *name;
+    const char *help;
+    s_get_fn get;
+} s_families[] = {
+    {"honeybee_messages_received_total", "WebSocket messages received from peers.", s_rx},
+    {"honeybee_messages_sent_total", "WebSocket messages written to peers.", s_tx},
+    {"honeybee_bytes_received_total", "Payload bytes received from peers.", s_brx},
+    {"honeybee_bytes_sent_total", "Payload bytes written to peers.", s_btx},
+    {"honeybee_reconnects_total", "Connections after a peer's first one.", s_rc},
+};
+
+char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, size_t n,
+                         const hb_bridge_counters *bc)
+{
+    s_buf b = {0};
+    s_header(&b, "honeybee_peers", "gauge", "Peers by state (per peer: 1 in its state).");
+    for (int s = 0; s < HB_STATE__COUNT; s++)
+        s_printf(&b, "honeybee_peers{state=\"%s\"} %" PRIu32 "\n",
+                 hb_peer_state_name((hb_peer_state)s), st->peers[s]);
+    for (size_t i = 0; i < n; i++)
+        for (int s = 0; s < HB_STATE__COUNT; s++) {
+            char extra[64];
+            snprintf(extra, sizeof(extra), "state=\"%s\"", hb_peer_state_name((hb_peer_state)s));
+            s_peer_series(&b, "honeybee_peers", peers[i].id, extra, (int)peers[i].state == s);
+        }
+
+    for (size_t f = 0; f < sizeof(s_families) / sizeof(s_families[0]); f++) {
+        s_header(&b, s_families[f].name, "counter", s_families[f].help);
+        s_printf(&b, "%s %" PRIu64 "\n", s_families[f].name, s_families[f].get(&st->totals));
+        for (size_t i = 0; i < n; i++)
+            s_peer_series(&b, s_families[f].name, peers[i].id, NULL,
+                          s_families[f].get(&peers[i].counters));
+    }
+
+    s_header(&b, "honeybee_send_failed_total", "counter", "Refused sends by reason.");
+    for (int r = 0; r < HB_SF__COUNT; r++)
+        s_printf(&b, "honeybee_send_failed_total{reason=\"%s\"} %" PRIu64 "\n",
+                 hb_send_fail_name((hb_send_fail)r), st->totals.send_failed[r]);
+    for (size_t i = 0; i < n; i++)
+        for (int r = 0; r < HB_SF__COUNT; r++) {
+            /* unknown_peer and bad_request cannot belong to a peer. */
+            if (r == HB_SF_UNKNOWN_PEER || r == HB_SF_BAD_REQUEST) continue;
+            char extra[64];
+            snprintf(extra, sizeof(extra), "reason=\"%s\"", hb_send_fail_name((hb_send_fail)r));
+            s_peer_series(&b, "honeybee_send_failed_total", peers[i].id, extra,
+                          peers[i].counters.send_failed[r]);
+        }
+
+    if (bc) {
+        s_header(&b, "honeybee_events_dropped_total", "counter",
+                 "Events lost because the bridge's events hand-off queue was full.");
+        s_printf(&b, "honeybee_events_dropped_total %" PRIu64 "\n", bc->events_dropped);
+        s_header(&b, "honeybee_inbox_published_total", "counter",
+                 "Messages written to the inbox PUB socket (before per-subscriber HWM).");
+        s_printf(&b, "honeybee_inbox_published_total %" PRIu64 "\n", bc->inbox_published);
+        s_header(&b, "honeybee_inbox_pauses_total", "counter",
+                 "Times the inbox hand-off queue filled and reading from peers paused.");
+        s_printf(&b, "honeybee_inbox_pauses_total %" PRIu64 "\n", bc->inbox_pauses);
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    if (!b.p) return strdup("");
+    return b.p;
+}

@@ -1,0 +1,63 @@
+/*
+ * env.c: the container habit of SPEC.md section 2: HONEYBEE_* environment
+ * variables override the keys whose schema row names them. A value goes
+ * through the same setter and check as the file's, so HONEYBEE_LOG_LEVEL=loud
+ * fails exactly like `level: loud` would. Any thread (getenv(3) itself is
+ * not safe against a concurrent setenv; the daemon calls this at start-up).
+ */
+#include "config/schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), char **errors)
+{
+    if (errors) *errors = NULL;
+    if (!getenv_fn) getenv_fn = s_getenv;
+    hb__errs errs = {0};
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        if (!k->env) continue;
+        const char *v = getenv_fn(k->env);
+        if (!v) continue;
+        void *base;
+        switch (k->section) {
+        case HB__S_BRIDGE: base = &cfg->bridge; break;
+        case HB__S_POOL: base = &cfg->pool; break;
+        case HB__S_LOG: base = &cfg->log; break;
+        default: continue;
+        }
+        char key[160];
+        snprintf(key, sizeof key, "%s.%s", hb__cfg_section_name(k->section), k->path);
+        /* A quoted scalar: the text as given, never read as null. */
+        hb__node n = {.kind = HB__N_SCALAR, .plain = false, .text = (char *)v, .len = strlen(v)};
+        /* Set into a scratch copy so an invalid value leaves cfg untouched. */
+        union {
+            hb_bridge_cfg b;
+            hb_peer_opts p;
+            hb_log_cfg l;
+        } scratch;
+        if (hb__cfg_section_copy(k->section, &scratch, base)) {
+            errs.oom = true;
+            break;
+        }
+        if (hb__cfg_set(k, &scratch, &n, k->env, key, &errs) &&
+            hb__cfg_check_value(k, &scratch, k->env, 0, key, &errs)) {
+            hb__cfg_section_free(k->section, base);
+            memcpy(base, &scratch, k->section == HB__S_BRIDGE ? sizeof(hb_bridge_cfg)
+                                   : k->section == HB__S_POOL ? sizeof(hb_peer_opts)
+                                                              : sizeof(hb_log_cfg));
+        } else {
+            hb__cfg_section_free(k->section, &scratch);
+        }
+    }
+    int rc = (errs.n || errs.dropped) ? HB_E_CONFIG : errs.oom ? HB_E_NOMEM : 0;
+    if (rc && errors) *errors = hb__errs_take(&errs);
+    hb__errs_free(&errs);
+    return rc;
+}

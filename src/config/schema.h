@@ -1,0 +1,173 @@
+/*
+ * schema.h: the configuration schema, one table (schema.c), and the internal
+ * pieces built on it. Private to libhoneybee (tests reach it through the
+ * static library).
+ *
+ * Each row is one key: the section it lives in, its path inside the
+ * section, its type and where in the struct it goes, its default written the
+ * way a user writes it (parsed by the same code as the file, so defaults can
+ * never disagree with the parser), its bounds, an extra check, its unit, the
+ * environment variable that overrides it and its documentation. Parsing
+ * (YAML and the JSON of a control `connect`), defaults, validation, copy,
+ * comparison, the example config and docs/config.md are all loops over this
+ * table.
+ */
+#ifndef HB_CONFIG_SCHEMA_H
+#define HB_CONFIG_SCHEMA_H
+
+#include "honeybee/config.h"
+
+#include <stdio.h>
+
+typedef enum hb__cfg_section {
+    HB__S_BRIDGE = 0, /* hb_bridge_cfg: the `bridge` section */
+    HB__S_POOL = 1,   /* hb_peer_opts: `pool`, and any peer, key by key */
+    HB__S_PEER = 2,   /* hb_peer_cfg: keys only a peer has */
+    HB__S_LOG = 3,    /* hb_log_cfg: the `log` section */
+    HB__S__COUNT
+} hb__cfg_section;
+
+typedef enum hb__cfg_type {
+    HB__T_STRING,   /* char *, always allocated; "" stays "" */
+    HB__T_OPTSTR,   /* char *, NULL when empty */
+    HB__T_BOOL,     /* bool */
+    HB__T_DURATION, /* uint64_t, ns */
+    HB__T_SIZE,     /* uint64_t, bytes */
+    HB__T_U32,      /* uint32_t */
+    HB__T_INT,      /* int */
+    HB__T_DOUBLE,   /* double */
+    HB__T_ENUM,     /* an int-sized enum; names in `choices`, index = value */
+    HB__T_HEADERS,  /* hb_header * with a size_t count at count_off */
+    HB__T_STRLIST,  /* char ** with a size_t count at count_off */
+} hb__cfg_type;
+
+typedef enum hb__cfg_check {
+    HB__C_NONE,
+    HB__C_ENDPOINT, /* non-empty ZeroMQ endpoint "transport://address" */
+    HB__C_HTTP,     /* "" or "host:port" */
+    HB__C_PEER_ID,  /* hb_peer_id_valid */
+    HB__C_URL,      /* ws:// or wss:// with a host */
+    HB__C_HEADERS,  /* HTTP token names, values without control characters */
+    HB__C_TOKENS,   /* each item an HTTP token (subprotocols) */
+    HB__C_UTF8,     /* valid UTF-8 text (sent as WebSocket text) */
+} hb__cfg_check;
+
+enum {
+    HB__F_MIN = 1u << 0,      /* min applies */
+    HB__F_MIN_EXCL = 1u << 1, /* value must be > min, not >= */
+    HB__F_MAX = 1u << 2,      /* max applies */
+    HB__F_REQUIRED = 1u << 3, /* no default: a peer must give it */
+    HB__F_IDENTITY = 1u << 4, /* id, url: not allowed in connect `options` */
+};
+
+typedef struct hb__cfg_key {
+    hb__cfg_section section;
+    const char *path; /* inside the section, "reconnect.jitter" */
+    hb__cfg_type type;
+    size_t off;       /* offset of the field in the section's struct */
+    size_t count_off; /* HEADERS, STRLIST: offset of the count */
+    const char *def;  /* default as a user writes it; NULL: none */
+    double min, max;  /* bounds, in ns or bytes for durations and sizes */
+    unsigned flags;
+    const char *const *choices; /* ENUM: NULL-terminated names */
+    hb__cfg_check check;
+    const char *unit; /* for the docs: "duration", "size", "messages", ... */
+    const char *env;  /* environment variable that overrides it, or NULL */
+    const char *doc;  /* one or two sentences for a person */
+} hb__cfg_key;
+
+extern const hb__cfg_key hb__cfg_keys[];
+extern const size_t hb__cfg_nkeys;
+/* Top-level name of a section ("bridge", "pool", "peers", "log"). */
+const char *hb__cfg_section_name(hb__cfg_section s);
+
+/* ---- collected errors ----------------------------------------------------- */
+
+/* Problems found so far, kept sorted by line when rendered; capped so that a
+ * hostile input cannot make the message list huge. */
+typedef struct hb__errs {
+    struct hb__err_item {
+        int line;
+        char *text;
+    } *items;
+    size_t n, cap;
+    size_t dropped;
+    bool oom;
+} hb__errs;
+
+/* Adds "FILE:LINE: KEY: message" (FILE: KEY: when line <= 0; KEY: when no
+ * file). */
+void hb__errs_add(hb__errs *e, const char *file, int line, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* One problem per line, sorted by line (stable). Caller frees. Frees e. */
+char *hb__errs_take(hb__errs *e);
+void hb__errs_free(hb__errs *e);
+
+/* ---- the parse tree (YAML or JSON) ------------------------------------------ */
+
+typedef enum hb__node_kind { HB__N_SCALAR, HB__N_MAP, HB__N_SEQ } hb__node_kind;
+
+/* A loaded document: scalars keep their text, whether they were plain (not
+ * quoted: YAML numbers, booleans and null are plain), and their line. A map
+ * holds keys and values alternately in kids. */
+typedef struct hb__node {
+    hb__node_kind kind;
+    int line; /* 1-based; 0 when unknown (JSON) */
+    bool plain;
+    char *text;
+    size_t len;
+    struct hb__node **kids;
+    size_t n, cap;
+} hb__node;
+
+void hb__node_free(hb__node *n);
+
+/* ---- internal API shared by the config sources ------------------------------ */
+
+/* Where each key's value came from: 0 not set here, > 0 its line, -1 set
+ * without a line (JSON, environment), HB__LINE_FAILED given but rejected
+ * (already reported). Indexed like hb__cfg_keys. */
+#define HB__LINE_FAILED (-2)
+typedef struct hb__cfg_lines {
+    int *line;
+} hb__cfg_lines;
+
+/* Pointer to the field of row k in the struct of its section. */
+void *hb__cfg_field(const hb__cfg_key *k, void *base);
+
+/* Sets row k in `base` from the value node. On failure records an error
+ * (naming `key`) and returns false. */
+bool hb__cfg_set(const hb__cfg_key *k, void *base, const hb__node *v, const char *file,
+                 const char *key, hb__errs *errs);
+
+/* Checks bounds and the row's check on the value held in `base`. */
+bool hb__cfg_check_value(const hb__cfg_key *k, const void *base, const char *file, int line,
+                         const char *key, hb__errs *errs);
+
+/* Fills a struct of `section` with its defaults (strings allocated). */
+int hb__cfg_section_defaults(hb__cfg_section section, void *base);
+/* Frees the strings of a section struct (not the struct). */
+void hb__cfg_section_free(hb__cfg_section section, void *base);
+/* Deep copy of a section struct; dst is overwritten (not freed first). */
+int hb__cfg_section_copy(hb__cfg_section section, void *dst, const void *src);
+bool hb__cfg_section_equal(hb__cfg_section section, const void *a, const void *b);
+
+/* Whole-config validation (ranges, checks, peer ids, URLs, duplicates).
+ * `lines` may be NULL (a config built in code). Appends to errs; returns
+ * true when nothing was wrong. */
+bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_lines *top,
+                         const hb__cfg_lines *peers, hb__errs *errs);
+
+/* Validates one peer: its own keys (and, with check_all, every pool key).
+ * `key` prefixes messages ("peers[2]" or "options"). */
+bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
+                       const hb__cfg_lines *lines, bool check_all, hb__errs *errs);
+
+/* Sample value of a peer-only key for the example config, or NULL. */
+const char *hb__cfg_sample(const char *path);
+
+/* Writes docs/config.md's generated key reference (a Markdown table per
+ * section) to f. */
+void hb__config_write_doc(FILE *f);
+
+#endif

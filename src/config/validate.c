@@ -1,0 +1,120 @@
+/*
+ * validate.c: the second pass over a loaded config. Ranges and checks come
+ * from the schema table; the cross-key rules (every peer has an id and a
+ * URL, ids are unique) live here. Each message names the line recorded by
+ * the first pass, or the peer's own line when the key was not written.
+ * Inherited pool values are checked once, at `pool`, not again per peer.
+ * Pure; any thread.
+ */
+#include "config/schema.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int s_line(const hb__cfg_lines *l, size_t i)
+{
+    return l && l->line ? l->line[i] : 0;
+}
+
+bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
+                       const hb__cfg_lines *lines, bool check_all, hb__errs *errs)
+{
+    bool ok = true;
+    char k[320];
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *row = &hb__cfg_keys[i];
+        int line = s_line(lines, i);
+        snprintf(k, sizeof k, "%s.%s", key, row->path);
+        if (row->section == HB__S_POOL) {
+            if (line == HB__LINE_FAILED || (line == 0 && !check_all)) continue;
+            ok &= hb__cfg_check_value(row, &p->opts, file, line > 0 ? line : p->line, k, errs);
+        } else if (row->section == HB__S_PEER) {
+            if (line == HB__LINE_FAILED) continue;
+            if ((row->flags & HB__F_REQUIRED) && !*(char *const *)((const char *)p + row->off)) {
+                hb__errs_add(errs, file, p->line, k, "is required");
+                ok = false;
+                continue;
+            }
+            ok &= hb__cfg_check_value(row, p, file, line > 0 ? line : p->line, k, errs);
+        }
+    }
+    return ok;
+}
+
+/* Line of a peer's `id` value, 0 if unknown. */
+static int s_id_line(const hb__cfg_lines *l)
+{
+    for (size_t i = 0; i < hb__cfg_nkeys; i++)
+        if (hb__cfg_keys[i].section == HB__S_PEER && !strcmp(hb__cfg_keys[i].path, "id"))
+            return s_line(l, i);
+    return 0;
+}
+
+/* Orders peer indices by id, then by position (so the later duplicate is
+ * the one reported). qsort_r keeps this reentrant: several threads may
+ * load configurations at once. */
+static int s_by_id(const void *a, const void *b, void *ud)
+{
+    const hb_config *cfg = ud;
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    int c = strcmp(cfg->peers[ia].id, cfg->peers[ib].id);
+    if (c) return c;
+    return ia < ib ? -1 : ia > ib;
+}
+
+bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_lines *top,
+                         const hb__cfg_lines *peers, hb__errs *errs)
+{
+    bool ok = true;
+    char key[320];
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        const void *base;
+        switch (k->section) {
+        case HB__S_BRIDGE: base = &cfg->bridge; break;
+        case HB__S_POOL: base = &cfg->pool; break;
+        case HB__S_LOG: base = &cfg->log; break;
+        default: continue;
+        }
+        int line = s_line(top, i);
+        if (line == HB__LINE_FAILED) continue;
+        snprintf(key, sizeof key, "%s.%s", hb__cfg_section_name(k->section), k->path);
+        ok &= hb__cfg_check_value(k, base, file, line, key, errs);
+    }
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        snprintf(key, sizeof key, "peers[%zu]", i);
+        ok &= hb__peer_validate(&cfg->peers[i], file, key, peers ? &peers[i] : NULL, false, errs);
+    }
+
+    /* Duplicate ids: sort indices by id and compare neighbours. */
+    size_t n = 0;
+    size_t *idx = cfg->n_peers ? malloc(cfg->n_peers * sizeof *idx) : NULL;
+    if (cfg->n_peers && !idx) {
+        errs->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < cfg->n_peers; i++)
+        if (cfg->peers[i].id) idx[n++] = i;
+    if (n > 1) qsort_r(idx, n, sizeof *idx, s_by_id, (void *)cfg);
+    size_t first = 0;
+    for (size_t j = 1; j < n; j++) {
+        const hb_peer_cfg *p = &cfg->peers[idx[j]];
+        if (strcmp(p->id, cfg->peers[idx[first]].id) != 0) {
+            first = j;
+            continue;
+        }
+        const hb_peer_cfg *orig = &cfg->peers[idx[first]];
+        snprintf(key, sizeof key, "peers[%zu].id", idx[j]);
+        int line = s_id_line(peers ? &peers[idx[j]] : NULL);
+        if (orig->line > 0)
+            hb__errs_add(errs, file, line > 0 ? line : p->line, key,
+                         "duplicate peer id (first used by peers[%zu] at line %d)", idx[first],
+                         orig->line);
+        else
+            hb__errs_add(errs, file, line > 0 ? line : p->line, key,
+                         "duplicate peer id (first used by peers[%zu])", idx[first]);
+        ok = false;
+    }
+    free(idx);
+    return ok;
+}

@@ -1,0 +1,57 @@
+/*
+ * utf8.c: strict UTF-8 validation after RFC 3629 (the table of well-formed
+ * byte sequences in Unicode 15, section 3.9): no overlong forms, no UTF-16
+ * surrogates, nothing above U+10FFFF. An ASCII fast path skips eight bytes at
+ * a time because most payloads on the send socket are JSON text. Pure; any
+ * thread.
+ */
+#include "core/utf8.h"
+
+#include <stdint.h>
+#include <string.h>
+
+bool hb__utf8_valid(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    const unsigned char *end = p + len;
+    while (p < end) {
+        /* ASCII fast path, eight bytes at a time. */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (w & UINT64_C(0x8080808080808080)) break;
+            p += 8;
+        }
+        if (p >= end) break;
+        unsigned c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF; /* range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c == 0xE0) {
+            need = 2, lo = 0xA0; /* no overlongs */
+        } else if (c == 0xED) {
+            need = 2, hi = 0x9F; /* no surrogates */
+        } else if (c >= 0xE1 && c <= 0xEF) {
+            need = 2;
+        } else if (c == 0xF0) {
+            need = 3, lo = 0x90; /* no overlongs */
+        } else if (c >= 0xF1 && c <= 0xF3) {
+            need = 3;
+        } else if (c == 0xF4) {
+            need = 3, hi = 0x8F; /* nothing above U+10FFFF */
+        } else {
+            return false; /* 0x80..0xC1 and 0xF5..0xFF never start a sequence */
+        }
+        if ((size_t)(end - p) < need + 1) return false;
+        if (p[1] < lo || p[1] > hi) return false;
+        for (size_t i = 2; i <= need; i++)
+            if ((p[i] & 0xC0) != 0x80) return false;
+        p += need + 1;
+    }
+    return true;
+}

@@ -1,0 +1,127 @@
+/*
+ * cli.c: honeybee-bridge's command line. Hand-written rather than getopt_long
+ * so that it is reentrant (no global optind to reset) and its messages and
+ * exit codes are exactly those of SPEC.md section 2: 2 for anything wrong
+ * with the arguments or the configuration, with every configuration problem
+ * printed as "FILE:LINE: KEY: message". The configuration library never
+ * prints; this file does the printing for it. Main thread, at start-up.
+ */
+#include "daemon/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_config_path; /* set once at start-up, read-only after */
+
+static const char s_usage[] =
+    "usage: honeybee-bridge [-c FILE] [--check] [--print-config] [--version] [--help]\n";
+
+static const char s_help[] =
+    "\n"
+    "Keeps WebSocket peers (ws://, wss://) connected and bridges them to ZeroMQ:\n"
+    "inbox (PUB), events (PUB), send (PULL), control (REP).\n"
+    "\n"
+    "  -c, --config FILE  YAML configuration (without it: built-in defaults,\n"
+    "                     endpoints on 127.0.0.1, no peers)\n"
+    "      --check        load and validate the configuration, print what is\n"
+    "                     wrong with file, line and key; exit 0 if valid, 2 if not\n"
+    "      --print-config print the commented example configuration (every key\n"
+    "                     with its default) and exit\n"
+    "  -V, --version      print the version and exit\n"
+    "  -h, --help         print this help and exit\n"
+    "\n"
+    "Environment: HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND, HONEYBEE_CONTROL,\n"
+    "HONEYBEE_HTTP, HONEYBEE_LOG_LEVEL, HONEYBEE_LOG_FORMAT override the matching keys.\n"
+    "Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the peer list.\n"
+    "Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration or arguments.\n";
+
+const char *hb_cli_config_path(void)
+{
+    return s_config_path;
+}
+
+static int s_bad_args(const char *fmt, const char *arg)
+{
+    fputs("honeybee-bridge: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n", stderr);
+    fputs(s_usage, stderr);
+    return HB_EXIT_CONFIG;
+}
+
+/* Prints the collected problems (each line already "FILE:LINE: KEY: ..."). */
+static void s_print_errors(const char *errors)
+{
+    if (errors && *errors) fputs(errors, stderr);
+    size_t n = errors ? strlen(errors) : 0;
+    if (n && errors[n - 1] != '\n') fputs("\n", stderr);
+}
+
+int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
+{
+    *cfg_out = NULL;
+    const char *path = NULL;
+    bool check = false, version = false, help = false, print = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) return s_bad_args("option %s needs a FILE", a);
+            path = argv[++i];
+        } else if (!strncmp(a, "--config=", 9)) {
+            path = a + 9;
+        } else if (!strncmp(a, "-c", 2) && a[2]) {
+            path = a + 2;
+        } else if (!strcmp(a, "--check")) {
+            check = true;
+        } else if (!strcmp(a, "--print-config")) {
+            print = true;
+        } else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            version = true;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help = true;
+        } else if (a[0] == '-') {
+            return s_bad_args("unknown option %s", a);
+        } else {
+            return s_bad_args("unexpected argument %s", a);
+        }
+    }
+    if (path && !*path) return s_bad_args("%sempty configuration file name", "");
+    if (help) {
+        fputs(s_usage, stdout);
+        fputs(s_help, stdout);
+        return HB_EXIT_OK;
+    }
+    if (version) {
+        printf("honeybee-bridge %s\n", HB_VERSION_STRING);
+        return HB_EXIT_OK;
+    }
+    if (print) {
+        hb_config_write_example(stdout);
+        return fflush(stdout) == 0 ? HB_EXIT_OK : HB_EXIT_RUNTIME;
+    }
+
+    hb_config *cfg = NULL;
+    char *errors = NULL;
+    int rc = path ? hb_config_load_file(path, &cfg, &errors) : hb_config_defaults(&cfg);
+    if (rc == 0) {
+        rc = hb_config_apply_env(cfg, NULL, &errors);
+        if (rc) hb_config_destroy(&cfg);
+    }
+    if (rc) {
+        if (errors) s_print_errors(errors);
+        else fprintf(stderr, "honeybee-bridge: %s\n", hb_strerror(rc));
+        free(errors);
+        if (check) fprintf(stderr, "%s: configuration is not valid\n", path ? path : "defaults");
+        return HB_EXIT_CONFIG;
+    }
+    if (check) {
+        printf("%s: configuration OK (%zu peer%s)\n", path ? path : "built-in defaults",
+               cfg->n_peers, cfg->n_peers == 1 ? "" : "s");
+        hb_config_destroy(&cfg);
+        return HB_EXIT_OK;
+    }
+    s_config_path = path;
+    *cfg_out = cfg;
+    return -1;
+}

@@ -1,0 +1,151 @@
+/*
+ * reload.c: the SIGHUP diff (see reload.h). Runs on the main thread, which
+ * owns the list of file peers; the pool calls it makes are any-thread.
+ * A changed peer is removed now and connected again by the bridge thread
+ * once the pool no longer knows its id, i.e. once its `removed` event is
+ * out, so subscribers always see removed before the new added.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/reload.h"
+
+int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
+{
+    hb_peer_cfg *copy = n ? calloc(n, sizeof(*copy)) : NULL;
+    if (n && !copy) return HB_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (hb_peer_cfg_copy(&copy[i], &peers[i]) != 0) {
+            for (size_t j = 0; j < i; j++) hb_peer_cfg_free(&copy[j]);
+            free(copy);
+            return HB_E_NOMEM;
+        }
+    hb__file_peers_free(fp);
+    fp->peers = copy;
+    fp->n = n;
+    return 0;
+}
+
+void hb__file_peers_free(hb_file_peers *fp)
+{
+    for (size_t i = 0; i < fp->n; i++) hb_peer_cfg_free(&fp->peers[i]);
+    free(fp->peers);
+    fp->peers = NULL;
+    fp->n = 0;
+}
+
+static const hb_peer_cfg *s_find(const hb_peer_cfg *v, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].id, id)) return &v[i];
+    return NULL;
+}
+
+int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
+                    const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res)
+{
+    hb_reload_result r = {0};
+    /* Copy first: on ENOMEM nothing has been touched. */
+    hb_file_peers fresh = {0};
+    if (hb__file_peers_set(&fresh, next, n_next) != 0) return HB_E_NOMEM;
+
+    for (size_t i = 0; i < fp->n; i++) {
+        const hb_peer_cfg *old = &fp->peers[i];
+        if (s_find(next, n_next, old->id)) continue;
+        int rc = ops->remove(ops->ud, old->id);
+        if (rc == 0) {
+            HB_LOG(lg, HB_LOG_INFO, old->id, "reload: peer no longer in the file, removing");
+            r.removed++;
+        } else if (rc == HB_E_UNKNOWN_PEER) {
+            HB_LOG(lg, HB_LOG_INFO, old->id, "reload: peer gone from the file (already gone)");
+            r.removed++;
+        } else {
+            HB_LOG(lg, HB_LOG_WARN, old->id, "reload: remove failed: %s", hb_strerror(rc));
+            r.failed++;
+        }
+    }
+    for (size_t i = 0; i < n_next; i++) {
+        const hb_peer_cfg *nw = &next[i];
+        const hb_peer_cfg *old = s_find(fp->peers, fp->n, nw->id);
+        if (old && hb_peer_cfg_equal(old, nw)) {
+            r.unchanged++;
+            continue;
+        }
+        if (!old) {
+            int rc = ops->connect(ops->ud, nw);
+            if (rc == 0) {
+                HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: new peer (%s)", nw->url);
+                r.added++;
+            } else {
+                HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot add peer: %s",
+                       hb_strerror(rc));
+                r.failed++;
+            }
+            continue;
+        }
+        /* Changed: remove, then connect again once its removed is out. */
+        int rc = ops->remove(ops->ud, nw->id);
+        if (rc == 0 || (rc == HB_E_UNKNOWN_PEER && ops->exists(ops->ud, nw->id))) {
+            ops->connect_after_removed(ops->ud, nw);
+            HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: peer changed, reconnecting (%s)", nw->url);
+            r.changed++;
+        } else if (rc == HB_E_UNKNOWN_PEER) {
+            rc = ops->connect(ops->ud, nw);
+            if (rc == 0) {
+                HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: changed peer was gone, connecting");
+                r.changed++;
+            } else {
+                HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot connect changed peer: %s",
+                       hb_strerror(rc));
+                r.failed++;
+            }
+        } else {
+            HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot remove changed peer: %s",
+                   hb_strerror(rc));
+            r.failed++;
+        }
+    }
+    hb__file_peers_free(fp);
+    *fp = fresh;
+    if (res) *res = r;
+    return 0;
+}
+
+static bool s_str_eq(const char *a, const char *b)
+{
+    return !strcmp(a ? a : "", b ? b : "");
+}
+
+bool hb__reload_needs_restart(const hb_config *a, const hb_config *b, const char **what)
+{
+    const hb_bridge_cfg *x = &a->bridge, *y = &b->bridge;
+    const char *w = NULL;
+    if (!s_str_eq(x->inbox, y->inbox))
+        w = "bridge.inbox";
+    else if (!s_str_eq(x->events, y->events))
+        w = "bridge.events";
+    else if (!s_str_eq(x->send, y->send))
+        w = "bridge.send";
+    else if (!s_str_eq(x->control, y->control))
+        w = "bridge.control";
+    else if (!s_str_eq(x->http, y->http))
+        w = "bridge.http";
+    else if (x->inbox_hwm != y->inbox_hwm)
+        w = "bridge.inbox_hwm";
+    else if (x->events_hwm != y->events_hwm)
+        w = "bridge.events_hwm";
+    else if (x->drain_timeout_ns != y->drain_timeout_ns)
+        w = "bridge.drain_timeout";
+    else if (x->inbox_queue != y->inbox_queue)
+        w = "bridge.inbox_queue";
+    else if (x->events_queue != y->events_queue)
+        w = "bridge.events_queue";
+    else if (x->control_queue != y->control_queue)
+        w = "bridge.control_queue";
+    else if (a->log.level != b->log.level)
+        w = "log.level";
+    else if (a->log.format != b->log.format)
+        w = "log.format";
+    if (what) *what = w;
+    return w != NULL;
+}

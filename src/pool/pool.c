@@ -1,0 +1,918 @@
+/*
+ * pool.c: the registry of peers, the public hb_pool_* API and the plugin
+ * each worker talks to.
+ *
+ * Threads and locks:
+ *   - `reg` (rwlock) protects the id hash, n_peers, shutting_down and the
+ *     removed-peer totals. Connect/remove and the reaper take it for
+ *     writing; send, broadcast, stats and list for reading. Workers' send
+ *     and stats ops run under the read lock, so a worker is never destroyed
+ *     while one is running.
+ *   - Everything else about a peer's life runs on the loop thread: start,
+ *     stop, kick, resume, the worker's callbacks and the reaper that emits
+ *     `removed` and drops the peer.
+ *   - Per-peer counters are relaxed atomics: written on the loop thread (or
+ *     by send threads for refusals), read by stats from any thread.
+ * A peer (struct hb_plugin) is reference counted: the registry holds one
+ * reference, and every doorway note or command that names it holds one.
+ *
+ * The doorway: start, stop, kick and resume use pre-allocated notes (each
+ * queued at most once, so they never fail); hb_plugin_post and shutdown use
+ * the bounded command ring (hb_pool_config.command_queue).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/url.h"
+#include "core/utf8.h"
+#include "honeybee/session.h"
+#include "honeybee/worker.h"
+#include "transport/conn.h"
+#include "transport/loop.h"
+
+#define S_FD_SPARE 64
+
+typedef struct s_counters {
+    atomic_uint_fast64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, reconnects;
+    atomic_uint_fast64_t sf[HB_SF__COUNT];
+} s_counters;
+
+struct hb_plugin {
+    hb_pool *pool;
+    hb_peer_cfg cfg; /* private copy; immutable while the peer lives */
+    size_t id_len;
+    hb_worker *worker;
+    atomic_int refs;
+    struct hb_plugin *hnext; /* hash chain: reg */
+    bool removing;           /* reg: remove requested (or finished) */
+
+    /* Loop thread only. */
+    bool started, finished, paused;
+    const char *removed_reason;
+    struct hb_plugin *all_prev, *all_next; /* started, not yet reaped */
+    struct hb_plugin *fin_next;
+    uint64_t seq;
+    uint32_t conn;
+
+    /* Published for stats (relaxed). */
+    atomic_uint_fast64_t seq_pub;
+    atomic_uint conn_pub;
+    atomic_bool paused_pub;
+    s_counters c;
+
+    atomic_bool kick_pending;
+    hb__note start_note, stop_note, kick_note;
+};
+
+struct hb_timer {
+    hb__timer t;
+};
+
+struct hb_pool {
+    hb_sink sink;
+    const hb_logger *logger;
+    hb_worker_factory factory;
+    uint32_t max_peers;
+    hb__loop *loop;
+    rlim_t fd_limit;
+    uint32_t base_fds;
+
+    pthread_rwlock_t reg;
+    hb_plugin **buckets;
+    size_t nbuckets;
+    uint32_t n_peers;
+    bool shutting_down;
+    hb_counters removed_totals;
+    atomic_uint_fast64_t extra_sf[HB_SF__COUNT]; /* hb_pool_count_send_failed */
+
+    /* Loop thread only. */
+    hb_plugin *all;
+    hb_plugin *fin_head, *fin_tail;
+    hb__timer reaper;
+    bool shutdown_started;
+    uint64_t drain_deadline;
+
+    atomic_bool resume_pending;
+    hb__note resume_note;
+    atomic_bool dead; /* destroy in progress: events and messages are dropped */
+
+    /* Shutdown waits here for n_peers to reach 0. */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcond;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static inline void s_inc(atomic_uint_fast64_t *a, uint64_t n)
+{
+    atomic_fetch_add_explicit(a, n, memory_order_relaxed);
+}
+
+static inline uint64_t s_ld(atomic_uint_fast64_t *a)
+{
+    return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static uint64_t s_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static void s_ref(hb_plugin *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+/* Any thread; the last reference destroys the worker and the peer. */
+static void s_unref(hb_plugin *p)
+{
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
+    if (p->worker) p->worker->ops->destroy(p->worker);
+    hb_peer_cfg_free(&p->cfg);
+    free(p);
+}
+
+static void s_emit(hb_pool *pool, hb_event *e)
+{
+    if (!e) return;
+    if (atomic_load_explicit(&pool->dead, memory_order_relaxed)) {
+        hb_event_free(e);
+        return;
+    }
+    pool->sink.event(pool->sink.ud, e);
+}
+
+/* reg held. */
+static hb_plugin *s_find(hb_pool *pool, const char *id, size_t n)
+{
+    for (hb_plugin *p = pool->buckets[s_hash(id, n) % pool->nbuckets]; p; p = p->hnext)
+        if (p->id_len == n && memcmp(p->cfg.id, id, n) == 0) return p;
+    return NULL;
+}
+
+/* reg held for writing. */
+static void s_insert(hb_pool *pool, hb_plugin *p)
+{
+    if (pool->n_peers + 1 > pool->nbuckets) {
+        size_t nb = pool->nbuckets * 2;
+        hb_plugin **b = calloc(nb, sizeof(*b));
+        if (b) {
+            for (size_t i = 0; i < pool->nbuckets; i++)
+                for (hb_plugin *q = pool->buckets[i], *nx; q; q = nx) {
+                    nx = q->hnext;
+                    size_t k = s_hash(q->cfg.id, q->id_len) % nb;
+                    q->hnext = b[k];
+                    b[k] = q;
+                }
+            free(pool->buckets);
+            pool->buckets = b;
+            pool->nbuckets = nb;
+        }
+    }
+    size_t k = s_hash(p->cfg.id, p->id_len) % pool->nbuckets;
+    p->hnext = pool->buckets[k];
+    pool->buckets[k] = p;
+    pool->n_peers++;
+}
+
+/* reg held for writing. */
+static void s_unlink(hb_pool *pool, hb_plugin *p)
+{
+    hb_plugin **pp = &pool->buckets[s_hash(p->cfg.id, p->id_len) % pool->nbuckets];
+    while (*pp && *pp != p) pp = &(*pp)->hnext;
+    if (*pp) {
+        *pp = p->hnext;
+        pool->n_peers--;
+    }
+}
+
+static void s_counters_get(hb_plugin *p, hb_counters *out)
+{
+    out->messages_received = s_ld(&p->c.rx_msgs);
+    out->bytes_received = s_ld(&p->c.rx_bytes);
+    out->messages_sent = s_ld(&p->c.tx_msgs);
+    out->bytes_sent = s_ld(&p->c.tx_bytes);
+    out->reconnects = s_ld(&p->c.reconnects);
+    for (int i = 0; i < HB_SF__COUNT; i++) out->send_failed[i] = s_ld(&p->c.sf[i]);
+}
+
+static void s_counters_add(hb_counters *to, const hb_counters *from)
+{
+    to->messages_received += from->messages_received;
+    to->bytes_received += from->bytes_received;
+    to->messages_sent += from->messages_sent;
+    to->bytes_sent += from->bytes_sent;
+    to->reconnects += from->reconnects;
+    for (int i = 0; i < HB_SF__COUNT; i++) to->send_failed[i] += from->send_failed[i];
+}
+
+/* ---- loop-thread handlers ------------------------------------------------ */
+
+static void s_all_link(hb_pool *pool, hb_plugin *p)
+{
+    p->all_prev = NULL;
+    p->all_next = pool->all;
+    if (pool->all) pool->all->all_prev = p;
+    pool->all = p;
+}
+
+static void s_all_unlink(hb_pool *pool, hb_plugin *p)
+{
+    if (p->all_prev)
+        p->all_prev->all_next = p->all_next;
+    else if (pool->all == p)
+        pool->all = p->all_next;
+    if (p->all_next) p->all_next->all_prev = p->all_prev;
+    p->all_prev = p->all_next = NULL;
+}
+
+static void s_on_start(hb__note *n, bool cancelled)
+{
+    hb_plugin *p = lws_container_of(n, hb_plugin, start_note);
+    hb_pool *pool = p->pool;
+    if (!cancelled) {
+        p->started = true;
+        s_all_link(pool, p);
+        p->worker->ops->start(p->worker);
+        if (pool->shutdown_started && !p->finished)
+            p->worker->ops->stop(p->worker, HB_STOP_SHUTDOWN, pool->drain_deadline);
+    }
+    s_unref(p);
+}
+
+static void s_on_stop(hb__note *n, bool cancelled)
+{
+    hb_plugin *p = lws_container_of(n, hb_plugin, stop_note);
+    if (!cancelled && p->started && !p->finished)
+        p->worker->ops->stop(p->worker, HB_STOP_REMOVED, 0);
+    s_unref(p);
+}
+
+static void s_on_kick(hb__note *n, bool cancelled)
+{
+    hb_plugin *p = lws_container_of(n, hb_plugin, kick_note);
+    atomic_store(&p->kick_pending, false);
+    if (!cancelled && p->started && !p->finished && p->worker->ops->kick)
+        p->worker->ops->kick(p->worker);
+    s_unref(p);
+}
+
+static void s_on_resume(hb__note *n, bool cancelled)
+{
+    hb_pool *pool = lws_container_of(n, hb_pool, resume_note);
+    atomic_store(&pool->resume_pending, false);
+    if (cancelled) return;
+    for (hb_plugin *p = pool->all; p; p = p->all_next) {
+        if (!p->paused || p->finished) continue;
+        p->paused = false;
+        atomic_store_explicit(&p->paused_pub, false, memory_order_relaxed);
+        if (p->worker->ops->resume) p->worker->ops->resume(p->worker);
+    }
+}
+
+/* Loop thread: emit `removed` for finished workers and drop them. */
+static void s_reap(void *ud)
+{
+    hb_pool *pool = ud;
+    while (pool->fin_head) {
+        hb_plugin *p = pool->fin_head;
+        pool->fin_head = p->fin_next;
+        if (!pool->fin_head) pool->fin_tail = NULL;
+        s_emit(pool, hb_event_new(HB_EV_REMOVED, p->cfg.id, p->cfg.url, p->removed_reason, NULL));
+        s_all_unlink(pool, p);
+        hb_counters c;
+        s_counters_get(p, &c);
+        pthread_rwlock_wrlock(&pool->reg);
+        s_unlink(pool, p);
+        s_counters_add(&pool->removed_totals, &c);
+        uint32_t left = pool->n_peers;
+        pthread_rwlock_unlock(&pool->reg);
+        if (left == 0) {
+            pthread_mutex_lock(&pool->wmu);
+            pthread_cond_broadcast(&pool->wcond);
+            pthread_mutex_unlock(&pool->wmu);
+        }
+        s_unref(p);
+    }
+}
+
+static void s_on_shutdown(void *a, void *b, void *c, bool cancelled)
+{
+    hb_pool *pool = a;
+    if (cancelled) return;
+    pool->shutdown_started = true;
+    for (hb_plugin *p = pool->all, *nx; p; p = nx) {
+        nx = p->all_next;
+        if (!p->finished) p->worker->ops->stop(p->worker, HB_STOP_SHUTDOWN, pool->drain_deadline);
+    }
+}
+
+/* Loop thread, as the loop exits (hb_pool_destroy): stop what still runs. */
+static void s_on_loop_exit(void *ud)
+{
+    hb_pool *pool = ud;
+    atomic_store(&pool->dead, true);
+    for (hb_plugin *p = pool->all; p; p = p->all_next)
+        p->worker->ops->stop(p->worker, HB_STOP_DESTROY, 0);
+    hb__timer_cancel(&pool->reaper);
+    pool->fin_head = pool->fin_tail = NULL;
+    pool->all = NULL;
+}
+
+/* ---- the plugin ------------------------------------------------------------ */
+
+const char *hb_plugin_id(const hb_plugin *p)
+{
+    return p->cfg.id;
+}
+
+const hb_peer_cfg *hb_plugin_config(const hb_plugin *p)
+{
+    return &p->cfg;
+}
+
+const hb_logger *hb_plugin_logger(const hb_plugin *p)
+{
+    return p->pool->logger;
+}
+
+hb_inbox_msg *hb_plugin_msg_new(hb_plugin *p, size_t cap)
+{
+    hb_inbox_msg *m = malloc(sizeof(*m) + p->id_len + 1 + cap);
+    if (!m) return NULL;
+    char *id = (char *)(m + 1);
+    memcpy(id, p->cfg.id, p->id_len + 1);
+    m->next = NULL;
+    m->peer_id = id;
+    m->peer_id_len = (uint32_t)p->id_len;
+    m->data = (unsigned char *)id + p->id_len + 1;
+    m->len = 0;
+    m->flags = 0;
+    m->conn = 0;
+    m->seq = 0;
+    m->received_ns = 0;
+    return m;
+}
+
+int hb_plugin_msg_reserve(hb_plugin *p, hb_inbox_msg **pm, size_t cap)
+{
+    hb_inbox_msg *m = realloc(*pm, sizeof(*m) + p->id_len + 1 + cap);
+    if (!m) return HB_E_NOMEM;
+    m->peer_id = (char *)(m + 1);
+    m->data = (unsigned char *)(m + 1) + p->id_len + 1;
+    *pm = m;
+    return 0;
+}
+
+bool hb_plugin_deliver(hb_plugin *p, hb_inbox_msg *m, bool binary)
+{
+    hb_pool *pool = p->pool;
+    m->seq = ++p->seq;
+    m->conn = p->conn;
+    m->received_ns = hb__wall_ns();
+    m->flags = binary ? HB_MSG_F_BINARY : 0;
+    atomic_store_explicit(&p->seq_pub, p->seq, memory_order_relaxed);
+    s_inc(&p->c.rx_msgs, 1);
+    s_inc(&p->c.rx_bytes, m->len);
+    if (atomic_load_explicit(&pool->dead, memory_order_relaxed)) {
+        hb_inbox_msg_free(m);
+        return true;
+    }
+    if (pool->sink.inbox(pool->sink.ud, m)) return true;
+    p->paused = true;
+    atomic_store_explicit(&p->paused_pub, true, memory_order_relaxed);
+    return false;
+}
+
+void hb_plugin_dial_failed(hb_plugin *p, uint32_t attempt, const char *error)
+{
+    hb_event *e = hb_event_new(HB_EV_DIAL_FAILED, p->cfg.id, p->cfg.url, NULL, error);
+    if (e) e->attempt = attempt;
+    s_emit(p->pool, e);
+}
+
+void hb_plugin_connected(hb_plugin *p, uint32_t attempt)
+{
+    p->conn++;
+    atomic_store_explicit(&p->conn_pub, p->conn, memory_order_relaxed);
+    if (p->conn > 1) s_inc(&p->c.reconnects, 1);
+    hb_event *e = hb_event_new(HB_EV_CONNECTED, p->cfg.id, p->cfg.url, NULL, NULL);
+    if (e) {
+        e->attempt = attempt;
+        e->conn = p->conn;
+    }
+    s_emit(p->pool, e);
+}
+
+void hb_plugin_disconnected(hb_plugin *p, int code, const char *reason, const char *error)
+{
+    hb_event *e = hb_event_new(HB_EV_DISCONNECTED, p->cfg.id, p->cfg.url, reason, error);
+    if (e) {
+        e->code = code ? code : 1006;
+        e->conn = p->conn;
+    }
+    s_emit(p->pool, e);
+}
+
+void hb_plugin_send_failed(hb_plugin *p, hb_send_fail reason)
+{
+    if ((unsigned)reason < HB_SF__COUNT) s_inc(&p->c.sf[reason], 1);
+    s_emit(p->pool, hb_event_new(HB_EV_SEND_FAILED, p->cfg.id, p->cfg.url,
+                                 hb_send_fail_name(reason), NULL));
+}
+
+void hb_plugin_count_sent(hb_plugin *p, size_t bytes)
+{
+    s_inc(&p->c.tx_msgs, 1);
+    s_inc(&p->c.tx_bytes, bytes);
+}
+
+void hb_plugin_finished(hb_plugin *p, const char *removed_reason)
+{
+    hb_pool *pool = p->pool;
+    if (p->finished) return;
+    p->finished = true;
+    p->removed_reason = removed_reason ? removed_reason : "removed";
+    if (atomic_load(&pool->dead)) return; /* destroy: no events, the registry frees it */
+    p->fin_next = NULL;
+    if (pool->fin_tail)
+        pool->fin_tail->fin_next = p;
+    else
+        pool->fin_head = p;
+    pool->fin_tail = p;
+    hb__timer_arm(&pool->reaper, 0);
+}
+
+void hb_plugin_kick(hb_plugin *p)
+{
+    if (atomic_exchange(&p->kick_pending, true)) return;
+    s_ref(p);
+    hb__loop_notify(p->pool->loop, &p->kick_note);
+}
+
+static void s_post_run(void *a, void *b, void *c, bool cancelled)
+{
+    hb_plugin *p = a;
+    hb_post_fn fn = (hb_post_fn)(uintptr_t)b;
+    fn(p, c, cancelled);
+    s_unref(p);
+}
+
+int hb_plugin_post(hb_plugin *p, hb_post_fn fn, void *arg)
+{
+    s_ref(p);
+    int rc = hb__loop_post(p->pool->loop, s_post_run, p, (void *)(uintptr_t)fn, arg);
+    if (rc) s_unref(p);
+    return rc;
+}
+
+hb_timer *hb_timer_new(hb_plugin *p, hb_timer_fn fn, void *ud)
+{
+    hb_timer *t = malloc(sizeof(*t));
+    if (t) hb__timer_init(&t->t, p->pool->loop, fn, ud);
+    return t;
+}
+
+void hb_timer_arm(hb_timer *t, uint64_t delay_ns)
+{
+    hb__timer_arm(&t->t, delay_ns);
+}
+
+void hb_timer_cancel(hb_timer *t)
+{
+    hb__timer_cancel(&t->t);
+}
+
+bool hb_timer_armed(const hb_timer *t)
+{
+    return t->t.armed;
+}
+
+void hb_timer_free(hb_timer **t)
+{
+    if (!*t) return;
+    hb__timer_cancel(&(*t)->t);
+    free(*t);
+    *t = NULL;
+}
+
+hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err)
+{
+    int e = 0;
+    hb_conn *c = hb__conn_dial(p->pool->loop, &p->cfg, ops, ud, &e);
+    if (err) *err = e;
+    return c;
+}
+
+/* ---- the pool ---------------------------------------------------------------- */
+
+static uint32_t s_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    uint32_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') n++;
+    closedir(d);
+    return n ? n - 1 : 0; /* the DIR's own fd */
+}
+
+static int s_default_factory(void *ud, hb_plugin *p, hb_worker **out)
+{
+    return hb_session_new(p, NULL, out);
+}
+
+int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
+{
+    if (!cfg || !out || !cfg->sink.inbox || !cfg->sink.event) return HB_E_INVALID;
+    if (cfg->factory && !cfg->factory->create) return HB_E_INVALID;
+    hb_pool *pool = calloc(1, sizeof(*pool));
+    if (!pool) return HB_E_NOMEM;
+    pool->sink = cfg->sink;
+    pool->logger = cfg->logger;
+    pool->factory = cfg->factory ? *cfg->factory : (hb_worker_factory){s_default_factory, NULL};
+    pool->max_peers = cfg->max_peers;
+    pool->nbuckets = 64;
+    pool->buckets = calloc(pool->nbuckets, sizeof(*pool->buckets));
+    pthread_rwlock_init(&pool->reg, NULL);
+    pthread_mutex_init(&pool->wmu, NULL);
+    pthread_cond_init(&pool->wcond, NULL);
+    pool->resume_note.fn = s_on_resume;
+    if (!pool->buckets) {
+        free(pool);
+        return HB_E_NOMEM;
+    }
+
+    /* Raise the soft fd limit to the hard one before lws sizes its tables. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t want = rl.rlim_max;
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        pool->fd_limit = rl.rlim_cur;
+    }
+    pool->base_fds = s_count_fds();
+
+    hb__loop_cfg lc = {.logger = cfg->logger,
+                       .command_queue = cfg->command_queue,
+                       .resolver_threads = cfg->resolver_threads,
+                       .on_exit = s_on_loop_exit,
+                       .ud = pool};
+    int rc = hb__loop_new(&lc, &pool->loop);
+    if (rc) {
+        pthread_rwlock_destroy(&pool->reg);
+        free(pool->buckets);
+        free(pool);
+        return rc;
+    }
+    hb__timer_init(&pool->reaper, pool->loop, s_reap, pool);
+    *out = pool;
+    return 0;
+}
+
+static bool s_opts_valid(const hb_peer_opts *o)
+{
+    const hb_reconnect_cfg *r = &o->reconnect;
+    if (!o->connect_timeout_ns || !o->write_timeout_ns) return false;
+    if (!r->initial_delay_ns || !r->max_delay_ns || !(r->multiplier >= 1.0)) return false;
+    if (!(r->jitter >= 0.0 && r->jitter <= 1.0)) return false;
+    if (!o->send_queue || !o->max_message_size || o->max_message_size > (2ull << 30)) return false;
+    return true;
+}
+
+/* Would one more peer take us too close to the open-file limit? */
+static bool s_fd_exhausted(hb_pool *pool, uint32_t n_peers)
+{
+    if (!pool->fd_limit || pool->fd_limit == RLIM_INFINITY) return false;
+    uint64_t live = hb__loop_live_conns(pool->loop);
+    uint64_t est = pool->base_fds + (live > n_peers ? live : n_peers) + 1;
+    if (est + S_FD_SPARE * 4 < pool->fd_limit) return false;
+    /* Close to the edge: count for real (the estimate misses other users). */
+    uint64_t open = s_count_fds();
+    uint64_t pending = n_peers > live ? n_peers - live : 0;
+    return open + pending + 1 + S_FD_SPARE > pool->fd_limit;
+}
+
+int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
+{
+    if (!pool || !peer || !peer->id) return HB_E_BAD_REQUEST;
+    pthread_rwlock_rdlock(&pool->reg);
+    bool down = pool->shutting_down;
+    pthread_rwlock_unlock(&pool->reg);
+    if (down) return HB_E_SHUTTING_DOWN;
+    size_t id_len = strlen(peer->id);
+    if (!hb_peer_id_valid(peer->id, id_len)) return HB_E_BAD_REQUEST;
+    if (!peer->url || !hb__ws_url_parse(peer->url, NULL)) return HB_E_INVALID_URL;
+    if (!s_opts_valid(&peer->opts)) return HB_E_INVALID_OPTION;
+
+    hb_plugin *p = calloc(1, sizeof(*p));
+    if (!p) return HB_E_NOMEM;
+    if (hb_peer_cfg_copy(&p->cfg, peer) != 0) {
+        free(p);
+        return HB_E_NOMEM;
+    }
+    p->pool = pool;
+    p->id_len = id_len;
+    atomic_init(&p->refs, 1);
+    p->start_note.fn = s_on_start;
+    p->stop_note.fn = s_on_stop;
+    p->kick_note.fn = s_on_kick;
+
+    pthread_rwlock_wrlock(&pool->reg);
+    int rc = 0;
+    if (pool->shutting_down)
+        rc = HB_E_SHUTTING_DOWN;
+    else if (s_find(pool, peer->id, id_len))
+        rc = HB_E_PEER_EXISTS;
+    else if (pool->max_peers && pool->n_peers >= pool->max_peers)
+        rc = HB_E_FD_LIMIT;
+    else if (s_fd_exhausted(pool, pool->n_peers))
+        rc = HB_E_FD_LIMIT;
+    else
+        rc = pool->factory.create(pool->factory.ud, p, &p->worker);
+    if (rc == 0 && !p->worker) rc = HB_E_INTERNAL;
+    if (rc) {
+        pthread_rwlock_unlock(&pool->reg);
+        p->worker = NULL;
+        s_unref(p);
+        return rc;
+    }
+    p->worker->plugin = p;
+    s_insert(pool, p);
+    /* `added` goes out before the start note, both under the lock, so no
+     * other event of this peer can precede it and a remove cannot overtake. */
+    s_emit(pool, hb_event_new(HB_EV_ADDED, p->cfg.id, p->cfg.url, NULL, NULL));
+    s_ref(p);
+    hb__loop_notify(pool->loop, &p->start_note);
+    pthread_rwlock_unlock(&pool->reg);
+    HB_LOG(pool->logger, HB_LOG_DEBUG, p->cfg.id, "added %s", p->cfg.url);
+    return 0;
+}
+
+int hb_pool_remove(hb_pool *pool, const char *id)
+{
+    if (!id) return HB_E_UNKNOWN_PEER;
+    pthread_rwlock_wrlock(&pool->reg);
+    int rc = 0;
+    hb_plugin *p = pool->shutting_down ? NULL : s_find(pool, id, strlen(id));
+    if (pool->shutting_down)
+        rc = HB_E_SHUTTING_DOWN;
+    else if (!p || p->removing)
+        rc = HB_E_UNKNOWN_PEER;
+    else {
+        p->removing = true;
+        s_ref(p);
+        hb__loop_notify(pool->loop, &p->stop_note);
+    }
+    pthread_rwlock_unlock(&pool->reg);
+    return rc;
+}
+
+static void s_count_refusal(hb_plugin *p, int err)
+{
+    int r = hb_send_fail_from_err(err);
+    if (r >= 0) s_inc(&p->c.sf[r], 1);
+}
+
+/* reg held (read). */
+static int s_send_one(hb_plugin *p, const void *data, size_t len, hb_msg_type type, int utf8)
+{
+    int rc;
+    bool binary = false;
+    if (p->removing)
+        rc = HB_E_NOT_CONNECTED;
+    else if (len > p->cfg.opts.max_message_size)
+        rc = HB_E_TOO_LARGE;
+    else {
+        if (type == HB_MSG_BINARY)
+            binary = true;
+        else {
+            bool ok = utf8 >= 0 ? utf8 == 1 : hb__utf8_valid(data, len);
+            if (type == HB_MSG_TEXT && !ok) return s_count_refusal(p, HB_E_BAD_REQUEST), HB_E_BAD_REQUEST;
+            binary = !ok;
+        }
+        rc = p->worker->ops->send(p->worker, data, len, binary);
+    }
+    if (rc) s_count_refusal(p, rc);
+    return rc;
+}
+
+int hb_pool_send(hb_pool *pool, const char *id, const void *data, size_t len, hb_msg_type type)
+{
+    if (!id || (!data && len)) return HB_E_BAD_REQUEST;
+    pthread_rwlock_rdlock(&pool->reg);
+    int rc;
+    hb_plugin *p;
+    if (pool->shutting_down)
+        rc = HB_E_SHUTTING_DOWN;
+    else if (!(p = s_find(pool, id, strlen(id)))) {
+        rc = HB_E_UNKNOWN_PEER;
+        s_inc(&pool->extra_sf[HB_SF_UNKNOWN_PEER], 1);
+    } else
+        rc = s_send_one(p, data, len, type, -1);
+    pthread_rwlock_unlock(&pool->reg);
+    return rc;
+}
+
+int hb_pool_broadcast(hb_pool *pool, const void *data, size_t len, hb_msg_type type)
+{
+    if (!data && len) return -HB_E_BAD_REQUEST;
+    int utf8 = type == HB_MSG_BINARY ? 0 : hb__utf8_valid(data, len) ? 1 : 0;
+    pthread_rwlock_rdlock(&pool->reg);
+    if (pool->shutting_down) {
+        pthread_rwlock_unlock(&pool->reg);
+        return -HB_E_SHUTTING_DOWN;
+    }
+    int n = 0;
+    for (size_t i = 0; i < pool->nbuckets; i++)
+        for (hb_plugin *p = pool->buckets[i]; p; p = p->hnext) {
+            hb_worker_stats ws;
+            p->worker->ops->stats(p->worker, &ws);
+            if (ws.state != HB_STATE_CONNECTED || p->removing) continue;
+            if (s_send_one(p, data, len, type, utf8) == 0) n++;
+        }
+    pthread_rwlock_unlock(&pool->reg);
+    return n;
+}
+
+void hb_pool_count_send_failed(hb_pool *pool, int reason)
+{
+    int r = hb_send_fail_from_err(reason);
+    if (r >= 0) s_inc(&pool->extra_sf[r], 1);
+}
+
+void hb_pool_resume_reading(hb_pool *pool)
+{
+    if (atomic_exchange(&pool->resume_pending, true)) return;
+    hb__loop_notify(pool->loop, &pool->resume_note);
+}
+
+/* reg held. */
+static void s_info(hb_plugin *p, hb_peer_info *out, bool dup_url)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", p->cfg.id);
+    out->url = dup_url ? strdup(p->cfg.url) : NULL;
+    hb_worker_stats ws = {0};
+    p->worker->ops->stats(p->worker, &ws);
+    out->state = ws.state;
+    out->connected_at_ns = ws.connected_at_ns;
+    out->attempt = ws.attempt;
+    out->send_queue_depth = ws.send_queue_depth;
+    out->conn = atomic_load_explicit(&p->conn_pub, memory_order_relaxed);
+    out->seq = s_ld(&p->seq_pub);
+    out->paused = atomic_load_explicit(&p->paused_pub, memory_order_relaxed);
+    s_counters_get(p, &out->counters);
+}
+
+int hb_pool_stats_get(hb_pool *pool, hb_pool_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&pool->reg);
+    out->totals = pool->removed_totals;
+    for (size_t i = 0; i < pool->nbuckets; i++)
+        for (hb_plugin *p = pool->buckets[i]; p; p = p->hnext) {
+            hb_worker_stats ws = {0};
+            p->worker->ops->stats(p->worker, &ws);
+            if ((unsigned)ws.state < HB_STATE__COUNT) out->peers[ws.state]++;
+            hb_counters c;
+            s_counters_get(p, &c);
+            s_counters_add(&out->totals, &c);
+        }
+    out->n_peers = pool->n_peers;
+    pthread_rwlock_unlock(&pool->reg);
+    for (int i = 0; i < HB_SF__COUNT; i++) out->totals.send_failed[i] += s_ld(&pool->extra_sf[i]);
+    return 0;
+}
+
+int hb_pool_peer_info(hb_pool *pool, const char *id, hb_peer_info *out)
+{
+    if (!id) return HB_E_UNKNOWN_PEER;
+    pthread_rwlock_rdlock(&pool->reg);
+    hb_plugin *p = s_find(pool, id, strlen(id));
+    if (p) s_info(p, out, true);
+    pthread_rwlock_unlock(&pool->reg);
+    return p ? 0 : HB_E_UNKNOWN_PEER;
+}
+
+static int s_cmp_info(const void *a, const void *b)
+{
+    return strcmp(((const hb_peer_info *)a)->id, ((const hb_peer_info *)b)->id);
+}
+
+int hb_pool_list(hb_pool *pool, hb_peer_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_rwlock_rdlock(&pool->reg);
+    size_t cnt = pool->n_peers, k = 0;
+    hb_peer_info *arr = cnt ? calloc(cnt, sizeof(*arr)) : NULL;
+    if (cnt && !arr) {
+        pthread_rwlock_unlock(&pool->reg);
+        return HB_E_NOMEM;
+    }
+    for (size_t i = 0; i < pool->nbuckets; i++)
+        for (hb_plugin *p = pool->buckets[i]; p && k < cnt; p = p->hnext) s_info(p, &arr[k++], true);
+    pthread_rwlock_unlock(&pool->reg);
+    qsort(arr, k, sizeof(*arr), s_cmp_info);
+    *out = arr;
+    *n = k;
+    return 0;
+}
+
+void hb_peer_list_free(hb_peer_info *list, size_t n)
+{
+    if (!list) return;
+    for (size_t i = 0; i < n; i++) free(list[i].url);
+    free(list);
+}
+
+int hb_pool_peer_config(hb_pool *pool, const char *id, hb_peer_cfg *out)
+{
+    if (!id) return HB_E_UNKNOWN_PEER;
+    pthread_rwlock_rdlock(&pool->reg);
+    hb_plugin *p = s_find(pool, id, strlen(id));
+    int rc = p ? hb_peer_cfg_copy(out, &p->cfg) : HB_E_UNKNOWN_PEER;
+    pthread_rwlock_unlock(&pool->reg);
+    return rc;
+}
+
+int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns)
+{
+    if (hb__loop_on_thread(pool->loop)) return HB_E_INVALID;
+    uint64_t now = hb__mono_ns();
+    pthread_rwlock_wrlock(&pool->reg);
+    bool first = !pool->shutting_down;
+    pool->shutting_down = true;
+    pthread_rwlock_unlock(&pool->reg);
+    if (first) {
+        pool->drain_deadline = now + drain_ns; /* read on the loop after the post */
+        while (hb__loop_post(pool->loop, s_on_shutdown, pool, NULL, NULL) != 0) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+            if (hb__mono_ns() > now + drain_ns + 2000000000ull) return HB_E_BUSY;
+        }
+    }
+    uint64_t deadline = now + drain_ns + 2000000000ull;
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    uint64_t wall = (uint64_t)abs.tv_sec * 1000000000ull + (uint64_t)abs.tv_nsec +
+                    (deadline - now);
+    abs.tv_sec = (time_t)(wall / 1000000000ull);
+    abs.tv_nsec = (long)(wall % 1000000000ull);
+    int rc = 0;
+    pthread_mutex_lock(&pool->wmu);
+    for (;;) {
+        pthread_rwlock_rdlock(&pool->reg);
+        uint32_t left = pool->n_peers;
+        pthread_rwlock_unlock(&pool->reg);
+        if (!left) break;
+        if (pthread_cond_timedwait(&pool->wcond, &pool->wmu, &abs) == ETIMEDOUT) {
+            pthread_rwlock_rdlock(&pool->reg);
+            left = pool->n_peers;
+            pthread_rwlock_unlock(&pool->reg);
+            rc = left ? HB_E_BUSY : 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->wmu);
+    return rc;
+}
+
+uint64_t hb_pool_loop_heartbeat(hb_pool *pool)
+{
+    return hb__loop_heartbeat(pool->loop);
+}
+
+void hb_pool_destroy(hb_pool **pp)
+{
+    hb_pool *pool = pp ? *pp : NULL;
+    if (!pool) return;
+    *pp = NULL;
+    /* Stops workers (DESTROY) on the loop thread, then frees lws. A copy of
+     * the pointer: the loop thread reads pool->loop until it is joined. */
+    hb__loop *loop = pool->loop;
+    hb__loop_free(&loop);
+    atomic_store(&pool->dead, true);
+    for (size_t i = 0; i < pool->nbuckets; i++)
+        for (hb_plugin *p = pool->buckets[i], *nx; p; p = nx) {
+            nx = p->hnext;
+            s_unref(p);
+        }
+    free(pool->buckets);
+    pthread_rwlock_destroy(&pool->reg);
+    pthread_mutex_destroy(&pool->wmu);
+    pthread_cond_destroy(&pool->wcond);
+    free(pool);
+}

@@ -1,0 +1,87 @@
+/*
+ * reader.c: reassembles the pieces lws hands over (at most rx_buffer_size
+ * each, frames and continuation frames) into one inbox message, capped at
+ * max_message_size, and checks UTF-8 of text messages (RFC 6455 8.1: the
+ * bridge validates itself rather than relying on lws's context option, so
+ * that it can report the reason `invalid_utf8`).
+ *
+ * The inbox message is the buffer: a single-piece message is allocated once
+ * at its exact size and copied once; a multi-piece one grows by doubling.
+ * Loop thread (owned by one session).
+ */
+#include <string.h>
+
+#include "core/utf8.h"
+#include "honeybee/session.h"
+
+void hb_reader_init(hb_reader *r, hb_plugin *p, uint64_t max_message_size)
+{
+    r->plugin = p;
+    r->max = max_message_size;
+    r->msg = NULL;
+    r->cap = 0;
+    r->binary = false;
+}
+
+void hb_reader_reset(hb_reader *r)
+{
+    hb_inbox_msg_free(r->msg);
+    r->msg = NULL;
+    r->cap = 0;
+}
+
+static hb_read_result s_finish(hb_reader *r, hb_inbox_msg *m, hb_inbox_msg **out)
+{
+    if (!r->binary && !hb__utf8_valid(m->data, m->len)) {
+        hb_inbox_msg_free(m);
+        return HB_READ_INVALID_UTF8;
+    }
+    *out = m;
+    return HB_READ_MESSAGE;
+}
+
+hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool first, bool final,
+                              bool binary, hb_inbox_msg **out)
+{
+    *out = NULL;
+    if (first || !r->msg) {
+        hb_reader_reset(r);
+        r->binary = binary;
+        if (len > r->max) return HB_READ_TOO_LARGE;
+        if (final) { /* the common case: one piece, one allocation, one copy */
+            hb_inbox_msg *m = hb_plugin_msg_new(r->plugin, len);
+            if (!m) return HB_READ_NOMEM;
+            if (len) memcpy(m->data, data, len);
+            m->len = len;
+            return s_finish(r, m, out);
+        }
+        size_t cap = len < 4096 ? 4096 : len * 2;
+        if (cap > r->max) cap = (size_t)r->max;
+        r->msg = hb_plugin_msg_new(r->plugin, cap);
+        if (!r->msg) return HB_READ_NOMEM;
+        r->msg->len = 0;
+        r->cap = cap;
+    }
+    hb_inbox_msg *m = r->msg;
+    if ((uint64_t)m->len + len > r->max) {
+        hb_reader_reset(r);
+        return HB_READ_TOO_LARGE;
+    }
+    if (m->len + len > r->cap) {
+        size_t cap = r->cap * 2;
+        if (cap < m->len + len) cap = m->len + len;
+        if (cap > r->max) cap = (size_t)r->max;
+        if (hb_plugin_msg_reserve(r->plugin, &r->msg, cap) != 0) {
+            hb_reader_reset(r);
+            return HB_READ_NOMEM;
+        }
+        m = r->msg;
+        r->cap = cap;
+    }
+    if (len) memcpy(m->data + m->len, data, len);
+    m->len += len;
+    if (!final) return HB_READ_MORE;
+    r->msg = NULL;
+    r->cap = 0;
+    return s_finish(r, m, out);
+}

@@ -1,0 +1,424 @@
+/*
+ * conn.c: one outbound WebSocket connection on libwebsockets (the dialer
+ * of worker.h). Loop thread only.
+ *
+ * A dial goes: hb_conn_dial (parse URL, pick the TLS vhost, arm the
+ * connect_timeout timer) -> next loop turn: resolve on a resolver thread
+ * unless the host is numeric -> lws_client_connect_via_info with the IP in
+ * .address and the name in .host (lws uses .host for SNI and certificate
+ * host-name checks) -> ESTABLISHED or CONNECTION_ERROR.
+ *
+ * Lifetime: the struct is held by up to three things: the owner (until a
+ * terminal callback or hb_conn_close), the lws wsi (until WSI_DESTROY) and a
+ * resolver job. It is freed when none holds it. hb_conn_close detaches the
+ * owner at once, so the owner's disconnect handling never waits for lws's
+ * close handshake; the socket finishes closing on its own (and is killed
+ * after a grace period if the peer never answers the close).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/url.h"
+#include "honeybee/worker.h"
+#include "transport/conn.h"
+#include "transport/loop.h"
+
+#define S_KILL_GRACE_NS (2000ull * 1000 * 1000)
+
+struct hb_conn {
+    hb__loop *loop;
+    const hb_conn_ops *ops;
+    void *ud;
+    bool owned;     /* owner attached: callbacks allowed */
+    bool opened;    /* handshake done */
+    bool wsi_live;  /* lws has a wsi pointing at us */
+    bool resolving; /* a resolver job holds us */
+    bool closing;   /* close requested; close_code/close_reason hold it */
+    struct lws *wsi;
+    struct lws_vhost *vhost;
+    hb__timer start_t, timeout_t, kill_t;
+    hb__resolve res;
+    int close_code;
+    char close_reason[124];
+    int peer_code;
+    char peer_reason[124];
+    bool tls;
+    bool numeric;
+    int ssl_flags;
+    int port;
+    char *host;     /* bare host name/IP, for the resolver */
+    char *host_hdr; /* Host header and TLS name: host[:port] */
+    char *path;
+    char *protocols; /* comma list or NULL */
+    char *origin;
+    char *hdrs; /* extra handshake headers, "Name: value\r\n"... */
+    size_t hdrs_len;
+};
+
+static const lws_retry_bo_t s_no_validity = {
+    .secs_since_valid_ping = 0xfffe,
+    .secs_since_valid_hangup = 0xffff,
+};
+
+static void s_maybe_free(hb_conn *c)
+{
+    if (c->owned || c->wsi_live || c->resolving) return;
+    hb__timer_cancel(&c->start_t);
+    hb__timer_cancel(&c->timeout_t);
+    hb__timer_cancel(&c->kill_t);
+    free(c->host);
+    free(c->host_hdr);
+    free(c->path);
+    free(c->protocols);
+    free(c->origin);
+    free(c->hdrs);
+    free(c);
+}
+
+static void s_kill(hb_conn *c)
+{
+    if (c->wsi_live && c->wsi) lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* The dial failed: tell the owner once, then forget it. */
+static void s_fail(hb_conn *c, const char *error)
+{
+    if (!c->owned) return;
+    c->owned = false;
+    hb__timer_cancel(&c->timeout_t);
+    c->ops->on_dial_failed(c->ud, c, error);
+}
+
+static void s_closed(hb_conn *c)
+{
+    if (!c->owned) return;
+    if (!c->opened) {
+        s_fail(c, "connection closed during the handshake");
+        return;
+    }
+    c->owned = false;
+    c->ops->on_closed(c->ud, c, c->peer_code ? c->peer_code : 1006,
+                      c->peer_reason[0] ? c->peer_reason : NULL);
+}
+
+static void s_connect(hb_conn *c, const char *addr)
+{
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = hb__loop_ctx(c->loop);
+    ci.address = addr;
+    ci.port = c->port;
+    ci.ssl_connection = c->ssl_flags;
+    ci.path = c->path;
+    ci.host = c->host_hdr;
+    ci.origin = c->origin;
+    ci.protocol = c->protocols;
+    ci.local_protocol_name = "honeybee";
+    ci.ietf_version_or_minus_one = -1;
+    ci.vhost = c->vhost;
+    ci.pwsi = &c->wsi;
+    ci.opaque_user_data = c;
+    ci.retry_and_idle_policy = &s_no_validity;
+    c->wsi_live = true;
+    hb__loop_conn_count(c->loop, 1);
+    lws_client_connect_via_info(&ci);
+    /* lws may have failed and destroyed the wsi inside the call; pwsi tells. */
+    if (!c->wsi && c->wsi_live) {
+        c->wsi_live = false;
+        hb__loop_conn_count(c->loop, -1);
+        s_fail(c, "connect failed");
+    }
+    s_maybe_free(c);
+}
+
+static void s_resolved(hb__note *n, bool cancelled)
+{
+    hb_conn *c = lws_container_of(n, hb_conn, res.note);
+    c->resolving = false;
+    if (!cancelled && c->owned) {
+        if (c->res.addr[0])
+            s_connect(c, c->res.addr);
+        else
+            s_fail(c, c->res.error);
+    }
+    s_maybe_free(c);
+}
+
+static void s_start(void *ud)
+{
+    hb_conn *c = ud;
+    if (!c->owned) {
+        s_maybe_free(c);
+        return;
+    }
+    if (c->numeric) {
+        s_connect(c, c->host);
+        return;
+    }
+    c->resolving = true;
+    c->res.host = c->host;
+    c->res.note.fn = s_resolved;
+    hb__resolve_submit(c->loop, &c->res);
+}
+
+static void s_timeout(void *ud)
+{
+    hb_conn *c = ud;
+    if (c->opened) return;
+    s_kill(c);
+    s_fail(c, "connect timeout");
+    s_maybe_free(c);
+}
+
+static void s_kill_cb(void *ud)
+{
+    s_kill(ud);
+}
+
+/* ---- building a dial ---------------------------------------------------- */
+
+static char *s_ndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static bool s_append(hb_conn *c, const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 4;
+    char *h = realloc(c->hdrs, c->hdrs_len + n + 1);
+    if (!h) return false;
+    c->hdrs = h;
+    c->hdrs_len += (size_t)snprintf(h + c->hdrs_len, n + 1, "%s: %s\r\n", name, value);
+    return true;
+}
+
+hb_conn *hb__conn_dial(hb__loop *loop, const hb_peer_cfg *cfg, const hb_conn_ops *ops, void *ud,
+                       int *err)
+{
+    hb__ws_url u;
+    *err = 0;
+    if (!cfg->url || !hb__ws_url_parse(cfg->url, &u)) {
+        *err = HB_E_INVALID_URL;
+        return NULL;
+    }
+    hb_conn *c = calloc(1, sizeof(*c));
+    if (!c) goto nomem;
+    c->loop = loop;
+    c->ops = ops;
+    c->ud = ud;
+    c->tls = u.tls;
+    c->port = u.port;
+    c->host = s_ndup(cfg->url + u.host_off, u.host_len);
+    if (!c->host) goto nomem;
+    unsigned char tmp[16];
+    c->numeric = inet_pton(AF_INET, c->host, tmp) == 1 || inet_pton(AF_INET6, c->host, tmp) == 1;
+    bool v6 = strchr(c->host, ':') != NULL;
+    size_t hl = strlen(c->host) + 16;
+    c->host_hdr = malloc(hl);
+    if (!c->host_hdr) goto nomem;
+    if (u.port_given)
+        snprintf(c->host_hdr, hl, v6 ? "[%s]:%u" : "%s:%u", c->host, (unsigned)u.port);
+    else
+        snprintf(c->host_hdr, hl, v6 ? "[%s]" : "%s", c->host);
+    const char *p = cfg->url + u.path_off;
+    if (*p == '/')
+        c->path = strdup(p);
+    else {
+        size_t pl = strlen(p) + 2;
+        c->path = malloc(pl);
+        if (c->path) snprintf(c->path, pl, "/%s", p);
+    }
+    if (!c->path) goto nomem;
+
+    bool have_ua = false;
+    for (size_t i = 0; i < cfg->n_headers; i++) {
+        const hb_header *h = &cfg->headers[i];
+        if (!h->name || !h->value) continue;
+        /* Origin goes out verbatim here: lws's .origin would prefix "http://". */
+        if (strcasecmp(h->name, "Host") == 0) continue; /* lws writes Host from the URL */
+        if (strcasecmp(h->name, "User-Agent") == 0) have_ua = true;
+        if (!s_append(c, h->name, h->value)) goto nomem;
+    }
+    if (!have_ua && !s_append(c, "User-Agent", "honeybee/" HB_VERSION_STRING)) goto nomem;
+    if (cfg->n_subprotocols) {
+        size_t n = 1;
+        for (size_t i = 0; i < cfg->n_subprotocols; i++) n += strlen(cfg->subprotocols[i]) + 2;
+        if (!(c->protocols = malloc(n))) goto nomem;
+        c->protocols[0] = 0;
+        for (size_t i = 0; i < cfg->n_subprotocols; i++) {
+            if (i) strcat(c->protocols, ", ");
+            strcat(c->protocols, cfg->subprotocols[i]);
+        }
+    }
+    if (c->tls) {
+        c->ssl_flags = LCCSCF_USE_SSL;
+        if (!cfg->opts.tls.verify)
+            c->ssl_flags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                            LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    char e[200];
+    c->vhost = hb__loop_vhost(loop, c->tls ? &cfg->opts.tls : NULL, e, sizeof(e));
+    if (!c->vhost) {
+        HB_LOG(hb__loop_logger(loop), HB_LOG_ERROR, cfg->id, "%s", e);
+        *err = HB_E_TLS;
+        goto fail;
+    }
+    c->owned = true;
+    hb__timer_init(&c->start_t, loop, s_start, c);
+    hb__timer_init(&c->timeout_t, loop, s_timeout, c);
+    hb__timer_init(&c->kill_t, loop, s_kill_cb, c);
+    hb__timer_arm(&c->start_t, 0);
+    if (cfg->opts.connect_timeout_ns) hb__timer_arm(&c->timeout_t, cfg->opts.connect_timeout_ns);
+    return c;
+nomem:
+    *err = HB_E_NOMEM;
+fail:
+    if (c) {
+        c->owned = false;
+        free(c->host);
+        free(c->host_hdr);
+        free(c->path);
+        free(c->protocols);
+        free(c->origin);
+        free(c->hdrs);
+        free(c);
+    }
+    return NULL;
+}
+
+/* ---- the owner's calls ---------------------------------------------------- */
+
+size_t hb_conn_headroom(void)
+{
+    return LWS_PRE;
+}
+
+int hb_conn_write(hb_conn *c, unsigned char *buf, size_t len, int kind)
+{
+    if (!c->wsi_live || !c->wsi) return -1;
+    enum lws_write_protocol wp =
+        kind == 0 ? LWS_WRITE_TEXT : kind == 1 ? LWS_WRITE_BINARY : LWS_WRITE_PING;
+    int n = lws_write(c->wsi, buf + LWS_PRE, len, wp);
+    return n < (int)len ? -1 : 0;
+}
+
+void hb_conn_want_write(hb_conn *c)
+{
+    if (c->wsi_live && c->wsi) lws_callback_on_writable(c->wsi);
+}
+
+void hb_conn_rx(hb_conn *c, bool enable)
+{
+    if (c->wsi_live && c->wsi && c->opened) lws_rx_flow_control(c->wsi, enable ? 1 : 0);
+}
+
+void hb_conn_close(hb_conn *c, int code, const char *reason)
+{
+    if (!c || !c->owned) return;
+    c->owned = false;
+    hb__timer_cancel(&c->timeout_t);
+    if (c->wsi_live && c->wsi) {
+        if (c->opened) {
+            c->closing = true;
+            c->close_code = code;
+            snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+            lws_callback_on_writable(c->wsi);
+        } else {
+            s_kill(c);
+        }
+        hb__timer_arm(&c->kill_t, S_KILL_GRACE_NS);
+    }
+    s_maybe_free(c);
+}
+
+/* ---- the lws callback ----------------------------------------------------- */
+
+void hb__loop_wait_cancelled(struct lws_context *ctx);
+
+/* After an owner callback ran inside an lws callback: close if asked. */
+static int s_after(hb_conn *c, struct lws *wsi)
+{
+    if (c->closing) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        c->closing = false;
+        return -1;
+    }
+    return 0;
+}
+
+/* Loop thread: lws calls this for every event on our protocol. */
+int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        hb__loop_wait_cancelled(lws_get_context(wsi));
+        return 0;
+    }
+    hb_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    if (!c) return 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+        char **p = in;
+        if (c->hdrs_len && (size_t)len > c->hdrs_len + 1) {
+            memcpy(*p, c->hdrs, c->hdrs_len);
+            *p += c->hdrs_len;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        s_fail(c, in && len ? (const char *)in : "connection failed");
+        return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        hb__timer_cancel(&c->timeout_t);
+        c->opened = true;
+        if (!c->owned) return -1;
+        c->ops->on_open(c->ud, c);
+        return s_after(c, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!c->owned) return s_after(c, wsi);
+        c->ops->on_data(c->ud, c, in, len, lws_is_first_fragment(wsi) != 0,
+                        lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
+        return s_after(c, wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        if (c->owned) c->ops->on_pong(c->ud, c);
+        return s_after(c, wsi);
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (c->closing || !c->owned) return s_after(c, wsi);
+        if (c->ops->on_writable(c->ud, c) < 0) return -1;
+        return s_after(c, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (len >= 2) {
+            const unsigned char *b = in;
+            c->peer_code = (b[0] << 8) | b[1];
+            size_t n = len - 2 < sizeof(c->peer_reason) - 1 ? len - 2 : sizeof(c->peer_reason) - 1;
+            memcpy(c->peer_reason, b + 2, n);
+            c->peer_reason[n] = 0;
+        } else {
+            c->peer_code = 1005;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        s_closed(c);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c->wsi_live) {
+            c->wsi_live = false;
+            hb__loop_conn_count(c->loop, -1);
+        }
+        c->wsi = NULL;
+        lws_set_opaque_user_data(wsi, NULL);
+        s_closed(c);
+        s_maybe_free(c);
+        return 0;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,482 @@
+/*
+ * loop.c: one libwebsockets context served by one thread (the "loop
+ * thread"), the doorway into it, timers, resolver threads and the client
+ * vhosts (one per distinct TLS profile).
+ *
+ * Only lws_cancel_service() is ever called from another thread. Everything
+ * else a foreign thread wants done is put on the doorway (see loop.h) and
+ * runs on the loop thread from LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+ *
+ * lws 4.1.6 as Debian builds it has no asynchronous DNS: its connect path
+ * would call getaddrinfo() on the loop thread and stall every peer. Host
+ * names are therefore resolved by our own resolver threads; lws only ever
+ * sees a numeric address.
+ */
+#include "transport/loop.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/clock.h"
+
+typedef struct s_cmd {
+    hb__cmd_fn fn;
+    void *a;
+    void *b;
+    void *c;
+} s_cmd;
+
+typedef struct s_vhost {
+    struct s_vhost *next;
+    char *ca, *cert, *key; /* the profile; NULL = none */
+    struct lws_vhost *vh;
+} s_vhost;
+
+struct hb__loop {
+    struct lws_context *ctx;
+    const hb_logger *logger;
+    pthread_t thread;          /* written before the thread starts */
+    bool thread_started;       /* creating/destroying thread only */
+    pthread_t self;            /* the loop thread's own id, published by `running` */
+    atomic_bool running;
+    atomic_bool stop;              /* set by hb__loop_free */
+    atomic_uint_fast64_t heartbeat; /* monotonic ns of the last loop turn */
+    atomic_uint live_conns;         /* lws sockets we hold */
+    void (*on_exit)(void *ud);
+    void *ud;
+    lws_sorted_usec_list_t tick; /* loop thread: keeps the heartbeat fresh */
+
+    /* The doorway. `mu` protects ring, notes and wake_pending. */
+    pthread_mutex_t mu;
+    s_cmd *ring;
+    uint32_t cap, head, count;
+    hb__note *notes_head, *notes_tail;
+    bool wake_pending;
+
+    /* Resolver threads. `rmu` protects rq_head/rq_tail/rstop. */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcond;
+    hb__resolve *rq_head, *rq_tail;
+    bool rstop;
+    pthread_t *rthreads;
+    uint32_t n_rthreads;
+
+    /* Vhosts: loop thread only (creation happens at dial time). */
+    s_vhost *vhosts;
+};
+
+static const struct lws_protocols s_protocols[] = {
+    {"honeybee", hb__conn_lws_cb, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* lws's own keepalive ("validity") is not used: the session's keepalive
+ * block does that job with per-peer settings. Push lws's far away. */
+static const lws_retry_bo_t s_no_validity = {
+    .secs_since_valid_ping = 0xfffe,
+    .secs_since_valid_hangup = 0xffff,
+};
+
+static void s_lws_log(int level, const char *line)
+{
+    /* lws logs globally, not per context: we keep it quiet unless asked. */
+    if (getenv("HB_LWS_DEBUG")) fprintf(stderr, "lws[%d]: %s", level, line);
+}
+
+/* ---- the doorway ---------------------------------------------------------- */
+
+int hb__loop_post(hb__loop *loop, hb__cmd_fn fn, void *a, void *b, void *c)
+{
+    bool wake = false;
+    pthread_mutex_lock(&loop->mu);
+    if (loop->count == loop->cap) {
+        pthread_mutex_unlock(&loop->mu);
+        return HB_E_BUSY;
+    }
+    loop->ring[(loop->head + loop->count) % loop->cap] = (s_cmd){fn, a, b, c};
+    loop->count++;
+    if (!loop->wake_pending) wake = loop->wake_pending = true;
+    pthread_mutex_unlock(&loop->mu);
+    if (wake) lws_cancel_service(loop->ctx);
+    return 0;
+}
+
+void hb__loop_notify(hb__loop *loop, hb__note *n)
+{
+    bool wake = false;
+    n->next = NULL;
+    pthread_mutex_lock(&loop->mu);
+    if (loop->notes_tail)
+        loop->notes_tail->next = n;
+    else
+        loop->notes_head = n;
+    loop->notes_tail = n;
+    if (!loop->wake_pending) wake = loop->wake_pending = true;
+    pthread_mutex_unlock(&loop->mu);
+    if (wake) lws_cancel_service(loop->ctx);
+}
+
+/* Loop thread (or the destroying thread once the loop is gone): run what
+ * was posted. Commands posted while we run are taken in the next round, so
+ * a command that posts again cannot starve the loop. */
+static void s_drain(hb__loop *loop, bool cancelled)
+{
+    for (int round = 0; round < 4; round++) {
+        pthread_mutex_lock(&loop->mu);
+        loop->wake_pending = false;
+        uint32_t n = loop->count;
+        hb__note *notes = loop->notes_head;
+        loop->notes_head = loop->notes_tail = NULL;
+        pthread_mutex_unlock(&loop->mu);
+        if (!n && !notes) return;
+        for (uint32_t i = 0; i < n; i++) {
+            pthread_mutex_lock(&loop->mu);
+            s_cmd c = loop->ring[loop->head];
+            loop->head = (loop->head + 1) % loop->cap;
+            loop->count--;
+            pthread_mutex_unlock(&loop->mu);
+            c.fn(c.a, c.b, c.c, cancelled);
+        }
+        while (notes) {
+            hb__note *next = notes->next;
+            notes->next = NULL;
+            notes->fn(notes, cancelled);
+            notes = next;
+        }
+    }
+    /* More arrived meanwhile: make sure we come back. */
+    pthread_mutex_lock(&loop->mu);
+    bool more = loop->count || loop->notes_head;
+    if (more) loop->wake_pending = true;
+    pthread_mutex_unlock(&loop->mu);
+    if (more && !cancelled) lws_cancel_service(loop->ctx);
+}
+
+/* Called from hb__conn_lws_cb on LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+void hb__loop_wait_cancelled(struct lws_context *ctx);
+void hb__loop_wait_cancelled(struct lws_context *ctx)
+{
+    hb__loop *loop = lws_context_user(ctx);
+    if (loop) s_drain(loop, false);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+bool hb__loop_on_thread(hb__loop *loop)
+{
+    return atomic_load_explicit(&loop->running, memory_order_acquire) &&
+           pthread_equal(pthread_self(), loop->self);
+}
+
+uint64_t hb__loop_heartbeat(hb__loop *loop)
+{
+    return atomic_load_explicit(&loop->heartbeat, memory_order_relaxed);
+}
+
+struct lws_context *hb__loop_ctx(hb__loop *loop)
+{
+    return loop->ctx;
+}
+
+const hb_logger *hb__loop_logger(hb__loop *loop)
+{
+    return loop->logger;
+}
+
+uint32_t hb__loop_live_conns(hb__loop *loop)
+{
+    return atomic_load_explicit(&loop->live_conns, memory_order_relaxed);
+}
+
+void hb__loop_conn_count(hb__loop *loop, int delta)
+{
+    if (delta > 0)
+        atomic_fetch_add_explicit(&loop->live_conns, (unsigned)delta, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&loop->live_conns, (unsigned)-delta, memory_order_relaxed);
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static void s_timer_cb(lws_sorted_usec_list_t *sul)
+{
+    hb__timer *t = (hb__timer *)sul;
+    t->armed = false;
+    t->fn(t->ud);
+}
+
+void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud)
+{
+    memset(t, 0, sizeof(*t));
+    t->loop = loop;
+    t->fn = fn;
+    t->ud = ud;
+}
+
+/* Loop thread. */
+void hb__timer_arm(hb__timer *t, uint64_t delay_ns)
+{
+    t->armed = true;
+    lws_sul_schedule(t->loop->ctx, 0, &t->sul, s_timer_cb, (lws_usec_t)(delay_ns / 1000));
+}
+
+/* Loop thread. */
+void hb__timer_cancel(hb__timer *t)
+{
+    if (!t->armed) return;
+    t->armed = false;
+    lws_sul_cancel(&t->sul);
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+static void s_tick(lws_sorted_usec_list_t *sul)
+{
+    hb__loop *loop = lws_container_of(sul, hb__loop, tick);
+    atomic_store_explicit(&loop->heartbeat, hb__mono_ns(), memory_order_relaxed);
+    lws_sul_schedule(loop->ctx, 0, &loop->tick, s_tick, 500 * LWS_US_PER_MS);
+}
+
+static void *s_run(void *arg)
+{
+    hb__loop *loop = arg;
+    loop->self = pthread_self();
+    atomic_store_explicit(&loop->running, true, memory_order_release);
+    lws_sul_schedule(loop->ctx, 0, &loop->tick, s_tick, 1);
+    while (!atomic_load(&loop->stop)) {
+        if (lws_service(loop->ctx, 0) < 0) break;
+        atomic_store_explicit(&loop->heartbeat, hb__mono_ns(), memory_order_relaxed);
+    }
+    /* Commands still waiting run normally: they may be stops the pool needs. */
+    s_drain(loop, false);
+    if (loop->on_exit) loop->on_exit(loop->ud);
+    lws_sul_cancel(&loop->tick);
+    return NULL;
+}
+
+/* ---- resolver ------------------------------------------------------------ */
+
+void hb__resolve_submit(hb__loop *loop, hb__resolve *r)
+{
+    r->note.next = NULL;
+    pthread_mutex_lock(&loop->rmu);
+    if (loop->rq_tail)
+        loop->rq_tail->note.next = &r->note;
+    else
+        loop->rq_head = r;
+    loop->rq_tail = r;
+    pthread_cond_signal(&loop->rcond);
+    pthread_mutex_unlock(&loop->rmu);
+}
+
+/* Resolver thread: blocking getaddrinfo, result handed back as a note. */
+static void *s_resolver(void *arg)
+{
+    hb__loop *loop = arg;
+    for (;;) {
+        pthread_mutex_lock(&loop->rmu);
+        while (!loop->rq_head && !loop->rstop) pthread_cond_wait(&loop->rcond, &loop->rmu);
+        if (loop->rstop) {
+            pthread_mutex_unlock(&loop->rmu);
+            return NULL;
+        }
+        hb__resolve *r = loop->rq_head;
+        loop->rq_head = (hb__resolve *)r->note.next; /* note is the first member */
+        if (!loop->rq_head) loop->rq_tail = NULL;
+        pthread_mutex_unlock(&loop->rmu);
+
+        struct addrinfo hints = {0}, *res = NULL;
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        r->addr[0] = 0;
+        int rc = getaddrinfo(r->host, NULL, &hints, &res);
+        if (rc != 0 || !res) {
+            snprintf(r->error, sizeof(r->error), "resolve %s: %s", r->host, gai_strerror(rc));
+        } else {
+            /* Prefer IPv4: test and local servers often listen on 127.0.0.1
+             * only while "localhost" resolves to ::1 first. */
+            struct addrinfo *pick = res;
+            for (struct addrinfo *a = res; a; a = a->ai_next)
+                if (a->ai_family == AF_INET) {
+                    pick = a;
+                    break;
+                }
+            const void *src = pick->ai_family == AF_INET6
+                                  ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                                  : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+            if (!inet_ntop(pick->ai_family, src, r->addr, sizeof(r->addr))) r->addr[0] = 0;
+            if (!r->addr[0]) snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
+        }
+        if (res) freeaddrinfo(res);
+        hb__loop_notify(loop, &r->note);
+    }
+}
+
+/* ---- vhosts ------------------------------------------------------------- */
+
+static bool s_streq(const char *a, const char *b)
+{
+    if (!a || !*a) return !b || !*b;
+    return b && strcmp(a, b) == 0;
+}
+
+static char *s_dup(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+static struct lws_vhost *s_make_vhost(hb__loop *loop, const char *name, const char *ca,
+                                      const char *cert, const char *key)
+{
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof(vi));
+    vi.port = CONTEXT_PORT_NO_LISTEN;
+    vi.protocols = s_protocols;
+    vi.vhost_name = name;
+    vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    vi.client_ssl_ca_filepath = ca;
+    vi.client_ssl_cert_filepath = cert;
+    vi.client_ssl_private_key_filepath = key;
+    vi.retry_and_idle_policy = &s_no_validity;
+    vi.connect_timeout_secs = 3600; /* connect_timeout is our own timer */
+    return lws_create_vhost(loop->ctx, &vi);
+}
+
+/*
+ * Loop thread. The client vhost for a TLS profile (CA file, client cert,
+ * key), created on first use and shared by every peer with that profile.
+ * Vhosts live as long as the pool: lws 4.1.6 cannot destroy a vhost safely
+ * while sockets that used it are still closing, and profiles are few.
+ */
+struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *err, size_t errlen)
+{
+    const char *ca = tls ? tls->ca_file : NULL, *cert = tls ? tls->cert_file : NULL,
+               *key = tls ? tls->key_file : NULL;
+    for (s_vhost *v = loop->vhosts; v; v = v->next)
+        if (s_streq(v->ca, ca) && s_streq(v->cert, cert) && s_streq(v->key, key)) return v->vh;
+    s_vhost *v = calloc(1, sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    v->ca = s_dup(ca);
+    v->cert = s_dup(cert);
+    v->key = s_dup(key);
+    char name[32];
+    int n = 0;
+    for (s_vhost *w = loop->vhosts; w; w = w->next) n++;
+    snprintf(name, sizeof(name), "hb-tls-%d", n);
+    v->vh = s_make_vhost(loop, name, v->ca, v->cert, v->key);
+    if (!v->vh) {
+        snprintf(err, errlen, "TLS setup failed (ca_file %s, cert_file %s, key_file %s)",
+                 ca ? ca : "-", cert ? cert : "-", key ? key : "-");
+        free(v->ca);
+        free(v->cert);
+        free(v->key);
+        free(v);
+        return NULL;
+    }
+    v->next = loop->vhosts;
+    loop->vhosts = v;
+    return v->vh;
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
+{
+    hb__loop *loop = calloc(1, sizeof(*loop));
+    if (!loop) return HB_E_NOMEM;
+    loop->logger = cfg->logger;
+    loop->on_exit = cfg->on_exit;
+    loop->ud = cfg->ud;
+    loop->cap = cfg->command_queue ? cfg->command_queue : 65536;
+    loop->ring = calloc(loop->cap, sizeof(*loop->ring));
+    pthread_mutex_init(&loop->mu, NULL);
+    pthread_mutex_init(&loop->rmu, NULL);
+    pthread_cond_init(&loop->rcond, NULL);
+    atomic_store(&loop->heartbeat, hb__mono_ns());
+    if (!loop->ring) goto nomem;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.user = loop;
+    info.timeout_secs = 600; /* handshake stages; connect_timeout is ours */
+    info.connect_timeout_secs = 3600;
+    loop->ctx = lws_create_context(&info);
+    if (!loop->ctx) goto fail;
+    /* The plain vhost: every EVENT_WAIT_CANCELLED reaches us through it. */
+    hb_tls_cfg none = {0};
+    char err[160];
+    if (!hb__loop_vhost(loop, &none, err, sizeof(err))) goto fail;
+
+    loop->n_rthreads = cfg->resolver_threads ? cfg->resolver_threads : 2;
+    loop->rthreads = calloc(loop->n_rthreads, sizeof(pthread_t));
+    if (!loop->rthreads) goto fail;
+    for (uint32_t i = 0; i < loop->n_rthreads; i++)
+        if (pthread_create(&loop->rthreads[i], NULL, s_resolver, loop) != 0) {
+            loop->n_rthreads = i;
+            goto fail;
+        }
+    if (pthread_create(&loop->thread, NULL, s_run, loop) != 0) goto fail;
+    loop->thread_started = true;
+    *out = loop;
+    return 0;
+fail:
+    hb__loop_free(&loop);
+    return HB_E_INTERNAL;
+nomem:
+    hb__loop_free(&loop);
+    return HB_E_NOMEM;
+}
+
+void hb__loop_free(hb__loop **pl)
+{
+    hb__loop *loop = *pl;
+    if (!loop) return;
+    *pl = NULL;
+    if (loop->thread_started) {
+        atomic_store(&loop->stop, true);
+        lws_cancel_service(loop->ctx);
+        pthread_join(loop->thread, NULL);
+    }
+    /* Resolver threads: stop taking jobs; jobs still queued are cancelled. */
+    pthread_mutex_lock(&loop->rmu);
+    loop->rstop = true;
+    pthread_cond_broadcast(&loop->rcond);
+    hb__resolve *pend = loop->rq_head;
+    loop->rq_head = loop->rq_tail = NULL;
+    pthread_mutex_unlock(&loop->rmu);
+    for (uint32_t i = 0; i < loop->n_rthreads; i++) pthread_join(loop->rthreads[i], NULL);
+    free(loop->rthreads);
+    while (pend) {
+        hb__resolve *next = (hb__resolve *)pend->note.next;
+        pend->note.fn(&pend->note, true);
+        pend = next;
+    }
+    /* What is left in the doorway is cancelled (frees what it holds). */
+    if (loop->ring) s_drain(loop, true);
+    if (loop->ctx) lws_context_destroy(loop->ctx);
+    if (loop->ring) s_drain(loop, true);
+    while (loop->vhosts) {
+        s_vhost *v = loop->vhosts;
+        loop->vhosts = v->next;
+        free(v->ca);
+        free(v->cert);
+        free(v->key);
+        free(v);
+    }
+    free(loop->ring);
+    pthread_mutex_destroy(&loop->mu);
+    pthread_mutex_destroy(&loop->rmu);
+    pthread_cond_destroy(&loop->rcond);
+    free(loop);
+}

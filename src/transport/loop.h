@@ -1,0 +1,97 @@
+/*
+ * loop.h: the libwebsockets service thread ("loop thread") and its one
+ * doorway, timers, resolver threads and TLS client vhosts. Internal.
+ *
+ * The doorway has two lanes, both drained on the loop thread from
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED after one lws_cancel_service():
+ *   - a bounded ring of commands (hb__loop_post), bound = command_queue;
+ *   - an intrusive list of pre-allocated nodes (hb__loop_notify) for
+ *     internal completions that must never be refused (a worker's coalesced
+ *     kick, a resolver result): each node is queued at most once, so the
+ *     list is bounded by the number of nodes that exist.
+ * A wake-up (one write to lws's pipe) is made only when a lane goes from
+ * empty to non-empty, so a burst of posts costs one syscall.
+ */
+#ifndef HB_TRANSPORT_LOOP_H
+#define HB_TRANSPORT_LOOP_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "honeybee/common.h"
+#include "honeybee/config.h"
+
+typedef struct hb__loop hb__loop;
+
+typedef void (*hb__cmd_fn)(void *a, void *b, void *c, bool cancelled);
+
+/* A pre-allocated doorway node (intrusive). `queued` guards double queuing. */
+typedef struct hb__note {
+    struct hb__note *next;
+    void (*fn)(struct hb__note *n, bool cancelled);
+} hb__note;
+
+typedef struct hb__loop_cfg {
+    const hb_logger *logger;
+    uint32_t command_queue; /* 0 = 65536 */
+    uint32_t resolver_threads; /* 0 = 2 */
+    /* Called on the loop thread once the loop was asked to stop, before it
+     * exits (the pool stops its workers there). */
+    void (*on_exit)(void *ud);
+    void *ud;
+} hb__loop_cfg;
+
+/* Creates the lws context and starts the loop and resolver threads. */
+int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out);
+/* Stops and joins the loop thread (on_exit runs there), destroys the
+ * context, runs leftover commands with cancelled = true. Not from the loop. */
+void hb__loop_free(hb__loop **loop);
+
+/* Any thread. 0 or HB_E_BUSY. */
+int hb__loop_post(hb__loop *loop, hb__cmd_fn fn, void *a, void *b, void *c);
+/* Any thread. The caller guarantees `n` is not already queued. */
+void hb__loop_notify(hb__loop *loop, hb__note *n);
+
+bool hb__loop_on_thread(hb__loop *loop);
+uint64_t hb__loop_heartbeat(hb__loop *loop);
+struct lws_context *hb__loop_ctx(hb__loop *loop);
+const hb_logger *hb__loop_logger(hb__loop *loop);
+/* Sockets lws currently holds for us (dialing, open or closing). */
+uint32_t hb__loop_live_conns(hb__loop *loop);
+
+/* ---- timers (loop thread) ---- */
+typedef struct hb__timer {
+    lws_sorted_usec_list_t sul; /* first: the sul callback casts back */
+    hb__loop *loop;
+    void (*fn)(void *ud);
+    void *ud;
+    bool armed;
+} hb__timer;
+
+void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud);
+void hb__timer_arm(hb__timer *t, uint64_t delay_ns);
+void hb__timer_cancel(hb__timer *t);
+
+/* ---- resolver (any thread submits; result comes back as a note) ---- */
+typedef struct hb__resolve {
+    hb__note note;   /* fn runs on the loop thread with the result filled */
+    char *host;      /* input, owned by the caller */
+    char addr[64];   /* output: numeric address, "" on failure */
+    char error[128]; /* output on failure */
+} hb__resolve;
+/* Queue a lookup; the note is delivered on the loop thread when done. */
+void hb__resolve_submit(hb__loop *loop, hb__resolve *r);
+
+/* ---- TLS profiles: one client vhost each, created lazily (loop thread) ---- */
+struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *err,
+                                 size_t errlen);
+
+/* ---- internal plumbing between loop.c and conn.c ---- */
+int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+void hb__loop_conn_count(hb__loop *loop, int delta);
+
+#endif

@@ -1,0 +1,583 @@
+"""hbtest: shared helpers for the black-box tests of honeybee-bridge.
+
+Everything here talks to the real daemon ($HB_BRIDGE) over real sockets:
+free ports on 127.0.0.1, a config file written to a temp dir, WebSocket
+servers (websockets 10.4 on an asyncio thread, or raw TCP for misbehaving
+peers), ZeroMQ SUB/PUSH/REQ clients, and decoders for the frames of
+SPEC.md sections 4 and 5. Every wait has a deadline (scaled by HB_SLOW, and
+longer under sanitizers) so that a loaded 2-core machine does not flake.
+"""
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+import queue as _queue
+
+import zmq
+import websockets
+
+BRIDGE = os.environ.get("HB_BRIDGE", "")
+SANITIZER = os.environ.get("HB_SANITIZER", "")
+SLOW = float(os.environ.get("HB_SLOW", "1")) * (3.0 if SANITIZER else 1.0)
+
+
+def t(seconds):
+    """A timeout scaled for slow machines and sanitizer builds."""
+    return seconds * SLOW
+
+
+# ---- small utilities --------------------------------------------------------
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, timeout=5.0, what="condition", interval=0.02):
+    """Poll cond() until it returns a truthy value; return it, else fail."""
+    deadline = time.monotonic() + t(timeout)
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
+def decode_meta(frame):
+    """The 24-byte metadata frame -> dict (SPEC.md section 4)."""
+    assert len(frame) == 24, "metadata frame is %d bytes" % len(frame)
+    version, flags, reserved, conn, seq, ns = struct.unpack(">BBHIQQ", frame)
+    return {"version": version, "flags": flags, "reserved": reserved, "conn": conn,
+            "seq": seq, "received_ns": ns, "binary": bool(flags & 1)}
+
+
+RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+
+
+# ---- YAML config ------------------------------------------------------------
+
+_PLAIN = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h)|\d+(B|KiB|MiB)|0)$")
+
+
+def _scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str) and _PLAIN.match(v):
+        return v
+    return json.dumps(v)  # a JSON string is a valid double-quoted YAML scalar
+
+
+def _yaml(obj, indent=0):
+    pad = " " * indent
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (dict, list)) and v:
+                out.append("%s%s:" % (pad, k))
+                out.append(_yaml(v, indent + 2))
+            elif isinstance(v, dict):
+                out.append("%s%s: {}" % (pad, k))
+            elif isinstance(v, list):
+                out.append("%s%s: []" % (pad, k))
+            else:
+                out.append("%s%s: %s" % (pad, k, _scalar(v)))
+    else:
+        for item in obj:
+            if isinstance(item, dict):
+                sub = _yaml(item, indent + 2).split("\n")
+                sub[0] = pad + "- " + sub[0][indent + 2:]
+                out.append("\n".join(sub))
+            else:
+                out.append("%s- %s" % (pad, _scalar(item)))
+    return "\n".join(out)
+
+
+def to_yaml(cfg):
+    return _yaml(cfg) + "\n"
+
+
+# ---- the daemon ---------------------------------------------------------------
+
+class Bridge:
+    """The real daemon on free ports.
+
+    cfg: extra config (dicts merged into bridge/pool, peers list, log).
+    """
+
+    def __init__(self, peers=None, bridge=None, pool=None, log=None, http=True,
+                 tmpdir=None, ipc=False, extra_args=(), env=None):
+        assert BRIDGE, "HB_BRIDGE is not set (run through ctest)"
+        self.tmp = tmpdir or tempfile.mkdtemp(prefix="hbtest-")
+        if ipc:
+            ep = lambda n: "ipc://%s/%s.sock" % (self.tmp, n)
+        else:
+            ep = lambda n: "tcp://127.0.0.1:%d" % free_port()
+        self.endpoints = {n: ep(n) for n in ("inbox", "events", "send", "control")}
+        self.http_port = free_port() if http else None
+        b = dict(self.endpoints)
+        b["http"] = "127.0.0.1:%d" % self.http_port if http else ""
+        b["drain_timeout"] = "2s"
+        b.update(bridge or {})
+        self.cfg = {"bridge": b}
+        if pool:
+            self.cfg["pool"] = pool
+        self.cfg["log"] = log or {"level": "debug"}
+        if peers:
+            self.cfg["peers"] = peers
+        self.path = os.path.join(self.tmp, "honeybee.yaml")
+        self.write_config()
+        self.extra_args = list(extra_args)
+        self.env = env
+        self.proc = None
+        self.ctx = zmq.Context.instance()
+        self._req = None
+        self._push = None
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+
+    def write_config(self, cfg=None):
+        if cfg is not None:
+            self.cfg = cfg
+        with open(self.path + ".tmp", "w") as f:
+            f.write(to_yaml(self.cfg))
+        os.replace(self.path + ".tmp", self.path)
+
+    def start(self, wait=True):
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        self._errf = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([BRIDGE, "-c", self.path] + self.extra_args,
+                                     stdout=subprocess.DEVNULL, stderr=self._errf, env=env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("bridge exited with %s:\n%s" %
+                                     (self.proc.returncode, self.stderr()))
+            try:
+                return self.request({"op": "ping"}, timeout=0.5).get("ok")
+            except TimeoutError:
+                return False
+        wait_for(ready, timeout, "the bridge to answer ping")
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    # -- control ---------------------------------------------------------------
+
+    def request_raw(self, frames, timeout=5.0):
+        """Send raw frames on a REQ socket; return the reply frames."""
+        if self._req is None:
+            self._req = self.ctx.socket(zmq.REQ)
+            self._req.setsockopt(zmq.LINGER, 0)
+            self._req.connect(self.endpoints["control"])
+        self._req.send_multipart(frames)
+        if not self._req.poll(int(t(timeout) * 1000)):
+            self._req.close()
+            self._req = None
+            raise TimeoutError("no control reply")
+        return self._req.recv_multipart()
+
+    def request(self, obj, timeout=5.0):
+        body = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+        reply = self.request_raw([body], timeout)
+        assert len(reply) == 1, "a reply is one frame"
+        r = json.loads(reply[0])
+        assert isinstance(r, dict) and isinstance(r.get("ok"), bool), r
+        if not r["ok"]:
+            assert isinstance(r.get("error"), str) and isinstance(r.get("message"), str), r
+        return r
+
+    def ok(self, obj):
+        r = self.request(obj)
+        assert r["ok"], "%s -> %s" % (obj, r)
+        return r
+
+    def list(self):
+        return {p["id"]: p for p in self.ok({"op": "list"})["peers"]}
+
+    def peer_state(self, pid):
+        p = self.list().get(pid)
+        return p and p["state"]
+
+    def wait_state(self, pid, state, timeout=10):
+        return wait_for(lambda: self.peer_state(pid) == state, timeout,
+                        "peer %s to be %s" % (pid, state))
+
+    # -- send ------------------------------------------------------------------
+
+    def push(self, *frames):
+        if self._push is None:
+            self._push = self.ctx.socket(zmq.PUSH)
+            self._push.setsockopt(zmq.LINGER, 1000)
+            self._push.connect(self.endpoints["send"])
+        self._push.send_multipart([f if isinstance(f, bytes) else f.encode() for f in frames])
+
+    # -- subscribers -----------------------------------------------------------
+
+    def sub(self, which, topic=b"", hwm=None):
+        s = self.ctx.socket(zmq.SUB)
+        s.setsockopt(zmq.LINGER, 0)
+        if hwm is not None:
+            s.setsockopt(zmq.RCVHWM, hwm)
+        s.setsockopt(zmq.SUBSCRIBE, topic)
+        s.connect(self.endpoints[which])
+        return s
+
+    def events(self):
+        """An events subscriber whose subscription has reached the bridge."""
+        s = Events(self.sub("events"))
+        probe = "probe-%d" % id(s)
+        def seen():
+            self.push(probe, "x")
+            return s.next(lambda e: e["kind"] == "send_failed" and e["id"] == probe,
+                          timeout=0.2, fail=False)
+        wait_for(seen, 10, "the events subscription")
+        s.drain()
+        return s
+
+    # -- HTTP ------------------------------------------------------------------
+
+    def http(self, path, timeout=5.0):
+        url = "http://127.0.0.1:%d%s" % (self.http_port, path)
+        try:
+            with urllib.request.urlopen(url, timeout=t(timeout)) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self):
+        st, body = self.http("/metrics")
+        assert st == 200, st
+        out = {}
+        for line in body.splitlines():
+            if line.startswith("#") or not line:
+                continue
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+        return out
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=15):
+        try:
+            return self.proc.wait(timeout=t(timeout))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("bridge did not exit in time:\n" + self.stderr()[-4000:])
+
+    def stop(self):
+        rc = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.wait_exit()
+        elif self.proc:
+            rc = self.proc.returncode
+        for s in (self._req, self._push):
+            if s is not None:
+                s.close(0)
+        self._req = self._push = None
+        return rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        rc = self.stop()
+        if exc[0] is None:
+            assert rc == 0, "bridge exit code %s:\n%s" % (rc, self.stderr()[-4000:])
+        else:
+            sys.stderr.write("---- bridge stderr (tail) ----\n%s\n" % self.stderr()[-6000:])
+
+
+class Events:
+    """Decoded events: (kind, id, json) with frame checks."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.seen = []     # every event received, in order
+        self.pending = []  # received, not yet taken by next()/expect()
+
+    def recv(self, timeout=5.0):
+        if not self.sock.poll(int(t(timeout) * 1000)):
+            return None
+        frames = self.sock.recv_multipart()
+        assert len(frames) == 3, "an event is 3 frames: %r" % frames
+        kind, pid, body = frames[0].decode(), frames[1].decode(), json.loads(frames[2])
+        assert body["kind"] == kind and body["id"] == pid, body
+        assert RFC3339_NS.match(body["at"]), body["at"]
+        self.seen.append(body)
+        return body
+
+    def next(self, pred=lambda e: True, timeout=5.0, fail=True):
+        """The first event matching pred, whether it already arrived (and no
+        earlier call took it) or arrives within the timeout."""
+        for i, e in enumerate(self.pending):
+            if pred(e):
+                del self.pending[i]
+                return e
+        deadline = time.monotonic() + t(timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if fail:
+                    raise AssertionError("no matching event; seen: %s" % self.seen[-20:])
+                return None
+            e = self.recv(left / SLOW)
+            if e is not None:
+                if pred(e):
+                    return e
+                self.pending.append(e)
+
+    def expect(self, kind, pid=None, timeout=5.0, **fields):
+        def pred(e):
+            if e["kind"] != kind or (pid is not None and e["id"] != pid):
+                return False
+            return all(e.get(k) == v for k, v in fields.items())
+        return self.next(pred, timeout)
+
+    def drain(self):
+        while self.sock.poll(50):
+            self.sock.recv_multipart()
+        self.pending = []
+        self.seen = []
+
+    def close(self):
+        self.sock.close(0)
+
+
+def recv_inbox(sock, timeout=5.0):
+    """One inbox message -> (peer id, payload bytes, meta dict), or None."""
+    if not sock.poll(int(t(timeout) * 1000)):
+        return None
+    frames = sock.recv_multipart()
+    assert len(frames) == 3, "an inbox message is 3 frames: %r" % frames
+    meta = decode_meta(frames[2])
+    assert meta["version"] == 1 and meta["reserved"] == 0, meta
+    return frames[0].decode(), frames[1], meta
+
+
+# ---- WebSocket servers --------------------------------------------------------
+
+class WSServer:
+    """A websockets 10.4 server on its own asyncio thread.
+
+    behaviour: "echo" (send back what arrives), "record" (only record).
+    on_connect: list of messages to send to each new client.
+    Records every received message as (conn index, message) in self.received
+    and the close code each connection saw in self.close_codes.
+    """
+
+    def __init__(self, behaviour="record", on_connect=(), ping_interval=None):
+        self.behaviour = behaviour
+        self.on_connect = list(on_connect)
+        self.ping_interval = ping_interval
+        self.received = _queue.Queue()
+        self.close_codes = _queue.Queue()
+        self.clients = []
+        self.n_connections = 0
+        self.headers = []
+        self.loop = asyncio.new_event_loop()
+        self.port = None
+        self._stop = None
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self._ready.wait(10), "websocket server did not start"
+
+    @property
+    def url(self):
+        return "ws://127.0.0.1:%d/" % self.port
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main())
+
+    async def _main(self):
+        self._stop = asyncio.Event()
+        async with websockets.serve(self._handler, "127.0.0.1", 0, max_size=None,
+                                    ping_interval=self.ping_interval) as srv:
+            self.port = srv.sockets[0].getsockname()[1]
+            self._ready.set()
+            await self._stop.wait()
+
+    async def _handler(self, ws, path=None):
+        self.n_connections += 1
+        idx = self.n_connections
+        self.headers.append(dict(ws.request_headers))
+        self.clients.append(ws)
+        try:
+            for m in self.on_connect:
+                await ws.send(m)
+            async for msg in ws:
+                self.received.put((idx, msg))
+                if self.behaviour == "echo":
+                    await ws.send(msg)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if ws in self.clients:
+                self.clients.remove(ws)
+            await ws.wait_closed()
+            self.close_codes.put((idx, ws.close_code, ws.close_reason))
+
+    def _call(self, coro, timeout=10):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(t(timeout))
+
+    def send_all(self, msg):
+        async def go():
+            for ws in list(self.clients):
+                try:
+                    await ws.send(msg)
+                except websockets.ConnectionClosed:
+                    pass
+        self._call(go())
+
+    def close_all(self, code=1000, reason=""):
+        async def go():
+            for ws in list(self.clients):
+                await ws.close(code, reason)
+        self._call(go())
+
+    def flood(self, payload, count):
+        """Send `count` copies as fast as the connection takes them (background)."""
+        async def go():
+            for ws in list(self.clients):
+                for _ in range(count):
+                    try:
+                        await ws.send(payload)
+                    except websockets.ConnectionClosed:
+                        return
+        return asyncio.run_coroutine_threadsafe(go(), self.loop)
+
+    def connected(self):
+        return len(self.clients)
+
+    def next_received(self, timeout=5.0):
+        try:
+            return self.received.get(timeout=t(timeout))
+        except _queue.Empty:
+            raise AssertionError("the websocket server received nothing")
+
+    def next_close(self, timeout=5.0):
+        try:
+            return self.close_codes.get(timeout=t(timeout))
+        except _queue.Empty:
+            raise AssertionError("no connection closed on the websocket server")
+
+    def stop(self):
+        if self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(t(10))
+
+
+class RawWSServer:
+    """A raw TCP server that completes the WebSocket handshake, then stays
+    silent: it never answers pings and (read=False) never reads, so the
+    peer's keepalive fires and its writes back up."""
+
+    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, read=False):
+        self.read = read
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.n_connections = 0
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "ws://127.0.0.1:%d/" % self.port
+
+    def _run(self):
+        self.lsock.settimeout(0.2)
+        while not self._stop:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                c.settimeout(5)
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(4096)
+                    if not d:
+                        raise OSError("closed")
+                    buf += d
+                key = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", buf).group(1)
+                acc = base64.b64encode(hashlib.sha1(key + self.GUID).digest())
+                c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+                if not self.read:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                self.conns.append(c)
+                self.n_connections += 1
+            except OSError:
+                c.close()
+
+    def stop(self):
+        self._stop = True
+        self.thread.join(5)
+        for c in self.conns:
+            c.close()
+        self.lsock.close()
+
+
+# ---- running a test file -------------------------------------------------------
+
+def run(tests):
+    """Run each test function, print a line per test, exit 1 on any failure."""
+    only = sys.argv[1:]
+    failed = 0
+    for fn in tests:
+        if only and fn.__name__ not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            print("ok   %-40s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %-40s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
+            traceback.print_exc()
+    sys.exit(1 if failed else 0)

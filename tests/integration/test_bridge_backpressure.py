@@ -1,0 +1,108 @@
+"""A subscriber that stops reading while a peer floods: the bridge keeps
+running, its RSS stays bounded (ZeroMQ's HWM per subscriber, the bounded
+hand-off queue), the flooding peer is paused rather than anything dropped
+inside the bridge, and subscribers see losses only as gaps in seq.
+"""
+
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hbtest as H  # noqa: E402
+
+N = 60000
+SIZE = 1024
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_flood_with_stuck_subscriber():
+    srv = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "flood", "url": srv.url}],
+                      bridge={"inbox_hwm": 500, "inbox_queue": 4},
+                      log={"level": "info"}) as b:
+            b.wait_state("flood", "connected")
+            stuck = b.sub("inbox", hwm=100)  # subscribes, then never reads
+            fast = b.sub("inbox")
+            # Both subscriptions live: probe until the fast one sees a message
+            # (the stuck one subscribed first, so it is live too).
+            def seen():
+                srv.send_all("probe")
+                return H.recv_inbox(fast, 0.2)
+            first = H.wait_for(seen, 10, "the inbox subscription")[2]["seq"]
+            while H.recv_inbox(fast, 0.2):
+                pass
+            base_rss = rss_kib(b.proc.pid)
+
+            got = {"n": 0, "gaps": 0, "last": None, "bad": None}
+            stop = threading.Event()
+
+            def reader():
+                while not stop.is_set():
+                    m = H.recv_inbox(fast, 0.2)
+                    if m is None:
+                        continue
+                    seq = m[2]["seq"]
+                    last = got["last"]
+                    if last is not None and seq <= last:
+                        got["bad"] = (last, seq)  # seq must only grow
+                    if last is not None and seq > last + 1:
+                        got["gaps"] += 1
+                    got["last"] = seq
+                    got["n"] += 1
+            th = threading.Thread(target=reader, daemon=True)
+            th.start()
+            payload = b"y" * SIZE
+            fut = srv.flood(payload, N)
+            fut.result(H.t(120))
+            final = b.ok({"op": "stats", "id": "flood"})["seq"]
+            H.wait_for(lambda: got["last"] == final or got["gaps"], 30,
+                       "the fast subscriber to catch up")
+            stop.set()
+            th.join(5)
+            assert got["bad"] is None, got
+            # Every message the peer sent was read and published: nothing is
+            # dropped inside the bridge.
+            st = b.ok({"op": "stats", "id": "flood"})
+            assert st["messages_received_total"] >= N, st
+            m = b.metrics()
+            assert m["honeybee_inbox_pauses_total"] > 0, m  # the peer was paused
+            assert m["honeybee_inbox_published_total"] >= N, m
+            # The fast subscriber saw everything or gaps it can tell by seq.
+            assert got["n"] + got["gaps"] > 0
+            if got["gaps"] == 0:
+                assert got["n"] == N, got
+            # RSS bounded: the stuck subscriber costs at most its HWM.
+            grew = rss_kib(b.proc.pid) - base_rss
+            assert grew < 64 * 1024, "RSS grew by %d KiB" % grew
+            # The stuck subscriber now reads: a gap in seq shows its drops.
+            seqs = []
+            while True:
+                msg = H.recv_inbox(stuck, 0.5)
+                if msg is None:
+                    break
+                seqs.append(msg[2]["seq"])
+            assert seqs and len(seqs) < N, len(seqs)
+            assert seqs == sorted(seqs)
+            assert seqs[-1] - seqs[0] + 1 > len(seqs), "no gap despite the HWM"
+            # Still alive and answering.
+            assert b.request({"op": "ping"}) == {"ok": True}
+            assert b.http("/healthz")[0] == 200
+            stuck.close()
+            fast.close()
+            assert first >= 1
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    H.run([test_flood_with_stuck_subscriber])

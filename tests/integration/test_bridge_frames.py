@@ -1,0 +1,187 @@
+"""Every frame of every socket (SPEC.md sections 4, 5, 6), black-box.
+
+A real websockets server is the peer; real ZeroMQ SUB/PUSH/REQ clients
+talk to the real daemon.
+"""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hbtest as H  # noqa: E402
+
+
+def confirm_inbox(b, srv, sub, pid):
+    """Probe until the inbox subscription is live; return the last seq seen."""
+    def seen():
+        srv.send_all("probe")
+        m = H.recv_inbox(sub, 0.2)
+        return m if m and m[0] == pid else None
+    m = H.wait_for(seen, 10, "the inbox subscription")
+    while True:  # drain probes
+        more = H.recv_inbox(sub, 0.2)
+        if more is None:
+            break
+        m = more
+    return m[2]
+
+
+def test_inbox_frames():
+    srv = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "relay-a", "url": srv.url}]) as b:
+            b.wait_state("relay-a", "connected")
+            sub = b.sub("inbox")
+            last = confirm_inbox(b, srv, sub, "relay-a")
+            srv.send_all("hello \u00e9")
+            srv.send_all(b"\x00\x01\xff")
+            srv.send_all("x" * 5000)  # zero-copy path
+            before = time.time_ns()
+            pid, payload, meta = H.recv_inbox(sub)
+            assert pid == "relay-a"
+            assert payload == "hello \u00e9".encode()
+            assert meta["version"] == 1 and not meta["binary"] and meta["flags"] == 0
+            assert meta["conn"] == 1, meta
+            assert meta["seq"] == last["seq"] + 1, (meta, last)
+            assert abs(meta["received_ns"] - before) < 60e9, meta
+            pid, payload, meta2 = H.recv_inbox(sub)
+            assert payload == b"\x00\x01\xff" and meta2["binary"] and meta2["flags"] == 1
+            assert meta2["seq"] == meta["seq"] + 1
+            pid, payload, meta3 = H.recv_inbox(sub)
+            assert payload == b"x" * 5000 and meta3["seq"] == meta2["seq"] + 1
+            assert meta3["received_ns"] >= meta2["received_ns"] >= meta["received_ns"]
+            # Prefix subscription on the id.
+            sub2 = b.sub("inbox", topic=b"relay-b")
+            srv.send_all("not for sub2")
+            assert H.recv_inbox(sub2, 0.5) is None
+            sub.close()
+            sub2.close()
+    finally:
+        srv.stop()
+
+
+def test_events_frames_and_order():
+    srv = H.WSServer()
+    try:
+        with H.Bridge() as b:
+            ev = b.events()
+            b.ok({"op": "connect", "id": "p1", "url": srv.url})
+            e = ev.expect("added", "p1")
+            assert e["url"] == srv.url, e
+            e = ev.expect("connected", "p1")
+            assert e["url"] == srv.url and e["attempt"] == 1, e
+            b.ok({"op": "remove", "id": "p1"})
+            e = ev.expect("disconnected", "p1")
+            assert e["reason"] == "removed" and e["code"] == 1000, e
+            e = ev.expect("removed", "p1")
+            assert e["reason"] == "removed", e
+            kinds = [x["kind"] for x in ev.seen if x["id"] == "p1"]
+            assert kinds == ["added", "connected", "disconnected", "removed"], kinds
+            idx, code, _ = srv.next_close()
+            assert code == 1000, code
+            ev.close()
+    finally:
+        srv.stop()
+
+
+def test_send_socket():
+    srv = H.WSServer()
+    srv2 = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "a", "url": srv.url}, {"id": "b", "url": srv2.url}],
+                      pool={"max_message_size": "1KiB"}) as b:
+            b.wait_state("a", "connected")
+            b.wait_state("b", "connected")
+            ev = b.events()
+            b.push("a", "plain text")
+            assert srv.next_received() == (1, "plain text")
+            b.push("a", b"\xff\xfe")  # not UTF-8 -> binary
+            assert srv.next_received() == (1, b"\xff\xfe")
+            b.push("a", "as binary", "binary")
+            assert srv.next_received() == (1, b"as binary")
+            b.push("a", "as text", "text")
+            assert srv.next_received() == (1, "as text")
+            b.push("*", "to all")
+            assert srv.next_received() == (1, "to all")
+            assert srv2.next_received() == (1, "to all")
+            # Order per sender and peer.
+            for i in range(50):
+                b.push("a", "m%d" % i)
+            for i in range(50):
+                assert srv.next_received() == (1, "m%d" % i)
+            # Refusals: send_failed with a reason.
+            b.push("nobody", "x")
+            ev.expect("send_failed", "nobody", reason="unknown_peer")
+            b.push("a", "y" * 2000)
+            ev.expect("send_failed", "a", reason="too_large")
+            # Malformed: bad_request, id = frame 0 when it is short UTF-8.
+            b.push("a")
+            ev.expect("send_failed", "a", reason="bad_request")
+            b.push("a", "x", "text", "extra")
+            ev.expect("send_failed", "a", reason="bad_request")
+            b.push("a", "x", "json")
+            ev.expect("send_failed", "a", reason="bad_request")
+            b.push("a", b"\xff", "text")
+            ev.expect("send_failed", "a", reason="bad_request")
+            b.push(b"\xff\xfe", "x")
+            ev.expect("send_failed", "", reason="bad_request")
+            b.push("z" * 200, "x")
+            ev.expect("send_failed", "", reason="bad_request")
+            b.push("a*b", "x")
+            ev.expect("send_failed", "a*b", reason="bad_request")
+            b.push("", "x")
+            ev.expect("send_failed", "", reason="bad_request")
+            # Still working.
+            b.push("a", "after")
+            assert srv.next_received() == (1, "after")
+            m = b.metrics()
+            assert m['honeybee_send_failed_total{reason="bad_request"}'] >= 8, m
+            assert m['honeybee_send_failed_total{reason="unknown_peer"}'] >= 1
+            assert m['honeybee_send_failed_total{reason="too_large"}'] >= 1
+            assert m['honeybee_send_failed_total{peer="a",reason="too_large"}'] == 1
+            assert m['honeybee_messages_sent_total{peer="a"}'] >= 56
+            # No peer connected: one send_failed "*" not_connected.
+            b.ok({"op": "remove", "id": "a"})
+            b.ok({"op": "remove", "id": "b"})
+            ev.expect("removed", "a")
+            ev.expect("removed", "b")
+            b.push("*", "nobody home")
+            ev.expect("send_failed", "*", reason="not_connected")
+            ev.close()
+    finally:
+        srv.stop()
+        srv2.stop()
+
+
+def test_not_connected_send():
+    # A peer that cannot connect is `waiting`/`connecting`: not_connected.
+    port = H.free_port()
+    with H.Bridge(peers=[{"id": "down", "url": "ws://127.0.0.1:%d/" % port,
+                          "reconnect": {"initial_delay": "5s"}}]) as b:
+        ev = b.events()
+        b.push("down", "x")
+        ev.expect("send_failed", "down", reason="not_connected")
+        r = b.request({"op": "send", "id": "down", "data": "x"})
+        assert r == {"ok": False, "error": "not_connected", "message": r["message"]}, r
+        ev.close()
+
+
+def test_ipc_endpoints():
+    srv = H.WSServer()
+    try:
+        with H.Bridge(ipc=True, peers=[{"id": "a", "url": srv.url}]) as b:
+            b.wait_state("a", "connected")
+            sub = b.sub("inbox")
+            confirm_inbox(b, srv, sub, "a")
+            b.push("a", "over ipc")
+            assert srv.next_received() == (1, "over ipc")
+            sub.close()
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    H.run([test_inbox_frames, test_events_frames_and_order, test_send_socket,
+           test_not_connected_send, test_ipc_endpoints])

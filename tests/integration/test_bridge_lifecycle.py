@@ -1,0 +1,210 @@
+"""The daemon's lifecycle: SIGTERM drain, SIGHUP diff reload, /healthz,
+/readyz and /metrics, endpoints that cannot be bound, exit codes.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hbtest as H  # noqa: E402
+
+
+def test_sigterm_drain():
+    srv = H.WSServer()
+    try:
+        b = H.Bridge(peers=[{"id": "a", "url": srv.url}])
+        b.start()
+        b.wait_state("a", "connected")
+        ev = b.events()
+        # Sends read before the signal are still written.
+        for i in range(20):
+            b.push("a", "last-%d" % i)
+        H.wait_for(lambda: b.ok({"op": "stats", "id": "a"})["messages_sent_total"] >= 1, 5,
+                   "sends to start")
+        b.signal(signal.SIGTERM)
+        e = ev.expect("disconnected", "a", timeout=10)
+        assert e["reason"] == "shutdown" and e["code"] == 1001, e
+        e = ev.expect("removed", "a", timeout=10)
+        assert e["reason"] == "shutdown", e
+        assert b.wait_exit() == 0, b.stderr()
+        got = []
+        while not srv.received.empty():
+            got.append(srv.received.get()[1])
+        assert got == ["last-%d" % i for i in range(20)], got
+        idx, code, _ = srv.next_close()
+        assert code == 1001, code
+        b.stop()
+        ev.close()
+    finally:
+        srv.stop()
+
+
+def test_shutdown_window():
+    """During the drain: /readyz 503, connect/remove/send shutting_down,
+    list/stats/ping still answered. A peer that never reads keeps the drain
+    busy until drain_timeout."""
+    raw = H.RawWSServer(read=False)
+    try:
+        b = H.Bridge(peers=[{"id": "slow", "url": raw.url}],
+                     bridge={"drain_timeout": "3s"},
+                     pool={"keepalive": {"ping_interval": "0", "timeout": "0"}})
+        b.start()
+        b.wait_state("slow", "connected")
+        assert b.http("/readyz")[0] == 200
+        big = "x" * (1 << 20)
+        for _ in range(40):  # far more than the socket buffers hold
+            b.push("slow", big)
+        H.wait_for(lambda: b.ok({"op": "stats", "id": "slow"})["send_queue_depth"] > 0, 5,
+                   "the queue to back up")
+        ev = b.events()
+        b.signal(signal.SIGTERM)
+        H.wait_for(lambda: b.http("/readyz")[0] == 503, 2, "/readyz 503")
+        for req in ({"op": "connect", "id": "n", "url": raw.url},
+                    {"op": "remove", "id": "slow"},
+                    {"op": "send", "id": "slow", "data": "x"}):
+            r = b.request(req)
+            assert r["ok"] is False and r["error"] == "shutting_down", (req, r)
+        assert b.request({"op": "ping"}) == {"ok": True}
+        assert "slow" in b.list()
+        assert b.ok({"op": "stats"})["ok"]
+        e = ev.expect("send_failed", "slow", timeout=10, reason="not_connected")
+        ev.expect("removed", "slow", timeout=10, reason="shutdown")
+        assert b.wait_exit() == 0
+        b.stop()
+        ev.close()
+    finally:
+        raw.stop()
+
+
+def test_sighup_reload():
+    keep, change, gone, new = H.WSServer(), H.WSServer(), H.WSServer(), H.WSServer()
+    try:
+        peers = [{"id": "keep", "url": keep.url}, {"id": "change", "url": change.url},
+                 {"id": "gone", "url": gone.url}]
+        with H.Bridge(peers=peers) as b:
+            for p in ("keep", "change", "gone"):
+                b.wait_state(p, "connected")
+            b.ok({"op": "connect", "id": "ctl", "url": keep.url})  # not from the file
+            b.wait_state("ctl", "connected")
+            ev = b.events()
+            conns = keep.n_connections
+            cfg = dict(b.cfg)
+            cfg["peers"] = [{"id": "keep", "url": keep.url},
+                            {"id": "change", "url": change.url, "headers": {"X-V": "2"}},
+                            {"id": "new", "url": new.url}]
+            b.write_config(cfg)
+            b.signal(signal.SIGHUP)
+            ev.expect("removed", "gone", timeout=10)
+            ev.expect("connected", "new", timeout=10)
+            ev.expect("removed", "change", timeout=10)
+            ev.expect("connected", "change", timeout=10)
+            kinds = [(e["kind"], e["id"]) for e in ev.seen]
+            assert kinds.index(("removed", "change")) < kinds.index(("added", "change")), kinds
+            peers = b.list()
+            assert set(peers) == {"keep", "change", "new", "ctl"}, peers
+            assert not any(e["id"] in ("keep", "ctl") for e in ev.seen), ev.seen
+            assert keep.n_connections == conns  # untouched
+            assert change.headers[-1].get("X-V") == "2", change.headers[-1]
+            # An invalid file is logged and ignored.
+            with open(b.path, "w") as f:
+                f.write("peers: [ {id: x\n")
+            b.signal(signal.SIGHUP)
+            H.wait_for(lambda: "invalid configuration" in b.stderr(), 5, "the reload error")
+            assert set(b.list()) == {"keep", "change", "new", "ctl"}
+            assert b.request({"op": "ping"})["ok"]
+            ev.close()
+    finally:
+        for s in (keep, change, gone, new):
+            s.stop()
+
+
+def test_http_endpoints():
+    srv = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": 'we"ird', "url": srv.url}]) as b:
+            assert b.http("/healthz") == (200, "ok\n")
+            assert b.http("/readyz")[0] == 200
+            assert b.http("/nope")[0] == 404
+            b.wait_state('we"ird', "connected")
+            srv.send_all("m")
+            H.wait_for(lambda: b.metrics().get("honeybee_messages_received_total") == 1, 5,
+                       "metrics")
+            m = b.metrics()
+            assert m['honeybee_peers{state="connected"}'] == 1, m
+            assert m['honeybee_peers{peer="we\\"ird",state="connected"}'] == 1, m
+            assert m['honeybee_peers{peer="we\\"ird",state="waiting"}'] == 0, m
+            assert m['honeybee_messages_received_total{peer="we\\"ird"}'] == 1
+            assert m['honeybee_bytes_received_total'] == 1
+            for fam in ("honeybee_messages_sent_total", "honeybee_bytes_sent_total",
+                        "honeybee_reconnects_total"):
+                assert fam in m and (fam + '{peer="we\\"ird"}') in m, fam
+            for r in ("unknown_peer", "not_connected", "queue_full", "too_large",
+                      "bad_request"):
+                assert 'honeybee_send_failed_total{reason="%s"}' % r in m
+            assert 'honeybee_send_failed_total{peer="we\\"ird",reason="unknown_peer"}' not in m
+            st, body = b.http("/metrics")
+            assert "# TYPE honeybee_messages_received_total counter" in body
+    finally:
+        srv.stop()
+
+
+def test_endpoint_in_use():
+    ctx = zmq.Context.instance()
+    blocker = ctx.socket(zmq.PUB)
+    port = H.free_port()
+    blocker.bind("tcp://127.0.0.1:%d" % port)
+    try:
+        b = H.Bridge(bridge={"events": "tcp://127.0.0.1:%d" % port})
+        b.start(wait=False)
+        assert b.wait_exit() == 1
+        err = b.stderr()
+        assert "tcp://127.0.0.1:%d" % port in err and "events" in err, err
+        assert "in use" in err.lower(), err
+    finally:
+        blocker.close(0)
+    # The HTTP port too.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    try:
+        b = H.Bridge(bridge={"http": "127.0.0.1:%d" % s.getsockname()[1]})
+        b.start(wait=False)
+        assert b.wait_exit() == 1
+        assert "127.0.0.1:%d" % s.getsockname()[1] in b.stderr(), b.stderr()
+    finally:
+        s.close()
+
+
+def test_exit_codes():
+    b = H.Bridge()
+    with open(b.path, "w") as f:
+        f.write("bridge:\n  inbox_hwm: -5\n")
+    r = subprocess.run([H.BRIDGE, "-c", b.path], capture_output=True, timeout=H.t(10))
+    assert r.returncode == 2, r
+    r = subprocess.run([H.BRIDGE, "--no-such-flag"], capture_output=True, timeout=H.t(10))
+    assert r.returncode == 2, r
+
+
+def test_json_logs():
+    srv = H.WSServer()
+    try:
+        b = H.Bridge(peers=[{"id": "j", "url": srv.url}], log={"level": "info", "format": "json"})
+        with b:
+            b.wait_state("j", "connected")
+        import json
+        lines = [json.loads(line) for line in b.stderr().splitlines() if line.strip()]
+        assert lines, "no log lines"
+        assert any(rec.get("peer") == "j" for rec in lines), lines
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    H.run([test_sigterm_drain, test_shutdown_window, test_sighup_reload, test_http_endpoints,
+           test_endpoint_in_use, test_exit_codes, test_json_logs])

@@ -1,0 +1,205 @@
+"""The example consumers (Python, Node, C) against the real bridge and a real
+WebSocket server, and against a synthetic inbox that has a gap, a reconnect,
+a restart and a look-alike peer id.
+
+Each example prints the same line format (examples/python/consumer.py):
+ready, peers, sent, message, gap, reconnect, restart, event, done.
+Go: no Go ZeroMQ binding is packaged in Debian 12 and only Debian and npm
+are reachable, so there is no Go example (examples/go/README.md).
+"""
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ship_support import (BIN, SLOW, SRC, Bridge, Lines, WsServer, check, event_json,  # noqa
+                          fail, free_port, parse_kv, report, wait_for)
+
+PY = os.environ.get("HB_PYTHON", "/usr/bin/python3")
+NODE_MODULES = os.path.join(SRC, "examples", "node", "node_modules")
+EXAMPLES = {
+    "python": [PY, os.path.join(SRC, "examples", "python", "consumer.py")],
+    "node": ["node", os.path.join(SRC, "examples", "node", "consumer.js")],
+    "c": [os.path.join(BIN, "example_zmq_consumer")],
+}
+passed = 0
+
+
+def ok(name):
+    global passed
+    passed += 1
+    print(f"ok {passed} - {name}", flush=True)
+
+
+def start(lang, args, env=None):
+    full = dict(os.environ)
+    for k in ("HONEYBEE_INBOX", "HONEYBEE_EVENTS", "HONEYBEE_SEND", "HONEYBEE_CONTROL"):
+        full.pop(k, None)
+    full.update(env or {})
+    p = subprocess.Popen(EXAMPLES[lang] + args, env=full, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    return p, Lines(p)
+
+
+def finish(p, lines, what):
+    try:
+        p.wait(20 * SLOW)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail(f"{what} did not exit; output:\n" + "\n".join(lines.all))
+    out = lines.drain()
+    err = p.stderr.read().decode("utf-8", "replace")
+    check(p.returncode == 0, f"{what} exited {p.returncode}: {err}\n" + "\n".join(out))
+    return out
+
+
+def synthetic(lang):
+    """An XPUB that publishes, once the example's subscription arrives, a
+    stream with every case the decoder must tell apart."""
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.XPUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    p, lines = start(lang, ["--inbox", f"tcp://127.0.0.1:{port}",
+                            "--events", f"tcp://127.0.0.1:{free_port()}",
+                            "--control", "", "--peer", "relay1", "--count", "5",
+                            "--seconds", str(30 * SLOW)])
+    try:
+        if not pub.poll(int(20000 * SLOW)):
+            fail(f"{lang}: no subscription arrived")
+        sub = pub.recv()
+        check(sub == b"\x01relay1", f"{lang}: subscribed with {sub!r}, expected prefix relay1")
+
+        def msg(peer, data, conn, seq, flags=0):
+            meta = struct.pack(">BBHIQQ", 1, flags, 0, conn, seq, time.time_ns())
+            pub.send_multipart([peer, data, meta])
+
+        msg(b"relay1", b"a", 1, 1)
+        msg(b"relay10", b"not me", 1, 1)  # same prefix, other peer
+        msg(b"relay1", b"b", 1, 2)
+        msg(b"relay1", b"c", 1, 5)  # 2 lost
+        msg(b"relay1", b"\x01\x02", 2, 6, flags=1)  # reconnected, binary
+        msg(b"relay1", b"again", 1, 1)  # removed and added again
+        out = finish(p, lines, f"{lang} (synthetic)")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        ctx.destroy(linger=0)
+    msgs = [parse_kv(ln) for ln in out if ln.startswith("message ")]
+    check([m["data"] for m in msgs] == ["a", "b", "c", "0102", "again"],
+          f"{lang}: messages {msgs}")
+    check(all(m["peer"] == "relay1" for m in msgs), f"{lang}: peer filter {msgs}")
+    check(msgs[3]["binary"] == "1" and msgs[0]["binary"] == "0", f"{lang}: flags {msgs}")
+    check([m["seq"] for m in msgs] == ["1", "2", "5", "6", "1"], f"{lang}: seq {msgs}")
+    check("gap peer=relay1 lost=2 seq=2->5" in out, f"{lang}: gap line missing:\n{out}")
+    check("reconnect peer=relay1 conn=1->2" in out, f"{lang}: reconnect line missing:\n{out}")
+    check(any(ln.startswith("restart peer=relay1 seq=6->1") for ln in out),
+          f"{lang}: restart line missing:\n{out}")
+    check(out[-1] == "done messages=5", f"{lang}: last line {out[-1]!r}")
+    ok(f"{lang}: metadata decoding, exact peer filter, gap, reconnect, restart")
+
+
+def against_bridge(lang, ws, bridge):
+    """List, send through PULL, events, inbox messages, a real reconnect."""
+    extra = f"extra-{lang}"
+    text = f"hello from {lang} test"
+    p, lines = start(lang, ["--send-to", "feed", "--message", text, "--count", "8",
+                            "--seconds", str(60 * SLOW)], env=bridge.env())
+    try:
+        lines.wait(lambda ln: ln.startswith("ready "), 20, f"{lang} ready")
+        peers = lines.wait(lambda ln: ln.startswith("peers ") or ln.startswith("list "), 20,
+                           f"{lang} list")
+        check(peers.startswith("peers n=1 ") and "feed=connected" in peers,
+              f"{lang}: list line {peers!r}")
+        lines.wait(lambda ln: ln == "sent peer=feed", 20, f"{lang} sent")
+        wait_for(lambda: text in ws.got("feed"), 10, f"{lang}'s message at the peer")
+
+        # Events: a new peer's added and connected.
+        r = bridge.control({"op": "connect", "id": extra, "url": ws.url(extra)})
+        check(r.get("ok"), f"connect {extra}: {r}")
+        ev = lines.wait(lambda ln: ln.startswith(f"event kind=connected id={extra}"), 20,
+                        f"{lang} connected event")
+        body = event_json(ev)
+        check(body["kind"] == "connected" and body["id"] == extra and "at" in body,
+              f"{lang}: event body {body}")
+
+        # Inbox: tick until the example has a message from conn 1, drop the
+        # connection, tick again until it reports the reconnect.
+        i = [0]
+
+        def tick(until):
+            i[0] += 1
+            ws.push("feed", f"tick{i[0]}")
+            time.sleep(0.1)
+            return any(until(ln) for ln in lines.all) or _more(lines, until)
+        wait_for(lambda: tick(lambda ln: ln.startswith("message peer=feed conn=1 ")), 20,
+                 f"{lang} first message")
+        before = ws.connect_count("feed")
+        ws.drop("feed")
+        wait_for(lambda: ws.connect_count("feed") > before and ws.live("feed"), 20,
+                 "feed reconnected")
+        ws.push("feed", b"\x00\xffbin")
+        wait_for(lambda: tick(lambda ln: ln.startswith("reconnect peer=feed conn=1->2")), 20,
+                 f"{lang} reconnect line")
+        wait_for(lambda: ws.push("feed", "more") >= 0 and p.poll() is not None, 20,
+                 f"{lang} to exit after --count")
+        out = finish(p, lines, lang)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        bridge.control({"op": "remove", "id": extra})
+    msgs = [parse_kv(ln) for ln in out if ln.startswith("message ")]
+    check(len(msgs) == 8 and out[-1] == "done messages=8", f"{lang}: count:\n{out}")
+    seqs = [int(m["seq"]) for m in msgs]
+    check(seqs == list(range(seqs[0], seqs[0] + 8)), f"{lang}: seq not consecutive {seqs}")
+    check(not any(ln.startswith("gap ") for ln in out), f"{lang}: unexpected gap:\n{out}")
+    binm = [m for m in msgs if m["binary"] == "1"]
+    check(binm and binm[0]["data"] == "00ff62696e" and binm[0]["conn"] == "2",
+          f"{lang}: binary message {msgs}")
+    ok(f"{lang}: list, send via PULL, events, inbox, reconnect against the real bridge")
+
+
+def _more(lines, until):
+    """Move what has arrived into lines.all; True if a line matches."""
+    hit = False
+    while True:
+        try:
+            ln = lines.q.get_nowait()
+        except Exception:
+            return hit
+        if ln is None:
+            lines.q.put(None)
+            return hit
+        lines.all.append(ln)
+        hit = hit or until(ln)
+
+
+def main():
+    langs = ["python", "node", "c"]
+    if not os.path.isdir(os.path.join(NODE_MODULES, "zeromq")):
+        fail(f"{NODE_MODULES}/zeromq missing: run scripts/node-deps.sh")
+    if not os.access(EXAMPLES["c"][0], os.X_OK):
+        fail(f"{EXAMPLES['c'][0]} not built")
+    for lang in langs:
+        synthetic(lang)
+    ws = WsServer()
+    bridge = Bridge(peers=[("feed", ws.url("feed"))])
+    try:
+        bridge.wait_connected("feed")
+        for lang in langs:
+            # The previous example's extra peer must be gone (removed event
+            # out) so the next list shows one peer.
+            wait_for(lambda: len(bridge.control({"op": "list"})["peers"]) == 1, 10,
+                     "extra peers removed")
+            against_bridge(lang, ws, bridge)
+    finally:
+        bridge.stop()
+        ws.stop()
+    return report(passed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
