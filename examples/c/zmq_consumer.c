@@ -212,19 +212,38 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'i': o.inbox = optarg; break;
-        case 'e': o.events = optarg; break;
-        case 's': o.send = optarg; break;
-        case 'c': o.control = optarg; break;
-        case 'p': o.peer = optarg; break;
-        case 'n': o.count = strtol(optarg, NULL, 10); break;
-        case 't': o.seconds = strtod(optarg, NULL); break;
-        case 'T': o.send_to = optarg; break;
-        case 'm': o.message = optarg; break;
+        case 'i':
+            o.inbox = optarg;
+            break;
+        case 'e':
+            o.events = optarg;
+            break;
+        case 's':
+            o.send = optarg;
+            break;
+        case 'c':
+            o.control = optarg;
+            break;
+        case 'p':
+            o.peer = optarg;
+            break;
+        case 'n':
+            o.count = strtol(optarg, NULL, 10);
+            break;
+        case 't':
+            o.seconds = strtod(optarg, NULL);
+            break;
+        case 'T':
+            o.send_to = optarg;
+            break;
+        case 'm':
+            o.message = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: %s [--inbox EP] [--events EP] [--send EP] [--control EP] "
-                            "[--peer ID] [--count N] [--seconds T] [--send-to ID] "
-                            "[--message TEXT]\n",
+            fprintf(stderr,
+                    "usage: %s [--inbox EP] [--events EP] [--send EP] [--control EP] "
+                    "[--peer ID] [--count N] [--seconds T] [--send-to ID] "
+                    "[--message TEXT]\n",
                     argv[0]);
             return 2;
         }

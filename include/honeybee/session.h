@@ -110,8 +110,8 @@ HB_EXPORT void hb_reader_init(hb_reader *r, hb_plugin *p, uint64_t max_message_s
  * On HB_READ_MESSAGE the caller owns *out (deliver it with
  * hb_plugin_deliver). After an error the partial message is dropped.
  */
-HB_EXPORT hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool first, bool final,
-                              bool binary, hb_inbox_msg **out);
+HB_EXPORT hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool first,
+                                        bool final, bool binary, hb_inbox_msg **out);
 /* Drop a partial message (connection gone). */
 HB_EXPORT void hb_reader_reset(hb_reader *r);
 

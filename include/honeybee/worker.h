@@ -167,8 +167,8 @@ typedef struct hb_conn_ops {
     void (*on_dial_failed)(void *ud, hb_conn *c, const char *error);
     /* A piece of a message: `first`/`final` mark message boundaries (a
      * message may come in many pieces). */
-    void (*on_data)(void *ud, hb_conn *c, const void *data, size_t len, bool first,
-                    bool final, bool binary);
+    void (*on_data)(void *ud, hb_conn *c, const void *data, size_t len, bool first, bool final,
+                    bool binary);
     /* A pong (any control frame received also counts as activity). */
     void (*on_pong)(void *ud, hb_conn *c);
     /* The connection may take one hb_conn_write() now. Return 0, or -1 to

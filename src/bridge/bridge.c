@@ -195,8 +195,38 @@ fail:
     if (m) hb_inbox_msg_free(m);
 }
 
+/* The daemon's log of a peer's lifecycle, one info line per step (dial
+ * failures are logged by the pool, send_failed only at debug: it can be a
+ * flood). */
+static void s_log_event(hb_bridge *b, const hb_event *e)
+{
+    switch (e->kind) {
+    case HB_EV_ADDED:
+        HB_LOG(b->lg, HB_LOG_INFO, e->id, "added (%s)", e->url ? e->url : "");
+        break;
+    case HB_EV_CONNECTED:
+        HB_LOG(b->lg, HB_LOG_INFO, e->id, "connected (conn %" PRIu32 ", attempt %" PRIu32 ")",
+               e->conn, e->attempt);
+        break;
+    case HB_EV_DISCONNECTED:
+        HB_LOG(b->lg, HB_LOG_INFO, e->id, "disconnected: %s, code %d%s%s",
+               e->reason ? e->reason : "?", e->code, e->error ? ": " : "",
+               e->error ? e->error : "");
+        break;
+    case HB_EV_REMOVED:
+        HB_LOG(b->lg, HB_LOG_INFO, e->id, "removed: %s", e->reason ? e->reason : "?");
+        break;
+    case HB_EV_SEND_FAILED:
+        HB_LOG(b->lg, HB_LOG_DEBUG, e->id, "send_failed: %s", e->reason ? e->reason : "?");
+        break;
+    default:
+        break;
+    }
+}
+
 static void s_publish_event(hb_bridge *b, const hb_event *e)
 {
+    s_log_event(b, e);
     char *json = hb__event_json(e);
     const char *kind = hb_event_kind_name(e->kind);
     const char *id = e->id ? e->id : "";
@@ -342,8 +372,8 @@ static bool s_handle_send(hb_bridge *b)
     atomic_fetch_add(&b->c_send_received, 1);
 
     if (total < 2 || total > 3) {
-        s_bad_send(b, &f[0], true, total < 2 ? "needs [id][payload] or [id][payload][type]"
-                                             : "more than 3 frames");
+        s_bad_send(b, &f[0], true,
+                   total < 2 ? "needs [id][payload] or [id][payload][type]" : "more than 3 frames");
         goto out;
     }
     hb_msg_type type = HB_MSG_AUTO;
@@ -393,7 +423,6 @@ static bool s_handle_send(hb_bridge *b)
             s_send_failed(b, id, rc);
         else
             HB_LOG(b->lg, HB_LOG_WARN, id, "send refused: %s", hb_strerror(rc));
-        HB_LOG(b->lg, HB_LOG_DEBUG, id, "send_failed %s", hb_errname(rc));
     }
 out:
     for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);
@@ -539,7 +568,10 @@ static void *s_run(void *arg)
             {.socket = b->s_send, .events = ZMQ_POLLIN},
         };
         int nitems = b->sends_stopped ? 2 : 3;
-        int n = zmq_poll(items, nitems, S_POLL_MS);
+        pthread_mutex_lock(&b->mu);
+        bool waiting = b->pending != NULL; /* reload reconnects: poll faster */
+        pthread_mutex_unlock(&b->mu);
+        int n = zmq_poll(items, nitems, waiting ? 50 : S_POLL_MS);
         if (n < 0) {
             if (errno == EINTR) continue;
             HB_LOG(b->lg, HB_LOG_ERROR, NULL, "bridge thread: zmq_poll failed: %s",
@@ -573,11 +605,10 @@ static void *s_run(void *arg)
             }
         uint64_t now = hb__mono_ns();
         if (removed || now >= b->next_pending_check) {
-            b->next_pending_check = now + 500000000u;
-            pthread_mutex_lock(&b->mu);
-            bool any = b->pending != NULL;
-            pthread_mutex_unlock(&b->mu);
-            if (any) s_check_pending(b);
+            /* A removed event went out, or a short poll: the pool drops
+             * the id from its registry right after emitting it. */
+            b->next_pending_check = now + 50000000u;
+            if (waiting || removed) s_check_pending(b);
         }
     }
     s_drain(b);

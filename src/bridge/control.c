@@ -122,8 +122,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
     int rc = hb__ctl_parse(buf, len, &rq, msg, sizeof(msg));
     if (rc) return hb__ctl_error_reply(rc, msg);
     char *reply = NULL;
-    if (shutting_down &&
-        (rq.op == HB_OP_CONNECT || rq.op == HB_OP_REMOVE || rq.op == HB_OP_SEND)) {
+    if (shutting_down && (rq.op == HB_OP_CONNECT || rq.op == HB_OP_REMOVE || rq.op == HB_OP_SEND)) {
         reply = s_err(HB_E_SHUTTING_DOWN);
         hb__ctl_req_free(&rq);
         return reply;
@@ -133,8 +132,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
         reply = s_connect(pool, defaults, &rq, lg);
         break;
     case HB_OP_REMOVE:
-        rc = hb_peer_id_valid(rq.id, rq.id_len) ? hb_pool_remove(pool, rq.id)
-                                                : HB_E_UNKNOWN_PEER;
+        rc = hb_peer_id_valid(rq.id, rq.id_len) ? hb_pool_remove(pool, rq.id) : HB_E_UNKNOWN_PEER;
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "peer removed over control");
         reply = rc ? s_err(rc) : s_ok();
         break;

@@ -90,8 +90,8 @@ static const struct {
 };
 
 /* A required or optional string member. Returns 0, or HB_E_BAD_REQUEST. */
-static int s_get_str(json_t *root, const char *key, bool required, const char **out,
-                     size_t *len, char *msg, size_t cap)
+static int s_get_str(json_t *root, const char *key, bool required, const char **out, size_t *len,
+                     char *msg, size_t cap)
 {
     json_t *v = json_object_get(root, key);
     if (!v) {
@@ -132,8 +132,7 @@ int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_
     const char *name = json_string_value(op);
     size_t i;
     for (i = 0; i < sizeof(s_ops) / sizeof(s_ops[0]); i++)
-        if (strlen(s_ops[i].name) == json_string_length(op) && !strcmp(s_ops[i].name, name))
-            break;
+        if (strlen(s_ops[i].name) == json_string_length(op) && !strcmp(s_ops[i].name, name)) break;
     if (i == sizeof(s_ops) / sizeof(s_ops[0])) {
         rc = HB_E_UNKNOWN_OP;
         /* The op is outside input: do not echo it, it may be huge. */
@@ -172,8 +171,7 @@ int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_
         break;
     case HB_OP_SEND: {
         if ((rc = s_get_str(root, "id", true, &req->id, &req->id_len, msg, cap))) goto err;
-        if ((rc = s_get_str(root, "data", true, &req->data, &req->data_len, msg, cap)))
-            goto err;
+        if ((rc = s_get_str(root, "data", true, &req->data, &req->data_len, msg, cap))) goto err;
         json_t *b = json_object_get(root, "binary");
         if (b && !json_is_null(b)) {
             if (!json_is_boolean(b)) {
@@ -207,8 +205,8 @@ void hb__ctl_req_free(hb_ctl_req *req)
 
 static bool s_b64_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 int hb__base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)

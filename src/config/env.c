@@ -27,10 +27,17 @@ int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), 
         if (!v) continue;
         void *base;
         switch (k->section) {
-        case HB__S_BRIDGE: base = &cfg->bridge; break;
-        case HB__S_POOL: base = &cfg->pool; break;
-        case HB__S_LOG: base = &cfg->log; break;
-        default: continue;
+        case HB__S_BRIDGE:
+            base = &cfg->bridge;
+            break;
+        case HB__S_POOL:
+            base = &cfg->pool;
+            break;
+        case HB__S_LOG:
+            base = &cfg->log;
+            break;
+        default:
+            continue;
         }
         char key[160];
         snprintf(key, sizeof key, "%s.%s", hb__cfg_section_name(k->section), k->path);
@@ -49,9 +56,10 @@ int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), 
         if (hb__cfg_set(k, &scratch, &n, k->env, key, &errs) &&
             hb__cfg_check_value(k, &scratch, k->env, 0, key, &errs)) {
             hb__cfg_section_free(k->section, base);
-            memcpy(base, &scratch, k->section == HB__S_BRIDGE ? sizeof(hb_bridge_cfg)
-                                   : k->section == HB__S_POOL ? sizeof(hb_peer_opts)
-                                                              : sizeof(hb_log_cfg));
+            memcpy(base, &scratch,
+                   k->section == HB__S_BRIDGE ? sizeof(hb_bridge_cfg)
+                   : k->section == HB__S_POOL ? sizeof(hb_peer_opts)
+                                              : sizeof(hb_log_cfg));
         } else {
             hb__cfg_section_free(k->section, &scratch);
         }

@@ -53,14 +53,21 @@ static void s_range(const hb__cfg_key *k, char *out, size_t cap)
     for (int i = 0; i < 2; i++) {
         double v = i ? k->max : k->min;
         char *b = i ? hi : lo;
-        if (k->type == HB__T_DURATION) hb__format_duration((uint64_t)v, b, sizeof lo);
-        else if (k->type == HB__T_SIZE) hb__format_size((uint64_t)v, b, sizeof lo);
-        else snprintf(b, sizeof lo, "%.15g", v);
+        if (k->type == HB__T_DURATION)
+            hb__format_duration((uint64_t)v, b, sizeof lo);
+        else if (k->type == HB__T_SIZE)
+            hb__format_size((uint64_t)v, b, sizeof lo);
+        else
+            snprintf(b, sizeof lo, "%.15g", v);
     }
-    if (!(k->flags & HB__F_MIN)) snprintf(out, cap, "%s", has_max ? hi : "");
-    else if (k->flags & HB__F_MIN_EXCL) snprintf(out, cap, has_max ? "> %s, <= %s" : "> %s", lo, hi);
-    else if (has_max) snprintf(out, cap, "%s .. %s", lo, hi);
-    else snprintf(out, cap, ">= %s", lo);
+    if (!(k->flags & HB__F_MIN))
+        snprintf(out, cap, "%s", has_max ? hi : "");
+    else if (k->flags & HB__F_MIN_EXCL)
+        snprintf(out, cap, has_max ? "> %s, <= %s" : "> %s", lo, hi);
+    else if (has_max)
+        snprintf(out, cap, "%s .. %s", lo, hi);
+    else
+        snprintf(out, cap, ">= %s", lo);
 }
 
 /* Writes `text` as comment lines at `indent`, wrapped before column 79. */
@@ -85,8 +92,10 @@ static void s_comment(FILE *f, int indent, const char *text)
 /* The default as YAML: strings quoted, the rest as written in the table. */
 static void s_value(const hb__cfg_key *k, const char *v, char *out, size_t cap)
 {
-    if (k->type == HB__T_STRING || k->type == HB__T_OPTSTR) snprintf(out, cap, "\"%s\"", v);
-    else snprintf(out, cap, "%s", v);
+    if (k->type == HB__T_STRING || k->type == HB__T_OPTSTR)
+        snprintf(out, cap, "\"%s\"", v);
+    else
+        snprintf(out, cap, "%s", v);
 }
 
 /* Writes the rows of one section, opening group mappings as paths change. */
@@ -113,11 +122,15 @@ static void s_write_rows(FILE *f, hb__cfg_section sec, int base)
         s_comment(f, ind, meta);
         char val[256];
         const char *name = dot ? dot + 1 : k->path;
-        if (k->def) s_value(k, k->def, val, sizeof val);
-        else snprintf(val, sizeof val, "%s", hb__cfg_sample(k->path) ? hb__cfg_sample(k->path) : "");
+        if (k->def)
+            s_value(k, k->def, val, sizeof val);
+        else
+            snprintf(val, sizeof val, "%s", hb__cfg_sample(k->path) ? hb__cfg_sample(k->path) : "");
         /* In the peer example the first key opens the list item. */
-        if (sec == HB__S_PEER && first) fprintf(f, "%*s- %s: %s\n", ind - 2, "", name, val);
-        else fprintf(f, "%*s%s: %s\n", ind, "", name, val);
+        if (sec == HB__S_PEER && first)
+            fprintf(f, "%*s- %s: %s\n", ind - 2, "", name, val);
+        else
+            fprintf(f, "%*s%s: %s\n", ind, "", name, val);
         first = false;
     }
 }
@@ -167,8 +180,10 @@ void hb_config_write_example(void *fp)
 static void s_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '|') fputs("\\|", f);
-        else fputc(*s, f);
+        if (*s == '|')
+            fputs("\\|", f);
+        else
+            fputc(*s, f);
     }
 }
 
@@ -191,10 +206,14 @@ void hb__config_write_doc(FILE *f)
                     k->path);
             s_cell(f, k->unit);
             fputs(" | ", f);
-            if (k->flags & HB__F_REQUIRED) fputs("required", f);
-            else if (k->def && *k->def) fprintf(f, "`%s`", k->def);
-            else if (k->def) fputs("`\"\"`", f);
-            else fputs("empty", f);
+            if (k->flags & HB__F_REQUIRED)
+                fputs("required", f);
+            else if (k->def && *k->def)
+                fprintf(f, "`%s`", k->def);
+            else if (k->def)
+                fputs("`\"\"`", f);
+            else
+                fputs("empty", f);
             fputs(" | ", f);
             s_cell(f, range);
             fprintf(f, " | %s%s%s | ", k->env ? "`" : "", k->env ? k->env : "", k->env ? "`" : "");

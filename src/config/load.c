@@ -72,7 +72,9 @@ void hb__cfg_walk(const hb__cfg_walk_ctx *c, const hb__node *map, const char *pr
             continue;
         }
         size_t idx;
-        const hb__cfg_key *k = s_find(c->mask, path, &idx);
+        /* A dotted key ("reconnect.jitter") would match a row's path: nest
+         * mappings instead, so there is one way to write each key. */
+        const hb__cfg_key *k = memchr(kn->text, '.', kn->len) ? NULL : s_find(c->mask, path, &idx);
         if (k) {
             if ((k->flags & HB__F_IDENTITY) && !c->allow_identity) {
                 hb__errs_add(c->errs, c->file, kn->line, key,
@@ -81,7 +83,7 @@ void hb__cfg_walk(const hb__cfg_walk_ctx *c, const hb__node *map, const char *pr
             }
             bool ok = hb__cfg_set(k, c->bases[k->section], vn, c->file, key, c->errs);
             if (c->lines) c->lines[idx] = !ok ? HB__LINE_FAILED : vn->line > 0 ? vn->line : -1;
-        } else if (s_is_group(c->mask, path, strlen(path))) {
+        } else if (!memchr(kn->text, '.', kn->len) && s_is_group(c->mask, path, strlen(path))) {
             hb__cfg_walk(c, vn, path, key);
         } else {
             const char *hint = "";

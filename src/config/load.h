@@ -8,12 +8,12 @@
 #include "config/schema.h"
 
 typedef struct hb__cfg_walk_ctx {
-    const char *file;             /* for messages; NULL for JSON */
+    const char *file; /* for messages; NULL for JSON */
     hb__errs *errs;
-    unsigned mask;                /* sections whose keys are allowed: 1u << hb__cfg_section */
-    bool allow_identity;          /* id and url allowed (a file), or not (options) */
-    void *bases[HB__S__COUNT];    /* struct each section's fields go into */
-    int *lines;                   /* per row: where it was set, or NULL */
+    unsigned mask;             /* sections whose keys are allowed: 1u << hb__cfg_section */
+    bool allow_identity;       /* id and url allowed (a file), or not (options) */
+    void *bases[HB__S__COUNT]; /* struct each section's fields go into */
+    int *lines;                /* per row: where it was set, or NULL */
 } hb__cfg_walk_ctx;
 
 /* Reads the mapping `map` (a null scalar counts as empty) at `prefix` (a

@@ -101,8 +101,7 @@ int hb_peer_cfg_from_json(const hb_peer_opts *pool, const char *id, const char *
             goto done;
         }
         rc = hb__json_tree(json, &tree);
-        if (rc == HB_E_INVALID_OPTION)
-            hb__errs_add(&errs, NULL, 0, "options", "nested too deep");
+        if (rc == HB_E_INVALID_OPTION) hb__errs_add(&errs, NULL, 0, "options", "nested too deep");
         if (rc) goto done;
         lines = calloc(hb__cfg_nkeys, sizeof *lines);
         if (!lines) {
@@ -119,8 +118,10 @@ int hb_peer_cfg_from_json(const hb_peer_opts *pool, const char *id, const char *
         hb__cfg_walk(&c, tree, "", "options");
         hb__cfg_lines l = {.line = lines};
         hb__peer_validate(out, NULL, "options", &l, false, &errs);
-        if (errs.n || errs.dropped) rc = HB_E_INVALID_OPTION;
-        else if (errs.oom) rc = HB_E_NOMEM;
+        if (errs.n || errs.dropped)
+            rc = HB_E_INVALID_OPTION;
+        else if (errs.oom)
+            rc = HB_E_NOMEM;
     }
 
 done:

@@ -28,46 +28,48 @@
 _Static_assert(sizeof(hb_log_level) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(hb_log_format) == sizeof(int), "enums are stored as int");
 
-#define NS(x) ((double)(x) * 1e9)
+#define NS(x)        ((double)(x)*1e9)
 #define MAX_DURATION NS(8760.0 * 3600.0) /* one year: deadlines never overflow */
-#define GIB (1024.0 * 1024.0 * 1024.0)
+#define GIB          (1024.0 * 1024.0 * 1024.0)
 
 static const char *const s_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const s_formats[] = {"text", "json", NULL};
 
-#define BR(field) HB__S_BRIDGE, #field, 0, offsetof(hb_bridge_cfg, field), 0
+#define BR(field)        HB__S_BRIDGE, #field, 0, offsetof(hb_bridge_cfg, field), 0
 #define BRF(path, field) HB__S_BRIDGE, path, 0, offsetof(hb_bridge_cfg, field), 0
-#define PO(path, field) HB__S_POOL, path, 0, offsetof(hb_peer_opts, field), 0
-#define PE(field) HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), 0
-#define PEN(field, count) HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), offsetof(hb_peer_cfg, count)
+#define PO(path, field)  HB__S_POOL, path, 0, offsetof(hb_peer_opts, field), 0
+#define PE(field)        HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), 0
+#define PEN(field, count) \
+    HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), offsetof(hb_peer_cfg, count)
 #define LO(field) HB__S_LOG, #field, 0, offsetof(hb_log_cfg, field), 0
 
 /* Each row reads: where (section, path, field), type, default, min, max,
  * flags, choices, check, unit, env, doc. R() is variadic so that the helper
  * macros (BR, PO, POS_DURATION...) expand into their several columns first. */
 #define R(...) ROW(__VA_ARGS__)
-#define ROW(sec, path_, zero, off_, coff, t, def_, mn, mx, fl, ch, chk, unit_, env_, doc_)         \
-    {.section = sec, .path = path_, .type = t, .off = off_, .count_off = coff, .def = def_,     \
-     .min = mn, .max = mx, .flags = fl, .choices = ch, .check = chk, .unit = unit_, .env = env_, \
-     .doc = doc_}
+#define ROW(sec, path_, zero, off_, coff, t, def_, mn, mx, fl, ch, chk, unit_, env_, doc_)     \
+    {                                                                                          \
+        .section = sec, .path = path_, .type = t, .off = off_, .count_off = coff, .def = def_, \
+        .min = mn, .max = mx, .flags = fl, .choices = ch, .check = chk, .unit = unit_,         \
+        .env = env_, .doc = doc_                                                               \
+    }
 
-#define POS_DURATION 0, MAX_DURATION, HB__F_MIN | HB__F_MIN_EXCL | HB__F_MAX
+#define POS_DURATION    0, MAX_DURATION, HB__F_MIN | HB__F_MIN_EXCL | HB__F_MAX
 #define NONNEG_DURATION 0, MAX_DURATION, HB__F_MIN | HB__F_MAX
 
 const hb__cfg_key hb__cfg_keys[] = {
     /* ---- bridge ---- */
-    R(BR(inbox), HB__T_STRING, "tcp://127.0.0.1:5550", 0, 0, 0, NULL, HB__C_ENDPOINT,
-      "endpoint", "HONEYBEE_INBOX",
+    R(BR(inbox), HB__T_STRING, "tcp://127.0.0.1:5550", 0, 0, 0, NULL, HB__C_ENDPOINT, "endpoint",
+      "HONEYBEE_INBOX",
       "PUB socket: one multipart message [peer id, payload, metadata] per WebSocket "
       "message received from any peer. Any ZeroMQ endpoint (tcp://, ipc://)."),
-    R(BR(events), HB__T_STRING, "tcp://127.0.0.1:5551", 0, 0, 0, NULL, HB__C_ENDPOINT,
-      "endpoint", "HONEYBEE_EVENTS",
-      "PUB socket: lifecycle events [kind, peer id, JSON] of every peer."),
-    R(BR(send), HB__T_STRING, "tcp://127.0.0.1:5552", 0, 0, 0, NULL, HB__C_ENDPOINT,
-      "endpoint", "HONEYBEE_SEND", "PULL socket: messages [peer id, payload(, text|binary)] to write to a peer."),
-    R(BR(control), HB__T_STRING, "tcp://127.0.0.1:5553", 0, 0, 0, NULL, HB__C_ENDPOINT,
-      "endpoint", "HONEYBEE_CONTROL",
-      "REP socket: JSON commands connect, remove, send, list, stats, ping."),
+    R(BR(events), HB__T_STRING, "tcp://127.0.0.1:5551", 0, 0, 0, NULL, HB__C_ENDPOINT, "endpoint",
+      "HONEYBEE_EVENTS", "PUB socket: lifecycle events [kind, peer id, JSON] of every peer."),
+    R(BR(send), HB__T_STRING, "tcp://127.0.0.1:5552", 0, 0, 0, NULL, HB__C_ENDPOINT, "endpoint",
+      "HONEYBEE_SEND",
+      "PULL socket: messages [peer id, payload(, text|binary)] to write to a peer."),
+    R(BR(control), HB__T_STRING, "tcp://127.0.0.1:5553", 0, 0, 0, NULL, HB__C_ENDPOINT, "endpoint",
+      "HONEYBEE_CONTROL", "REP socket: JSON commands connect, remove, send, list, stats, ping."),
     R(BR(http), HB__T_STRING, "127.0.0.1:8080", 0, 0, 0, NULL, HB__C_HTTP, "host:port",
       "HONEYBEE_HTTP", "HTTP server for /healthz, /readyz and /metrics; \"\" disables it."),
     R(BR(inbox_hwm), HB__T_INT, "100000", 0, INT_MAX, HB__F_MIN | HB__F_MAX, NULL, HB__C_NONE,
@@ -76,30 +78,31 @@ const hb__cfg_key hb__cfg_keys[] = {
       "(a gap in seq shows it); 0 = unlimited."),
     R(BR(events_hwm), HB__T_INT, "100000", 0, INT_MAX, HB__F_MIN | HB__F_MAX, NULL, HB__C_NONE,
       "messages", NULL, "ZMQ_SNDHWM of the events socket; 0 = unlimited."),
-    R(BRF("drain_timeout", drain_timeout_ns), HB__T_DURATION, "5s", NONNEG_DURATION, NULL, HB__C_NONE, "duration",
-      NULL, "Graceful shutdown budget for writing out queued messages before peers are closed."),
+    R(BRF("drain_timeout", drain_timeout_ns), HB__T_DURATION, "5s", NONNEG_DURATION, NULL,
+      HB__C_NONE, "duration", NULL,
+      "Graceful shutdown budget for writing out queued messages before peers are closed."),
     R(BR(inbox_queue), HB__T_U32, "8192", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "messages", NULL,
       "Messages handed from the WebSocket loop thread to the ZeroMQ thread before the bridge "
       "stops reading from peers (backpressure, never a drop)."),
     R(BR(events_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "events", NULL,
       "Events handed from the loop thread to the ZeroMQ thread."),
     R(BR(control_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "commands", NULL,
-      "Bound of the pool's command doorway (connect, remove, send into the loop thread); "
-      "when full, a control request is answered with busy."),
+      "Bound of the pool's command doorway: connect, remove and send commands from the "
+      "ZeroMQ thread waiting for the WebSocket loop thread."),
 
     /* ---- pool (and every peer) ---- */
     R(PO("connect_timeout", connect_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL,
       HB__C_NONE, "duration", NULL,
       "Time allowed for TCP, TLS and the WebSocket handshake of one dial."),
-    R(PO("reconnect.initial_delay", reconnect.initial_delay_ns), HB__T_DURATION, "1s",
-      POS_DURATION, NULL, HB__C_NONE, "duration", NULL,
+    R(PO("reconnect.initial_delay", reconnect.initial_delay_ns), HB__T_DURATION, "1s", POS_DURATION,
+      NULL, HB__C_NONE, "duration", NULL,
       "Delay after the first failure; the n-th failure waits initial_delay * multiplier^(n-1)."),
-    R(PO("reconnect.max_delay", reconnect.max_delay_ns), HB__T_DURATION, "30s", POS_DURATION,
-      NULL, HB__C_NONE, "duration", NULL, "Cap of the backoff delay, before jitter."),
-    R(PO("reconnect.multiplier", reconnect.multiplier), HB__T_DOUBLE, "2.0", 1, 0, HB__F_MIN,
-      NULL, HB__C_NONE, "factor", NULL, "Growth of the delay per consecutive failure."),
-    R(PO("reconnect.jitter", reconnect.jitter), HB__T_DOUBLE, "0.2", 0, 1,
-      HB__F_MIN | HB__F_MAX, NULL, HB__C_NONE, "fraction", NULL,
+    R(PO("reconnect.max_delay", reconnect.max_delay_ns), HB__T_DURATION, "30s", POS_DURATION, NULL,
+      HB__C_NONE, "duration", NULL, "Cap of the backoff delay, before jitter."),
+    R(PO("reconnect.multiplier", reconnect.multiplier), HB__T_DOUBLE, "2.0", 1, 0, HB__F_MIN, NULL,
+      HB__C_NONE, "factor", NULL, "Growth of the delay per consecutive failure."),
+    R(PO("reconnect.jitter", reconnect.jitter), HB__T_DOUBLE, "0.2", 0, 1, HB__F_MIN | HB__F_MAX,
+      NULL, HB__C_NONE, "fraction", NULL,
       "Each delay is scaled by a random factor in [1-jitter, 1+jitter]."),
     R(PO("reconnect.max_retries", reconnect.max_retries), HB__T_U32, "0", 0, 0, HB__F_MIN, NULL,
       HB__C_NONE, "dials", NULL,
@@ -121,8 +124,8 @@ const hb__cfg_key hb__cfg_keys[] = {
       "(reason stall); 0 disables."),
     R(PO("keepalive.app_ping", keepalive.app_ping), HB__T_OPTSTR, "", 0, 0, 0, NULL, HB__C_UTF8,
       "text", NULL, "If set, this text message is also sent every ping_interval."),
-    R(PO("write_timeout", write_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL,
-      HB__C_NONE, "duration", NULL,
+    R(PO("write_timeout", write_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL, HB__C_NONE,
+      "duration", NULL,
       "A write that cannot complete for this long closes the connection (reason write_timeout)."),
     R(PO("max_message_size", max_message_size), HB__T_SIZE, "16MiB", 1, 2 * GIB,
       HB__F_MIN | HB__F_MAX, NULL, HB__C_NONE, "size", NULL,
@@ -134,8 +137,8 @@ const hb__cfg_key hb__cfg_keys[] = {
       "Verify the server certificate and host name (wss:// only)."),
     R(PO("tls.ca_file", tls.ca_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, HB__C_NONE, "path", NULL,
       "Extra CA bundle (PEM) trusted besides the system store; \"\" = none."),
-    R(PO("tls.cert_file", tls.cert_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, HB__C_NONE, "path",
-      NULL, "Client certificate (PEM); \"\" = none."),
+    R(PO("tls.cert_file", tls.cert_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, HB__C_NONE, "path", NULL,
+      "Client certificate (PEM); \"\" = none."),
     R(PO("tls.key_file", tls.key_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, HB__C_NONE, "path", NULL,
       "Private key of the client certificate (PEM); \"\" = none."),
 
@@ -150,8 +153,7 @@ const hb__cfg_key hb__cfg_keys[] = {
       "Extra HTTP headers of the WebSocket handshake, name: value."),
     R(PEN(subprotocols, n_subprotocols), HB__T_STRLIST, NULL, 0, 0, 0, NULL, HB__C_TOKENS, "list",
       NULL, "Sec-WebSocket-Protocol values offered in the handshake."),
-    R(PEN(on_connect, n_on_connect), HB__T_STRLIST, NULL, 0, 0, 0, NULL, HB__C_UTF8, "list",
-      NULL,
+    R(PEN(on_connect, n_on_connect), HB__T_STRLIST, NULL, 0, 0, 0, NULL, HB__C_UTF8, "list", NULL,
       "Text messages written, in order, after every (re)connect and before any queued send."),
 
     /* ---- log ---- */
@@ -215,8 +217,10 @@ void hb__errs_add(hb__errs *e, const char *file, int line, const char *key, cons
         e->oom = true;
         return;
     }
-    if (file) snprintf(text, need, "%s%s: %s: %s", file, head, key, msg);
-    else snprintf(text, need, "%s: %s", key, msg);
+    if (file)
+        snprintf(text, need, "%s%s: %s: %s", file, head, key, msg);
+    else
+        snprintf(text, need, "%s: %s", key, msg);
     e->items[e->n].line = line;
     e->items[e->n].text = text;
     e->n++;
@@ -300,9 +304,12 @@ static bool s_is_null(const hb__node *v)
 /* Text of a bound in the row's unit. */
 static void s_bound(const hb__cfg_key *k, double v, char *out, size_t cap)
 {
-    if (k->type == HB__T_DURATION) hb__format_duration((uint64_t)v, out, cap);
-    else if (k->type == HB__T_SIZE) hb__format_size((uint64_t)v, out, cap);
-    else snprintf(out, cap, "%.15g", v);
+    if (k->type == HB__T_DURATION)
+        hb__format_duration((uint64_t)v, out, cap);
+    else if (k->type == HB__T_SIZE)
+        hb__format_size((uint64_t)v, out, cap);
+    else
+        snprintf(out, cap, "%.15g", v);
 }
 
 /* "must be between 0 and 1", "must be greater than 0", ... */
@@ -319,8 +326,10 @@ static void s_range_text(const hb__cfg_key *k, char *out, size_t cap, double rep
     s_bound(k, mn, lo, sizeof lo);
     s_bound(k, mx, hi, sizeof hi);
     if (k->flags & HB__F_MIN_EXCL) {
-        if (has_max) snprintf(out, cap, "must be greater than %s and at most %s", lo, hi);
-        else snprintf(out, cap, "must be greater than %s", lo);
+        if (has_max)
+            snprintf(out, cap, "must be greater than %s and at most %s", lo, hi);
+        else
+            snprintf(out, cap, "must be greater than %s", lo);
     } else if (has_min && has_max) {
         snprintf(out, cap, "must be between %s and %s", lo, hi);
     } else if (has_min) {
@@ -334,11 +343,19 @@ static void s_range_text(const hb__cfg_key *k, char *out, size_t cap, double rep
 static void s_repr(const hb__cfg_key *k, double *mn, double *mx)
 {
     switch (k->type) {
-    case HB__T_U32: *mn = 0, *mx = (double)UINT32_MAX; break;
-    case HB__T_INT: *mn = (double)INT_MIN, *mx = (double)INT_MAX; break;
+    case HB__T_U32:
+        *mn = 0, *mx = (double)UINT32_MAX;
+        break;
+    case HB__T_INT:
+        *mn = (double)INT_MIN, *mx = (double)INT_MAX;
+        break;
     case HB__T_DURATION:
-    case HB__T_SIZE: *mn = 0, *mx = 18446744073709551615.0; break;
-    default: *mn = -INFINITY, *mx = INFINITY; break;
+    case HB__T_SIZE:
+        *mn = 0, *mx = 18446744073709551615.0;
+        break;
+    default:
+        *mn = -INFINITY, *mx = INFINITY;
+        break;
     }
 }
 
@@ -448,8 +465,7 @@ bool hb__cfg_set(const hb__cfg_key *k, void *base, const hb__node *v, const char
             return true;
         }
         if (scalar && v->plain &&
-            (!strcmp(v->text, "false") || !strcmp(v->text, "False") ||
-             !strcmp(v->text, "FALSE"))) {
+            (!strcmp(v->text, "false") || !strcmp(v->text, "False") || !strcmp(v->text, "FALSE"))) {
             *(bool *)f = false;
             return true;
         }
@@ -479,7 +495,7 @@ bool hb__cfg_set(const hb__cfg_key *k, void *base, const hb__node *v, const char
         long long n;
         if (!scalar || !v->plain || memchr(v->text, '\0', v->len) || !s_parse_int(v->text, &n)) {
             hb__errs_add(errs, file, v->line, key, "expected an integer, got %s",
-                         !scalar      ? s_kind_name(v)
+                         !scalar     ? s_kind_name(v)
                          : !v->plain ? "a quoted string"
                                      : s_quote(v->text, v->len, q, sizeof q));
             return false;
@@ -490,16 +506,17 @@ bool hb__cfg_set(const hb__cfg_key *k, void *base, const hb__node *v, const char
             s_range_error(k, true, file, v->line, key, errs);
             return false;
         }
-        if (k->type == HB__T_U32) *(uint32_t *)f = (uint32_t)n;
-        else *(int *)f = (int)n;
+        if (k->type == HB__T_U32)
+            *(uint32_t *)f = (uint32_t)n;
+        else
+            *(int *)f = (int)n;
         return true;
     }
     case HB__T_DOUBLE: {
         double d;
-        if (!scalar || !v->plain || memchr(v->text, '\0', v->len) ||
-            !s_parse_double(v->text, &d)) {
+        if (!scalar || !v->plain || memchr(v->text, '\0', v->len) || !s_parse_double(v->text, &d)) {
             hb__errs_add(errs, file, v->line, key, "expected a number, got %s",
-                         !scalar      ? s_kind_name(v)
+                         !scalar     ? s_kind_name(v)
                          : !v->plain ? "a quoted string"
                                      : s_quote(v->text, v->len, q, sizeof q));
             return false;
@@ -659,11 +676,16 @@ static double s_numeric(const hb__cfg_key *k, const void *f)
 {
     switch (k->type) {
     case HB__T_DURATION:
-    case HB__T_SIZE: return (double)*(const uint64_t *)f;
-    case HB__T_U32: return (double)*(const uint32_t *)f;
-    case HB__T_INT: return (double)*(const int *)f;
-    case HB__T_DOUBLE: return *(const double *)f;
-    default: return 0;
+    case HB__T_SIZE:
+        return (double)*(const uint64_t *)f;
+    case HB__T_U32:
+        return (double)*(const uint32_t *)f;
+    case HB__T_INT:
+        return (double)*(const int *)f;
+    case HB__T_DOUBLE:
+        return *(const double *)f;
+    default:
+        return 0;
     }
 }
 
@@ -687,10 +709,10 @@ bool hb__cfg_check_value(const hb__cfg_key *k, const void *base, const char *fil
             return false;
         }
     }
-    const char *s = (k->type == HB__T_STRING || k->type == HB__T_OPTSTR) ? *(char *const *)f
-                                                                         : NULL;
+    const char *s = (k->type == HB__T_STRING || k->type == HB__T_OPTSTR) ? *(char *const *)f : NULL;
     switch (k->check) {
-    case HB__C_NONE: return true;
+    case HB__C_NONE:
+        return true;
     case HB__C_ENDPOINT:
         if (s_endpoint_ok(s)) return true;
         hb__errs_add(errs, file, line, key,
@@ -774,8 +796,8 @@ int hb__cfg_section_defaults(hb__cfg_section section, void *base)
     for (size_t i = 0; i < hb__cfg_nkeys; i++) {
         const hb__cfg_key *k = &hb__cfg_keys[i];
         if (k->section != section || !k->def) continue;
-        hb__node v = {.kind = HB__N_SCALAR, .plain = true, .text = (char *)k->def,
-                      .len = strlen(k->def)};
+        hb__node v = {
+            .kind = HB__N_SCALAR, .plain = true, .text = (char *)k->def, .len = strlen(k->def)};
         if (!hb__cfg_set(k, base, &v, NULL, k->path, &errs)) {
             /* A default that does not parse is a bug in the table (a unit test
              * loads every default), or memory ran out. */
@@ -809,7 +831,8 @@ void hb__cfg_section_free(hb__cfg_section section, void *base)
             s_free_list(*(char ***)f, *s_count(k, base));
             *(char ***)f = NULL, *s_count(k, base) = 0;
             break;
-        default: break;
+        default:
+            break;
         }
     }
 }
@@ -846,7 +869,9 @@ int hb__cfg_section_copy(hb__cfg_section section, void *dst, const void *src)
                        : 0;
         switch (k->type) {
         case HB__T_STRING:
-        case HB__T_OPTSTR: *(char **)f = s_dup(*(char *const *)sf, &ok); break;
+        case HB__T_OPTSTR:
+            *(char **)f = s_dup(*(char *const *)sf, &ok);
+            break;
         case HB__T_HEADERS: {
             const hb_header *sh = *(hb_header *const *)sf;
             if (!n) break;
@@ -874,7 +899,8 @@ int hb__cfg_section_copy(hb__cfg_section section, void *dst, const void *src)
             for (size_t j = 0; j < n; j++) l[j] = s_dup(sl[j], &ok);
             break;
         }
-        default: break;
+        default:
+            break;
         }
     }
     if (!ok) {

@@ -89,7 +89,7 @@ typedef struct hb__errs {
     struct hb__err_item {
         int line;
         char *text;
-    } *items;
+    } * items;
     size_t n, cap;
     size_t dropped;
     bool oom;

@@ -63,8 +63,7 @@ static hb__node *s_scalar(const char *text, size_t len, bool plain, int line)
     return n;
 }
 
-int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out,
-                  hb__errs *errs)
+int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out, hb__errs *errs)
 {
     *out = NULL;
     yaml_parser_t parser;
@@ -80,7 +79,8 @@ int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
             int line = (int)parser.problem_mark.line + 1;
-            if (parser.error == YAML_MEMORY_ERROR) rc = HB_E_NOMEM;
+            if (parser.error == YAML_MEMORY_ERROR)
+                rc = HB_E_NOMEM;
             else if (parser.context)
                 hb__errs_add(errs, file, line, "(syntax)", "%s %s",
                              parser.problem ? parser.problem : "error", parser.context);
@@ -94,7 +94,9 @@ int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out
         hb__node *made = NULL;
         bool done = false, push = false;
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT: done = true; break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
         case YAML_DOCUMENT_START_EVENT:
             if (++docs > 1) {
                 hb__errs_add(errs, file, line, "(syntax)",
@@ -131,7 +133,8 @@ int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out
         case YAML_MAPPING_END_EVENT:
             if (depth > 0) depth--;
             break;
-        default: break;
+        default:
+            break;
         }
         yaml_event_delete(&ev);
         if (made) {
@@ -205,16 +208,20 @@ static hb__node *s_from_json(const json_t *j, int depth, bool *bad)
         }
         return n;
     }
-    case JSON_STRING: return s_scalar(json_string_value(j), json_string_length(j), false, 0);
+    case JSON_STRING:
+        return s_scalar(json_string_value(j), json_string_length(j), false, 0);
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
         return s_scalar(num, strlen(num), true, 0);
     case JSON_REAL:
         snprintf(num, sizeof num, "%.17g", json_real_value(j));
         return s_scalar(num, strlen(num), true, 0);
-    case JSON_TRUE: return s_scalar("true", 4, true, 0);
-    case JSON_FALSE: return s_scalar("false", 5, true, 0);
-    case JSON_NULL: return s_scalar("null", 4, true, 0);
+    case JSON_TRUE:
+        return s_scalar("true", 4, true, 0);
+    case JSON_FALSE:
+        return s_scalar("false", 5, true, 0);
+    case JSON_NULL:
+        return s_scalar("null", 4, true, 0);
     }
     return NULL;
 }

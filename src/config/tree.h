@@ -10,8 +10,7 @@
 /* Parses one YAML document. Returns 0 and *out (NULL for an empty
  * document), HB_E_CONFIG with errors added (syntax, alias, depth), or
  * HB_E_NOMEM. Caller frees *out with hb__node_free. */
-int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out,
-                  hb__errs *errs);
+int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out, hb__errs *errs);
 
 /* Converts a json_t (passed as void * to keep jansson out of this header).
  * Returns 0, HB_E_INVALID_OPTION when nested too deep, or HB_E_NOMEM. */

@@ -71,10 +71,17 @@ bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_l
         const hb__cfg_key *k = &hb__cfg_keys[i];
         const void *base;
         switch (k->section) {
-        case HB__S_BRIDGE: base = &cfg->bridge; break;
-        case HB__S_POOL: base = &cfg->pool; break;
-        case HB__S_LOG: base = &cfg->log; break;
-        default: continue;
+        case HB__S_BRIDGE:
+            base = &cfg->bridge;
+            break;
+        case HB__S_POOL:
+            base = &cfg->pool;
+            break;
+        case HB__S_LOG:
+            base = &cfg->log;
+            break;
+        default:
+            continue;
         }
         int line = s_line(top, i);
         if (line == HB__LINE_FAILED) continue;

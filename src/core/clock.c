@@ -37,8 +37,7 @@ size_t hb__rfc3339(uint64_t wall_ns, char out[HB_RFC3339_LEN])
         memcpy(out, "9999-12-31T23:59:59.999999999Z", HB_RFC3339_LEN);
         return HB_RFC3339_LEN - 1;
     }
-    int n = snprintf(out, HB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%09luZ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, nanos);
+    int n = snprintf(out, HB_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%09luZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos);
     return n < 0 ? 0 : (size_t)n;
 }

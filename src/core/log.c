@@ -92,10 +92,14 @@ static void s_put_escaped(s_buf *b, const char *s)
             continue;
         }
         char esc[8];
-        if (*p == '\n') memcpy(esc, "\\n", 3);
-        else if (*p == '\t') memcpy(esc, "\\t", 3);
-        else if (*p == '\r') memcpy(esc, "\\r", 3);
-        else snprintf(esc, sizeof esc, "\\x%02x", *p);
+        if (*p == '\n')
+            memcpy(esc, "\\n", 3);
+        else if (*p == '\t')
+            memcpy(esc, "\\t", 3);
+        else if (*p == '\r')
+            memcpy(esc, "\\r", 3);
+        else
+            snprintf(esc, sizeof esc, "\\x%02x", *p);
         s_puts(b, esc);
     }
 }

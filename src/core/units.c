@@ -13,9 +13,9 @@
 #include <string.h>
 
 #define NS_PER_MS UINT64_C(1000000)
-#define NS_PER_S UINT64_C(1000000000)
-#define NS_PER_M (60 * NS_PER_S)
-#define NS_PER_H (3600 * NS_PER_S)
+#define NS_PER_S  UINT64_C(1000000000)
+#define NS_PER_M  (60 * NS_PER_S)
+#define NS_PER_H  (3600 * NS_PER_S)
 
 typedef unsigned __int128 u128;
 
@@ -63,12 +63,17 @@ bool hb__parse_duration(const char *s, uint64_t *ns)
         *ns = 0;
         return true;
     }
-    if (strcmp(p, "ms") == 0) unit = NS_PER_MS;
-    else if (strcmp(p, "s") == 0) unit = NS_PER_S;
-    else if (strcmp(p, "m") == 0) unit = NS_PER_M;
-    else if (strcmp(p, "h") == 0) unit = NS_PER_H;
-    else return false;
-    u128 frac = n * unit; /* n < 10^19, unit < 2^42: fits */
+    if (strcmp(p, "ms") == 0)
+        unit = NS_PER_MS;
+    else if (strcmp(p, "s") == 0)
+        unit = NS_PER_S;
+    else if (strcmp(p, "m") == 0)
+        unit = NS_PER_M;
+    else if (strcmp(p, "h") == 0)
+        unit = NS_PER_H;
+    else
+        return false;
+    u128 frac = n * unit;            /* n < 10^19, unit < 2^42: fits */
     if (frac % d != 0) return false; /* finer than 1 ns */
     u128 total = w * unit + frac / d;
     if (total > UINT64_MAX) return false;
@@ -83,11 +88,16 @@ bool hb__parse_size(const char *s, uint64_t *bytes)
     const char *p = s_number(s, false, &w, &n, &d);
     if (!p) return false;
     uint64_t unit;
-    if (strcmp(p, "B") == 0) unit = 1;
-    else if (strcmp(p, "KiB") == 0) unit = UINT64_C(1) << 10;
-    else if (strcmp(p, "MiB") == 0) unit = UINT64_C(1) << 20;
-    else if (strcmp(p, "GiB") == 0) unit = UINT64_C(1) << 30;
-    else return false;
+    if (strcmp(p, "B") == 0)
+        unit = 1;
+    else if (strcmp(p, "KiB") == 0)
+        unit = UINT64_C(1) << 10;
+    else if (strcmp(p, "MiB") == 0)
+        unit = UINT64_C(1) << 20;
+    else if (strcmp(p, "GiB") == 0)
+        unit = UINT64_C(1) << 30;
+    else
+        return false;
     u128 total = w * unit;
     if (total > UINT64_MAX) return false;
     *bytes = (uint64_t)total;
@@ -124,9 +134,12 @@ size_t hb__format_size(uint64_t bytes, char *out, size_t cap)
 {
     const char *suffix = "B";
     uint64_t v = bytes;
-    if (bytes != 0 && bytes % (UINT64_C(1) << 30) == 0) suffix = "GiB", v = bytes >> 30;
-    else if (bytes != 0 && bytes % (UINT64_C(1) << 20) == 0) suffix = "MiB", v = bytes >> 20;
-    else if (bytes != 0 && bytes % (UINT64_C(1) << 10) == 0) suffix = "KiB", v = bytes >> 10;
+    if (bytes != 0 && bytes % (UINT64_C(1) << 30) == 0)
+        suffix = "GiB", v = bytes >> 30;
+    else if (bytes != 0 && bytes % (UINT64_C(1) << 20) == 0)
+        suffix = "MiB", v = bytes >> 20;
+    else if (bytes != 0 && bytes % (UINT64_C(1) << 10) == 0)
+        suffix = "KiB", v = bytes >> 10;
     int r = snprintf(out, cap, "%llu%s", (unsigned long long)v, suffix);
     return r < 0 ? 0 : (size_t)r;
 }

@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 typedef struct hb__ws_url {
-    bool tls;         /* wss:// */
-    size_t host_off;  /* host within the string, without IPv6 brackets */
+    bool tls;        /* wss:// */
+    size_t host_off; /* host within the string, without IPv6 brackets */
     size_t host_len;
-    uint16_t port;    /* as given, else 80 (ws) or 443 (wss) */
+    uint16_t port; /* as given, else 80 (ws) or 443 (wss) */
     bool port_given;
-    size_t path_off;  /* start of path+query ('/' or '?'), or the string's end */
+    size_t path_off; /* start of path+query ('/' or '?'), or the string's end */
 } hb__ws_url;
 
 /* True when `url` is acceptable; fills *out (may be NULL) with where its

@@ -12,6 +12,7 @@
 
 bool hb__utf8_valid(const void *data, size_t len)
 {
+    if (len == 0) return true; /* also for data == NULL */
     const unsigned char *p = data;
     const unsigned char *end = p + len;
     while (p < end) {

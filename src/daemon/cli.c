@@ -41,11 +41,10 @@ const char *hb_cli_config_path(void)
     return s_config_path;
 }
 
-static int s_bad_args(const char *fmt, const char *arg)
+/* "honeybee-bridge: WHAT[ ARG]", the usage line, and exit code 2. */
+static int s_bad_args(const char *what, const char *arg)
 {
-    fputs("honeybee-bridge: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
+    fprintf(stderr, "honeybee-bridge: %s%s%s\n", what, arg ? " " : "", arg ? arg : "");
     fputs(s_usage, stderr);
     return HB_EXIT_CONFIG;
 }
@@ -66,7 +65,7 @@ int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
-            if (i + 1 >= argc) return s_bad_args("option %s needs a FILE", a);
+            if (i + 1 >= argc) return s_bad_args(a, "needs a FILE");
             path = argv[++i];
         } else if (!strncmp(a, "--config=", 9)) {
             path = a + 9;
@@ -81,12 +80,12 @@ int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help = true;
         } else if (a[0] == '-') {
-            return s_bad_args("unknown option %s", a);
+            return s_bad_args("unknown option", a);
         } else {
-            return s_bad_args("unexpected argument %s", a);
+            return s_bad_args("unexpected argument", a);
         }
     }
-    if (path && !*path) return s_bad_args("%sempty configuration file name", "");
+    if (path && !*path) return s_bad_args("empty configuration file name", NULL);
     if (help) {
         fputs(s_usage, stdout);
         fputs(s_help, stdout);
@@ -109,10 +108,14 @@ int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
         if (rc) hb_config_destroy(&cfg);
     }
     if (rc) {
-        if (errors) s_print_errors(errors);
-        else fprintf(stderr, "honeybee-bridge: %s\n", hb_strerror(rc));
+        if (errors)
+            s_print_errors(errors);
+        else
+            fprintf(stderr, "honeybee-bridge: %s\n", hb_strerror(rc));
         free(errors);
-        if (check) fprintf(stderr, "%s: configuration is not valid\n", path ? path : "defaults");
+        if (check)
+            fprintf(stderr, "honeybee-bridge: %s: configuration is not valid\n",
+                    path ? path : "built-in defaults");
         return HB_EXIT_CONFIG;
     }
     if (check) {

@@ -14,9 +14,9 @@
 #include "honeybee/config.h"
 
 /* Exit codes of SPEC.md section 2. */
-#define HB_EXIT_OK 0      /* clean shutdown, --help, --version, valid --check */
+#define HB_EXIT_OK      0 /* clean shutdown, --help, --version, valid --check */
 #define HB_EXIT_RUNTIME 1 /* runtime failure, e.g. an endpoint cannot be bound */
-#define HB_EXIT_CONFIG 2  /* bad configuration or arguments */
+#define HB_EXIT_CONFIG  2 /* bad configuration or arguments */
 
 /*
  * Parses the arguments and does what they ask. Returns:

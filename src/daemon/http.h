@@ -16,8 +16,8 @@
  * Answer one GET. Runs on the HTTP thread. Sets *status and *content_type
  * (static text) and returns a malloc'd body of *len bytes (NULL: empty).
  */
-typedef char *(*hb_http_handler)(void *ud, const char *path, int *status,
-                                 const char **content_type, size_t *len);
+typedef char *(*hb_http_handler)(void *ud, const char *path, int *status, const char **content_type,
+                                 size_t *len);
 
 typedef struct hb_http hb_http;
 

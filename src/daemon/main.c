@@ -274,8 +274,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < d.cfg->n_peers; i++) {
         rc = hb_pool_connect(d.pool, &d.cfg->peers[i]);
         if (rc != 0)
-            HB_LOG(&d.lg, HB_LOG_ERROR, d.cfg->peers[i].id, "cannot add peer: %s",
-                   hb_strerror(rc));
+            HB_LOG(&d.lg, HB_LOG_ERROR, d.cfg->peers[i].id, "cannot add peer: %s", hb_strerror(rc));
     }
     if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");

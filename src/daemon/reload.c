@@ -77,8 +77,7 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
                 HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: new peer (%s)", nw->url);
                 r.added++;
             } else {
-                HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot add peer: %s",
-                       hb_strerror(rc));
+                HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot add peer: %s", hb_strerror(rc));
                 r.failed++;
             }
             continue;

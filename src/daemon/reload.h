@@ -14,10 +14,10 @@
 #include "honeybee/config.h"
 
 typedef struct hb_reload_ops {
-    int (*connect)(void *ud, const hb_peer_cfg *p);          /* hb_pool_connect */
-    int (*remove)(void *ud, const char *id);                 /* hb_pool_remove */
+    int (*connect)(void *ud, const hb_peer_cfg *p); /* hb_pool_connect */
+    int (*remove)(void *ud, const char *id);        /* hb_pool_remove */
     void (*connect_after_removed)(void *ud, const hb_peer_cfg *p);
-    bool (*exists)(void *ud, const char *id);                /* still in the pool */
+    bool (*exists)(void *ud, const char *id); /* still in the pool */
     void *ud;
 } hb_reload_ops;
 
@@ -47,7 +47,6 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
  * True when the `bridge` or `log` sections differ (they need a restart);
  * `what` names the first difference.
  */
-bool hb__reload_needs_restart(const hb_config *running, const hb_config *next,
-                              const char **what);
+bool hb__reload_needs_restart(const hb_config *running, const hb_config *next, const char **what);
 
 #endif

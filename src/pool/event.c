@@ -48,12 +48,18 @@ const char *hb_send_fail_name(hb_send_fail r)
 int hb_send_fail_from_err(int err)
 {
     switch (err) {
-    case HB_E_UNKNOWN_PEER: return HB_SF_UNKNOWN_PEER;
-    case HB_E_NOT_CONNECTED: return HB_SF_NOT_CONNECTED;
-    case HB_E_QUEUE_FULL: return HB_SF_QUEUE_FULL;
-    case HB_E_TOO_LARGE: return HB_SF_TOO_LARGE;
-    case HB_E_BAD_REQUEST: return HB_SF_BAD_REQUEST;
-    default: return -1;
+    case HB_E_UNKNOWN_PEER:
+        return HB_SF_UNKNOWN_PEER;
+    case HB_E_NOT_CONNECTED:
+        return HB_SF_NOT_CONNECTED;
+    case HB_E_QUEUE_FULL:
+        return HB_SF_QUEUE_FULL;
+    case HB_E_TOO_LARGE:
+        return HB_SF_TOO_LARGE;
+    case HB_E_BAD_REQUEST:
+        return HB_SF_BAD_REQUEST;
+    default:
+        return -1;
     }
 }
 

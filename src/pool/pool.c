@@ -286,12 +286,15 @@ static void s_reap(void *ud)
         hb_plugin *p = pool->fin_head;
         pool->fin_head = p->fin_next;
         if (!pool->fin_head) pool->fin_tail = NULL;
-        s_emit(pool, hb_event_new(HB_EV_REMOVED, p->cfg.id, p->cfg.url, p->removed_reason, NULL));
         s_all_unlink(pool, p);
         hb_counters c;
         s_counters_get(p, &c);
+        hb_event *e = hb_event_new(HB_EV_REMOVED, p->cfg.id, p->cfg.url, p->removed_reason, NULL);
+        /* Unlink and emit under the lock: once `removed` is out the id is
+         * free, and no `added` of a new peer with this id can precede it. */
         pthread_rwlock_wrlock(&pool->reg);
         s_unlink(pool, p);
+        s_emit(pool, e);
         s_counters_add(&pool->removed_totals, &c);
         uint32_t left = pool->n_peers;
         pthread_rwlock_unlock(&pool->reg);
@@ -425,8 +428,8 @@ void hb_plugin_disconnected(hb_plugin *p, int code, const char *reason, const ch
 void hb_plugin_send_failed(hb_plugin *p, hb_send_fail reason)
 {
     if ((unsigned)reason < HB_SF__COUNT) s_inc(&p->c.sf[reason], 1);
-    s_emit(p->pool, hb_event_new(HB_EV_SEND_FAILED, p->cfg.id, p->cfg.url,
-                                 hb_send_fail_name(reason), NULL));
+    s_emit(p->pool,
+           hb_event_new(HB_EV_SEND_FAILED, p->cfg.id, p->cfg.url, hb_send_fail_name(reason), NULL));
 }
 
 void hb_plugin_count_sent(hb_plugin *p, size_t bytes)
@@ -543,7 +546,13 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
     pool->max_peers = cfg->max_peers;
     pool->nbuckets = 64;
     pool->buckets = calloc(pool->nbuckets, sizeof(*pool->buckets));
-    pthread_rwlock_init(&pool->reg, NULL);
+    /* Writers first: connect/remove and the loop thread's reaper must not
+     * starve behind a steady stream of senders holding the read side. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&pool->reg, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&pool->wmu, NULL);
     pthread_cond_init(&pool->wcond, NULL);
     pool->resume_note.fn = s_on_resume;
@@ -699,7 +708,8 @@ static int s_send_one(hb_plugin *p, const void *data, size_t len, hb_msg_type ty
             binary = true;
         else {
             bool ok = utf8 >= 0 ? utf8 == 1 : hb__utf8_valid(data, len);
-            if (type == HB_MSG_TEXT && !ok) return s_count_refusal(p, HB_E_BAD_REQUEST), HB_E_BAD_REQUEST;
+            if (type == HB_MSG_TEXT && !ok)
+                return s_count_refusal(p, HB_E_BAD_REQUEST), HB_E_BAD_REQUEST;
             binary = !ok;
         }
         rc = p->worker->ops->send(p->worker, data, len, binary);
@@ -823,7 +833,8 @@ int hb_pool_list(hb_pool *pool, hb_peer_info **out, size_t *n)
         return HB_E_NOMEM;
     }
     for (size_t i = 0; i < pool->nbuckets; i++)
-        for (hb_plugin *p = pool->buckets[i]; p && k < cnt; p = p->hnext) s_info(p, &arr[k++], true);
+        for (hb_plugin *p = pool->buckets[i]; p && k < cnt; p = p->hnext)
+            s_info(p, &arr[k++], true);
     pthread_rwlock_unlock(&pool->reg);
     qsort(arr, k, sizeof(*arr), s_cmp_info);
     *out = arr;
@@ -867,8 +878,7 @@ int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns)
     uint64_t deadline = now + drain_ns + 2000000000ull;
     struct timespec abs;
     clock_gettime(CLOCK_REALTIME, &abs);
-    uint64_t wall = (uint64_t)abs.tv_sec * 1000000000ull + (uint64_t)abs.tv_nsec +
-                    (deadline - now);
+    uint64_t wall = (uint64_t)abs.tv_sec * 1000000000ull + (uint64_t)abs.tv_nsec + (deadline - now);
     abs.tv_sec = (time_t)(wall / 1000000000ull);
     abs.tv_nsec = (long)(wall % 1000000000ull);
     int rc = 0;

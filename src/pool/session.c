@@ -179,7 +179,6 @@ static void s_on_open(void *ud, hb_conn *c)
     hb_backoff_connected(&s->bo);
     s->opened_ns = now;
     atomic_store_explicit(&s->connected_at_pub, hb__wall_ns(), memory_order_relaxed);
-    atomic_store_explicit(&s->attempt_pub, 0, memory_order_relaxed);
     s->on_connect_idx = 0;
     s->want_ping = s->want_app_ping = false;
     hb_keepalive_start(&s->ka, &s->cfg->opts.keepalive, now);
@@ -225,7 +224,8 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
     hb_keepalive_data(&s->ka, hb__mono_ns());
     hb_inbox_msg *m = NULL;
     switch (hb_reader_feed(&s->rd, data, len, first, final, binary, &m)) {
-    case HB_READ_MORE: return;
+    case HB_READ_MORE:
+        return;
     case HB_READ_MESSAGE: {
         bool more = s->hooks.on_message ? s->hooks.on_message(s->hooks.ud, s, m, binary)
                                         : hb_plugin_deliver(s->p, m, binary);
@@ -235,9 +235,15 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
         }
         return;
     }
-    case HB_READ_TOO_LARGE: s_drop(s, 1009, "too_large"); return;
-    case HB_READ_INVALID_UTF8: s_drop(s, 1007, "invalid_utf8"); return;
-    case HB_READ_NOMEM: s_drop(s, 1011, "connection_lost"); return;
+    case HB_READ_TOO_LARGE:
+        s_drop(s, 1009, "too_large");
+        return;
+    case HB_READ_INVALID_UTF8:
+        s_drop(s, 1007, "invalid_utf8");
+        return;
+    case HB_READ_NOMEM:
+        s_drop(s, 1011, "connection_lost");
+        return;
     }
 }
 
@@ -454,7 +460,9 @@ static void s_stop(hb_worker *w, hb_stop_reason why, uint64_t drain_deadline)
         }
         s_finish(s, s_stop_word(s));
         break;
-    default: s_finish(s, s_stop_word(s)); break;
+    default:
+        s_finish(s, s_stop_word(s));
+        break;
     }
 }
 

@@ -112,8 +112,7 @@ static void s_usage(FILE *out)
         "  version\n"
         "\n"
         "Options:\n"
-        "  -e, --endpoint EP   ZeroMQ endpoint to connect to. Defaults: inbox " DEFAULT_INBOX
-        ",\n"
+        "  -e, --endpoint EP   ZeroMQ endpoint to connect to. Defaults: inbox " DEFAULT_INBOX ",\n"
         "                      events " DEFAULT_EVENTS ", send " DEFAULT_SEND ",\n"
         "                      control " DEFAULT_CONTROL "; or $HONEYBEE_INBOX, $HONEYBEE_EVENTS,\n"
         "                      $HONEYBEE_SEND, $HONEYBEE_CONTROL (a bind address * or\n"
@@ -140,8 +139,8 @@ typedef struct cli_opts {
     const char *peer;
     const char *kind;
     const char *options_json;
-    long count;   /* 0: unlimited */
-    double time;  /* seconds, 0: unlimited */
+    long count;  /* 0: unlimited */
+    double time; /* seconds, 0: unlimited */
     double timeout;
     bool meta;
     bool json;
@@ -186,9 +185,15 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
     int c;
     while ((c = getopt_long(argc, argv, "e:p:k:n:t:T:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'e': o->endpoint = optarg; break;
-        case 'p': o->peer = optarg; break;
-        case 'k': o->kind = optarg; break;
+        case 'e':
+            o->endpoint = optarg;
+            break;
+        case 'p':
+            o->peer = optarg;
+            break;
+        case 'k':
+            o->kind = optarg;
+            break;
         case 'n': {
             char *end;
             errno = 0;
@@ -197,19 +202,36 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
                 s_die_usage("bad count: '%s'", optarg);
             break;
         }
-        case 't': o->time = s_parse_seconds(optarg, "time"); break;
+        case 't':
+            o->time = s_parse_seconds(optarg, "time");
+            break;
         case 'T':
             o->timeout = s_parse_seconds(optarg, "timeout");
             if (o->timeout <= 0) s_die_usage("timeout must be > 0");
             break;
-        case OPT_META: o->meta = true; break;
-        case OPT_JSON: o->json = true; break;
-        case OPT_BINARY: o->binary = 1; break;
-        case OPT_TEXT: o->binary = 0; break;
-        case OPT_OPTIONS: o->options_json = optarg; break;
-        case OPT_VIA: o->via_control = true; break;
-        case 'h': s_usage(stdout); exit(EXIT_OK);
-        default: s_die_usage("bad option");
+        case OPT_META:
+            o->meta = true;
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_BINARY:
+            o->binary = 1;
+            break;
+        case OPT_TEXT:
+            o->binary = 0;
+            break;
+        case OPT_OPTIONS:
+            o->options_json = optarg;
+            break;
+        case OPT_VIA:
+            o->via_control = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            exit(EXIT_OK);
+        default:
+            s_die_usage("bad option");
         }
     }
     o->nargs = argc - optind;
@@ -362,6 +384,13 @@ static int s_wait_readable(void *sock, double deadline)
 
 /* ---- sub ------------------------------------------------------------------ */
 
+/* Flush a record. A reader that went away (`sub | head -1`: EPIPE, SIGPIPE
+ * is ignored) ends the tail loops like a signal would. */
+static void s_flush(void)
+{
+    if (fflush(stdout) != 0) s_interrupted = 1;
+}
+
 /* Last (conn, seq) seen per peer, to report gaps and reconnects. A plain
  * array: a terminal client follows a handful of peers. */
 typedef struct peer_track {
@@ -426,8 +455,8 @@ static void s_print_inbox(const cli_opts *o, zmq_msg_t *f)
 
     if (o->json) {
         json_t *obj = json_pack("{s:s%, s:I, s:I, s:I, s:b}", "peer", peer, (size_t)peer_len,
-                                "conn", (json_int_t)conn, "seq", (json_int_t)seq,
-                                "received_ns", (json_int_t)ns, "binary", binary);
+                                "conn", (json_int_t)conn, "seq", (json_int_t)seq, "received_ns",
+                                (json_int_t)ns, "binary", binary);
         json_t *d = binary ? NULL : json_stringn(data, len);
         if (!d) {
             /* Binary, or text that jansson will not take: base64. */
@@ -451,7 +480,7 @@ static void s_print_inbox(const cli_opts *o, zmq_msg_t *f)
         fwrite(data, 1, len, stdout);
         putchar('\n');
     }
-    fflush(stdout);
+    s_flush();
 }
 
 static int s_cmd_sub(void *ctx, const cli_opts *o)
@@ -508,7 +537,7 @@ static void s_print_event(const cli_opts *o, zmq_msg_t *f)
     if (o->json) {
         fwrite(body, 1, len, stdout);
         putchar('\n');
-        fflush(stdout);
+        s_flush();
         return;
     }
     json_error_t jerr;
@@ -519,8 +548,8 @@ static void s_print_event(const cli_opts *o, zmq_msg_t *f)
         return;
     }
     /* at kind id, then every other field as key=value in the order sent. */
-    printf("%s %.*s %.*s", s_jget(ev, "at", "-"),
-           (int)zmq_msg_size(&f[0]), (const char *)zmq_msg_data(&f[0]), (int)zmq_msg_size(&f[1]),
+    printf("%s %.*s %.*s", s_jget(ev, "at", "-"), (int)zmq_msg_size(&f[0]),
+           (const char *)zmq_msg_data(&f[0]), (int)zmq_msg_size(&f[1]),
            (const char *)zmq_msg_data(&f[1]));
     const char *key;
     json_t *val;
@@ -536,7 +565,7 @@ static void s_print_event(const cli_opts *o, zmq_msg_t *f)
         }
     }
     putchar('\n');
-    fflush(stdout);
+    s_flush();
     json_decref(ev);
 }
 
@@ -654,12 +683,9 @@ static void s_print_list(json_t *reply)
     {
         json_t *at = json_object_get(p, "connected_at");
         json_t *attempt = json_object_get(p, "attempt");
-        printf("%-24s %-11s %7" JSON_INTEGER_FORMAT "  %-30s %s\n",
-               s_jget(p, "id", "?"),
-               s_jget(p, "state", "?"),
-               json_is_integer(attempt) ? json_integer_value(attempt) : 0,
-               json_is_string(at) ? json_string_value(at) : "-",
-               s_jget(p, "url", "?"));
+        printf("%-24s %-11s %7" JSON_INTEGER_FORMAT "  %-30s %s\n", s_jget(p, "id", "?"),
+               s_jget(p, "state", "?"), json_is_integer(attempt) ? json_integer_value(attempt) : 0,
+               json_is_string(at) ? json_string_value(at) : "-", s_jget(p, "url", "?"));
     }
 }
 
@@ -684,8 +710,7 @@ static int s_control_reply(void *ctx, const cli_opts *o, const char *op, json_t 
         puts(s ? s : "{}");
         free(s);
     } else if (!ok) {
-        s_warn("%s: %s: %s", op, s_jget(reply, "error", "error"),
-               s_jget(reply, "message", ""));
+        s_warn("%s: %s: %s", op, s_jget(reply, "error", "error"), s_jget(reply, "message", ""));
     } else if (!strcmp(op, "list")) {
         s_print_list(reply);
     } else if (!strcmp(op, "stats")) {

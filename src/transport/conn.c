@@ -303,8 +303,9 @@ size_t hb_conn_headroom(void)
 int hb_conn_write(hb_conn *c, unsigned char *buf, size_t len, int kind)
 {
     if (!c->wsi_live || !c->wsi) return -1;
-    enum lws_write_protocol wp =
-        kind == 0 ? LWS_WRITE_TEXT : kind == 1 ? LWS_WRITE_BINARY : LWS_WRITE_PING;
+    enum lws_write_protocol wp = kind == 0   ? LWS_WRITE_TEXT
+                                 : kind == 1 ? LWS_WRITE_BINARY
+                                             : LWS_WRITE_PING;
     int n = lws_write(c->wsi, buf + LWS_PRE, len, wp);
     return n < (int)len ? -1 : 0;
 }

@@ -39,11 +39,11 @@ typedef struct s_vhost {
 struct hb__loop {
     struct lws_context *ctx;
     const hb_logger *logger;
-    pthread_t thread;          /* written before the thread starts */
-    bool thread_started;       /* creating/destroying thread only */
-    pthread_t self;            /* the loop thread's own id, published by `running` */
+    pthread_t thread;    /* written before the thread starts */
+    bool thread_started; /* creating/destroying thread only */
+    pthread_t self;      /* the loop thread's own id, published by `running` */
     atomic_bool running;
-    atomic_bool stop;              /* set by hb__loop_free */
+    atomic_bool stop;               /* set by hb__loop_free */
     atomic_uint_fast64_t heartbeat; /* monotonic ns of the last loop turn */
     atomic_uint live_conns;         /* lws sockets we hold */
     void (*on_exit)(void *ud);
@@ -309,7 +309,8 @@ static void *s_resolver(void *arg)
                                   ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
                                   : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
             if (!inet_ntop(pick->ai_family, src, r->addr, sizeof(r->addr))) r->addr[0] = 0;
-            if (!r->addr[0]) snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
+            if (!r->addr[0])
+                snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
         }
         if (res) freeaddrinfo(res);
         hb__loop_notify(loop, &r->note);

@@ -36,7 +36,7 @@ typedef struct hb__note {
 
 typedef struct hb__loop_cfg {
     const hb_logger *logger;
-    uint32_t command_queue; /* 0 = 65536 */
+    uint32_t command_queue;    /* 0 = 65536 */
     uint32_t resolver_threads; /* 0 = 2 */
     /* Called on the loop thread once the loop was asked to stop, before it
      * exits (the pool stops its workers there). */
@@ -86,8 +86,7 @@ typedef struct hb__resolve {
 void hb__resolve_submit(hb__loop *loop, hb__resolve *r);
 
 /* ---- TLS profiles: one client vhost each, created lazily (loop thread) ---- */
-struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *err,
-                                 size_t errlen);
+struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *err, size_t errlen);
 
 /* ---- internal plumbing between loop.c and conn.c ---- */
 int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -47,6 +47,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports():
+    return {k: free_port() for k in ("inbox", "events", "send", "control", "http")}
+
+
 def wait_for(pred, timeout, what):
     deadline = time.monotonic() + timeout * SLOW
     while time.monotonic() < deadline:
@@ -181,8 +185,8 @@ class Bridge:
     """The real daemon on free ports. `exe` and `env` allow running an
     installed copy with environment overrides instead of a config's ports."""
 
-    def __init__(self, peers=(), exe=BRIDGE, config_path=None, env=None):
-        self.ports = {k: free_port() for k in ("inbox", "events", "send", "control", "http")}
+    def __init__(self, peers=(), exe=BRIDGE, config_path=None, env=None, ports=None):
+        self.ports = ports or free_ports()
         self.ep = {k: f"tcp://127.0.0.1:{v}" for k, v in self.ports.items() if k != "http"}
         self.http = f"127.0.0.1:{self.ports['http']}"
         self.dir = tempfile.mkdtemp(prefix="hb-ship-")

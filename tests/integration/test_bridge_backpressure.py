@@ -39,8 +39,11 @@ def test_flood_with_stuck_subscriber():
                 srv.send_all("probe")
                 return H.recv_inbox(fast, 0.2)
             first = H.wait_for(seen, 10, "the inbox subscription")[2]["seq"]
-            while H.recv_inbox(fast, 0.2):
-                pass
+            while True:  # drain the probes; `first` = the last seq before the flood
+                m = H.recv_inbox(fast, 0.2)
+                if m is None:
+                    break
+                first = m[2]["seq"]
             base_rss = rss_kib(b.proc.pid)
 
             got = {"n": 0, "gaps": 0, "last": None, "bad": None}
@@ -64,6 +67,9 @@ def test_flood_with_stuck_subscriber():
             payload = b"y" * SIZE
             fut = srv.flood(payload, N)
             fut.result(H.t(120))
+            # Written by the server is not yet read by the bridge: wait.
+            H.wait_for(lambda: b.ok({"op": "stats", "id": "flood"})["seq"] >= first + N, 30,
+                       "the bridge to read the whole flood")
             final = b.ok({"op": "stats", "id": "flood"})["seq"]
             H.wait_for(lambda: got["last"] == final or got["gaps"], 30,
                        "the fast subscriber to catch up")
@@ -82,8 +88,10 @@ def test_flood_with_stuck_subscriber():
             if got["gaps"] == 0:
                 assert got["n"] == N, got
             # RSS bounded: the stuck subscriber costs at most its HWM.
+            # (ASan keeps freed memory in its quarantine, 256 MiB by default.)
             grew = rss_kib(b.proc.pid) - base_rss
-            assert grew < 64 * 1024, "RSS grew by %d KiB" % grew
+            limit = 64 * 1024 + (320 * 1024 if H.SANITIZER == "address" else 0)
+            assert grew < limit, "RSS grew by %d KiB" % grew
             # The stuck subscriber now reads: a gap in seq shows its drops.
             seqs = []
             while True:

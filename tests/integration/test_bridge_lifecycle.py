@@ -110,7 +110,7 @@ def test_sighup_reload():
             assert set(peers) == {"keep", "change", "new", "ctl"}, peers
             assert not any(e["id"] in ("keep", "ctl") for e in ev.seen), ev.seen
             assert keep.n_connections == conns  # untouched
-            assert change.headers[-1].get("X-V") == "2", change.headers[-1]
+            assert change.headers[-1].get("x-v") == "2", change.headers[-1]
             # An invalid file is logged and ignored.
             with open(b.path, "w") as f:
                 f.write("peers: [ {id: x\n")

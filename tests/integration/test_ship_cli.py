@@ -95,11 +95,8 @@ def main():
         # subscription reached the bridge. Connect throwaway peers until the
         # --json subscriber (which exits on its first `connected`) sees one;
         # the -p extra subscriber started first, so it is subscribed too.
-        n = 0
-        # The --json one exits after its first `connected`: use it as the probe.
         lines_seen = False
-        for _ in range(int(20 * SLOW)):
-            n += 1
+        for n in range(1, int(20 * SLOW) + 1):
             probe = f"probe{n}"
             cli(["connect", probe, ws.url(probe)], env)
             if evj.poll() is not None or _quiet_wait(evjl, probe):
@@ -179,6 +176,16 @@ def main():
         check(rp.returncode == 0, f"sub after SIGINT exited {rp.returncode}")
         check("feed: reconnected (conn 1 -> 2)" in err, f"reconnect report: {err!r}")
         ok("sub reports a conn change on stderr, exits 0 on SIGINT")
+
+        # A reader that goes away ends sub (EPIPE), instead of a tail that
+        # runs forever behind `| head -1`.
+        full = dict(os.environ, **env)
+        hp = subprocess.Popen(["sh", "-c", f"'{CLI}' sub -p feed | head -n 1"], env=full,
+                              stdout=subprocess.PIPE)
+        pump(ws, ["feed"], "pipe", lambda: hp.poll() is not None, "sub | head -1 to exit")
+        check(hp.returncode == 0 and hp.stdout.read().decode().startswith("pipe"),
+              "sub | head -1")
+        ok("sub ends when its reader goes away")
 
         # --- send ----------------------------------------------------------------
         r = cli(["send", "feed", "hello via push"], env)

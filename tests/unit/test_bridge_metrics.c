@@ -60,8 +60,7 @@ static void test_render(void **state)
     assert_true(s_has_line(t, "honeybee_peers{state=\"closed\"} 0"));
     assert_true(s_has_line(t, "honeybee_peers{peer=\"a\",state=\"connected\"} 1"));
     assert_true(s_has_line(t, "honeybee_peers{peer=\"a\",state=\"waiting\"} 0"));
-    assert_true(
-        s_has_line(t, "honeybee_peers{peer=\"we\\\"ird\\\\id\\nx\",state=\"waiting\"} 1"));
+    assert_true(s_has_line(t, "honeybee_peers{peer=\"we\\\"ird\\\\id\\nx\",state=\"waiting\"} 1"));
 
     assert_true(s_has_line(t, "# TYPE honeybee_messages_received_total counter"));
     assert_true(s_has_line(t, "honeybee_messages_received_total 10"));
@@ -79,8 +78,7 @@ static void test_render(void **state)
     assert_true(s_has_line(t, "honeybee_send_failed_total{reason=\"not_connected\"} 0"));
     assert_true(s_has_line(t, "honeybee_send_failed_total{reason=\"too_large\"} 0"));
     assert_true(s_has_line(t, "honeybee_send_failed_total{peer=\"a\",reason=\"queue_full\"} 1"));
-    assert_true(
-        s_has_line(t, "honeybee_send_failed_total{peer=\"a\",reason=\"not_connected\"} 0"));
+    assert_true(s_has_line(t, "honeybee_send_failed_total{peer=\"a\",reason=\"not_connected\"} 0"));
     assert_null(strstr(t, "peer=\"a\",reason=\"unknown_peer\""));
     assert_null(strstr(t, "peer=\"a\",reason=\"bad_request\""));
     assert_true(s_has_line(t, "honeybee_events_dropped_total 4"));

@@ -17,8 +17,7 @@
 static void test_meta_layout(void **state)
 {
     uint8_t m[HB_META_LEN];
-    hb__meta_encode(m, HB_MSG_F_BINARY, 0x01020304u, 0x1112131415161718ull,
-                    0x2122232425262728ull);
+    hb__meta_encode(m, HB_MSG_F_BINARY, 0x01020304u, 0x1112131415161718ull, 0x2122232425262728ull);
     const uint8_t want[HB_META_LEN] = {1,    1,    0,    0,    1,    2,    3,    4,
                                        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
                                        0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28};
@@ -46,8 +45,8 @@ static json_t *s_parse(const char *txt)
 
 static void test_event_json_fields(void **state)
 {
-    hb_event *e = hb_event_new(HB_EV_DISCONNECTED, "relay-a", "ws://127.0.0.1:1/", "keepalive",
-                               "bye");
+    hb_event *e =
+        hb_event_new(HB_EV_DISCONNECTED, "relay-a", "ws://127.0.0.1:1/", "keepalive", "bye");
     assert_non_null(e);
     e->at_ns = 1700000000123456789ull;
     e->code = 1001;
@@ -102,7 +101,8 @@ static int s_parse_err(const char *txt)
     hb_ctl_req rq;
     char msg[256];
     int rc = hb__ctl_parse(txt, strlen(txt), &rq, msg, sizeof(msg));
-    if (rc == 0) hb__ctl_req_free(&rq);
+    if (rc == 0)
+        hb__ctl_req_free(&rq);
     else
         assert_true(strlen(msg) > 0);
     return rc;
@@ -194,13 +194,13 @@ static void test_error_reply(void **state)
     assert_true(strlen(json_string_value(json_object_get(o, "message"))) > 0);
     json_decref(o);
     free(t);
-    const int codes[] = {HB_E_BAD_REQUEST,   HB_E_UNKNOWN_OP,     HB_E_PEER_EXISTS,
-                         HB_E_UNKNOWN_PEER,  HB_E_INVALID_URL,    HB_E_INVALID_OPTION,
-                         HB_E_NOT_CONNECTED, HB_E_QUEUE_FULL,     HB_E_TOO_LARGE,
+    const int codes[] = {HB_E_BAD_REQUEST,   HB_E_UNKNOWN_OP,  HB_E_PEER_EXISTS,
+                         HB_E_UNKNOWN_PEER,  HB_E_INVALID_URL, HB_E_INVALID_OPTION,
+                         HB_E_NOT_CONNECTED, HB_E_QUEUE_FULL,  HB_E_TOO_LARGE,
                          HB_E_SHUTTING_DOWN};
-    const char *names[] = {"bad_request",   "unknown_op", "peer_exists", "unknown_peer",
-                           "invalid_url",   "invalid_option", "not_connected", "queue_full",
-                           "too_large",     "shutting_down"};
+    const char *names[] = {"bad_request", "unknown_op",     "peer_exists",   "unknown_peer",
+                           "invalid_url", "invalid_option", "not_connected", "queue_full",
+                           "too_large",   "shutting_down"};
     for (int i = 0; i < 10; i++) {
         t = hb__ctl_error_reply(codes[i], "words");
         o = s_parse(t);
@@ -231,8 +231,8 @@ static void test_base64(void **state)
     s_b64("Zm9v", "foo", 3);
     s_b64("Zm9vYmFy", "foobar", 6);
     s_b64("AAD/", "\0\0\xff", 3);
-    const char *bad[] = {"Z", "Zg=", "Zg===", "Z===", "Zm9v!", "Zm 9v", "Zm9v\n", "=Zm9",
-                         "Zg==Zg==", "Zm9vY"};
+    const char *bad[] = {"Z",     "Zg=",    "Zg===", "Z===",     "Zm9v!",
+                         "Zm 9v", "Zm9v\n", "=Zm9",  "Zg==Zg==", "Zm9vY"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         unsigned char *out = (unsigned char *)"x";
         size_t n = 0;
@@ -288,10 +288,14 @@ static void test_list_stats_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_meta_layout),      cmocka_unit_test(test_event_json_fields),
-        cmocka_unit_test(test_event_json_minimal), cmocka_unit_test(test_ctl_parse_errors),
-        cmocka_unit_test(test_ctl_parse_ok),     cmocka_unit_test(test_error_reply),
-        cmocka_unit_test(test_base64),           cmocka_unit_test(test_list_stats_json),
+        cmocka_unit_test(test_meta_layout),
+        cmocka_unit_test(test_event_json_fields),
+        cmocka_unit_test(test_event_json_minimal),
+        cmocka_unit_test(test_ctl_parse_errors),
+        cmocka_unit_test(test_ctl_parse_ok),
+        cmocka_unit_test(test_error_reply),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_list_stats_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,8 @@
 #include "config/schema.h"
 #include "honeybee/config.h"
 
-#define DOC_BEGIN "<!-- BEGIN GENERATED KEYS: do not edit, see tests/unit/test_config_generated.c -->\n"
+#define DOC_BEGIN \
+    "<!-- BEGIN GENERATED KEYS: do not edit, see tests/unit/test_config_generated.c -->\n"
 #define DOC_END "<!-- END GENERATED KEYS -->\n"
 
 static char s_root[1024];
@@ -116,10 +117,12 @@ static void test_example_file(void **state)
     assert_int_equal(hb_config_defaults(&d), 0);
     for (int s = 0; s < HB__S__COUNT; s++) {
         if (s == HB__S_PEER) continue;
-        void *a = s == HB__S_BRIDGE ? (void *)&c->bridge : s == HB__S_POOL ? (void *)&c->pool
-                                                                           : (void *)&c->log;
-        void *b = s == HB__S_BRIDGE ? (void *)&d->bridge : s == HB__S_POOL ? (void *)&d->pool
-                                                                           : (void *)&d->log;
+        void *a = s == HB__S_BRIDGE ? (void *)&c->bridge
+                  : s == HB__S_POOL ? (void *)&c->pool
+                                    : (void *)&c->log;
+        void *b = s == HB__S_BRIDGE ? (void *)&d->bridge
+                  : s == HB__S_POOL ? (void *)&d->pool
+                                    : (void *)&d->log;
         assert_true(hb__cfg_section_equal((hb__cfg_section)s, a, b));
     }
     assert_int_equal(c->n_peers, 0);
@@ -204,8 +207,8 @@ static void test_table_sound(void **state)
                          : k->section == HB__S_LOG  ? (void *)&big.log
                                                     : (void *)&scratch;
             hb__errs errs = {0};
-            hb__node v = {.kind = HB__N_SCALAR, .plain = true, .text = (char *)k->def,
-                          .len = strlen(k->def)};
+            hb__node v = {
+                .kind = HB__N_SCALAR, .plain = true, .text = (char *)k->def, .len = strlen(k->def)};
             if (!hb__cfg_set(k, base, &v, NULL, k->path, &errs))
                 fail_msg("default of %s does not parse", k->path);
             assert_true(hb__cfg_check_value(k, base, NULL, 0, k->path, &errs));

@@ -19,7 +19,7 @@
 
 #include "honeybee/config.h"
 
-#define MS UINT64_C(1000000)
+#define MS  UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
 #define MIB (UINT64_C(1) << 20)
 
@@ -141,54 +141,53 @@ static void test_defaults(void **state)
     }
 }
 
-static const char s_full[] =
-    "bridge:\n"
-    "  inbox: ipc:///tmp/hb-inbox\n"
-    "  events: tcp://0.0.0.0:6551\n"
-    "  send: \"tcp://*:6552\"\n"
-    "  control: tcp://127.0.0.1:6553\n"
-    "  http: \"\"\n"
-    "  inbox_hwm: 0\n"
-    "  events_hwm: 5\n"
-    "  drain_timeout: 250ms\n"
-    "  inbox_queue: 1\n"
-    "  events_queue: 2\n"
-    "  control_queue: 3\n"
-    "pool:\n"
-    "  connect_timeout: 1.5s\n"
-    "  reconnect:\n"
-    "    initial_delay: 100ms\n"
-    "    max_delay: 5m\n"
-    "    multiplier: 1\n"
-    "    jitter: 0\n"
-    "    max_retries: 7\n"
-    "    stable_after: 1h\n"
-    "  keepalive:\n"
-    "    ping_interval: 0\n"
-    "    timeout: 2s\n"
-    "    stall_timeout: 30s\n"
-    "    app_ping: ping\n"
-    "  write_timeout: 3s\n"
-    "  max_message_size: 512KiB\n"
-    "  send_queue: 4096\n"
-    "  tls:\n"
-    "    verify: false\n"
-    "    ca_file: /etc/ca.pem\n"
-    "    cert_file: /etc/c.pem\n"
-    "    key_file: /etc/k.pem\n"
-    "peers:\n"
-    "  - id: relay-a\n"
-    "    url: wss://relay.example.com/\n"
-    "    headers: { Origin: \"https://example.com\", X-Token: abc }\n"
-    "    subprotocols: [nostr, v2.proto]\n"
-    "    on_connect:\n"
-    "      - '[\"REQ\",\"all\",{\"limit\":0}]'\n"
-    "      - second\n"
-    "  - id: \"b\\u00e9\"\n"
-    "    url: ws://[::1]:9000/x?y=1\n"
-    "log:\n"
-    "  level: debug\n"
-    "  format: json\n";
+static const char s_full[] = "bridge:\n"
+                             "  inbox: ipc:///tmp/hb-inbox\n"
+                             "  events: tcp://0.0.0.0:6551\n"
+                             "  send: \"tcp://*:6552\"\n"
+                             "  control: tcp://127.0.0.1:6553\n"
+                             "  http: \"\"\n"
+                             "  inbox_hwm: 0\n"
+                             "  events_hwm: 5\n"
+                             "  drain_timeout: 250ms\n"
+                             "  inbox_queue: 1\n"
+                             "  events_queue: 2\n"
+                             "  control_queue: 3\n"
+                             "pool:\n"
+                             "  connect_timeout: 1.5s\n"
+                             "  reconnect:\n"
+                             "    initial_delay: 100ms\n"
+                             "    max_delay: 5m\n"
+                             "    multiplier: 1\n"
+                             "    jitter: 0\n"
+                             "    max_retries: 7\n"
+                             "    stable_after: 1h\n"
+                             "  keepalive:\n"
+                             "    ping_interval: 0\n"
+                             "    timeout: 2s\n"
+                             "    stall_timeout: 30s\n"
+                             "    app_ping: ping\n"
+                             "  write_timeout: 3s\n"
+                             "  max_message_size: 512KiB\n"
+                             "  send_queue: 4096\n"
+                             "  tls:\n"
+                             "    verify: false\n"
+                             "    ca_file: /etc/ca.pem\n"
+                             "    cert_file: /etc/c.pem\n"
+                             "    key_file: /etc/k.pem\n"
+                             "peers:\n"
+                             "  - id: relay-a\n"
+                             "    url: wss://relay.example.com/\n"
+                             "    headers: { Origin: \"https://example.com\", X-Token: abc }\n"
+                             "    subprotocols: [nostr, v2.proto]\n"
+                             "    on_connect:\n"
+                             "      - '[\"REQ\",\"all\",{\"limit\":0}]'\n"
+                             "      - second\n"
+                             "  - id: \"b\\u00e9\"\n"
+                             "    url: ws://[::1]:9000/x?y=1\n"
+                             "log:\n"
+                             "  level: debug\n"
+                             "  format: json\n";
 
 static void test_every_key(void **state)
 {
@@ -306,17 +305,23 @@ static void test_unknown_keys(void **state)
                              "  - id: a\n"
                              "    url: ws://a/\n"
                              "    colour: blue\n"
-                             "loggin: {}\n");
+                             "loggin: {}\n"
+                             "log:\n"
+                             "  format.x: 1\n");
     has_line(e, "conf.yaml:3: bridge.inbx: unknown key");
     has_line(e, "conf.yaml:6: pool.reconnect.initial_dely: unknown key");
     has_line(e, "conf.yaml:7: pool.headers: unknown key (headers, subprotocols and on_connect "
                 "belong to peers only)");
     has_line(e, "conf.yaml:11: peers[0].colour: unknown key");
     has_line(e, "conf.yaml:12: loggin: unknown key (expected bridge, pool, peers or log)");
-    assert_int_equal(count_lines(e), 5);
+    has_line(e, "conf.yaml:14: log.format.x: unknown key");
+    assert_int_equal(count_lines(e), 6);
     /* Sorted by line. */
     assert_true(strstr(e, ":3:") < strstr(e, ":6:"));
     assert_true(strstr(e, ":11:") < strstr(e, ":12:"));
+    /* Dotted keys are not a second spelling of nested ones. */
+    e = load_bad("pool:\n  reconnect.jitter: 0.5\n");
+    has_line(e, "conf.yaml:2: pool.reconnect.jitter: unknown key");
 }
 
 static void test_wrong_types(void **state)
@@ -445,29 +450,30 @@ static void test_bad_units(void **state)
 static void test_peer_errors(void **state)
 {
     (void)state;
-    const char *e = load_bad("peers:\n"
-                             "  - id: relay-a\n"            /* 2 */
-                             "    url: wss://a.example/\n"
-                             "  - id: relay-b\n"            /* 4 */
-                             "    url: http://b.example/\n" /* 5 */
-                             "  - id: relay-a\n"            /* 6: duplicate */
-                             "    url: ws://c.example/\n"
-                             "  - url: ws://d.example/\n"   /* 8: no id */
-                             "  - id: \"bad*id\"\n"         /* 9 */
-                             "    url: ws://\n"             /* 10 */
-                             "  - id: e\n"                  /* 11: no url */
-                             "  - id: \"\"\n"               /* 12 */
-                             "    url: ws://e/\n"
-                             "  - id: \"tab\\there\"\n"     /* 14 */
-                             "    url: ws://f/#frag\n"      /* 15 */
-                             "    headers: {\"Bad Name\": x, Ok: \"a\\nb\"}\n" /* 16 */
-                             "    subprotocols: [\"a b\"]\n"                   /* 17 */
-                             "  - id: \"" /* 18 */
-                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n"
-                             "    url: ws://g/\n"
-                             "  - id: relay-a\n" /* 20: duplicate again */
-                             "    url: ws://h/\n");
+    const char *e =
+        load_bad("peers:\n"
+                 "  - id: relay-a\n" /* 2 */
+                 "    url: wss://a.example/\n"
+                 "  - id: relay-b\n"            /* 4 */
+                 "    url: http://b.example/\n" /* 5 */
+                 "  - id: relay-a\n"            /* 6: duplicate */
+                 "    url: ws://c.example/\n"
+                 "  - url: ws://d.example/\n" /* 8: no id */
+                 "  - id: \"bad*id\"\n"       /* 9 */
+                 "    url: ws://\n"           /* 10 */
+                 "  - id: e\n"                /* 11: no url */
+                 "  - id: \"\"\n"             /* 12 */
+                 "    url: ws://e/\n"
+                 "  - id: \"tab\\there\"\n"                        /* 14 */
+                 "    url: ws://f/#frag\n"                         /* 15 */
+                 "    headers: {\"Bad Name\": x, Ok: \"a\\nb\"}\n" /* 16 */
+                 "    subprotocols: [\"a b\"]\n"                   /* 17 */
+                 "  - id: \""                                      /* 18 */
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n"
+                 "    url: ws://g/\n"
+                 "  - id: relay-a\n" /* 20: duplicate again */
+                 "    url: ws://h/\n");
     has_line(e, "conf.yaml:5: peers[1].url: must be a ws:// or wss:// URL with a host (optional "
                 "port, path, query), got \"http://b.example/\"");
     has_line(e, "conf.yaml:6: peers[2].id: duplicate peer id (first used by peers[0] at line 2)");

@@ -60,10 +60,10 @@ static void test_from_json_merge(void **state)
     assert_string_equal(p.url, "wss://x.example/feed");
     assert_int_equal(p.line, 0);
     assert_int_equal(p.opts.reconnect.initial_delay_ns, 5 * SEC); /* own */
-    assert_int_equal(p.opts.reconnect.max_retries, 3);             /* own */
-    assert_int_equal(p.opts.reconnect.max_delay_ns, 45 * SEC);     /* pool */
-    assert_true(p.opts.reconnect.jitter == 0.5);                   /* pool */
-    assert_true(p.opts.reconnect.multiplier == 2.0);               /* default */
+    assert_int_equal(p.opts.reconnect.max_retries, 3);            /* own */
+    assert_int_equal(p.opts.reconnect.max_delay_ns, 45 * SEC);    /* pool */
+    assert_true(p.opts.reconnect.jitter == 0.5);                  /* pool */
+    assert_true(p.opts.reconnect.multiplier == 2.0);              /* default */
     assert_string_equal(p.opts.tls.ca_file, "/pool.pem");
     assert_false(p.opts.tls.verify);
     assert_int_equal(p.opts.max_message_size, 1 << 20);
@@ -96,8 +96,9 @@ static void expect(const char *id, const char *url, const char *opts, int code, 
     memset(&p, 0x5a, sizeof p);
     char *err = NULL;
     int rc = hb_peer_cfg_from_json(&s_cfg->pool, id, url, opts, &p, &err);
-    if (rc != code) fail_msg("%s: rc %d (%s), want %d; errors: %s", opts ? opts : "NULL", rc,
-                             hb_errname(rc), code, err ? err : "none");
+    if (rc != code)
+        fail_msg("%s: rc %d (%s), want %d; errors: %s", opts ? opts : "NULL", rc, hb_errname(rc),
+                 code, err ? err : "none");
     assert_non_null(err);
     if (!strstr(err, msg)) fail_msg("errors\n%s\nlack\n%s", err, msg);
     assert_null(p.id); /* released on failure */
@@ -146,8 +147,8 @@ static void test_from_json_errors(void **state)
     hb_peer_cfg p;
     char *err = NULL;
     assert_int_equal(hb_peer_cfg_from_json(&s_cfg->pool, "a", "ws://a/",
-                                           "{\"x\":1,\"send_queue\":0,\"reconnect\":{\"y\":2}}",
-                                           &p, &err),
+                                           "{\"x\":1,\"send_queue\":0,\"reconnect\":{\"y\":2}}", &p,
+                                           &err),
                      HB_E_INVALID_OPTION);
     assert_non_null(strstr(err, "options.x: unknown key"));
     assert_non_null(strstr(err, "options.reconnect.y: unknown key"));
@@ -181,22 +182,22 @@ static void test_copy_equal(void **state)
     /* Any field change makes them differ. */
     struct {
         const char *opts;
-    } diffs[] = {{"{\"headers\":{\"H\":\"w\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
-                  "\"keepalive\":{\"app_ping\":\"p\"}}"},
-                 {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\",\"y\"],\"subprotocols\":[\"s\"],"
-                  "\"keepalive\":{\"app_ping\":\"p\"}}"},
-                 {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[],"
-                  "\"keepalive\":{\"app_ping\":\"p\"}}"},
-                 {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
-                  "\"keepalive\":{\"app_ping\":\"\"}}"},
-                 {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
-                  "\"keepalive\":{\"app_ping\":\"p\"},\"reconnect\":{\"jitter\":0.25}}"},
-                 {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
-                  "\"keepalive\":{\"app_ping\":\"p\"},\"tls\":{\"verify\":false}}"}};
+    } diffs[] = {
+        {"{\"headers\":{\"H\":\"w\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
+         "\"keepalive\":{\"app_ping\":\"p\"}}"},
+        {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\",\"y\"],\"subprotocols\":[\"s\"],"
+         "\"keepalive\":{\"app_ping\":\"p\"}}"},
+        {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[],"
+         "\"keepalive\":{\"app_ping\":\"p\"}}"},
+        {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
+         "\"keepalive\":{\"app_ping\":\"\"}}"},
+        {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
+         "\"keepalive\":{\"app_ping\":\"p\"},\"reconnect\":{\"jitter\":0.25}}"},
+        {"{\"headers\":{\"H\":\"v\"},\"on_connect\":[\"x\"],\"subprotocols\":[\"s\"],"
+         "\"keepalive\":{\"app_ping\":\"p\"},\"tls\":{\"verify\":false}}"}};
     for (size_t i = 0; i < sizeof diffs / sizeof diffs[0]; i++) {
-        assert_int_equal(hb_peer_cfg_from_json(&s_cfg->pool, "a", "ws://a/", diffs[i].opts, &c,
-                                               &err),
-                         0);
+        assert_int_equal(
+            hb_peer_cfg_from_json(&s_cfg->pool, "a", "ws://a/", diffs[i].opts, &c, &err), 0);
         if (hb_peer_cfg_equal(&a, &c)) fail_msg("equal despite %s", diffs[i].opts);
         hb_peer_cfg_free(&c);
     }
@@ -256,14 +257,22 @@ static void test_env(void **state)
     hb_config *c = NULL;
     char *err = NULL;
     assert_int_equal(hb_config_defaults(&c), 0);
-    static const char *const all[] = {"HONEYBEE_INBOX",      "ipc:///tmp/in",
-                                      "HONEYBEE_EVENTS",     "tcp://0.0.0.0:1",
-                                      "HONEYBEE_SEND",       "tcp://0.0.0.0:2",
-                                      "HONEYBEE_CONTROL",    "tcp://0.0.0.0:3",
-                                      "HONEYBEE_HTTP",       "",
-                                      "HONEYBEE_LOG_LEVEL",  "debug",
-                                      "HONEYBEE_LOG_FORMAT", "json",
-                                      "HONEYBEE_OTHER",      "ignored",
+    static const char *const all[] = {"HONEYBEE_INBOX",
+                                      "ipc:///tmp/in",
+                                      "HONEYBEE_EVENTS",
+                                      "tcp://0.0.0.0:1",
+                                      "HONEYBEE_SEND",
+                                      "tcp://0.0.0.0:2",
+                                      "HONEYBEE_CONTROL",
+                                      "tcp://0.0.0.0:3",
+                                      "HONEYBEE_HTTP",
+                                      "",
+                                      "HONEYBEE_LOG_LEVEL",
+                                      "debug",
+                                      "HONEYBEE_LOG_FORMAT",
+                                      "json",
+                                      "HONEYBEE_OTHER",
+                                      "ignored",
                                       NULL};
     s_env = all;
     assert_int_equal(hb_config_apply_env(c, fake_getenv, &err), 0);
@@ -277,8 +286,15 @@ static void test_env(void **state)
     assert_int_equal(c->log.format, HB_LOG_JSON);
 
     /* Bad values: each named, and the config keeps its previous value. */
-    static const char *const bad[] = {"HONEYBEE_LOG_LEVEL", "loud", "HONEYBEE_INBOX", "",
-                                      "HONEYBEE_HTTP", "nope", "HONEYBEE_LOG_FORMAT", "xml", NULL};
+    static const char *const bad[] = {"HONEYBEE_LOG_LEVEL",
+                                      "loud",
+                                      "HONEYBEE_INBOX",
+                                      "",
+                                      "HONEYBEE_HTTP",
+                                      "nope",
+                                      "HONEYBEE_LOG_FORMAT",
+                                      "xml",
+                                      NULL};
     s_env = bad;
     assert_int_equal(hb_config_apply_env(c, fake_getenv, &err), HB_E_CONFIG);
     assert_non_null(err);
@@ -303,8 +319,10 @@ static void test_env(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_from_json_merge), cmocka_unit_test(test_from_json_errors),
-        cmocka_unit_test(test_copy_equal),      cmocka_unit_test(test_id_valid),
+        cmocka_unit_test(test_from_json_merge),
+        cmocka_unit_test(test_from_json_errors),
+        cmocka_unit_test(test_copy_equal),
+        cmocka_unit_test(test_id_valid),
         cmocka_unit_test(test_env),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -158,8 +158,10 @@ static void test_stderr_json(void **state)
         assert_non_null(ts);
         assert_int_equal(strlen(ts), 30);
         assert_string_equal(json_string_value(json_object_get(j, "level")), levels[i]);
-        if (peers[i]) assert_string_equal(json_string_value(json_object_get(j, "peer")), peers[i]);
-        else assert_null(json_object_get(j, "peer"));
+        if (peers[i])
+            assert_string_equal(json_string_value(json_object_get(j, "peer")), peers[i]);
+        else
+            assert_null(json_object_get(j, "peer"));
         assert_string_equal(json_string_value(json_object_get(j, "msg")), msgs[i]);
         json_decref(j);
         line = nl + 1;
@@ -212,8 +214,8 @@ static void test_no_interleaving(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_levels),      cmocka_unit_test(test_long_record),
-        cmocka_unit_test(test_stderr_text), cmocka_unit_test(test_stderr_json),
+        cmocka_unit_test(test_levels),          cmocka_unit_test(test_long_record),
+        cmocka_unit_test(test_stderr_text),     cmocka_unit_test(test_stderr_json),
         cmocka_unit_test(test_no_interleaving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

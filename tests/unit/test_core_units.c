@@ -13,7 +13,7 @@
 
 #include "core/units.h"
 
-#define MS UINT64_C(1000000)
+#define MS  UINT64_C(1000000)
 #define SEC UINT64_C(1000000000)
 
 static uint64_t dur(const char *s)
@@ -26,7 +26,8 @@ static uint64_t dur(const char *s)
 static void bad_dur(const char *s)
 {
     uint64_t v = 777;
-    if (hb__parse_duration(s, &v)) fail_msg("duration \"%s\" was accepted as %llu", s, (unsigned long long)v);
+    if (hb__parse_duration(s, &v))
+        fail_msg("duration \"%s\" was accepted as %llu", s, (unsigned long long)v);
     assert_int_equal(v, 777); /* untouched on failure */
 }
 
@@ -54,28 +55,28 @@ static void test_duration_invalid(void **state)
 {
     (void)state;
     bad_dur("");
-    bad_dur("5");      /* only 0 may omit the unit */
+    bad_dur("5"); /* only 0 may omit the unit */
     bad_dur("1.5");
     bad_dur("s");
-    bad_dur("-1s");    /* no sign */
+    bad_dur("-1s"); /* no sign */
     bad_dur("+1s");
-    bad_dur(" 1s");    /* no spaces */
+    bad_dur(" 1s"); /* no spaces */
     bad_dur("1s ");
     bad_dur("1 s");
-    bad_dur("1sx");    /* trailing garbage */
+    bad_dur("1sx"); /* trailing garbage */
     bad_dur("1ss");
-    bad_dur("1S");     /* units are case-sensitive */
-    bad_dur("1us");    /* not a unit of the spec */
+    bad_dur("1S");  /* units are case-sensitive */
+    bad_dur("1us"); /* not a unit of the spec */
     bad_dur("1d");
-    bad_dur(".5s");    /* a digit before the point */
-    bad_dur("1.s");    /* and after it */
+    bad_dur(".5s"); /* a digit before the point */
+    bad_dur("1.s"); /* and after it */
     bad_dur("1.5.5s");
     bad_dur("1e3s");
     bad_dur("0x10s");
-    bad_dur("0.0000000001s");              /* below 1 ns */
-    bad_dur("18446744073.709551616s");     /* overflow by 1 ns */
-    bad_dur("5124096h");                   /* overflow */
-    bad_dur("99999999999999999999999s");   /* digits overflow */
+    bad_dur("0.0000000001s");            /* below 1 ns */
+    bad_dur("18446744073.709551616s");   /* overflow by 1 ns */
+    bad_dur("5124096h");                 /* overflow */
+    bad_dur("99999999999999999999999s"); /* digits overflow */
     bad_dur(NULL);
 }
 
@@ -89,7 +90,8 @@ static uint64_t size(const char *s)
 static void bad_size(const char *s)
 {
     uint64_t v = 777;
-    if (hb__parse_size(s, &v)) fail_msg("size \"%s\" was accepted as %llu", s, (unsigned long long)v);
+    if (hb__parse_size(s, &v))
+        fail_msg("size \"%s\" was accepted as %llu", s, (unsigned long long)v);
     assert_int_equal(v, 777);
 }
 
@@ -103,8 +105,8 @@ static void test_size(void **state)
     assert_int_equal(size("2GiB"), UINT64_C(2) << 30);
     assert_int_equal(size("18446744073709551615B"), UINT64_MAX);
     bad_size("");
-    bad_size("100");    /* unit required */
-    bad_size("16MB");   /* only binary units */
+    bad_size("100");  /* unit required */
+    bad_size("16MB"); /* only binary units */
     bad_size("16mib");
     bad_size("16 MiB");
     bad_size("-1B");

@@ -105,8 +105,7 @@ hbt_server *hbt_server_start(const char *const *args)
     const char *src = getenv("HB_SOURCE_DIR");
     if (!py) py = "/usr/bin/python3";
     char script[1024];
-    snprintf(script, sizeof(script), "%s/tests/integration/servers/ws_server.py",
-             src ? src : ".");
+    snprintf(script, sizeof(script), "%s/tests/integration/servers/ws_server.py", src ? src : ".");
     int pin[2], pout[2];
     if (pipe(pin) || pipe(pout)) return NULL;
     const char *argv[32];

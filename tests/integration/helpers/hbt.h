@@ -68,8 +68,6 @@ void hbt_sleep_ms(int ms);
 /* Waits until cond() is true or timeout; returns its last value. */
 bool hbt_until(bool (*cond)(void *), void *ud, int timeout_ms);
 
-
-
 /* A port on 127.0.0.1 where nothing listens (bound, read, closed). */
 int hbt_closed_port(void);
 /* A listening socket that never accepts (TCP connects, the WebSocket

@@ -1,0 +1,131 @@
+/*
+ * test_pool_scale.c: 1,000 peers connected to one local server at once,
+ * a broadcast reaching all of them, and a destroy that tears them all down.
+ * The fd limit is raised by hb_pool_new (soft to hard); the test skips if
+ * the hard limit is too low for 1,000 client sockets plus the server's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers/hbt.h"
+#include "honeybee/pool.h"
+
+#define N_PEERS 1000
+
+static void test_thousand_peers(void **state)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2 * N_PEERS + 200) {
+        print_message("hard fd limit %llu too low, skipped\n", (unsigned long long)rl.rlim_max);
+        skip();
+    }
+    /* The server is a child: give it the same headroom. */
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    hbt_server *srv = hbt_server_start(NULL);
+    assert_non_null(srv);
+    hbt_sink sink;
+    hbt_sink_init(&sink);
+    hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+    hb_pool *pool;
+    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    char url[128];
+    hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
+    uint64_t t0 = hbt_now_ms();
+    for (int i = 0; i < N_PEERS; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "peer-%04d", i);
+        hb_peer_cfg p;
+        hbt_peer(&p, id, url);
+        p.opts.connect_timeout_ns = 30000000000ull;
+        assert_int_equal(hb_pool_connect(pool, &p), 0);
+        hb_peer_cfg_free(&p);
+    }
+    assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, NULL, N_PEERS, 90000));
+    print_message("%d peers connected in %llu ms\n", N_PEERS,
+                  (unsigned long long)(hbt_now_ms() - t0));
+    assert_int_equal(hbt_count_events(&sink, HB_EV_DIAL_FAILED, NULL), 0);
+    hb_pool_stats st;
+    hb_pool_stats_get(pool, &st);
+    assert_int_equal(st.n_peers, N_PEERS);
+    assert_int_equal(st.peers[HB_STATE_CONNECTED], N_PEERS);
+    hb_peer_info *list;
+    size_t n;
+    assert_int_equal(hb_pool_list(pool, &list, &n), 0);
+    assert_int_equal(n, N_PEERS);
+    assert_string_equal(list[0].id, "peer-0000");
+    assert_string_equal(list[N_PEERS - 1].id, "peer-0999");
+    hb_peer_list_free(list, n);
+
+    assert_int_equal(hb_pool_broadcast(pool, "all", 3, HB_MSG_TEXT), N_PEERS);
+    for (int i = 0; i < 600 && hbt_server_count(srv, "RECV ") < N_PEERS; i++) hbt_sleep_ms(50);
+    assert_int_equal(hbt_server_count(srv, "RECV "), N_PEERS);
+    hbt_server_cmd(srv, "send text fan");
+    assert_non_null(hbt_wait_msg(&sink, N_PEERS, 60000));
+    uint64_t t1 = hbt_now_ms();
+    hb_pool_destroy(&pool);
+    print_message("destroy took %llu ms\n", (unsigned long long)(hbt_now_ms() - t1));
+    hbt_server_stop(&srv);
+    hbt_sink_free(&sink);
+}
+
+/* In a child with RLIMIT_NOFILE at 200: connects stop with HB_E_FD_LIMIT
+ * while 64 descriptors are still free, instead of failing sockets later. */
+static void test_fd_limit(void **state)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {200, 200};
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(10);
+        hbt_sink sink;
+        hbt_sink_init(&sink);
+        hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+        hb_pool *pool;
+        if (hb_pool_new(&pc, &pool) != 0) _exit(11);
+        char url[128];
+        hbt_url(url, sizeof(url), hbt_closed_port(), "/");
+        int ok = 0, rc = 0;
+        for (int i = 0; i < 300; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "p%d", i);
+            hb_peer_cfg p;
+            hbt_peer(&p, id, url);
+            p.opts.reconnect.initial_delay_ns = 10000000000ull;
+            p.opts.reconnect.max_delay_ns = 10000000000ull;
+            rc = hb_pool_connect(pool, &p);
+            hb_peer_cfg_free(&p);
+            if (rc) break;
+            ok++;
+        }
+        hb_pool_destroy(&pool);
+        hbt_sink_free(&sink);
+        fprintf(stderr, "fd limit 200: %d peers, then %s\n", ok, hb_errname(rc));
+        _exit(rc == HB_E_FD_LIMIT && ok > 50 && ok < 200 - 64 ? 0 : 12);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fd_limit),
+        cmocka_unit_test(test_thousand_peers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

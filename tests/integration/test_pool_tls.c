@@ -1,0 +1,174 @@
+/*
+ * test_pool_tls.c: wss:// against ws_server.py --tls with certificates made
+ * at test time by the openssl CLI (a CA, a server certificate for
+ * 127.0.0.1/localhost, and one for another name):
+ *   - a server whose CA we do not know is refused by default;
+ *   - with tls.ca_file it is accepted, by IP and by name (the name goes
+ *     through the resolver thread and is used for SNI and verification);
+ *   - a certificate for another host name is refused even with the CA;
+ *   - tls.verify: false accepts it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers/hbt.h"
+#include "honeybee/pool.h"
+
+static char s_dir[256];
+
+static int s_sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static int s_make_certs(void **state)
+{
+    snprintf(s_dir, sizeof(s_dir), "/tmp/hb-tls-XXXXXX");
+    if (!mkdtemp(s_dir)) return -1;
+    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    int rc = s_sh("cd %s && openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 "
+                  "-subj '/CN=honeybee test CA' >/dev/null 2>&1",
+                  s_dir, ec);
+    rc |= s_sh("cd %s && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > good.ext && "
+               "printf 'subjectAltName=DNS:wrong.example\\n' > bad.ext",
+               s_dir);
+    const char *names[] = {"good", "bad"};
+    for (int i = 0; i < 2; i++)
+        rc |= s_sh("cd %s && openssl req %s -keyout %s.key -out %s.csr -subj '/CN=%s' "
+                   ">/dev/null 2>&1 && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
+                   "-CAcreateserial -out %s.pem -days 2 -extfile %s.ext >/dev/null 2>&1",
+                   s_dir, ec, names[i], names[i], names[i], names[i], names[i], names[i]);
+    return rc == 0 ? 0 : -1;
+}
+
+static int s_rm_certs(void **state)
+{
+    s_sh("rm -rf %s", s_dir);
+    return 0;
+}
+
+typedef struct fx {
+    hbt_server *good, *bad;
+    hbt_sink sink;
+    hb_pool *pool;
+    char ca[300];
+} fx;
+
+static hbt_server *s_tls_server(const char *name)
+{
+    char cert[300], key[300];
+    snprintf(cert, sizeof(cert), "%s/%s.pem", s_dir, name);
+    snprintf(key, sizeof(key), "%s/%s.key", s_dir, name);
+    const char *args[] = {"--tls", cert, key, NULL};
+    return hbt_server_start(args);
+}
+
+static int s_setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->good = s_tls_server("good");
+    f->bad = s_tls_server("bad");
+    assert_non_null(f->good);
+    assert_non_null(f->bad);
+    snprintf(f->ca, sizeof(f->ca), "%s/ca.pem", s_dir);
+    hbt_sink_init(&f->sink);
+    hb_pool_config pc = {.sink = hbt_sink_get(&f->sink), .resolver_threads = 1};
+    assert_int_equal(hb_pool_new(&pc, &f->pool), 0);
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fx *f = *state;
+    hb_pool_destroy(&f->pool);
+    hbt_server_stop(&f->good);
+    hbt_server_stop(&f->bad);
+    hbt_sink_free(&f->sink);
+    free(f);
+    return 0;
+}
+
+static void s_peer(fx *f, const char *id, const char *host, hbt_server *srv, const char *ca,
+                   bool verify)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "wss://%s:%d/", host, hbt_server_port(srv));
+    hb_peer_cfg p;
+    hbt_peer(&p, id, url);
+    p.opts.reconnect.max_retries = 1;
+    p.opts.tls.verify = verify;
+    if (ca) p.opts.tls.ca_file = strdup(ca);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+}
+
+static void test_unknown_ca_refused(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "noca", "127.0.0.1", f->good, NULL, true);
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "noca", 1, 10000);
+    assert_non_null(r);
+    assert_string_equal(r->reason, "max_retries");
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "noca"), 0);
+    hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "noca", 1, 10);
+    print_message("refused: %s\n", e->error ? e->error : "(none)");
+}
+
+static void test_ca_file_accepted(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "ip", "127.0.0.1", f->good, f->ca, true);
+    s_peer(f, "name", "localhost", f->good, f->ca, true);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "ip", 1, 10000));
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "name", 1, 10000));
+    assert_true(hbt_server_wait(f->good, "OPEN ", 5000, NULL, 0));
+    assert_true(hbt_server_wait(f->good, "OPEN ", 5000, NULL, 0));
+    hbt_server_cmd(f->good, "send text secret");
+    hb_inbox_msg *m = hbt_wait_msg(&f->sink, 2, 5000);
+    assert_non_null(m);
+    assert_int_equal(m->len, 6);
+    assert_memory_equal(m->data, "secret", 6);
+    assert_int_equal(hb_pool_send(f->pool, "name", "up", 2, HB_MSG_TEXT), 0);
+    assert_true(hbt_server_wait(f->good, "RECV ", 5000, NULL, 0));
+}
+
+static void test_host_name_mismatch_refused(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "wrong", "127.0.0.1", f->bad, f->ca, true);
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "wrong", 1, 10000);
+    assert_non_null(r);
+    assert_string_equal(r->reason, "max_retries");
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "wrong"), 0);
+}
+
+static void test_verify_false_accepts(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "lax", "127.0.0.1", f->bad, NULL, false);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "lax", 1, 10000));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_unknown_ca_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ca_file_accepted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_host_name_mismatch_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_false_accepts, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, s_make_certs, s_rm_certs);
+}

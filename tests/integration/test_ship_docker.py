@@ -1,0 +1,346 @@
+"""The container path without a Docker daemon.
+
+1. docker/Dockerfile passes the dockerfile-utils linter (which must also
+   catch a broken sample) and has the shape the image promises: multi-stage,
+   install.sh in the build stage, numeric non-root USER, exec-form
+   ENTRYPOINT, HEALTHCHECK, EXPOSE, JSON logs.
+2. The runtime stage's apt packages are exactly the ones that hold the
+   shared libraries the installed binaries link (no drift), and the build
+   stage installs nothing scripts/deps.sh does not.
+3. docker/compose.yaml parses, refers to files and stages that exist, and
+   the configs it and the image mount pass `honeybee-bridge --check`.
+4. scripts/install.sh installs into a staging prefix; the installed bridge
+   runs with the image's config (ports moved by HONEYBEE_* variables), the
+   Dockerfile's HEALTHCHECK command passes against it, a message flows, and
+   SIGTERM ends it with 0.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ship_support import (BIN, BRIDGE, SANITIZER, SLOW, SRC, Bridge, Lines, WsServer,  # noqa
+                          check, fail, free_ports, report, run, wait_for)
+
+DOCKER = os.path.join(SRC, "docker")
+TOOLS = os.path.join(SRC, "tools", "node", "node_modules")
+passed = 0
+
+
+def ok(name):
+    global passed
+    passed += 1
+    print(f"ok {passed} - {name}", flush=True)
+
+
+def instructions(text):
+    """Dockerfile -> [(INSTRUCTION, args)], continuations joined, comments out."""
+    out, cur = [], ""
+    for line in text.splitlines():
+        s = line.strip()
+        if not cur and (not s or s.startswith("#")):
+            continue
+        if cur and s.startswith("#"):
+            continue
+        if s.endswith("\\"):
+            cur += s[:-1] + " "
+            continue
+        cur += s
+        word, _, rest = cur.partition(" ")
+        out.append((word.upper(), rest.strip()))
+        cur = ""
+    return out
+
+
+def stages(instrs):
+    """[{'from': image, 'name': alias, 'instrs': [...]}]"""
+    result = []
+    for ins, arg in instrs:
+        if ins == "FROM":
+            m = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", arg, re.I)
+            result.append({"from": m.group(1), "name": m.group(2), "instrs": []})
+        elif result:
+            result[-1]["instrs"].append((ins, arg))
+    return result
+
+
+def apt_packages(stage):
+    pkgs = set()
+    for ins, arg in stage["instrs"]:
+        if ins == "RUN" and "apt-get install" in arg:
+            part = arg.split("apt-get install", 1)[1].split("&&")[0]
+            pkgs |= {w for w in part.split() if not w.startswith("-")}
+    return pkgs
+
+
+def lint(text):
+    js = r"""
+const du = require("dockerfile-utils");
+let text = "";
+process.stdin.on("data", (d) => (text += d));
+process.stdin.on("end", () => {
+  const S = du.ValidationSeverity;
+  const diags = du.validate(text, {
+    deprecatedMaintainer: S.ERROR, directiveCasing: S.ERROR, emptyContinuationLine: S.ERROR,
+    instructionCasing: S.ERROR, instructionCmdMultiple: S.ERROR,
+    instructionEntrypointMultiple: S.ERROR, instructionHealthcheckMultiple: S.ERROR,
+    instructionJSONInSingleQuotes: S.ERROR, instructionWorkdirRelative: S.ERROR,
+  });
+  console.log(JSON.stringify(diags.map((d) => ({line: d.range.start.line + 1,
+                                                severity: d.severity, message: d.message}))));
+});
+"""
+    env = dict(os.environ, NODE_PATH=TOOLS)
+    r = subprocess.run(["node", "-e", js], input=text, capture_output=True, text=True, env=env,
+                       timeout=60)
+    check(r.returncode == 0, f"dockerfile-utils failed: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def test_dockerfile():
+    if not os.path.isdir(os.path.join(TOOLS, "dockerfile-utils")):
+        fail(f"{TOOLS}/dockerfile-utils missing: run scripts/node-deps.sh")
+    text = open(os.path.join(DOCKER, "Dockerfile")).read()
+    diags = lint(text)
+    check(diags == [], f"Dockerfile lint: {diags}")
+    bad = lint("FROM debian:12\nEXPOSE port\nhealthcheck --intervl=3s CMD true\n"
+               "ENTRYPOINT ['a']\nMAINTAINER me\n")
+    check(len(bad) >= 4, f"the linter misses errors in a broken sample: {bad}")
+    ok("Dockerfile passes dockerfile-utils (which catches a broken sample)")
+
+    st = stages(instructions(text))
+    check(len(st) >= 2, "multi-stage")
+    build, runtime = st[0], st[-1]
+    check(build["from"] == "debian:12" and build["name"] == "build", f"build stage {build}")
+    check(runtime["from"] == "debian:12-slim", f"runtime stage from {runtime['from']}")
+    rt = runtime["instrs"]
+    runs = " ".join(a for i, a in build["instrs"] if i == "RUN")
+    check("scripts/install.sh" in runs and "--prefix /opt/honeybee" in runs,
+          "build stage runs scripts/install.sh --prefix /opt/honeybee")
+    users = [a for i, a in rt if i == "USER"]
+    check(users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), f"numeric non-root USER {users}")
+    entry = [a for i, a in rt if i == "ENTRYPOINT"]
+    check(entry and json.loads(entry[-1]) == ["honeybee-bridge"], f"exec-form ENTRYPOINT {entry}")
+    cmd = [a for i, a in rt if i == "CMD"]
+    check(cmd and json.loads(cmd[-1]) == ["-c", "/etc/honeybee/honeybee.yaml"], f"CMD {cmd}")
+    hc = [a for i, a in rt if i == "HEALTHCHECK"]
+    check(hc and "CMD [" in hc[-1], f"exec-form HEALTHCHECK {hc}")
+    hc_cmd = json.loads(hc[-1].split("CMD", 1)[1])
+    check(hc_cmd[:2] == ["honeybee-cli", "health"], f"HEALTHCHECK runs the CLI: {hc_cmd}")
+    exposed = set(" ".join(a for i, a in rt if i == "EXPOSE").split())
+    check(exposed == {"5550", "5551", "5552", "5553", "8080"}, f"EXPOSE {exposed}")
+    envs = " ".join(a for i, a in rt if i == "ENV")
+    check("HONEYBEE_LOG_FORMAT=json" in envs, "ENV HONEYBEE_LOG_FORMAT=json")
+    copies = [a for i, a in rt if i == "COPY"]
+    check(any("docker/honeybee.yaml /etc/honeybee/honeybee.yaml" in c for c in copies),
+          "config at /etc/honeybee/honeybee.yaml")
+    for s in st:
+        for i, a in s["instrs"]:
+            if i == "COPY" and "--from" not in a:
+                srcs = a.split()[:-1]
+                for src in srcs:
+                    check(os.path.exists(os.path.join(SRC, src.rstrip("/"))),
+                          f"COPY source {src} does not exist")
+    ok("Dockerfile: stages, install.sh, USER, ENTRYPOINT, HEALTHCHECK, EXPOSE, COPY sources")
+
+    deps = open(os.path.join(SRC, "scripts", "deps.sh")).read()
+    dep_pkgs = set(re.search(r'PKGS="([^"]*)"', deps, re.S).group(1).split())
+    extra = apt_packages(build) - dep_pkgs
+    check(not extra, f"build stage installs packages deps.sh does not: {extra}")
+    ok("build stage packages are a subset of scripts/deps.sh")
+    return hc_cmd, apt_packages(runtime), {s["name"] for s in st if s["name"]}
+
+
+def test_configs_and_compose(stage_names):
+    for name in ("honeybee.yaml", "demo.yaml"):
+        r = run([BRIDGE, "--check", "-c", os.path.join(DOCKER, name)])
+        check(r.returncode == 0, f"docker/{name} --check: {r.returncode} {r.stdout} {r.stderr}")
+        cfg = yaml.safe_load(open(os.path.join(DOCKER, name)))
+        b = cfg["bridge"]
+        check(all(b[k].startswith("tcp://*:") for k in ("inbox", "events", "send", "control")),
+              f"docker/{name} binds every interface: {b}")
+        check(b["http"] == "0.0.0.0:8080", f"docker/{name} http: {b['http']}")
+    tmp = tempfile.mkdtemp(prefix="hb-ship-")
+    broken = os.path.join(tmp, "broken.yaml")
+    with open(broken, "w") as f:
+        f.write(open(os.path.join(DOCKER, "honeybee.yaml")).read() + "\nbogus_key: 1\n")
+    r = run([BRIDGE, "--check", "-c", broken])
+    check(r.returncode == 2, f"--check of a broken copy exited {r.returncode}")
+    shutil.rmtree(tmp)
+    ok("docker/honeybee.yaml and docker/demo.yaml pass --check (a broken copy does not)")
+
+    compose = yaml.safe_load(open(os.path.join(DOCKER, "compose.yaml")))
+    svcs = compose["services"]
+    check({"bridge", "feed", "subscriber"} <= set(svcs), f"services {list(svcs)}")
+    for name, svc in svcs.items():
+        b = svc.get("build")
+        if b:
+            check(os.path.isfile(os.path.join(DOCKER, b["context"], b["dockerfile"])),
+                  f"{name}: build file")
+            check(b.get("target") is None or b["target"] in stage_names,
+                  f"{name}: target {b.get('target')} not a Dockerfile stage {stage_names}")
+        for vol in svc.get("volumes", []):
+            src, dst, mode = vol.split(":")
+            check(os.path.isfile(os.path.join(DOCKER, src)), f"{name}: volume {src}")
+            check(mode == "ro", f"{name}: config mounted read-only: {vol}")
+        for arg in svc.get("command", []):
+            if arg.endswith(".py"):
+                check(os.path.isfile(os.path.join(SRC, arg)), f"{name}: {arg} does not exist")
+    mounts = [v.split(":")[0] for v in svcs["bridge"]["volumes"]
+              if ":/etc/honeybee/honeybee.yaml" in v]
+    check(mounts, "bridge mounts /etc/honeybee/honeybee.yaml")
+    demo = yaml.safe_load(open(os.path.join(DOCKER, mounts[0])))
+    feed_cmd = svcs["feed"]["command"]
+    port = feed_cmd[feed_cmd.index("--port") + 1]
+    # The feed either shares the bridge's network namespace (it listens on
+    # loopback) or is reached by its service name.
+    host = "127.0.0.1" if svcs["feed"].get("network_mode") == "service:bridge" else "feed"
+    check(any(p["url"] == f"ws://{host}:{port}/" for p in demo.get("peers", [])),
+          f"demo config dials the feed at ws://{host}:{port}/")
+    # Every --flag the feed is started with must be one feed.py takes.
+    helptext = run([os.environ.get("HB_PYTHON", "/usr/bin/python3"),
+                    os.path.join(SRC, feed_cmd[1]), "--help"]).stdout
+    for flag in (a for a in feed_cmd if a.startswith("--")):
+        check(flag in helptext, f"compose runs {feed_cmd[1]} with {flag}, which it does not take")
+    sub_env = svcs["subscriber"]["environment"]
+    check(sub_env["HONEYBEE_INBOX"] == "tcp://bridge:5550", f"subscriber env {sub_env}")
+    check(svcs["subscriber"]["depends_on"]["bridge"]["condition"] == "service_healthy",
+          "subscriber waits for the bridge's HEALTHCHECK")
+    grace = svcs["bridge"]["stop_grace_period"]
+    check(int(grace.rstrip("s")) > 5, f"stop_grace_period {grace} above drain_timeout")
+    ok("compose.yaml: services, build targets, mounted files, demo peer, health dependency")
+
+
+def needed_packages(binary):
+    """Debian packages holding the shared libraries `binary` links directly."""
+    r = run(["readelf", "-d", binary])
+    needed = re.findall(r"\(NEEDED\).*\[(.+)\]", r.stdout)
+    paths = {}
+    for line in run(["ldd", binary]).stdout.splitlines():
+        m = re.match(r"\s*(\S+) => (\S+)", line)
+        if m:
+            paths[m.group(1)] = m.group(2)
+    pkgs = set()
+    for lib in needed:
+        path = paths.get(lib)
+        check(path, f"{binary}: {lib} not resolved")
+        real = os.path.realpath(path)
+        cands = {path, real, real.replace("/usr/lib/", "/lib/"), real.replace("/lib/", "/usr/lib/")}
+        for c in cands:
+            q = run(["dpkg", "-S", c])
+            if q.returncode == 0:
+                pkgs.add(q.stdout.split(":")[0])
+                break
+        else:
+            fail(f"{binary}: no package holds {lib} ({path})")
+    return pkgs
+
+
+def test_install_and_run(hc_cmd, runtime_pkgs):
+    stage = tempfile.mkdtemp(prefix="hb-ship-install-")
+    prefix = os.path.join(stage, "opt", "honeybee")
+    try:
+        r = run([os.path.join(SRC, "scripts", "install.sh"), "--prefix", prefix,
+                 "--build-dir", BIN, "--jobs", "2"], timeout=300)
+        check(r.returncode == 0, f"install.sh failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        bindir = os.path.join(prefix, "bin")
+        for f in ("bin/honeybee-bridge", "bin/honeybee-cli", "include/honeybee/common.h",
+                  "include/honeybee/pool.h"):
+            check(os.path.exists(os.path.join(prefix, f)), f"not installed: {f}")
+        check(any(os.path.exists(os.path.join(prefix, d, "pkgconfig", "honeybee.pc"))
+                  for d in ("lib", "lib64", "lib/x86_64-linux-gnu")), "honeybee.pc installed")
+        ok("scripts/install.sh stages bridge, CLI, headers and pkg-config into a prefix")
+
+        # The image's runtime packages are exactly what the binaries link
+        # (plus ca-certificates for wss://; libc6 and sanitizer runtimes
+        # come with the base image or only with sanitizer builds).
+        pkgs = set()
+        for exe in ("honeybee-bridge", "honeybee-cli"):
+            pkgs |= needed_packages(os.path.join(bindir, exe))
+        ignore = {"libc6", "libgcc-s1", "libstdc++6", "libasan8", "libubsan1", "libtsan2"}
+        pkgs -= ignore
+        # Sanitizer links put --no-as-needed in force, so their binaries also
+        # record libraries nothing calls (libczmq, libcap): there only the
+        # image-side half holds. The image itself is a Release build.
+        if not SANITIZER:
+            check(pkgs <= runtime_pkgs, f"runtime stage lacks {pkgs - runtime_pkgs}")
+        unused = runtime_pkgs - pkgs - {"ca-certificates"}
+        check(not unused, f"runtime stage installs packages nothing links: {unused}")
+        ok(f"runtime stage packages match the linked libraries ({len(pkgs)} packages)")
+
+        # Run the installed bridge with the image's own config file; the
+        # HONEYBEE_* overrides move every endpoint to free loopback ports.
+        ws = WsServer()
+        ports = free_ports()
+        env = {"HONEYBEE_INBOX": f"tcp://127.0.0.1:{ports['inbox']}",
+               "HONEYBEE_EVENTS": f"tcp://127.0.0.1:{ports['events']}",
+               "HONEYBEE_SEND": f"tcp://127.0.0.1:{ports['send']}",
+               "HONEYBEE_CONTROL": f"tcp://127.0.0.1:{ports['control']}",
+               "HONEYBEE_HTTP": f"127.0.0.1:{ports['http']}",
+               "HONEYBEE_LOG_FORMAT": "json"}
+        bridge = Bridge(exe=os.path.join(bindir, "honeybee-bridge"),
+                        config_path=os.path.join(DOCKER, "honeybee.yaml"), env=env, ports=ports)
+        try:
+            hc_env = dict(env, PATH=bindir + os.pathsep + os.environ["PATH"])
+            r = run(hc_cmd, env=hc_env)
+            check(r.returncode == 0, f"HEALTHCHECK {hc_cmd}: {r.returncode} {r.stdout} {r.stderr}")
+            ok("the Dockerfile's HEALTHCHECK command passes against the installed bridge")
+
+            cli = os.path.join(bindir, "honeybee-cli")
+            r = run([cli, "connect", "feed", ws.url("feed")], env=env)
+            check(r.returncode == 0, f"connect via installed CLI: {r}")
+            bridge.wait_connected("feed")
+            sub = subprocess.Popen([cli, "sub", "-p", "feed", "-n", "1", "-t", str(30 * SLOW)],
+                                   env=dict(os.environ, **env), stdout=subprocess.PIPE)
+            lines = Lines(sub)
+            wait_for(lambda: ws.push("feed", "through the image") and sub.poll() is not None,
+                     20, "a message through the installed bridge")
+            check(lines.drain() == ["through the image"], f"sub output {lines.all}")
+            out = bridge.output()
+            first = [ln for ln in out.splitlines() if ln.strip()][0]
+            check(json.loads(first), f"HONEYBEE_LOG_FORMAT=json: not JSON: {first!r}")
+            ok("installed bridge: config from the image, env overrides, a message, JSON logs")
+        finally:
+            bridge.stop()
+            ws.stop()
+        ok("installed bridge exits 0 on SIGTERM")
+
+        if not SANITIZER:
+            # A C program built against the installed library (pkg-config).
+            pc = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu")
+                  if os.path.exists(os.path.join(prefix, d, "pkgconfig", "honeybee.pc"))][0]
+            src = os.path.join(stage, "use.c")
+            with open(src, "w") as f:
+                f.write('#include <honeybee/common.h>\n#include <stdio.h>\n'
+                        'int main(void) { puts(hb_errname(HB_E_QUEUE_FULL)); return 0; }\n')
+            pcenv = {"PKG_CONFIG_PATH": os.path.join(prefix, pc, "pkgconfig")}
+            # --define-prefix: the .pc names the configure-time prefix; this
+            # tree was staged elsewhere with cmake --install --prefix.
+            flags = run(["pkg-config", "--define-prefix", "--cflags", "--libs", "honeybee"],
+                        env=pcenv)
+            check(flags.returncode == 0, f"pkg-config honeybee: {flags.stderr}")
+            exe = os.path.join(stage, "use")
+            r = run(["cc", "-o", exe, src] + flags.stdout.split())
+            check(r.returncode == 0, f"compile against the installed library: {r.stderr}")
+            r = run([exe], env={"LD_LIBRARY_PATH": os.path.join(prefix, pc)})
+            check(r.stdout.strip() == "queue_full", f"installed library: {r}")
+            ok("a program builds and runs against the installed libhoneybee (pkg-config)")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def main():
+    hc_cmd, runtime_pkgs, stage_names = test_dockerfile()
+    test_configs_and_compose(stage_names)
+    test_install_and_run(hc_cmd, runtime_pkgs)
+    return report(passed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

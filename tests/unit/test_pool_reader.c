@@ -1,0 +1,148 @@
+/*
+ * test_pool_reader.c: the reader block on its own: single-piece messages,
+ * reassembly across pieces, the max_message_size boundary, UTF-8 checked
+ * over the whole message (a character split between pieces is fine), and
+ * empty messages. The plugin comes from a pool whose factory captures it;
+ * no connection is ever made.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "honeybee/session.h"
+
+static hb_plugin *s_plugin;
+
+static void s_start(hb_worker *w) {}
+static void s_stop(hb_worker *w, hb_stop_reason why, uint64_t d)
+{
+    if (why != HB_STOP_DESTROY) hb_plugin_finished(w->plugin, "removed");
+}
+static int s_send(hb_worker *w, const void *d, size_t n, bool b)
+{
+    return HB_E_NOT_CONNECTED;
+}
+static void s_stats(hb_worker *w, hb_worker_stats *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+static void s_destroy(hb_worker *w)
+{
+    free(w);
+}
+static const hb_worker_ops s_ops = {s_start, s_stop, s_send, s_stats, NULL, NULL, s_destroy};
+
+static int s_factory(void *ud, hb_plugin *p, hb_worker **out)
+{
+    hb_worker *w = calloc(1, sizeof(*w));
+    w->ops = &s_ops;
+    s_plugin = p;
+    *out = w;
+    return 0;
+}
+
+static bool s_inbox(void *ud, hb_inbox_msg *m)
+{
+    hb_inbox_msg_free(m);
+    return true;
+}
+static void s_event(void *ud, hb_event *e)
+{
+    hb_event_free(e);
+}
+
+static hb_pool *s_pool;
+
+static int s_setup(void **state)
+{
+    static const hb_worker_factory f = {s_factory, NULL};
+    hb_pool_config pc = {.sink = {s_inbox, s_event, NULL}, .factory = &f};
+    if (hb_pool_new(&pc, &s_pool)) return -1;
+    hb_peer_cfg p = {0};
+    p.id = "reader-peer";
+    p.url = "ws://127.0.0.1:1/";
+    p.opts.connect_timeout_ns = p.opts.write_timeout_ns = 1000000000ull;
+    p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 1000000000ull;
+    p.opts.reconnect.multiplier = 1;
+    p.opts.max_message_size = 10;
+    p.opts.send_queue = 1;
+    return hb_pool_connect(s_pool, &p);
+}
+
+static int s_teardown(void **state)
+{
+    hb_pool_destroy(&s_pool);
+    return 0;
+}
+
+static void test_single_piece(void **state)
+{
+    hb_reader r;
+    hb_reader_init(&r, s_plugin, 10);
+    hb_inbox_msg *m;
+    assert_int_equal(hb_reader_feed(&r, "hello", 5, true, true, false, &m), HB_READ_MESSAGE);
+    assert_string_equal(m->peer_id, "reader-peer");
+    assert_int_equal(m->peer_id_len, 11);
+    assert_int_equal(m->len, 5);
+    assert_memory_equal(m->data, "hello", 5);
+    hb_inbox_msg_free(m);
+    assert_int_equal(hb_reader_feed(&r, "", 0, true, true, false, &m), HB_READ_MESSAGE);
+    assert_int_equal(m->len, 0);
+    hb_inbox_msg_free(m);
+    assert_int_equal(hb_reader_feed(&r, "0123456789", 10, true, true, true, &m), HB_READ_MESSAGE);
+    hb_inbox_msg_free(m);
+    assert_int_equal(hb_reader_feed(&r, "0123456789A", 11, true, true, true, &m),
+                     HB_READ_TOO_LARGE);
+    assert_null(m);
+}
+
+static void test_pieces(void **state)
+{
+    hb_reader r;
+    hb_reader_init(&r, s_plugin, 10);
+    hb_inbox_msg *m;
+    /* "é" = C3 A9 split between two pieces is valid text */
+    assert_int_equal(hb_reader_feed(&r, "ab\xc3", 3, true, false, false, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "\xa9", 1, false, false, false, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "cd", 2, false, true, false, &m), HB_READ_MESSAGE);
+    assert_int_equal(m->len, 6);
+    assert_memory_equal(m->data,
+                        "ab\xc3\xa9"
+                        "cd",
+                        6);
+    hb_inbox_msg_free(m);
+    /* a truncated character at the end is not */
+    assert_int_equal(hb_reader_feed(&r, "ab", 2, true, false, false, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "\xc3", 1, false, true, false, &m), HB_READ_INVALID_UTF8);
+    /* binary is not checked */
+    assert_int_equal(hb_reader_feed(&r, "\xff", 1, true, false, true, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "\xfe", 1, false, true, true, &m), HB_READ_MESSAGE);
+    hb_inbox_msg_free(m);
+    /* exactly the limit across pieces, then one over */
+    assert_int_equal(hb_reader_feed(&r, "01234", 5, true, false, true, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "56789", 5, false, true, true, &m), HB_READ_MESSAGE);
+    assert_int_equal(m->len, 10);
+    hb_inbox_msg_free(m);
+    assert_int_equal(hb_reader_feed(&r, "01234", 5, true, false, true, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "56789A", 6, false, true, true, &m), HB_READ_TOO_LARGE);
+    /* a new first piece drops a partial message */
+    assert_int_equal(hb_reader_feed(&r, "zz", 2, true, false, true, &m), HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, "ok", 2, true, true, false, &m), HB_READ_MESSAGE);
+    assert_int_equal(m->len, 2);
+    hb_inbox_msg_free(m);
+    hb_reader_feed(&r, "zz", 2, true, false, true, &m);
+    hb_reader_reset(&r); /* connection gone: no leak */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_piece),
+        cmocka_unit_test(test_pieces),
+    };
+    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+}
