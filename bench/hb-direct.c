@@ -113,8 +113,9 @@ static const struct lws_protocols s_protocols[] = {
 
 static void s_usage(void)
 {
-    fprintf(stderr, "usage: hb-direct --port P[,P2,...] [--conns N] [--count TOTAL] [--size BYTES]\n"
-                    "                 [--idle-ms MS] [--timeout-s S]\n");
+    fprintf(stderr,
+            "usage: hb-direct --port P[,P2,...] [--conns N] [--count TOTAL] [--size BYTES]\n"
+            "                 [--idle-ms MS] [--timeout-s S]\n");
     exit(2);
 }
 
@@ -132,12 +133,18 @@ int main(int argc, char **argv)
                 ports[nports++] = (unsigned)bench_arg_u64(a, t);
             free(dup);
             i++;
-        } else if (!strcmp(a, "--conns")) s_conns = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--count")) s_want = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--size")) s_size = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--idle-ms")) idle_ms = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--timeout-s")) timeout_s = bench_arg_u64(a, v), i++;
-        else s_usage();
+        } else if (!strcmp(a, "--conns"))
+            s_conns = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--count"))
+            s_want = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--size"))
+            s_size = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--idle-ms"))
+            idle_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--timeout-s"))
+            timeout_s = bench_arg_u64(a, v), i++;
+        else
+            s_usage();
     }
     if (!nports || !s_conns) s_usage();
     bench_raise_nofile();
@@ -198,16 +205,15 @@ int main(int argc, char **argv)
     /* Same definition as hb-sub: earliest send time to last receipt. */
     double el_rx = s_first && s_last > s_first ? (double)(s_last - s_first) / 1e9 : 0.0;
     double el = s_min_ts < s_last_wall ? (double)(s_last_wall - s_min_ts) / 1e9 : el_rx;
-    printf("{\"event\":\"summary\",\"stop\":\"%s\",\"received\":%llu,\"elapsed_s\":%.6f,"
-           "\"rate\":%.1f,\"rate_rx\":%.1f,\"mb_s\":%.3f,\"conns\":%llu,\"failed\":%llu,\"gaps\":%llu,"
-           "\"missing\":%llu,\"dups\":%llu,\"bad\":%llu,\"bad_size\":%llu,",
-           stop, (unsigned long long)s_received, el,
-           el > 0 ? (double)s_received / el : 0.0,
-           el_rx > 0 ? (double)(s_received - 1) / el_rx : 0.0,
-           el > 0 ? (double)s_bytes / el / 1e6 : 0.0,
-           (unsigned long long)s_established, (unsigned long long)s_failed,
-           (unsigned long long)s_gaps, (unsigned long long)s_missing, (unsigned long long)s_dups,
-           (unsigned long long)s_bad, (unsigned long long)s_bad_size);
+    printf(
+        "{\"event\":\"summary\",\"stop\":\"%s\",\"received\":%llu,\"elapsed_s\":%.6f,"
+        "\"rate\":%.1f,\"rate_rx\":%.1f,\"mb_s\":%.3f,\"conns\":%llu,\"failed\":%llu,\"gaps\":%llu,"
+        "\"missing\":%llu,\"dups\":%llu,\"bad\":%llu,\"bad_size\":%llu,",
+        stop, (unsigned long long)s_received, el, el > 0 ? (double)s_received / el : 0.0,
+        el_rx > 0 ? (double)(s_received - 1) / el_rx : 0.0,
+        el > 0 ? (double)s_bytes / el / 1e6 : 0.0, (unsigned long long)s_established,
+        (unsigned long long)s_failed, (unsigned long long)s_gaps, (unsigned long long)s_missing,
+        (unsigned long long)s_dups, (unsigned long long)s_bad, (unsigned long long)s_bad_size);
     bench_hist_json(stdout, "lat_us", &s_lat);
     printf("}\n");
     fflush(stdout);

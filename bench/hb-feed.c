@@ -49,7 +49,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define RBUF_CAP  2048
+#define RBUF_CAP   2048
 #define MAX_LISTEN 64
 #define TAG_LISTEN 1u
 #define TAG_CONN   2u
@@ -62,14 +62,14 @@ typedef struct conn {
     int fd;
     SSL *ssl;
     enum conn_state state;
-    bool writable;    /* last write did not hit EAGAIN */
-    bool in_ready;    /* queued in s_ready */
-    bool counted;     /* counted in s_ws_conns */
-    uint32_t index;   /* position in s_ws (round robin target) */
-    uint64_t seq;     /* last sequence number stamped */
-    uint64_t owed;    /* messages due but not yet built */
-    uint64_t skip;    /* bytes of an oversized client frame still to drop */
-    char *pend;       /* bytes built but not yet accepted by the kernel */
+    bool writable;  /* last write did not hit EAGAIN */
+    bool in_ready;  /* queued in s_ready */
+    bool counted;   /* counted in s_ws_conns */
+    uint32_t index; /* position in s_ws (round robin target) */
+    uint64_t seq;   /* last sequence number stamped */
+    uint64_t owed;  /* messages due but not yet built */
+    uint64_t skip;  /* bytes of an oversized client frame still to drop */
+    char *pend;     /* bytes built but not yet accepted by the kernel */
     size_t pend_len;
     size_t pend_off;
     size_t pend_cap;
@@ -118,10 +118,9 @@ static size_t s_batch_frames = 1;
 
 static void s_usage(void)
 {
-    fprintf(stderr,
-            "usage: hb-feed [--port P] [--listeners K] [--conns N] [--size BYTES]\n"
-            "               [--count PER_CONN] [--rate TOTAL_MSG_S] [--duration SEC]\n"
-            "               [--wait-signal] [--idle] [--batch BYTES] [--tls CERT KEY]\n");
+    fprintf(stderr, "usage: hb-feed [--port P] [--listeners K] [--conns N] [--size BYTES]\n"
+                    "               [--count PER_CONN] [--rate TOTAL_MSG_S] [--duration SEC]\n"
+                    "               [--wait-signal] [--idle] [--batch BYTES] [--tls CERT KEY]\n");
     exit(2);
 }
 
@@ -424,8 +423,10 @@ static int s_on_readable(conn *c)
             }
             if (h == 0) continue;
         }
-        if (c->state == ST_WS) s_client_frames(c);
-        else if (c->state == ST_CLOSING) c->rlen = 0;
+        if (c->state == ST_WS)
+            s_client_frames(c);
+        else if (c->state == ST_CLOSING)
+            c->rlen = 0;
     }
     if (s_flush(c) < 0) {
         s_close(c);
@@ -560,8 +561,10 @@ static bool s_pump_ready(void)
             s_close(c);
             continue;
         }
-        if (c->owed || c->pend_len) s_ready[w++] = c; /* still owes or blocked */
-        else c->in_ready = false;
+        if (c->owed || c->pend_len)
+            s_ready[w++] = c; /* still owes or blocked */
+        else
+            c->in_ready = false;
     }
     /* s_close may have nulled entries we already kept; compact again. */
     size_t k = 0;
@@ -638,18 +641,30 @@ static void s_parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--port")) s_port = (unsigned)bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--listeners")) s_listeners = (unsigned)bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--conns")) s_conns = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--size")) s_size = (size_t)bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--count")) s_count = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--rate")) s_rate = bench_arg_double(a, v), i++;
-        else if (!strcmp(a, "--duration")) s_duration = bench_arg_double(a, v), i++;
-        else if (!strcmp(a, "--batch")) s_batch_bytes = (size_t)bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--wait-signal")) s_wait_signal = true;
-        else if (!strcmp(a, "--idle")) s_idle = true;
-        else if (!strcmp(a, "--tls") && i + 2 < argc) s_cert = argv[i + 1], s_key = argv[i + 2], i += 2;
-        else s_usage();
+        if (!strcmp(a, "--port"))
+            s_port = (unsigned)bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--listeners"))
+            s_listeners = (unsigned)bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--conns"))
+            s_conns = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--size"))
+            s_size = (size_t)bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--count"))
+            s_count = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--rate"))
+            s_rate = bench_arg_double(a, v), i++;
+        else if (!strcmp(a, "--duration"))
+            s_duration = bench_arg_double(a, v), i++;
+        else if (!strcmp(a, "--batch"))
+            s_batch_bytes = (size_t)bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--wait-signal"))
+            s_wait_signal = true;
+        else if (!strcmp(a, "--idle"))
+            s_idle = true;
+        else if (!strcmp(a, "--tls") && i + 2 < argc)
+            s_cert = argv[i + 1], s_key = argv[i + 2], i += 2;
+        else
+            s_usage();
     }
     if (s_size < BENCH_HDR_LEN || s_listeners < 1 || s_listeners > MAX_LISTEN || s_conns < 1)
         s_usage();
@@ -704,8 +719,7 @@ int main(int argc, char **argv)
 
     struct epoll_event evs[256];
     while (!s_stop) {
-        if (!s_streaming && !s_idle && s_ws_conns >= s_conns && (s_go || !s_wait_signal))
-            s_start();
+        if (!s_streaming && !s_idle && s_ws_conns >= s_conns && (s_go || !s_wait_signal)) s_start();
         bool busy = s_streaming && !s_done && s_pump_ready();
         s_check_done();
         int timeout = busy ? 0 : (s_streaming && !s_done && s_duration > 0) ? 50 : 1000;
@@ -719,8 +733,10 @@ int main(int argc, char **argv)
             } else if (tag == TAG_SIGNAL) {
                 struct signalfd_siginfo si;
                 while (read(s_sigfd, &si, sizeof(si)) == sizeof(si)) {
-                    if (si.ssi_signo == SIGUSR1) s_go = true;
-                    else s_stop = true;
+                    if (si.ssi_signo == SIGUSR1)
+                        s_go = true;
+                    else
+                        s_stop = true;
                 }
             } else if (tag == TAG_TIMER) {
                 s_on_timer();

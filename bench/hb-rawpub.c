@@ -47,21 +47,32 @@ int main(int argc, char **argv)
     int hwm = 100000, nodrop = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--endpoint") && v) endpoint = v, i++;
-        else if (!strcmp(a, "--peers")) peers = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--size")) size = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--count")) count = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--rate")) rate = bench_arg_double(a, v), i++;
-        else if (!strcmp(a, "--hwm")) hwm = (int)bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--wait-ms")) wait_ms = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--linger-ms")) linger_ms = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--delay-ms")) delay_ms = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--nodrop")) nodrop = 1;
-        else s_usage();
+        if (!strcmp(a, "--endpoint") && v)
+            endpoint = v, i++;
+        else if (!strcmp(a, "--peers"))
+            peers = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--size"))
+            size = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--count"))
+            count = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--rate"))
+            rate = bench_arg_double(a, v), i++;
+        else if (!strcmp(a, "--hwm"))
+            hwm = (int)bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--wait-ms"))
+            wait_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--linger-ms"))
+            linger_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--delay-ms"))
+            delay_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--nodrop"))
+            nodrop = 1;
+        else
+            s_usage();
     }
     if (!endpoint || peers < 1 || size < BENCH_HDR_LEN) s_usage();
 
-    char (*ids)[16] = calloc(peers, sizeof(*ids));
+    char(*ids)[16] = calloc(peers, sizeof(*ids));
     size_t *id_len = calloc(peers, sizeof(*id_len));
     uint64_t *seq = calloc(peers, sizeof(*seq));
     char *payload = malloc(size);

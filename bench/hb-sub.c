@@ -132,16 +132,26 @@ int main(int argc, char **argv)
     int hwm = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--endpoint") && v) endpoint = v, i++;
-        else if (!strcmp(a, "--count")) want = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--idle-ms")) idle_ms = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--timeout-s")) timeout_s = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--size")) size = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--hwm")) hwm = (int)bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--ready-delay-ms")) ready_delay_ms = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--progress-s")) progress_s = bench_arg_u64(a, v), i++;
-        else if (!strcmp(a, "--filter") && v) filter = v, i++;
-        else s_usage();
+        if (!strcmp(a, "--endpoint") && v)
+            endpoint = v, i++;
+        else if (!strcmp(a, "--count"))
+            want = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--idle-ms"))
+            idle_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--timeout-s"))
+            timeout_s = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--size"))
+            size = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--hwm"))
+            hwm = (int)bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--ready-delay-ms"))
+            ready_delay_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--progress-s"))
+            progress_s = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--filter") && v)
+            filter = v, i++;
+        else
+            s_usage();
     }
     if (!endpoint) s_usage();
     signal(SIGINT, s_on_signal);
@@ -164,7 +174,8 @@ int main(int argc, char **argv)
     }
     bool hs = s_monitor_wait(sub, mon, (int)(timeout_s * 1000));
     if (ready_delay_ms) {
-        struct timespec d = {(time_t)(ready_delay_ms / 1000), (long)(ready_delay_ms % 1000) * 1000000};
+        struct timespec d = {(time_t)(ready_delay_ms / 1000),
+                             (long)(ready_delay_ms % 1000) * 1000000};
         nanosleep(&d, NULL);
     }
     printf("{\"event\":\"ready\",\"handshake\":%s}\n", hs ? "true" : "false");
@@ -274,15 +285,16 @@ int main(int argc, char **argv)
     double el_rx = first && last > first ? (double)(last - first) / 1e9 : 0.0;
     double el = min_ts < last_wall ? (double)(last_wall - min_ts) / 1e9 : el_rx;
     printf("{\"event\":\"summary\",\"stop\":\"%s\",\"received\":%llu,\"elapsed_s\":%.6f,"
-           "\"rate\":%.1f,\"rate_rx\":%.1f,\"mb_s\":%.3f,\"peers\":%llu,\"gaps\":%llu,\"missing\":%llu,"
+           "\"rate\":%.1f,\"rate_rx\":%.1f,\"mb_s\":%.3f,\"peers\":%llu,\"gaps\":%llu,\"missing\":%"
+           "llu,"
            "\"missed_at_start\":%llu,\"dups\":%llu,\"conn_changes\":%llu,\"bad\":%llu,"
            "\"bad_size\":%llu,",
-           stop_reason, (unsigned long long)received, el,
-           el > 0 ? (double)received / el : 0.0, el_rx > 0 ? (double)(received - 1) / el_rx : 0.0,
-           el > 0 ? (double)bytes / el / 1e6 : 0.0, (unsigned long long)s_npeers, (unsigned long long)gaps, (unsigned long long)missing,
+           stop_reason, (unsigned long long)received, el, el > 0 ? (double)received / el : 0.0,
+           el_rx > 0 ? (double)(received - 1) / el_rx : 0.0,
+           el > 0 ? (double)bytes / el / 1e6 : 0.0, (unsigned long long)s_npeers,
+           (unsigned long long)gaps, (unsigned long long)missing,
            (unsigned long long)missed_at_start, (unsigned long long)dups,
-           (unsigned long long)conn_changes, (unsigned long long)bad,
-           (unsigned long long)bad_size);
+           (unsigned long long)conn_changes, (unsigned long long)bad, (unsigned long long)bad_size);
     bench_hist_json(stdout, "lat_us", lat);
     printf("}\n");
     fflush(stdout);

@@ -137,6 +137,15 @@ class Runner:
         if not self.a.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def tool_rcs(self):
+        """(name, rc, stderr tail) of every tool that exited badly."""
+        bad = []
+        for p in self.procs:
+            rc = p.p.poll()
+            if rc not in (0, None) and not p.name.startswith("bridge"):
+                bad.append((p.name, rc, p.stderr_tail()))
+        return bad
+
     def spawn(self, name, argv, cpu=None, env=None):
         p = Proc(name, argv, self.tmp, cpu=cpu, env=env)
         self.procs.append(p)
@@ -332,6 +341,11 @@ class Runner:
             argv += ["--nodrop"]
         pub = self.spawn("rawpub", argv, cpu=self.a.bridge_cpu)
         summ = sub.wait_event("summary", sc.get("timeout", 300) + 30)
+        try:  # it exits by itself once ZeroMQ has flushed (linger)
+            pub.wait_event("done", 30)
+            pub.p.wait(timeout=30)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            pass
         pub.stop(signal.SIGTERM, timeout=30)
         sub.stop()
         return {"path": "raw", "rate": summ["rate"], "received": summ["received"],
@@ -379,7 +393,7 @@ class Runner:
         time.sleep(self.a.settle)
         still = self.connected(b)
         mem = proc_mem(b.pid)
-        cpu = proc_cpu(b.pid)
+        cpu = proc_cpu(b.pid).stat
         rc = b.stop(timeout=60)
         feed.stop(signal.SIGINT)
         per_peer = (mem["VmRSS"] - rss0) / n if mem.get("VmRSS") and rss0 else None
@@ -437,7 +451,7 @@ class Runner:
 
     # ---- callgrind --------------------------------------------------------
 
-    def run_callgrind(self, counts=(5000, 25000), size=200):
+    def run_callgrind(self, counts=(10000, 60000), size=200):
         """Instructions per message: two runs of different length under
         callgrind; the difference cancels start-up and shutdown."""
         if not shutil.which("valgrind"):
@@ -470,19 +484,43 @@ class Runner:
         if shutil.which("callgrind_annotate"):
             r = subprocess.run(["callgrind_annotate", "--threshold=90", out],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            top = r.stdout.decode("utf-8", "replace")
+            top = "\n".join(r.stdout.decode("utf-8", "replace").splitlines()[:60])
         return {"ir_per_msg": ir, "totals": totals, "counts": list(counts), "annotate": top}
 
 
 # --------------------------------------------------------------------------
 # /proc and helpers
 
+class Cpu:
+    """CPU time of a process: utime+stime from /proc/<pid>/stat (clock
+    ticks, 10 ms) and, for short intervals, the sum of the threads'
+    /proc/<pid>/task/*/schedstat run time (ns)."""
+
+    def __init__(self, pid):
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+        fields = data[data.rindex(")") + 2:].split()
+        self.stat = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        self.sched = 0.0
+        try:
+            for t in os.listdir("/proc/%d/task" % pid):
+                try:
+                    with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                        self.sched += int(f.read().split()[0]) / 1e9
+                except (OSError, ValueError, IndexError):
+                    pass
+        except OSError:
+            pass
+
+    def __sub__(self, other):
+        """Seconds used since `other`: the stat figure when it spans at
+        least 50 ticks, else the finer schedstat one."""
+        d = self.stat - other.stat
+        return d if d >= 50.0 / CLK_TCK or self.sched == 0 else self.sched - other.sched
+
+
 def proc_cpu(pid):
-    """utime + stime of a process in seconds (all threads)."""
-    with open("/proc/%d/stat" % pid) as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return Cpu(pid)
 
 
 def proc_mem(pid):
@@ -716,6 +754,9 @@ def main():
                          "notes": "%.0f instructions per message (runs of %d and %d)"
                                   % (x["ir_per_msg"], x["counts"][0], x["counts"][1])})
             sys.stdout.write(x["annotate"][:6000] + "\n")
+        if a.smoke:
+            for name, rc, err in r.tool_rcs():
+                failures.append("%s exited %s: %s" % (name, rc, err))
     except Exception as e:  # report what failed, then clean up
         failures.append("error: %s" % e)
     finally:

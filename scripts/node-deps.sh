@@ -24,9 +24,10 @@ for dir in examples/node tools/node; do
         continue
     fi
     echo "node-deps.sh: installing $dir"
-    if [ -f "$dir/package-lock.json" ]; then
+    if [ -f "$dir/package-lock.json" ] && ! [ "$dir/package.json" -nt "$dir/package-lock.json" ]; then
         (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
     else
+        # package.json changed (a developer's edit): resolve and rewrite the lock.
         (cd "$dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
     fi
     touch "$stamp"

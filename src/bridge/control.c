@@ -43,8 +43,10 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl
      * started with. */
     int rc = hb_peer_cfg_from_json(defaults, rq->id, rq->url, rq->options, &peer, &errors);
     if (rc) {
-        char *reply = hb__ctl_error_reply(rc, errors && *errors ? errors : NULL);
-        /* errors may carry a trailing newline: harmless in JSON. */
+        /* One line per problem; the message is for a person: no final newline. */
+        size_t n = errors ? strlen(errors) : 0;
+        while (n && (errors[n - 1] == '\n' || errors[n - 1] == '\r')) errors[--n] = 0;
+        char *reply = hb__ctl_error_reply(rc, n ? errors : NULL);
         free(errors);
         return reply;
     }
@@ -55,9 +57,25 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl
     return rc ? s_err(rc) : s_ok();
 }
 
+/* One peer, or "*" as on the send socket: every connected peer, and
+ * not_connected (counted once) when there is none. */
+static int s_send_to(hb_pool *pool, const char *id, bool star, const void *data, size_t len,
+                     hb_msg_type type)
+{
+    if (!star) return hb_pool_send(pool, id, data, len, type);
+    int n = hb_pool_broadcast(pool, data, len, type);
+    if (n < 0) return -n;
+    if (n == 0) {
+        hb_pool_count_send_failed(pool, HB_E_NOT_CONNECTED);
+        return HB_E_NOT_CONNECTED;
+    }
+    return 0;
+}
+
 static char *s_send(hb_pool *pool, const hb_ctl_req *rq)
 {
-    if (!hb_peer_id_valid(rq->id, rq->id_len) || strlen(rq->id) != rq->id_len) {
+    bool star = rq->id_len == 1 && rq->id[0] == '*';
+    if (!star && (!hb_peer_id_valid(rq->id, rq->id_len) || strlen(rq->id) != rq->id_len)) {
         /* An id that cannot exist is simply not a peer. */
         hb_pool_count_send_failed(pool, HB_E_UNKNOWN_PEER);
         return s_err(HB_E_UNKNOWN_PEER);
@@ -71,11 +89,11 @@ static char *s_send(hb_pool *pool, const hb_ctl_req *rq)
             hb_pool_count_send_failed(pool, HB_E_BAD_REQUEST);
             return hb__ctl_error_reply(HB_E_BAD_REQUEST, "data: invalid base64");
         }
-        rc = hb_pool_send(pool, rq->id, raw, n, HB_MSG_BINARY);
+        rc = s_send_to(pool, rq->id, star, raw, n, HB_MSG_BINARY);
         free(raw);
     } else {
         /* jansson guarantees valid UTF-8 for strings: a text message. */
-        rc = hb_pool_send(pool, rq->id, rq->data, rq->data_len, HB_MSG_TEXT);
+        rc = s_send_to(pool, rq->id, star, rq->data, rq->data_len, HB_MSG_TEXT);
     }
     /* hb_pool_send counts its own refusals, unknown_peer included. */
     return rc ? s_err(rc) : s_ok();

@@ -36,6 +36,7 @@ struct hb_conn {
     bool wsi_live;  /* lws has a wsi pointing at us */
     bool resolving; /* a resolver job holds us */
     bool closing;   /* close requested; close_code/close_reason hold it */
+    int busy;       /* >0 while our own code is on the stack: do not free */
     struct lws *wsi;
     struct lws_vhost *vhost;
     hb__timer start_t, timeout_t, kill_t;
@@ -64,7 +65,7 @@ static const lws_retry_bo_t s_no_validity = {
 
 static void s_maybe_free(hb_conn *c)
 {
-    if (c->owned || c->wsi_live || c->resolving) return;
+    if (c->owned || c->wsi_live || c->resolving || c->busy) return;
     hb__timer_cancel(&c->start_t);
     hb__timer_cancel(&c->timeout_t);
     hb__timer_cancel(&c->kill_t);
@@ -123,7 +124,11 @@ static void s_connect(hb_conn *c, const char *addr)
     ci.retry_and_idle_policy = &s_no_validity;
     c->wsi_live = true;
     hb__loop_conn_count(c->loop, 1);
+    /* lws may call back (and even destroy the wsi) inside the call; `busy`
+     * keeps the struct alive until we are done looking at it. */
+    c->busy++;
     lws_client_connect_via_info(&ci);
+    c->busy--;
     /* lws may have failed and destroyed the wsi inside the call; pwsi tells. */
     if (!c->wsi && c->wsi_live) {
         c->wsi_live = false;
@@ -374,9 +379,14 @@ int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     }
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        s_fail(c, in && len ? (const char *)in : "connection failed");
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        char e[160] = "connection failed";
+        if (in)
+            snprintf(e, sizeof(e), "%.*s", (int)(len ? len : strnlen(in, sizeof(e) - 1)),
+                     (const char *)in);
+        s_fail(c, e);
         return 0;
+    }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         hb__timer_cancel(&c->timeout_t);
         c->opened = true;

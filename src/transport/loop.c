@@ -15,6 +15,8 @@
 #include "transport/loop.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,32 @@ typedef struct s_vhost {
     char *ca, *cert, *key; /* the profile; NULL = none */
     struct lws_vhost *vh;
 } s_vhost;
+
+/*
+ * The resolver threads and their queue. Detached threads that hold a
+ * reference each, so hb__loop_free never waits for a slow getaddrinfo():
+ * it orphans the resolver (loop = NULL) and returns; a thread that finishes
+ * a lookup afterwards cancels that job itself. `mu` protects everything.
+ */
+typedef struct s_resolver {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    hb__resolve *head, *tail;
+    bool stop;
+    int refs;       /* threads + the loop */
+    hb__loop *loop; /* NULL once orphaned */
+} s_resolver;
+
+static void s_resolver_unref(s_resolver *rs)
+{
+    pthread_mutex_lock(&rs->mu);
+    bool last = --rs->refs == 0;
+    pthread_mutex_unlock(&rs->mu);
+    if (!last) return;
+    pthread_mutex_destroy(&rs->mu);
+    pthread_cond_destroy(&rs->cond);
+    free(rs);
+}
 
 struct hb__loop {
     struct lws_context *ctx;
@@ -57,13 +85,7 @@ struct hb__loop {
     hb__note *notes_head, *notes_tail;
     bool wake_pending;
 
-    /* Resolver threads. `rmu` protects rq_head/rq_tail/rstop. */
-    pthread_mutex_t rmu;
-    pthread_cond_t rcond;
-    hb__resolve *rq_head, *rq_tail;
-    bool rstop;
-    pthread_t *rthreads;
-    uint32_t n_rthreads;
+    s_resolver *res; /* shared with the resolver threads, which may outlive us */
 
     /* Vhosts: loop thread only (creation happens at dial time). */
     s_vhost *vhosts;
@@ -262,59 +284,71 @@ static void *s_run(void *arg)
 
 void hb__resolve_submit(hb__loop *loop, hb__resolve *r)
 {
+    s_resolver *rs = loop->res;
     r->note.next = NULL;
-    pthread_mutex_lock(&loop->rmu);
-    if (loop->rq_tail)
-        loop->rq_tail->note.next = &r->note;
+    pthread_mutex_lock(&rs->mu);
+    if (rs->tail)
+        rs->tail->note.next = &r->note;
     else
-        loop->rq_head = r;
-    loop->rq_tail = r;
-    pthread_cond_signal(&loop->rcond);
-    pthread_mutex_unlock(&loop->rmu);
+        rs->head = r;
+    rs->tail = r;
+    pthread_cond_signal(&rs->cond);
+    pthread_mutex_unlock(&rs->mu);
 }
 
-/* Resolver thread: blocking getaddrinfo, result handed back as a note. */
-static void *s_resolver(void *arg)
+static void s_lookup(hb__resolve *r)
 {
-    hb__loop *loop = arg;
-    for (;;) {
-        pthread_mutex_lock(&loop->rmu);
-        while (!loop->rq_head && !loop->rstop) pthread_cond_wait(&loop->rcond, &loop->rmu);
-        if (loop->rstop) {
-            pthread_mutex_unlock(&loop->rmu);
-            return NULL;
-        }
-        hb__resolve *r = loop->rq_head;
-        loop->rq_head = (hb__resolve *)r->note.next; /* note is the first member */
-        if (!loop->rq_head) loop->rq_tail = NULL;
-        pthread_mutex_unlock(&loop->rmu);
-
-        struct addrinfo hints = {0}, *res = NULL;
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        r->addr[0] = 0;
-        int rc = getaddrinfo(r->host, NULL, &hints, &res);
-        if (rc != 0 || !res) {
-            snprintf(r->error, sizeof(r->error), "resolve %s: %s", r->host, gai_strerror(rc));
-        } else {
-            /* Prefer IPv4: test and local servers often listen on 127.0.0.1
-             * only while "localhost" resolves to ::1 first. */
-            struct addrinfo *pick = res;
-            for (struct addrinfo *a = res; a; a = a->ai_next)
-                if (a->ai_family == AF_INET) {
-                    pick = a;
-                    break;
-                }
-            const void *src = pick->ai_family == AF_INET6
-                                  ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
-                                  : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
-            if (!inet_ntop(pick->ai_family, src, r->addr, sizeof(r->addr))) r->addr[0] = 0;
-            if (!r->addr[0])
-                snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
-        }
-        if (res) freeaddrinfo(res);
-        hb__loop_notify(loop, &r->note);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    r->addr[0] = 0;
+    int rc = getaddrinfo(r->host, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(r->error, sizeof(r->error), "resolve %s: %s", r->host, gai_strerror(rc));
+    } else {
+        /* Prefer IPv4: test and local servers often listen on 127.0.0.1
+         * only while "localhost" resolves to ::1 first. */
+        struct addrinfo *pick = res;
+        for (struct addrinfo *a = res; a; a = a->ai_next)
+            if (a->ai_family == AF_INET) {
+                pick = a;
+                break;
+            }
+        const void *src = pick->ai_family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                              : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+        if (!inet_ntop(pick->ai_family, src, r->addr, sizeof(r->addr))) r->addr[0] = 0;
+        if (!r->addr[0]) snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
     }
+    if (res) freeaddrinfo(res);
+}
+
+/* Resolver thread: blocking getaddrinfo, the result handed back as a note. */
+static void *s_resolver_run(void *arg)
+{
+    s_resolver *rs = arg;
+    pthread_mutex_lock(&rs->mu);
+    for (;;) {
+        while (!rs->head && !rs->stop) pthread_cond_wait(&rs->cond, &rs->mu);
+        if (rs->stop) break;
+        hb__resolve *r = rs->head;
+        rs->head = (hb__resolve *)r->note.next; /* note is the first member */
+        if (!rs->head) rs->tail = NULL;
+        pthread_mutex_unlock(&rs->mu);
+        s_lookup(r);
+        pthread_mutex_lock(&rs->mu);
+        if (rs->loop) {
+            hb__loop_notify(rs->loop, &r->note); /* order: rs->mu, then loop->mu */
+        } else {
+            /* The loop is gone: cancel the job here (it only frees memory). */
+            pthread_mutex_unlock(&rs->mu);
+            r->note.fn(&r->note, true);
+            pthread_mutex_lock(&rs->mu);
+        }
+    }
+    pthread_mutex_unlock(&rs->mu);
+    s_resolver_unref(rs);
+    return NULL;
 }
 
 /* ---- vhosts ------------------------------------------------------------- */
@@ -359,6 +393,15 @@ struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *er
                *key = tls ? tls->key_file : NULL;
     for (s_vhost *v = loop->vhosts; v; v = v->next)
         if (s_streq(v->ca, ca) && s_streq(v->cert, cert) && s_streq(v->key, key)) return v->vh;
+    /* lws would build the vhost without a file it cannot read and fail
+     * every handshake later with an opaque error: say it now. */
+    const char *files[] = {ca, cert, key};
+    const char *keys[] = {"tls.ca_file", "tls.cert_file", "tls.key_file"};
+    for (int i = 0; i < 3; i++)
+        if (files[i] && *files[i] && access(files[i], R_OK) != 0) {
+            snprintf(err, errlen, "%s %s: %s", keys[i], files[i], strerror(errno));
+            return NULL;
+        }
     s_vhost *v = calloc(1, sizeof(*v));
     if (!v) {
         snprintf(err, errlen, "out of memory");
@@ -398,8 +441,6 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     loop->cap = cfg->command_queue ? cfg->command_queue : 65536;
     loop->ring = calloc(loop->cap, sizeof(*loop->ring));
     pthread_mutex_init(&loop->mu, NULL);
-    pthread_mutex_init(&loop->rmu, NULL);
-    pthread_cond_init(&loop->rcond, NULL);
     atomic_store(&loop->heartbeat, hb__mono_ns());
     if (!loop->ring) goto nomem;
 
@@ -419,14 +460,29 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     char err[160];
     if (!hb__loop_vhost(loop, &none, err, sizeof(err))) goto fail;
 
-    loop->n_rthreads = cfg->resolver_threads ? cfg->resolver_threads : 2;
-    loop->rthreads = calloc(loop->n_rthreads, sizeof(pthread_t));
-    if (!loop->rthreads) goto fail;
-    for (uint32_t i = 0; i < loop->n_rthreads; i++)
-        if (pthread_create(&loop->rthreads[i], NULL, s_resolver, loop) != 0) {
-            loop->n_rthreads = i;
+    s_resolver *rs = calloc(1, sizeof(*rs));
+    if (!rs) goto fail;
+    pthread_mutex_init(&rs->mu, NULL);
+    pthread_cond_init(&rs->cond, NULL);
+    rs->refs = 1;
+    rs->loop = loop;
+    loop->res = rs;
+    uint32_t nr = cfg->resolver_threads ? cfg->resolver_threads : 2;
+    for (uint32_t i = 0; i < nr; i++) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_mutex_lock(&rs->mu);
+        rs->refs++;
+        pthread_mutex_unlock(&rs->mu);
+        int rc = pthread_create(&t, &at, s_resolver_run, rs);
+        pthread_attr_destroy(&at);
+        if (rc != 0) {
+            s_resolver_unref(rs);
             goto fail;
         }
+    }
     if (pthread_create(&loop->thread, NULL, s_run, loop) != 0) goto fail;
     loop->thread_started = true;
     *out = loop;
@@ -449,15 +505,21 @@ void hb__loop_free(hb__loop **pl)
         lws_cancel_service(loop->ctx);
         pthread_join(loop->thread, NULL);
     }
-    /* Resolver threads: stop taking jobs; jobs still queued are cancelled. */
-    pthread_mutex_lock(&loop->rmu);
-    loop->rstop = true;
-    pthread_cond_broadcast(&loop->rcond);
-    hb__resolve *pend = loop->rq_head;
-    loop->rq_head = loop->rq_tail = NULL;
-    pthread_mutex_unlock(&loop->rmu);
-    for (uint32_t i = 0; i < loop->n_rthreads; i++) pthread_join(loop->rthreads[i], NULL);
-    free(loop->rthreads);
+    /* Resolver threads: orphan them (a lookup in progress may take long;
+     * we do not wait for it) and cancel the jobs still queued. */
+    hb__resolve *pend = NULL;
+    if (loop->res) {
+        s_resolver *rs = loop->res;
+        pthread_mutex_lock(&rs->mu);
+        rs->stop = true;
+        rs->loop = NULL;
+        pend = rs->head;
+        rs->head = rs->tail = NULL;
+        pthread_cond_broadcast(&rs->cond);
+        pthread_mutex_unlock(&rs->mu);
+        s_resolver_unref(rs);
+        loop->res = NULL;
+    }
     while (pend) {
         hb__resolve *next = (hb__resolve *)pend->note.next;
         pend->note.fn(&pend->note, true);
@@ -477,7 +539,5 @@ void hb__loop_free(hb__loop **pl)
     }
     free(loop->ring);
     pthread_mutex_destroy(&loop->mu);
-    pthread_mutex_destroy(&loop->rmu);
-    pthread_cond_destroy(&loop->rcond);
     free(loop);
 }

@@ -283,8 +283,9 @@ class Lines:
             self.q.put(raw.decode("utf-8", "replace").rstrip("\n"))
         self.q.put(None)
 
-    def wait(self, pred, timeout, what):
-        """Next line matching pred (earlier lines are kept in .all)."""
+    def wait(self, pred, timeout, what, required=True):
+        """A line matching pred, among those seen or the next ones (all are
+        kept in .all); on timeout fail, or return None if not required."""
         deadline = time.monotonic() + timeout * SLOW
         for line in self.all:
             if pred(line):
@@ -303,6 +304,8 @@ class Lines:
             self.all.append(line)
             if pred(line):
                 return line
+        if not required:
+            return None
         fail(f"timed out waiting for {what}; output so far:\n" + "\n".join(self.all[-40:]))
 
     def drain(self, timeout=5):

@@ -46,15 +46,19 @@ def test_ops():
             assert b.ok({"op": "send", "id": "p", "data": base64.b64encode(raw).decode(),
                          "binary": True})
             assert srv.next_received() == (1, raw)
+            assert b.request({"op": "send", "id": "*", "data": "all"}) == {"ok": True}
+            assert srv.next_received() == (1, "all")
             srv.send_all("in")
-            H.wait_for(lambda: b.ok({"op": "stats", "id": "p"})["messages_received_total"] == 1,
-                       5, "stats to count")
+            def counted():
+                ps = b.ok({"op": "stats", "id": "p"})
+                return ps["messages_received_total"] == 1 and ps["messages_sent_total"] == 3
+            H.wait_for(counted, 5, "stats to count")
             ps = b.ok({"op": "stats", "id": "p"})
             assert ps["id"] == "p" and ps["state"] == "connected", ps
-            assert ps["messages_sent_total"] == 2 and ps["bytes_sent_total"] == 258, ps
+            assert ps["messages_sent_total"] == 3 and ps["bytes_sent_total"] == 261, ps
             assert ps["bytes_received_total"] == 2, ps
             st = b.ok({"op": "stats"})
-            assert st["peers"]["connected"] == 1 and st["messages_sent_total"] == 2, st
+            assert st["peers"]["connected"] == 1 and st["messages_sent_total"] == 3, st
             ev = b.events()
             assert b.request({"op": "remove", "id": "p"}) == {"ok": True}
             ev.expect("removed", "p")
@@ -88,8 +92,9 @@ def test_error_codes():
             err(b, {"op": "connect", "id": "q", "url": "ws://"}, "invalid_url")
             err(b, {"op": "connect", "id": "q", "url": srv.url,
                     "options": {"send_queue": 0}}, "invalid_option")
-            err(b, {"op": "connect", "id": "q", "url": srv.url,
-                    "options": {"no_such_key": 1}}, "invalid_option")
+            r = err(b, {"op": "connect", "id": "q", "url": srv.url,
+                        "options": {"no_such_key": 1}}, "invalid_option")
+            assert "no_such_key" in r["message"], r  # names the key
             err(b, {"op": "connect", "id": "q", "url": srv.url, "options": "x"},
                 "invalid_option")
             err(b, {"op": "connect", "id": "bad*id", "url": srv.url}, "bad_request")
@@ -117,6 +122,10 @@ def test_error_codes():
             b.ok({"op": "connect", "id": "down", "url": "ws://127.0.0.1:%d/" % H.free_port(),
                   "options": {"reconnect": {"initial_delay": "10s"}}})
             err(b, {"op": "send", "id": "down", "data": "x"}, "not_connected")
+            b.ok({"op": "remove", "id": "sink"})
+            b.ok({"op": "remove", "id": "p"})
+            H.wait_for(lambda: set(b.list()) == {"down"}, 10, "only `down` left")
+            err(b, {"op": "send", "id": "*", "data": "x"}, "not_connected")
             # Refusals over control are counted, without an event.
             m = b.metrics()
             assert m['honeybee_send_failed_total{reason="unknown_peer"}'] >= 1, m
@@ -124,11 +133,7 @@ def test_error_codes():
             assert m['honeybee_send_failed_total{reason="not_connected"}'] >= 1
             assert m['honeybee_send_failed_total{reason="queue_full"}'] >= 1
             # A removed id is peer_exists until its removed is out, then free.
-            ev = b.events()
-            b.ok({"op": "remove", "id": "p"})
-            ev.expect("removed", "p")
             b.ok({"op": "connect", "id": "p", "url": srv.url})
-            ev.close()
             # shutting_down is covered by test_bridge_lifecycle.
     finally:
         srv.stop()

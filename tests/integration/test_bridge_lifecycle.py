@@ -110,7 +110,18 @@ def test_sighup_reload():
             assert set(peers) == {"keep", "change", "new", "ctl"}, peers
             assert not any(e["id"] in ("keep", "ctl") for e in ev.seen), ev.seen
             assert keep.n_connections == conns  # untouched
-            assert change.headers[-1].get("x-v") == "2", change.headers[-1]
+            assert peers["keep"]["conn"] == 1 and peers["ctl"]["conn"] == 1, peers
+            assert peers["change"]["conn"] == 1, peers  # a new peer: conn restarts
+            # (The server records the headers just after the handshake.)
+            H.wait_for(lambda: change.headers[-1].get("x-v") == "2", 5,
+                       "the changed peer's new header")
+            # bridge/log changes need a restart: a warning, peers untouched.
+            cfg2 = dict(cfg)
+            cfg2["bridge"] = dict(cfg["bridge"], inbox_hwm=7)
+            b.write_config(cfg2)
+            b.signal(signal.SIGHUP)
+            H.wait_for(lambda: "bridge.inbox_hwm changed" in b.stderr(), 5, "the warning")
+            assert set(b.list()) == {"keep", "change", "new", "ctl"}
             # An invalid file is logged and ignored.
             with open(b.path, "w") as f:
                 f.write("peers: [ {id: x\n")
@@ -150,6 +161,17 @@ def test_http_endpoints():
             assert 'honeybee_send_failed_total{peer="we\\"ird",reason="unknown_peer"}' not in m
             st, body = b.http("/metrics")
             assert "# TYPE honeybee_messages_received_total counter" in body
+            # A body of many chunks (the server writes 16 KiB at a time).
+            dead = "ws://127.0.0.1:%d/" % H.free_port()
+            for i in range(80):
+                b.ok({"op": "connect", "id": "peer-%03d" % i, "url": dead,
+                      "options": {"reconnect": {"initial_delay": "30s"}}})
+            st, body = b.http("/metrics")
+            assert st == 200 and len(body) > 3 * 16384, len(body)
+            m = b.metrics()
+            for i in range(80):
+                assert ('honeybee_bytes_sent_total{peer="peer-%03d"}' % i) in m, i
+            assert body.endswith("\n")
     finally:
         srv.stop()
 

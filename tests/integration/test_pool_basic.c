@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -91,6 +92,13 @@ static void test_receive_text_and_binary(void **state)
     hb_event *added = hbt_wait_event(&f->sink, HB_EV_ADDED, "a", 1, 10);
     assert_non_null(added);
     assert_string_equal(added->url, f->url);
+
+    /* The loop turns (for /healthz). */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t hb = hb_pool_loop_heartbeat(f->pool);
+    assert_true(hb > 0 && hb <= now && now - hb < 3000000000ull);
 
     hb_peer_info info;
     assert_int_equal(hb_pool_peer_info(f->pool, "a", &info), 0);

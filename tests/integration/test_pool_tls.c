@@ -6,7 +6,9 @@
  *   - with tls.ca_file it is accepted, by IP and by name (the name goes
  *     through the resolver thread and is used for SNI and verification);
  *   - a certificate for another host name is refused even with the CA;
- *   - tls.verify: false accepts it.
+ *   - tls.verify: false accepts it;
+ *   - a server that demands a client certificate accepts tls.cert_file and
+ *     tls.key_file and refuses a client without them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,8 +46,9 @@ static int s_make_certs(void **state)
     rc |= s_sh("cd %s && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > good.ext && "
                "printf 'subjectAltName=DNS:wrong.example\\n' > bad.ext",
                s_dir);
-    const char *names[] = {"good", "bad"};
-    for (int i = 0; i < 2; i++)
+    rc |= s_sh("cd %s && printf 'extendedKeyUsage=clientAuth\\n' > client.ext", s_dir);
+    const char *names[] = {"good", "bad", "client"};
+    for (int i = 0; i < 3; i++)
         rc |= s_sh("cd %s && openssl req %s -keyout %s.key -out %s.csr -subj '/CN=%s' "
                    ">/dev/null 2>&1 && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
                    "-CAcreateserial -out %s.pem -days 2 -extfile %s.ext >/dev/null 2>&1",
@@ -155,11 +158,57 @@ static void test_host_name_mismatch_refused(void **state)
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "wrong"), 0);
 }
 
+static void test_bad_ca_file(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "badca", "127.0.0.1", f->good, "/nonexistent/ca.pem", true);
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "badca", 1, 10000);
+    assert_non_null(r);
+    hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "badca", 1, 10);
+    assert_non_null(e);
+    print_message("bad ca_file: %s\n", e->error);
+    assert_non_null(strstr(e->error, "TLS"));
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "badca"), 0);
+}
+
 static void test_verify_false_accepts(void **state)
 {
     fx *f = *state;
     s_peer(f, "lax", "127.0.0.1", f->bad, NULL, false);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "lax", 1, 10000));
+}
+
+static void test_client_certificate(void **state)
+{
+    fx *f = *state;
+    char cert[300], key[300], scert[300], skey[300];
+    snprintf(cert, sizeof(cert), "%s/client.pem", s_dir);
+    snprintf(key, sizeof(key), "%s/client.key", s_dir);
+    snprintf(scert, sizeof(scert), "%s/good.pem", s_dir);
+    snprintf(skey, sizeof(skey), "%s/good.key", s_dir);
+    const char *args[] = {"--tls", scert, skey, "--client-ca", f->ca, NULL};
+    hbt_server *srv = hbt_server_start(args);
+    assert_non_null(srv);
+    char url[256];
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", hbt_server_port(srv));
+    hb_peer_cfg p;
+    hbt_peer(&p, "mtls", url);
+    p.opts.tls.ca_file = strdup(f->ca);
+    p.opts.tls.cert_file = strdup(cert);
+    p.opts.tls.key_file = strdup(key);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    hbt_peer(&p, "nocert", url);
+    p.opts.tls.ca_file = strdup(f->ca);
+    p.opts.reconnect.max_retries = 1;
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "mtls", 1, 10000));
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "nocert", 1, 10000);
+    assert_non_null(r);
+    assert_string_equal(r->reason, "max_retries");
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "nocert"), 0);
+    hbt_server_stop(&srv);
 }
 
 int main(void)
@@ -169,6 +218,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ca_file_accepted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_host_name_mismatch_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_verify_false_accepts, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ca_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_client_certificate, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, s_make_certs, s_rm_certs);
 }

