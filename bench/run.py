@@ -129,6 +129,7 @@ class Runner:
         self.procs = []
         self.tmp = tempfile.mkdtemp(prefix="hb-bench-")
         self.zctx = zmq.Context.instance()
+        self.t0 = time.monotonic()
 
     def cleanup(self):
         for p in self.procs:
@@ -181,7 +182,12 @@ class Runner:
             f.write("\n".join(lines) + "\n")
         return path, {"inbox": eps[0], "control": eps[3]}
 
+    def log(self, msg):
+        if self.a.verbose:
+            sys.stderr.write("[%7.2f] %s\n" % (time.monotonic() - self.t0, msg))
+
     def start_bridge(self, peers, wss=False, valgrind=None, name="bridge"):
+        self.log("start %s (%d peers)" % (name, len(peers)))
         cfg, eps = self.bridge_config(peers, wss=wss)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HONEYBEE_")}
         argv = [self.a.bridge, "-c", cfg]
@@ -228,7 +234,9 @@ class Runner:
             return int(peers.get("connected", 0))
         return None
 
-    def wait_connected(self, b, n, timeout):
+    def wait_connected(self, b, n, timeout, tolerate=False):
+        """Monotonic time when `stats` first shows n connected. With
+        tolerate, returns (None, last count) instead of raising."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -240,6 +248,8 @@ class Runner:
             if b.p.poll() is not None:
                 raise RuntimeError("bridge exited: " + b.stderr_tail())
             time.sleep(0.05 if n < 100 else 0.1)
+        if tolerate:
+            return None, last
         raise RuntimeError("only %s of %d peers connected after %.0f s" % (last, n, timeout))
 
     # ---- the three paths --------------------------------------------------
@@ -314,11 +324,15 @@ class Runner:
                        cpu=self.a.bridge_cpu)
         d.wait_event("ready", 60)
         feed.wait_event("connected", 60)
+        cpu0 = proc_cpu(d.pid)
         feed.send_signal(signal.SIGUSR1)
         summ = d.wait_event("summary", sc.get("timeout", 300) + 30)
+        cpu1 = proc_cpu(d.pid)
         feed.stop(signal.SIGINT)
         d.stop()
-        return {"path": "direct", "rate": summ["rate"], "received": summ["received"],
+        recv = summ["received"]
+        return {"path": "direct", "rate": summ["rate"], "received": recv,
+                "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv else None,
                 "expected": total, "gaps": summ["gaps"], "missing": summ["missing"],
                 "bad": summ["bad"] + summ["bad_size"], "dups": summ["dups"],
                 "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
@@ -340,7 +354,13 @@ class Runner:
         else:
             argv += ["--nodrop"]
         pub = self.spawn("rawpub", argv, cpu=self.a.bridge_cpu)
+        pub.wait_event("start", 30)
+        cpu0 = proc_cpu(pub.pid)
         summ = sub.wait_event("summary", sc.get("timeout", 300) + 30)
+        try:
+            cpu1 = proc_cpu(pub.pid)
+        except OSError:  # already gone
+            cpu1 = None
         try:  # it exits by itself once ZeroMQ has flushed (linger)
             pub.wait_event("done", 30)
             pub.p.wait(timeout=30)
@@ -348,7 +368,9 @@ class Runner:
             pass
         pub.stop(signal.SIGTERM, timeout=30)
         sub.stop()
-        return {"path": "raw", "rate": summ["rate"], "received": summ["received"],
+        recv = summ["received"]
+        return {"path": "raw", "rate": summ["rate"], "received": recv,
+                "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv and cpu1 else None,
                 "expected": total, "gaps": summ["gaps"], "missing": summ["missing"],
                 "bad": summ["bad"] + summ["bad_size"], "dups": summ["dups"],
                 "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
@@ -377,7 +399,30 @@ class Runner:
             b.stop()
         return self._rss0
 
-    def run_idle(self, n, wss=False, listeners=None):
+    def ramp_connect(self, b, plist, batch, timeout):
+        """Adds peers over control in batches of `batch`, each batch once
+        the previous one is connected (an outside dial-rate limit).
+        Returns seconds from the first connect to all connected, or None."""
+        s = self.zctx.socket(zmq.REQ)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RCVTIMEO, 10000)
+        s.connect(b.eps["control"])
+        t0 = time.monotonic()
+        try:
+            for i in range(0, len(plist), batch):
+                for pid, url in plist[i:i + batch]:
+                    s.send_string(json.dumps({"op": "connect", "id": pid, "url": url}))
+                    r = json.loads(s.recv())
+                    if not r.get("ok"):
+                        raise RuntimeError("connect %s: %s" % (pid, r))
+                t = self.wait_connected(b, min(i + batch, len(plist)), timeout, tolerate=True)
+                if isinstance(t, tuple):
+                    return None
+            return time.monotonic() - t0
+        finally:
+            s.close()
+
+    def run_idle(self, n, wss=False, listeners=None, ramp=0):
         rss0 = self.baseline_rss()
         tls = self.tls_files() if wss else None
         lis = listeners or max(1, min(16, n // 1000))
@@ -387,9 +432,19 @@ class Runner:
         scheme = "wss" if wss else "ws"
         plist = [("p%d" % i, "%s://127.0.0.1:%d/" % (scheme, ports[i % len(ports)]))
                  for i in range(n)]
-        b = self.start_bridge(plist, wss=wss, name="bridge-idle")
-        t_all = self.wait_connected(b, n, self.a.connect_timeout)
-        cold = t_all - b.t_spawn
+        if ramp:
+            b = self.start_bridge([], wss=wss, name="bridge-idle")
+            dt = self.ramp_connect(b, plist, ramp, self.a.connect_timeout)
+            t_all = (b.t_spawn + dt) if dt is not None else (None, self.connected(b))
+        else:
+            b = self.start_bridge(plist, wss=wss, name="bridge-idle")
+            t_all = self.wait_connected(b, n, self.a.connect_timeout, tolerate=True)
+        reached = n
+        if isinstance(t_all, tuple):  # not all connected in time: measure anyway
+            reached = t_all[1] or 0
+            cold = None
+        else:
+            cold = t_all - b.t_spawn
         time.sleep(self.a.settle)
         still = self.connected(b)
         mem = proc_mem(b.pid)
@@ -397,7 +452,7 @@ class Runner:
         rc = b.stop(timeout=60)
         feed.stop(signal.SIGINT)
         per_peer = (mem["VmRSS"] - rss0) / n if mem.get("VmRSS") and rss0 else None
-        return {"path": "bridge", "peers": n, "wss": wss, "cold_start_s": cold,
+        return {"path": "bridge", "peers": n, "reached": reached, "ramp": ramp, "wss": wss, "cold_start_s": cold,
                 "rss0_kib": rss0, "rss_kib": mem.get("VmRSS"), "hwm_kib": mem.get("VmHWM"),
                 "per_peer_kib": per_peer, "still_connected": still, "cpu_s": cpu,
                 "bridge_rc": rc}
@@ -585,7 +640,7 @@ def scenarios(full, smoke):
         {"name": "tput50", "label": "50 peers x 200 B, full speed", "peers": 50, "size": 200,
          "per_peer": int(80000 * k)},
         {"name": "tput4k", "label": "1 peer x 4 KiB, full speed", "peers": 1, "size": 4096,
-         "per_peer": int(600000 * k)},
+         "per_peer": int(200000 * k)},
         {"name": "lat", "label": "10 peers x 200 B, 10,000 msg/s total", "peers": 10,
          "size": 200, "rate": 10000, "per_peer": int(20000 * (k if k >= 1 else 0.5))},
     ]
@@ -620,7 +675,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny run that checks the harness")
     ap.add_argument("--full", action="store_true", help="full-length runs (default: quick)")
     ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,idle1k,"
-                    "idle10k,wss1k (idle10k includes the cold start)")
+                    "idle2k,idle4k,idle10k,ramp10k,wss1k (each idle run also times the cold "
+                    "start; ramp10k adds the peers over control 500 at a time)")
     ap.add_argument("--soak", type=float, default=0, help="soak seconds at 50k msg/s (0: skip)")
     ap.add_argument("--callgrind", action="store_true", help="instructions per message")
     ap.add_argument("--no-limits", action="store_true", help="skip the direct and raw runs")
@@ -630,9 +686,11 @@ def main():
                     help="taskset: bridge (and the limits' receivers) on CPU 1, tools on CPU 0")
     ap.add_argument("--idle-ms", type=int, default=3000)
     ap.add_argument("--settle", type=float, default=3.0, help="seconds before RSS is read")
-    ap.add_argument("--connect-timeout", type=float, default=120.0)
+    ap.add_argument("--connect-timeout", type=float, default=60.0,
+                    help="seconds an idle run waits for every peer to connect")
     ap.add_argument("--json-out", default=None, help="write every result here")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log each step to stderr")
     a = ap.parse_args()
     if not a.bin_dir:
         base = os.environ.get("HB_BINARY_DIR")
@@ -649,12 +707,18 @@ def main():
     only = set(x for x in a.only.split(",") if x)
     if a.smoke:
         idle_list = [("idle1k", 20, False, "20 ws peers idle (smoke)"),
-                     ("wss1k", 5, True, "5 wss peers idle (smoke)")]
+                     ("wss1k", 5, True, "5 wss peers idle (smoke)"),
+                     ("ramp10k", 30, False, "30 ws peers idle, added 10 at a time over control "
+                      "(smoke)", 10)]
         a.idle_ms = 2000
-        a.settle = 1.0
+        a.settle = 0.5
     else:
         idle_list = [("idle1k", 1000, False, "1,000 ws peers idle"),
+                     ("idle2k", 2000, False, "2,000 ws peers idle"),
+                     ("idle4k", 4000, False, "4,000 ws peers idle"),
                      ("idle10k", 10000, False, "10,000 ws peers idle"),
+                     ("ramp10k", 10000, False, "10,000 ws peers idle, added 500 at a time "
+                      "over control", 500),
                      ("wss1k", 1000, True, "1,000 wss peers idle")]
 
     r = Runner(a)
@@ -674,6 +738,7 @@ def main():
                     rows.append({"scenario": "%s: %s" % (path, sc["label"]),
                                  "msgs": fmt(x["rate"]), "p50": fmt(x["p50"]),
                                  "p99": fmt(x["p99"]),
+                                 "cpu": fmt(x.get("cpu_us_per_msg"), "(%.2f)"),
                                  "notes": ("%d lost" % x["missing"]) if x["missing"] else ""})
                     if a.smoke and (x["received"] != x["expected"] or x["missing"] or x["bad"]):
                         failures.append("%s/%s: %s" % (sc["name"], path, json.dumps(x)))
@@ -703,6 +768,7 @@ def main():
                     x = res[path]
                     rows.append({"scenario": "  %s limit" % path, "msgs": fmt(x["rate"]),
                                  "p50": fmt(x["p50"]), "p99": fmt(x["p99"]),
+                                 "cpu": fmt(x.get("cpu_us_per_msg"), "(%.2f)"),
                                  "notes": ("%d lost" % x["missing"]) if x["missing"] else ""})
             if a.smoke:
                 for path, x in res.items():
@@ -715,24 +781,32 @@ def main():
                 if not br["cpu_us_per_msg"] or not br["hwm_kib"]:
                     failures.append("%s: no CPU/RSS sample: %s" % (sc["name"], br))
 
-        for name, n, wss, label in idle_list:
+        for entry in idle_list:
+            name, n, wss, label = entry[:4]
+            ramp = entry[4] if len(entry) > 4 else 0
             if a.limits_only or only and name not in only:
                 continue
-            x = r.run_idle(n, wss=wss)
+            x = r.run_idle(n, wss=wss, ramp=ramp)
             results["scenarios"][name] = x
+            if x["cold_start_s"] is not None and ramp:
+                cold = "all connected %.2f s after the first connect" % (x["cold_start_s"])
+            elif x["cold_start_s"] is not None:
+                cold = "all connected %.2f s after spawn" % x["cold_start_s"]
+            else:
+                cold = "NOT all connected: %s of %d after %.0f s" % (x["still_connected"], n,
+                                                                      a.connect_timeout)
+            pp = x["per_peer_kib"]
             rows.append({"scenario": "bridge: " + label,
                          "rss": fmt(x["rss_kib"] / 1024.0, "%.1f MiB"),
-                         "notes": "%.1f KiB per peer (RSS %d KiB - %d KiB with 0 peers)"
-                                  % (x["per_peer_kib"], x["rss_kib"], x["rss0_kib"])})
-            if not wss and n >= 10000 or a.smoke and name == "idle1k":
-                rows.append({"scenario": "bridge: cold start, %s ws peers" % format(n, ","),
-                             "notes": "all connected %.2f s after spawn" % x["cold_start_s"]})
-            if a.smoke and (x["still_connected"] != n or not x["per_peer_kib"]
+                         "notes": "%s KiB per peer (RSS %d - %d KiB with 0 peers); %s"
+                                  % (fmt(pp, "%.1f"), x["rss_kib"], x["rss0_kib"], cold)})
+            if a.smoke and (x["cold_start_s"] is None or x["still_connected"] != n
+                            or not x["per_peer_kib"]
                             or x["bridge_rc"] != 0):
                 failures.append("%s: %s" % (name, x))
 
         if (a.soak or a.smoke) and not a.limits_only:
-            dur = a.soak or 3
+            dur = a.soak or 2
             x = r.run_soak(dur, rate=50000 if not a.smoke else 5000)
             results["scenarios"]["soak"] = x
             rows.append({"scenario": "bridge: soak %d s at %s msg/s, 10 peers"

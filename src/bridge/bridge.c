@@ -190,7 +190,9 @@ static void s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
     if (m) hb_inbox_msg_free(m);
     return;
 fail:
-    /* A PUB socket does not fail a send at HWM; this is ETERM or ENOMEM. */
+    /* A PUB socket does not fail a send at HWM (it drops whole messages);
+     * this is ETERM at exit or ENOMEM, after which the socket is not used
+     * for anything that matters any more. */
     HB_LOG(b->lg, HB_LOG_ERROR, NULL, "inbox publish failed: %s", zmq_strerror(errno));
     if (m) hb_inbox_msg_free(m);
 }

@@ -52,7 +52,7 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl
     }
     free(errors);
     rc = hb_pool_connect(pool, &peer);
-    if (rc == 0) HB_LOG(lg, HB_LOG_INFO, peer.id, "peer added over control (%s)", peer.url);
+    if (rc == 0) HB_LOG(lg, HB_LOG_DEBUG, peer.id, "peer added over control (%s)", peer.url);
     hb_peer_cfg_free(&peer);
     return rc ? s_err(rc) : s_ok();
 }
@@ -151,7 +151,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
         break;
     case HB_OP_REMOVE:
         rc = hb_peer_id_valid(rq.id, rq.id_len) ? hb_pool_remove(pool, rq.id) : HB_E_UNKNOWN_PEER;
-        if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "peer removed over control");
+        if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
         reply = rc ? s_err(rc) : s_ok();
         break;
     case HB_OP_SEND:

@@ -33,6 +33,7 @@
 #include "core/utf8.h"
 #include "honeybee/session.h"
 #include "honeybee/worker.h"
+#include "pool/pool_int.h"
 #include "transport/conn.h"
 #include "transport/loop.h"
 
@@ -925,4 +926,14 @@ void hb_pool_destroy(hb_pool **pp)
     pthread_mutex_destroy(&pool->wmu);
     pthread_cond_destroy(&pool->wcond);
     free(pool);
+}
+
+uint32_t hb__pool_tls_profiles(hb_pool *pool)
+{
+    return hb__loop_vhost_count(pool->loop);
+}
+
+uint32_t hb__pool_live_sockets(hb_pool *pool)
+{
+    return hb__loop_live_conns(pool->loop);
 }

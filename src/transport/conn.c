@@ -66,6 +66,7 @@ static const lws_retry_bo_t s_no_validity = {
 static void s_maybe_free(hb_conn *c)
 {
     if (c->owned || c->wsi_live || c->resolving || c->busy) return;
+    if (c->vhost) hb__loop_vhost_release(c->loop, c->vhost);
     hb__timer_cancel(&c->start_t);
     hb__timer_cancel(&c->timeout_t);
     hb__timer_cancel(&c->kill_t);
@@ -142,6 +143,7 @@ static void s_resolved(hb__note *n, bool cancelled)
 {
     hb_conn *c = lws_container_of(n, hb_conn, res.note);
     c->resolving = false;
+    if (cancelled) c->vhost = NULL; /* the loop is being torn down: touch nothing of it */
     if (!cancelled && c->owned) {
         if (c->res.addr[0])
             s_connect(c, c->res.addr);
@@ -269,7 +271,7 @@ hb_conn *hb__conn_dial(hb__loop *loop, const hb_peer_cfg *cfg, const hb_conn_ops
                             LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     }
     char e[200];
-    c->vhost = hb__loop_vhost(loop, c->tls ? &cfg->opts.tls : NULL, e, sizeof(e));
+    c->vhost = hb__loop_vhost_acquire(loop, c->tls ? &cfg->opts.tls : NULL, e, sizeof(e));
     if (!c->vhost) {
         HB_LOG(hb__loop_logger(loop), HB_LOG_ERROR, cfg->id, "%s", e);
         *err = HB_E_TLS;

@@ -36,6 +36,9 @@ typedef struct s_vhost {
     struct s_vhost *next;
     char *ca, *cert, *key; /* the profile; NULL = none */
     struct lws_vhost *vh;
+    int refs;            /* connections using it */
+    bool keep;           /* the plain vhost: never destroyed */
+    uint64_t idle_since; /* monotonic ns when refs went to 0 */
 } s_vhost;
 
 /*
@@ -89,6 +92,9 @@ struct hb__loop {
 
     /* Vhosts: loop thread only (creation happens at dial time). */
     s_vhost *vhosts;
+    uint32_t vhost_serial;
+    uint64_t vhost_idle_ns; /* an unused profile is destroyed after this */
+    atomic_uint n_vhosts;   /* for tests and stats */
 };
 
 static const struct lws_protocols s_protocols[] = {
@@ -256,10 +262,14 @@ void hb__timer_cancel(hb__timer *t)
 
 /* ---- the thread ------------------------------------------------------------ */
 
+static void s_vhost_sweep(hb__loop *loop, uint64_t now);
+
 static void s_tick(lws_sorted_usec_list_t *sul)
 {
     hb__loop *loop = lws_container_of(sul, hb__loop, tick);
-    atomic_store_explicit(&loop->heartbeat, hb__mono_ns(), memory_order_relaxed);
+    uint64_t now = hb__mono_ns();
+    atomic_store_explicit(&loop->heartbeat, now, memory_order_relaxed);
+    s_vhost_sweep(loop, now);
     lws_sul_schedule(loop->ctx, 0, &loop->tick, s_tick, 500 * LWS_US_PER_MS);
 }
 
@@ -383,16 +393,23 @@ static struct lws_vhost *s_make_vhost(hb__loop *loop, const char *name, const ch
 
 /*
  * Loop thread. The client vhost for a TLS profile (CA file, client cert,
- * key), created on first use and shared by every peer with that profile.
- * Vhosts live as long as the pool: lws 4.1.6 cannot destroy a vhost safely
- * while sockets that used it are still closing, and profiles are few.
+ * key), created on first use and shared by every connection with that
+ * profile; reference counted by connections. A profile nobody used for
+ * vhost_idle_ns is destroyed by the tick (not at once: a peer in backoff
+ * would otherwise rebuild its SSL_CTX on every dial). Only connections
+ * that are completely gone release, so lws never destroys a vhost that a
+ * closing socket still uses.
  */
-struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *err, size_t errlen)
+struct lws_vhost *hb__loop_vhost_acquire(hb__loop *loop, const hb_tls_cfg *tls, char *err,
+                                         size_t errlen)
 {
     const char *ca = tls ? tls->ca_file : NULL, *cert = tls ? tls->cert_file : NULL,
                *key = tls ? tls->key_file : NULL;
     for (s_vhost *v = loop->vhosts; v; v = v->next)
-        if (s_streq(v->ca, ca) && s_streq(v->cert, cert) && s_streq(v->key, key)) return v->vh;
+        if (s_streq(v->ca, ca) && s_streq(v->cert, cert) && s_streq(v->key, key)) {
+            v->refs++;
+            return v->vh;
+        }
     /* lws would build the vhost without a file it cannot read and fail
      * every handshake later with an opaque error: say it now. */
     const char *files[] = {ca, cert, key};
@@ -411,9 +428,7 @@ struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *er
     v->cert = s_dup(cert);
     v->key = s_dup(key);
     char name[32];
-    int n = 0;
-    for (s_vhost *w = loop->vhosts; w; w = w->next) n++;
-    snprintf(name, sizeof(name), "hb-tls-%d", n);
+    snprintf(name, sizeof(name), "hb-tls-%u", loop->vhost_serial++);
     v->vh = s_make_vhost(loop, name, v->ca, v->cert, v->key);
     if (!v->vh) {
         snprintf(err, errlen, "TLS setup failed (ca_file %s, cert_file %s, key_file %s)",
@@ -425,8 +440,46 @@ struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *er
         return NULL;
     }
     v->next = loop->vhosts;
+    v->refs = 1;
+    v->keep = loop->vhosts == NULL; /* the first one is the plain vhost */
     loop->vhosts = v;
+    atomic_fetch_add_explicit(&loop->n_vhosts, 1, memory_order_relaxed);
     return v->vh;
+}
+
+/* Loop thread (or the destroying thread while lws is torn down): a
+ * connection that used `vh` is gone. Never destroys anything itself. */
+void hb__loop_vhost_release(hb__loop *loop, struct lws_vhost *vh)
+{
+    for (s_vhost *v = loop->vhosts; v; v = v->next)
+        if (v->vh == vh) {
+            if (v->refs > 0 && --v->refs == 0) v->idle_since = hb__mono_ns();
+            return;
+        }
+}
+
+/* Loop thread, from the tick. */
+static void s_vhost_sweep(hb__loop *loop, uint64_t now)
+{
+    for (s_vhost **pv = &loop->vhosts; *pv;) {
+        s_vhost *v = *pv;
+        if (v->keep || v->refs > 0 || now - v->idle_since < loop->vhost_idle_ns) {
+            pv = &v->next;
+            continue;
+        }
+        *pv = v->next;
+        lws_vhost_destroy(v->vh);
+        atomic_fetch_sub_explicit(&loop->n_vhosts, 1, memory_order_relaxed);
+        free(v->ca);
+        free(v->cert);
+        free(v->key);
+        free(v);
+    }
+}
+
+uint32_t hb__loop_vhost_count(hb__loop *loop)
+{
+    return atomic_load_explicit(&loop->n_vhosts, memory_order_relaxed);
 }
 
 /* ---- life ---------------------------------------------------------------- */
@@ -442,6 +495,11 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     loop->ring = calloc(loop->cap, sizeof(*loop->ring));
     pthread_mutex_init(&loop->mu, NULL);
     atomic_store(&loop->heartbeat, hb__mono_ns());
+    /* How long an unused TLS profile is kept; the environment knob exists
+     * for tests. */
+    loop->vhost_idle_ns = 60000ull * 1000000ull;
+    const char *idle = getenv("HB_TLS_PROFILE_IDLE_MS");
+    if (idle && *idle) loop->vhost_idle_ns = strtoull(idle, NULL, 10) * 1000000ull;
     if (!loop->ring) goto nomem;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
@@ -458,7 +516,7 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     /* The plain vhost: every EVENT_WAIT_CANCELLED reaches us through it. */
     hb_tls_cfg none = {0};
     char err[160];
-    if (!hb__loop_vhost(loop, &none, err, sizeof(err))) goto fail;
+    if (!hb__loop_vhost_acquire(loop, &none, err, sizeof(err))) goto fail;
 
     s_resolver *rs = calloc(1, sizeof(*rs));
     if (!rs) goto fail;

@@ -86,7 +86,11 @@ typedef struct hb__resolve {
 void hb__resolve_submit(hb__loop *loop, hb__resolve *r);
 
 /* ---- TLS profiles: one client vhost each, created lazily (loop thread) ---- */
-struct lws_vhost *hb__loop_vhost(hb__loop *loop, const hb_tls_cfg *tls, char *err, size_t errlen);
+struct lws_vhost *hb__loop_vhost_acquire(hb__loop *loop, const hb_tls_cfg *tls, char *err,
+                                         size_t errlen);
+void hb__loop_vhost_release(hb__loop *loop, struct lws_vhost *vh);
+/* Client vhosts (TLS profiles) alive, the plain one included. Any thread. */
+uint32_t hb__loop_vhost_count(hb__loop *loop);
 
 /* ---- internal plumbing between loop.c and conn.c ---- */
 int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -42,7 +42,7 @@ def main():
         return 1
     # The table must have every row the harness promises, with numbers.
     for needle in ("bridge: 1 peer x 200 B (smoke)", "direct limit", "raw limit",
-                   "ws peers idle", "wss peers idle", "cold start", "soak"):
+                   "ws peers idle", "wss peers idle", "after spawn", "soak"):
         if needle not in out:
             print("missing row: %r" % needle)
             return 1

@@ -227,6 +227,16 @@ def test_json_logs():
         srv.stop()
 
 
+def test_env_overrides():
+    ep = "tcp://127.0.0.1:%d" % H.free_port()
+    b = H.Bridge(env={"HONEYBEE_CONTROL": ep, "HONEYBEE_LOG_FORMAT": "json"})
+    b.endpoints["control"] = ep  # the file says otherwise; the environment wins
+    with b:
+        assert b.request({"op": "ping"}) == {"ok": True}
+    import json
+    assert all(json.loads(line)["msg"] for line in b.stderr().splitlines() if line.strip())
+
+
 if __name__ == "__main__":
     H.run([test_sigterm_drain, test_shutdown_window, test_sighup_reload, test_http_endpoints,
-           test_endpoint_in_use, test_exit_codes, test_json_logs])
+           test_endpoint_in_use, test_exit_codes, test_json_logs, test_env_overrides])

@@ -22,6 +22,7 @@
 
 #include "helpers/hbt.h"
 #include "honeybee/pool.h"
+#include "pool/pool_int.h"
 
 static char s_dir[256];
 
@@ -158,6 +159,31 @@ static void test_host_name_mismatch_refused(void **state)
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "wrong"), 0);
 }
 
+/* A TLS profile (vhost) nobody uses any more is released; the plain one stays. */
+static void test_profiles_released(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
+    s_peer(f, "p1", "127.0.0.1", f->good, f->ca, true);
+    s_peer(f, "p2", "localhost", f->good, f->ca, true); /* same profile */
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p1", 1, 10000));
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p2", 1, 10000));
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 2);
+    assert_int_equal(hb_pool_remove(f->pool, "p1"), 0);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "p1", 1, 5000));
+    hbt_sleep_ms(700); /* idle grace is 100 ms here, the sweep runs every 500 ms */
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 2); /* p2 still uses it */
+    assert_int_equal(hb_pool_remove(f->pool, "p2"), 0);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "p2", 1, 5000));
+    for (int i = 0; i < 400 && hb__pool_tls_profiles(f->pool) != 1; i++) hbt_sleep_ms(10);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
+    /* and it comes back on demand */
+    s_peer(f, "p3", "127.0.0.1", f->good, f->ca, true);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p3", 1, 10000));
+    hbt_server_cmd(f->good, "send text again");
+    assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
+}
+
 static void test_bad_ca_file(void **state)
 {
     fx *f = *state;
@@ -219,7 +245,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_name_mismatch_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_verify_false_accepts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_ca_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_profiles_released, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_certificate, s_setup, s_teardown),
     };
+    setenv("HB_TLS_PROFILE_IDLE_MS", "100", 1); /* profiles churn: exercise it */
     return cmocka_run_group_tests(tests, s_make_certs, s_rm_certs);
 }

@@ -106,8 +106,12 @@ def against_bridge(lang, ws, bridge):
     """List, send through PULL, events, inbox messages, a real reconnect."""
     extra = f"extra-{lang}"
     text = f"hello from {lang} test"
+    # Endpoints from the environment, in the forms a container sets them:
+    # a bind address (tcp://*:P, tcp://0.0.0.0:P) must be read as loopback.
+    host = {"python": "*", "node": "0.0.0.0", "c": "*"}[lang]
+    env = {k: v.replace("127.0.0.1", host) for k, v in bridge.env().items()}
     p, lines = start(lang, ["--send-to", "feed", "--message", text, "--count", "8",
-                            "--seconds", str(60 * SLOW)], env=bridge.env())
+                            "--seconds", str(60 * SLOW)], env=env)
     try:
         lines.wait(lambda ln: ln.startswith("ready "), 20, f"{lang} ready")
         peers = lines.wait(lambda ln: ln.startswith("peers ") or ln.startswith("list "), 20,

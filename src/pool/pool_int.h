@@ -1,0 +1,17 @@
+/*
+ * pool_int.h: internal accessors of the pool for tests and the bridge's
+ * metrics. Not part of the public API.
+ */
+#ifndef HB_POOL_INT_H
+#define HB_POOL_INT_H
+
+#include <stdint.h>
+
+#include "honeybee/pool.h"
+
+/* TLS client profiles (lws vhosts) alive, the plain one included. Any thread. */
+uint32_t hb__pool_tls_profiles(hb_pool *pool);
+/* Sockets lws holds for the pool right now (dialing, open or closing). */
+uint32_t hb__pool_live_sockets(hb_pool *pool);
+
+#endif
