@@ -131,10 +131,14 @@ class Runner:
         self.zctx = zmq.Context.instance()
         self.t0 = time.monotonic()
 
-    def cleanup(self):
+    def reap(self):
+        """Stops (by pid) whatever a failed scenario left running."""
         for p in self.procs:
             if p.p.poll() is None:
                 p.stop(signal.SIGKILL, timeout=5)
+
+    def cleanup(self):
+        self.reap()
         if not self.a.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -466,7 +470,7 @@ class Runner:
         plist = [("p%d" % i, "ws://127.0.0.1:%d/" % ports[0]) for i in range(peers)]
         b = self.start_bridge(plist, name="bridge-soak")
         sub = self.spawn("sub-soak", [self.tool("hb-sub"), "--endpoint", b.eps["inbox"],
-                                      "--size", str(size), "--idle-ms", "3000",
+                                      "--size", str(size), "--idle-ms", "1000",
                                       "--timeout-s", str(int(duration) + 120),
                                       "--progress-s", str(max(1, int(duration // 20)))],
                          cpu=self.a.tools_cpu)
@@ -631,7 +635,7 @@ def scenarios(full, smoke):
             {"name": "tput50", "label": "5 peers x 4 KiB (smoke)", "peers": 5, "size": 4096,
              "per_peer": 400, "timeout": 60},
             {"name": "lat", "label": "2 peers, 2,000 msg/s (smoke)", "peers": 2, "size": 200,
-             "per_peer": 1000, "rate": 2000, "timeout": 60},
+             "per_peer": 500, "rate": 2000, "timeout": 60},
         ]
     k = 1 if full else 0.25
     return [
@@ -644,6 +648,19 @@ def scenarios(full, smoke):
         {"name": "lat", "label": "10 peers x 200 B, 10,000 msg/s total", "peers": 10,
          "size": 200, "rate": 10000, "per_peer": int(20000 * (k if k >= 1 else 0.5))},
     ]
+
+
+def sweep_scenarios():
+    """How cost grows with message size (1 peer) and with peers (200 B):
+    counts sized for a few seconds each on this class of machine."""
+    out = []
+    for size, n in ((64, 600000), (1024, 150000), (16384, 8000)):
+        out.append({"name": "size%d" % size, "label": "sweep: 1 peer x %d B" % size,
+                    "peers": 1, "size": size, "per_peer": n})
+    for peers in (10, 200):
+        out.append({"name": "peers%d" % peers, "label": "sweep: %d peers x 200 B" % peers,
+                    "peers": peers, "size": 200, "per_peer": 800000 // peers})
+    return out
 
 
 def fmt(v, spec="%.0f", none="-"):
@@ -679,6 +696,8 @@ def main():
                     "start; ramp10k adds the peers over control 500 at a time)")
     ap.add_argument("--soak", type=float, default=0, help="soak seconds at 50k msg/s (0: skip)")
     ap.add_argument("--callgrind", action="store_true", help="instructions per message")
+    ap.add_argument("--sweep", action="store_true",
+                    help="add 64 B, 1 KiB, 16 KiB (1 peer) and 10, 200 peers (200 B) runs")
     ap.add_argument("--no-limits", action="store_true", help="skip the direct and raw runs")
     ap.add_argument("--limits-only", action="store_true",
                     help="only the direct and raw runs of the streaming scenarios (no bridge)")
@@ -725,7 +744,7 @@ def main():
     rows, results, failures = [], {"machine": machine(), "scenarios": {}}, []
     t_begin = time.monotonic()
     try:
-        for sc in scenarios(a.full, a.smoke):
+        for sc in scenarios(a.full, a.smoke) + (sweep_scenarios() if a.sweep else []):
             if only and sc["name"] not in only:
                 continue
             res = {}
@@ -743,10 +762,16 @@ def main():
                     if a.smoke and (x["received"] != x["expected"] or x["missing"] or x["bad"]):
                         failures.append("%s/%s: %s" % (sc["name"], path, json.dumps(x)))
                 continue
-            res["bridge"] = r.run_bridge(sc)
-            if not a.no_limits:
-                res["direct"] = r.run_direct(sc)
-                res["raw"] = r.run_raw(sc)
+            try:
+                res["bridge"] = r.run_bridge(sc)
+                if not a.no_limits:
+                    res["direct"] = r.run_direct(sc)
+                    res["raw"] = r.run_raw(sc)
+            except Exception as e:  # note it, clean up, go on with the next one
+                failures.append("%s: %s" % (sc["name"], e))
+                rows.append({"scenario": "bridge: " + sc["label"], "notes": "FAILED: %s" % e})
+                r.reap()
+                continue
             results["scenarios"][sc["name"]] = dict(res, scenario=sc)
             br = res["bridge"]
             raw = res.get("raw")
@@ -786,7 +811,13 @@ def main():
             ramp = entry[4] if len(entry) > 4 else 0
             if a.limits_only or only and name not in only:
                 continue
-            x = r.run_idle(n, wss=wss, ramp=ramp)
+            try:
+                x = r.run_idle(n, wss=wss, ramp=ramp)
+            except Exception as e:
+                failures.append("%s: %s" % (name, e))
+                rows.append({"scenario": "bridge: " + label, "notes": "FAILED: %s" % e})
+                r.reap()
+                continue
             results["scenarios"][name] = x
             if x["cold_start_s"] is not None and ramp:
                 cold = "all connected %.2f s after the first connect" % (x["cold_start_s"])

@@ -203,7 +203,7 @@ static void s_on_dial_failed(void *ud, hb_conn *c, const char *error)
     hb_session *s = ud;
     s->conn = NULL;
     hb_plugin_dial_failed(s->p, s->attempt, error);
-    HB_LOG(hb_plugin_logger(s->p), HB_LOG_INFO, hb_plugin_id(s->p), "dial %u failed: %s",
+    HB_LOG(hb_plugin_logger(s->p), HB_LOG_DEBUG, hb_plugin_id(s->p), "dial %u failed: %s",
            s->attempt, error);
     if (s->stopping) {
         s_finish(s, s_stop_word(s));
@@ -386,6 +386,9 @@ static void s_tick(void *ud)
         s_drop(s, 1001, "write_timeout");
         return;
     }
+    /* While reading is paused by back-pressure nothing can arrive, pongs
+     * included: that is our doing, not the peer's, so the watchdogs wait. */
+    if (s->paused) hb_keepalive_data(&s->ka, now);
     uint64_t next;
     unsigned due = hb_keepalive_check(&s->ka, now, &next);
     if (due & HB_KA_TIMEOUT) {
@@ -508,6 +511,7 @@ static void s_resume(hb_worker *w)
 {
     hb_session *s = (hb_session *)w;
     s->paused = false;
+    hb_keepalive_data(&s->ka, hb__mono_ns()); /* the pause does not count as silence */
     if (s->conn && s->st == HB_STATE_CONNECTED) hb_conn_rx(s->conn, true);
 }
 

@@ -266,9 +266,12 @@ hb_conn *hb__conn_dial(hb__loop *loop, const hb_peer_cfg *cfg, const hb_conn_ops
     }
     if (c->tls) {
         c->ssl_flags = LCCSCF_USE_SSL;
-        if (!cfg->opts.tls.verify)
+        if (!cfg->opts.tls.verify) {
             c->ssl_flags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                             LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+            HB_LOG(hb__loop_logger(loop), HB_LOG_WARN, cfg->id,
+                   "TLS certificate and host name NOT verified (tls.verify: false)");
+        }
     }
     char e[200];
     c->vhost = hb__loop_vhost_acquire(loop, c->tls ? &cfg->opts.tls : NULL, e, sizeof(e));

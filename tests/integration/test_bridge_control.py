@@ -62,6 +62,13 @@ def test_ops():
             ev = b.events()
             assert b.request({"op": "remove", "id": "p"}) == {"ok": True}
             ev.expect("removed", "p")
+            # Peer-only options over control: headers and on_connect.
+            b.ok({"op": "connect", "id": "p2", "url": srv.url,
+                  "options": {"headers": {"X-A": "b"}, "on_connect": ["hello"]}})
+            idx, msg = srv.next_received()
+            assert msg == "hello", msg
+            assert srv.headers[idx - 1].get("x-a") == "b", srv.headers[idx - 1]
+            b.ok({"op": "remove", "id": "p2"})
             # Connect again once removed: seq and conn start at 1.
             b.ok({"op": "connect", "id": "p", "url": srv.url})
             b.wait_state("p", "connected")
@@ -180,5 +187,44 @@ def test_bad_input():
         ev.close()
 
 
+def test_random_input():
+    """Seeded random garbage on both input sockets: every control request is
+    answered with a well-formed reply, and the bridge survives."""
+    import json
+    import random
+    rnd = random.Random(1234)
+    ops = ["connect", "remove", "send", "list", "stats", "ping", "", "PING", "x" * 300]
+    values = [None, True, 1, -1, 1.5, "", "a", "*", "ws://127.0.0.1:1/", "\u0000",
+              "x" * 200, [], {}, [1, "a"], {"op": "ping"}, "AAAA", "!!"]
+    with H.Bridge() as b:
+        for _ in range(300):
+            kind = rnd.random()
+            if kind < 0.3:
+                body = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 64)))
+            else:
+                obj = {"op": rnd.choice(ops + values[:6])}
+                for k in rnd.sample(["id", "url", "data", "binary", "options"],
+                                    rnd.randint(0, 5)):
+                    obj[k] = rnd.choice(values)
+                body = json.dumps(obj).encode()
+                if kind > 0.9:
+                    body = body[:rnd.randint(0, len(body))]
+            reply = b.request_raw([body])
+            assert len(reply) == 1, reply
+            r = json.loads(reply[0])
+            assert isinstance(r["ok"], bool), r
+            if not r["ok"]:
+                assert r["error"] in ("bad_request", "unknown_op", "peer_exists",
+                                      "unknown_peer", "invalid_url", "invalid_option",
+                                      "not_connected", "queue_full", "too_large"), (body, r)
+        for _ in range(300):
+            frames = [bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 8)))
+                      for _ in range(rnd.randint(1, 5))]
+            b.push(*frames)
+        ev = b.events()  # the send socket still works (the probe goes through it)
+        ev.close()
+        assert b.request({"op": "ping"}) == {"ok": True}
+
+
 if __name__ == "__main__":
-    H.run([test_ops, test_error_codes, test_bad_input])
+    H.run([test_ops, test_error_codes, test_bad_input, test_random_input])

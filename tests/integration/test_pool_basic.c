@@ -301,6 +301,22 @@ static void test_connect_errors(void **state)
     hb_peer_list_free(list, n);
     /* Not connected yet or connected: list shows it; shutdown refuses. */
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "a", 1, 5000));
+    /* broadcast: only to connected peers */
+    char dead[128];
+    hbt_url(dead, sizeof(dead), hbt_closed_port(), "/");
+    hbt_peer(&p, "dead", dead);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    assert_int_equal(hb_pool_broadcast(f->pool, "hi all", 6, HB_MSG_AUTO), 1);
+    assert_true(hbt_server_wait(f->srv, "RECV 1 text \"hi all\"", 5000, NULL, 0));
+    assert_int_equal(hb_pool_send(f->pool, "dead", "x", 1, HB_MSG_TEXT), HB_E_NOT_CONNECTED);
+    /* the config as given */
+    hb_peer_cfg back;
+    assert_int_equal(hb_pool_peer_config(f->pool, "a", &back), 0);
+    assert_string_equal(back.url, f->url);
+    assert_int_equal(back.opts.send_queue, 1024);
+    hb_peer_cfg_free(&back);
+    assert_int_equal(hb_pool_peer_config(f->pool, "nope", &back), HB_E_UNKNOWN_PEER);
     assert_int_equal(hb_pool_shutdown(f->pool, 200000000ull), 0);
     assert_int_equal(hb_pool_connect(f->pool, &(hb_peer_cfg){.id = "x", .url = f->url}),
                      HB_E_SHUTTING_DOWN);

@@ -217,6 +217,88 @@ static void test_shutdown_drains_and_reports(void **state)
     hbt_server_stop(&srv);
 }
 
+/* Remove while waiting in backoff: at once, no disconnected; the id is
+ * taken until `removed` is out and free right after. */
+static void test_remove_while_waiting(void **state)
+{
+    fx *f = *state;
+    char url[128];
+    hbt_url(url, sizeof(url), hbt_closed_port(), "/");
+    hb_peer_cfg p;
+    hbt_peer(&p, "wait", url);
+    p.opts.reconnect.initial_delay_ns = 30000 * MS;
+    p.opts.reconnect.max_delay_ns = 30000 * MS;
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "wait", 1, 5000));
+    hb_peer_info info;
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(hb_pool_peer_info(f->pool, "wait", &info), 0);
+        free(info.url);
+        if (info.state == HB_STATE_WAITING) break;
+        hbt_sleep_ms(5);
+    }
+    assert_int_equal(info.state, HB_STATE_WAITING);
+    assert_int_equal(info.attempt, 1);
+    uint64_t t0 = hbt_now_ms();
+    assert_int_equal(hb_pool_remove(f->pool, "wait"), 0);
+    int rc = hb_pool_connect(f->pool, &p); /* racing the removal */
+    assert_true(rc == HB_E_PEER_EXISTS || rc == 0);
+    if (rc == 0) { /* it was already gone: then `removed` preceded this `added` */
+        hb_pool_remove(f->pool, "wait");
+    }
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "wait", 1, 2000));
+    assert_true(hbt_now_ms() - t0 < 1000);
+    if (rc != 0) assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "wait"), 0);
+    char trail[256];
+    hbt_event_trail(&f->sink, "wait", trail, sizeof(trail));
+    assert_non_null(strstr(trail, "added,dial_failed,removed,added"));
+}
+
+/* The drain deadline passes with messages still queued (the server does
+ * not read): they are reported as send_failed, and shutdown still ends. */
+static void test_shutdown_drain_timeout(void **state)
+{
+    fx *f = *state;
+    hbt_server *srv = hbt_server_start(NULL);
+    assert_non_null(srv);
+    char url[128];
+    hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
+    hb_peer_cfg p;
+    hbt_peer(&p, "stuck", url);
+    p.opts.write_timeout_ns = 60000 * MS; /* only the drain deadline may end it */
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "stuck", 1, 5000));
+    hbt_server_cmd(srv, "silent");
+    assert_true(hbt_server_wait(srv, "OK silent", 5000, NULL, 0));
+    char *buf = calloc(1, 1u << 20);
+    int queued = 0;
+    for (int i = 0; i < 24; i++)
+        if (hb_pool_send(f->pool, "stuck", buf, 1u << 20, HB_MSG_BINARY) == 0) queued++;
+    free(buf);
+    assert_int_equal(queued, 24);
+    uint64_t t0 = hbt_now_ms();
+    assert_int_equal(hb_pool_shutdown(f->pool, 300 * MS), 0);
+    uint64_t took = hbt_now_ms() - t0;
+    print_message("shutdown with a stuck peer took %llu ms\n", (unsigned long long)took);
+    assert_true(took >= 250 && took < 2300);
+    hb_event *d = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "stuck", 1, 10);
+    assert_non_null(d);
+    assert_string_equal(d->reason, "shutdown");
+    assert_int_equal(d->code, 1001);
+    int failed = hbt_count_events(&f->sink, HB_EV_SEND_FAILED, "stuck");
+    assert_true(failed > 0);
+    hb_pool_stats st;
+    hb_pool_stats_get(f->pool, &st);
+    assert_int_equal(st.totals.messages_sent + (uint64_t)failed, 24);
+    char trail[256];
+    hbt_event_trail(&f->sink, "stuck", trail, sizeof(trail));
+    assert_string_equal(trail, "added,connected,disconnected,removed");
+    hbt_server_stop(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +306,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_short_lived_vs_stable, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_dial, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_drains_and_reports, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,12 +236,15 @@ static void test_backpressure(void **state)
     f->sink.inbox_budget = 2; /* the sink says "full" from the 2nd message on */
     hb_peer_cfg p;
     hbt_peer(&p, "bp", f->url);
+    /* A pause longer than `timeout` must not count as a dead peer. */
+    p.opts.keepalive.ping_interval_ns = 50 * MS;
+    p.opts.keepalive.timeout_ns = 300 * MS;
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "bp", 1, 5000));
     for (int i = 0; i < 20; i++) hbt_server_cmd(f->srv, "big 200000");
     assert_non_null(hbt_wait_msg(&f->sink, 2, 5000));
-    hbt_sleep_ms(400);
+    hbt_sleep_ms(800);
     size_t held = hbt_count_msgs(&f->sink);
     hb_peer_info info;
     assert_int_equal(hb_pool_peer_info(f->pool, "bp", &info), 0);
