@@ -43,12 +43,18 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C stops the subscriber (below), then the normal shutdown runs. The
+# feed and the bridge run in their own sessions (setsid) so that Ctrl-C
+# does not reach them directly: the script stops the bridge first (SIGTERM,
+# graceful drain), then the feed.
+trap 'interrupted=1' INT
+trap 'exit 143' TERM
+interrupted=0
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== feed"
-$PY examples/demo/feed.py --port 0 >"$work/feed.log" 2>&1 &
+setsid $PY examples/demo/feed.py --port 0 >"$work/feed.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
     feed_url=$(sed -n 's/^feed: listening on //p' "$work/feed.log")
@@ -80,7 +86,7 @@ log:
 YAML
 
 echo "== bridge"
-"$BRIDGE" -c "$work/honeybee.yaml" 2>"$work/bridge.log" &
+setsid "$BRIDGE" -c "$work/honeybee.yaml" 2>"$work/bridge.log" &
 bridge_pid=$!
 pids=("$bridge_pid" "${pids[@]}")
 for _ in $(seq 100); do
@@ -92,8 +98,11 @@ echo "bridge ready: inbox $inbox, events $events, control $control, http://$http
 
 echo "== subscriber ($( [ "$seconds" = 0 ] && echo "until Ctrl-C" || echo "${seconds}s"))"
 $PY - "$inbox" "$events" "$control" "$seconds" <<'PYEOF' || true
-import json, struct, sys, time
+import json, signal, struct, sys, time
 import zmq
+# Started from a script, SIGINT may arrive ignored: take it (and SIGTERM) back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.default_int_handler)
 inbox, events, control, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 ctx = zmq.Context()
 req = ctx.socket(zmq.REQ); req.connect(control)

@@ -129,22 +129,16 @@ class Bridge:
                  tmpdir=None, ipc=False, extra_args=(), env=None):
         assert BRIDGE, "HB_BRIDGE is not set (run through ctest)"
         self.tmp = tmpdir or tempfile.mkdtemp(prefix="hbtest-")
-        if ipc:
-            ep = lambda n: "ipc://%s/%s.sock" % (self.tmp, n)
-        else:
-            ep = lambda n: "tcp://127.0.0.1:%d" % free_port()
-        self.endpoints = {n: ep(n) for n in ("inbox", "events", "send", "control")}
-        self.http_port = free_port() if http else None
-        b = dict(self.endpoints)
-        b["http"] = "127.0.0.1:%d" % self.http_port if http else ""
-        b["drain_timeout"] = "2s"
-        b.update(bridge or {})
-        self.cfg = {"bridge": b}
+        self.ipc = ipc
+        self.use_http = http
+        self.overrides = dict(bridge or {})
+        self.cfg = {}
         if pool:
             self.cfg["pool"] = pool
         self.cfg["log"] = log or {"level": "debug"}
         if peers:
             self.cfg["peers"] = peers
+        self._assign_endpoints()
         self.path = os.path.join(self.tmp, "honeybee.yaml")
         self.write_config()
         self.extra_args = list(extra_args)
@@ -155,6 +149,26 @@ class Bridge:
         self._push = None
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
 
+    def _assign_endpoints(self):
+        """Free ports (or ipc paths) for every endpoint not given explicitly."""
+        if self.ipc:
+            ep = lambda n: "ipc://%s/%s.sock" % (self.tmp, n)
+        else:
+            ep = lambda n: "tcp://127.0.0.1:%d" % free_port()
+        self.endpoints = {n: self.overrides.get(n) or ep(n)
+                          for n in ("inbox", "events", "send", "control")}
+        b = dict(self.endpoints)
+        if "http" in self.overrides:
+            b["http"] = self.overrides["http"]
+        elif self.use_http:
+            b["http"] = "127.0.0.1:%d" % free_port()
+        else:
+            b["http"] = ""
+        self.http_port = int(b["http"].rsplit(":", 1)[1]) if b["http"] else None
+        b["drain_timeout"] = "2s"
+        b.update(self.overrides)
+        self.cfg = dict(self.cfg, bridge=b)
+
     def write_config(self, cfg=None):
         if cfg is not None:
             self.cfg = cfg
@@ -163,14 +177,28 @@ class Bridge:
         os.replace(self.path + ".tmp", self.path)
 
     def start(self, wait=True):
+        """Start the daemon; with wait, until it answers ping. A free port
+        taken by another process in between (tests run in parallel) is
+        retried on new ports."""
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
-        self._errf = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([BRIDGE, "-c", self.path] + self.extra_args,
-                                     stdout=subprocess.DEVNULL, stderr=self._errf, env=env)
-        if wait:
-            self.wait_ready()
+        for attempt in range(3):
+            self._errf = open(self.stderr_path, "wb")
+            self.proc = subprocess.Popen([BRIDGE, "-c", self.path] + self.extra_args,
+                                         stdout=subprocess.DEVNULL, stderr=self._errf, env=env)
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except AssertionError:
+                if (attempt < 2 and self.proc.poll() == 1
+                        and "already in use" in self.stderr().lower()):
+                    self._assign_endpoints()
+                    self.write_config()
+                    continue
+                raise
         return self
 
     def wait_ready(self, timeout=10):
