@@ -91,6 +91,8 @@ struct hb_bridge {
 
 /* ---- the sink: pool threads ---------------------------------------------- */
 
+/* Any thread: a write to the eventfd (never blocks: the counter saturates
+ * only after 2^64-2 wakes). */
 static void s_wake(hb_bridge *b)
 {
     uint64_t one = 1;
@@ -156,6 +158,8 @@ hb_sink hb__bridge_sink(hb_bridge *b)
 
 /* ---- publishing: bridge thread ------------------------------------------- */
 
+/* The free function of a zero-copy frame: runs on ZeroMQ's I/O thread (or
+ * the bridge thread when nobody subscribes); hb_inbox_msg_free is free(3). */
 static void s_free_msg(void *data, void *hint)
 {
     (void)data;

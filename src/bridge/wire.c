@@ -75,7 +75,20 @@ char *hb__ctl_error_reply(int err, const char *message)
     if (!o) return NULL;
     json_object_set_new(o, "ok", json_false());
     json_object_set_new(o, "error", json_string(hb_errname(err)));
-    json_object_set_new(o, "message", json_string(message ? message : hb_strerror(err)));
+    const char *text = message ? message : hb_strerror(err);
+    char *clean = NULL;
+    if (!hb__utf8_valid(text, strlen(text))) {
+        /* A parse error can quote a broken byte of the request (jansson cites
+         * the offending input); JSON strings must be UTF-8, so those bytes
+         * become '?' rather than the message being lost. */
+        clean = strdup(text);
+        if (clean)
+            for (char *c = clean; *c; c++)
+                if ((unsigned char)*c >= 0x80) *c = '?';
+        text = clean ? clean : hb_strerror(err);
+    }
+    json_object_set_new(o, "message", json_string(text));
+    free(clean);
     char *txt = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return txt;

@@ -41,6 +41,18 @@ static const hb_peer_cfg *s_find(const hb_peer_cfg *v, size_t n, const char *id)
     return NULL;
 }
 
+/* Forget one id from a file-peer set (order kept). */
+static void s_drop(hb_file_peers *fp, const char *id)
+{
+    for (size_t i = 0; i < fp->n; i++)
+        if (!strcmp(fp->peers[i].id, id)) {
+            hb_peer_cfg_free(&fp->peers[i]);
+            memmove(&fp->peers[i], &fp->peers[i + 1], (fp->n - i - 1) * sizeof(fp->peers[0]));
+            fp->n--;
+            return;
+        }
+}
+
 int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
                     const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res)
 {
@@ -76,6 +88,14 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             if (rc == 0) {
                 HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: new peer (%s)", nw->url);
                 r.added++;
+            } else if (rc == HB_E_PEER_EXISTS) {
+                /* A peer added over control owns this id: leave it alone,
+                 * and do not adopt it as a file peer (a later reload
+                 * without it must not remove it). */
+                HB_LOG(lg, HB_LOG_WARN, nw->id,
+                       "reload: a peer with this id exists (added over control?); not added");
+                s_drop(&fresh, nw->id);
+                r.failed++;
             } else {
                 HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot add peer: %s", hb_strerror(rc));
                 r.failed++;

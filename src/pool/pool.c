@@ -664,9 +664,11 @@ int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
      * other event of this peer can precede it and a remove cannot overtake. */
     s_emit(pool, hb_event_new(HB_EV_ADDED, p->cfg.id, p->cfg.url, NULL, NULL));
     s_ref(p);
+    /* Logged under the lock: once it is released the peer may be removed and
+     * reaped by the loop thread at any moment. */
+    HB_LOG(pool->logger, HB_LOG_DEBUG, p->cfg.id, "added %s", p->cfg.url);
     hb__loop_notify(pool->loop, &p->start_note);
     pthread_rwlock_unlock(&pool->reg);
-    HB_LOG(pool->logger, HB_LOG_DEBUG, p->cfg.id, "added %s", p->cfg.url);
     return 0;
 }
 
@@ -837,7 +839,7 @@ int hb_pool_list(hb_pool *pool, hb_peer_info **out, size_t *n)
         for (hb_plugin *p = pool->buckets[i]; p && k < cnt; p = p->hnext)
             s_info(p, &arr[k++], true);
     pthread_rwlock_unlock(&pool->reg);
-    qsort(arr, k, sizeof(*arr), s_cmp_info);
+    if (k) qsort(arr, k, sizeof(*arr), s_cmp_info); /* qsort(NULL, 0) is UB */
     *out = arr;
     *n = k;
     return 0;

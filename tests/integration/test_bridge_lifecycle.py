@@ -25,8 +25,10 @@ def test_sigterm_drain():
         # Sends read before the signal are still written.
         for i in range(20):
             b.push("a", "last-%d" % i)
-        H.wait_for(lambda: b.ok({"op": "stats", "id": "a"})["messages_sent_total"] >= 1, 5,
-                   "sends to start")
+        def all_read():  # the bridge read all 20 (queued or written)
+            st = b.ok({"op": "stats", "id": "a"})
+            return st["messages_sent_total"] + st["send_queue_depth"] == 20
+        H.wait_for(all_read, 5, "the bridge to read the sends")
         b.signal(signal.SIGTERM)
         e = ev.expect("disconnected", "a", timeout=10)
         assert e["reason"] == "shutdown" and e["code"] == 1001, e

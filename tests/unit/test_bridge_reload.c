@@ -21,6 +21,7 @@
 typedef struct s_mock {
     char log[2048]; /* "connect:a remove:b after:c " */
     int remove_rc;
+    int connect_rc;
 } s_mock;
 
 static void s_add(s_mock *m, const char *what, const char *id)
@@ -32,7 +33,7 @@ static void s_add(s_mock *m, const char *what, const char *id)
 static int s_connect(void *ud, const hb_peer_cfg *p)
 {
     s_add(ud, "connect", p->id);
-    return 0;
+    return ((s_mock *)ud)->connect_rc;
 }
 
 static int s_remove(void *ud, const char *id)
@@ -105,6 +106,25 @@ static void test_diff(void **state)
     hb_config_destroy(&c);
 }
 
+static void test_control_peer_not_adopted(void **state)
+{
+    hb_config *a = s_load("peers: []\n");
+    hb_config *b = s_load("peers:\n  - id: taken\n    url: ws://127.0.0.1:1/\n");
+    hb_file_peers fp = {0};
+    s_mock m = {.connect_rc = HB_E_PEER_EXISTS};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m};
+    hb_reload_result r;
+    assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
+    assert_int_equal(r.failed, 1);
+    assert_int_equal(fp.n, 0); /* not a file peer: a reload without it keeps it */
+    m.log[0] = 0;
+    assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "");
+    hb__file_peers_free(&fp);
+    hb_config_destroy(&a);
+    hb_config_destroy(&b);
+}
+
 static void test_pool_section_changes_inheritors(void **state)
 {
     hb_config *a = s_load("pool:\n  send_queue: 10\n"
@@ -148,6 +168,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_control_peer_not_adopted),
         cmocka_unit_test(test_pool_section_changes_inheritors),
         cmocka_unit_test(test_needs_restart),
     };
