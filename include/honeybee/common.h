@@ -17,9 +17,9 @@
 extern "C" {
 #endif
 
-#define HB_VERSION_MAJOR 0
-#define HB_VERSION_MINOR 1
-#define HB_VERSION_PATCH 0
+#define HB_VERSION_MAJOR  0
+#define HB_VERSION_MINOR  1
+#define HB_VERSION_PATCH  0
 #define HB_VERSION_STRING "0.1.0"
 
 #if defined(HB_STATIC_BUILD)
@@ -34,26 +34,26 @@ extern "C" {
  * error codes of the control API (SPEC.md section 6) and the reasons of
  * send_failed events, so the wire and the library speak the same words.
  */
-#define HB_ERROR_TABLE(X)                                                                \
-    X(OK, "ok", "success")                                                               \
-    X(BAD_REQUEST, "bad_request", "malformed request")                                   \
-    X(UNKNOWN_OP, "unknown_op", "unknown operation")                                     \
-    X(PEER_EXISTS, "peer_exists", "a peer with this id already exists")                  \
-    X(UNKNOWN_PEER, "unknown_peer", "no peer with this id")                              \
-    X(INVALID_URL, "invalid_url", "URL must be ws:// or wss:// with a host")             \
-    X(INVALID_OPTION, "invalid_option", "invalid peer option")                           \
-    X(NOT_CONNECTED, "not_connected", "peer is not connected")                           \
-    X(QUEUE_FULL, "queue_full", "peer send queue is full")                               \
-    X(TOO_LARGE, "too_large", "message larger than max_message_size")                    \
-    X(SHUTTING_DOWN, "shutting_down", "shutting down")                                   \
-    X(INVALID, "invalid_argument", "invalid argument")                                   \
-    X(NOMEM, "out_of_memory", "out of memory")                                           \
-    X(FD_LIMIT, "fd_limit", "too close to the open file limit")                          \
-    X(BUSY, "busy", "internal queue full, try again")                                    \
-    X(CONFIG, "bad_config", "invalid configuration")                                     \
-    X(IO, "io_error", "input/output error")                                              \
-    X(BIND, "bind_failed", "cannot bind endpoint")                                       \
-    X(TLS, "tls_error", "TLS setup failed")                                              \
+#define HB_ERROR_TABLE(X)                                                    \
+    X(OK, "ok", "success")                                                   \
+    X(BAD_REQUEST, "bad_request", "malformed request")                       \
+    X(UNKNOWN_OP, "unknown_op", "unknown operation")                         \
+    X(PEER_EXISTS, "peer_exists", "a peer with this id already exists")      \
+    X(UNKNOWN_PEER, "unknown_peer", "no peer with this id")                  \
+    X(INVALID_URL, "invalid_url", "URL must be ws:// or wss:// with a host") \
+    X(INVALID_OPTION, "invalid_option", "invalid peer option")               \
+    X(NOT_CONNECTED, "not_connected", "peer is not connected")               \
+    X(QUEUE_FULL, "queue_full", "peer send queue is full")                   \
+    X(TOO_LARGE, "too_large", "message larger than max_message_size")        \
+    X(SHUTTING_DOWN, "shutting_down", "shutting down")                       \
+    X(INVALID, "invalid_argument", "invalid argument")                       \
+    X(NOMEM, "out_of_memory", "out of memory")                               \
+    X(FD_LIMIT, "fd_limit", "too close to the open file limit")              \
+    X(BUSY, "busy", "internal queue full, try again")                        \
+    X(CONFIG, "bad_config", "invalid configuration")                         \
+    X(IO, "io_error", "input/output error")                                  \
+    X(BIND, "bind_failed", "cannot bind endpoint")                           \
+    X(TLS, "tls_error", "TLS setup failed")                                  \
     X(INTERNAL, "internal", "internal error")
 
 typedef enum hb_err {
@@ -103,11 +103,11 @@ HB_EXPORT const char *hb_log_level_name(hb_log_level level);
 HB_EXPORT void hb_log_emit(const hb_logger *lg, hb_log_level level, const char *peer,
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-#define HB_LOG(lg, lvl, peer, ...)                                                       \
-    do {                                                                                 \
-        const hb_logger *hb__lg = (lg);                                                  \
-        if (hb__lg && hb__lg->fn && (int)(lvl) <= (int)hb__lg->level)                    \
-            hb_log_emit(hb__lg, (lvl), (peer), __VA_ARGS__);                             \
+#define HB_LOG(lg, lvl, peer, ...)                                    \
+    do {                                                              \
+        const hb_logger *hb__lg = (lg);                               \
+        if (hb__lg && hb__lg->fn && (int)(lvl) <= (int)hb__lg->level) \
+            hb_log_emit(hb__lg, (lvl), (peer), __VA_ARGS__);          \
     } while (0)
 
 /*

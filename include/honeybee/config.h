@@ -47,9 +47,9 @@ typedef struct hb_peer_opts {
     uint64_t connect_timeout_ns; /* > 0, default 10s */
     hb_reconnect_cfg reconnect;
     hb_keepalive_cfg keepalive;
-    uint64_t write_timeout_ns;  /* > 0, default 10s */
-    uint64_t max_message_size;  /* 1 B .. 2 GiB, default 16 MiB */
-    uint32_t send_queue;        /* >= 1, default 1024 */
+    uint64_t write_timeout_ns; /* > 0, default 10s */
+    uint64_t max_message_size; /* 1 B .. 2 GiB, default 16 MiB */
+    uint32_t send_queue;       /* >= 1, default 1024 */
     hb_tls_cfg tls;
 } hb_peer_opts;
 
@@ -73,7 +73,7 @@ typedef struct hb_peer_cfg {
 } hb_peer_cfg;
 
 typedef struct hb_bridge_cfg {
-    char *inbox;   /* ZeroMQ endpoints */
+    char *inbox; /* ZeroMQ endpoints */
     char *events;
     char *send;
     char *control;
@@ -81,8 +81,8 @@ typedef struct hb_bridge_cfg {
     int inbox_hwm; /* >= 0, 0 = unlimited */
     int events_hwm;
     uint64_t drain_timeout_ns;
-    uint32_t inbox_queue; /* hand-off bound, loop thread -> ZeroMQ thread, messages */
-    uint32_t events_queue; /* hand-off bound for events */
+    uint32_t inbox_queue;   /* hand-off bound, loop thread -> ZeroMQ thread, messages */
+    uint32_t events_queue;  /* hand-off bound for events */
     uint32_t control_queue; /* bound of the pool's command doorway */
 } hb_bridge_cfg;
 
@@ -115,8 +115,8 @@ HB_EXPORT int hb_config_defaults(hb_config **out);
 HB_EXPORT int hb_config_load_file(const char *path, hb_config **out, char **errors);
 
 /* The same from memory; `name` stands for the file name in messages. */
-HB_EXPORT int hb_config_load_string(const char *yaml, size_t len, const char *name,
-                                    hb_config **out, char **errors);
+HB_EXPORT int hb_config_load_string(const char *yaml, size_t len, const char *name, hb_config **out,
+                                    char **errors);
 
 /*
  * Apply HONEYBEE_INBOX, _EVENTS, _SEND, _CONTROL, _HTTP, _LOG_LEVEL,

@@ -118,8 +118,8 @@ typedef struct hb_sink {
 struct hb_worker_factory_s; /* see worker.h */
 
 typedef struct hb_pool_config {
-    hb_sink sink;              /* required: both callbacks */
-    const hb_logger *logger;   /* NULL: silent; must outlive the pool */
+    hb_sink sink;            /* required: both callbacks */
+    const hb_logger *logger; /* NULL: silent; must outlive the pool */
     /* NULL: the default session worker (session.h). */
     const struct hb_worker_factory_s *factory;
     uint32_t command_queue;    /* bound of the doorway into the loop; 0 = 65536 */
@@ -153,7 +153,7 @@ HB_EXPORT int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer);
 HB_EXPORT int hb_pool_remove(hb_pool *pool, const char *id);
 
 typedef enum hb_msg_type {
-    HB_MSG_AUTO = 0,   /* text if valid UTF-8, else binary */
+    HB_MSG_AUTO = 0, /* text if valid UTF-8, else binary */
     HB_MSG_TEXT = 1,
     HB_MSG_BINARY = 2,
 } hb_msg_type;
@@ -229,14 +229,14 @@ typedef struct hb_counters {
 
 typedef struct hb_peer_info {
     char id[129];
-    char *url;                 /* owned by the array, see hb_peer_list_free */
+    char *url; /* owned by the array, see hb_peer_list_free */
     hb_peer_state state;
-    uint64_t connected_at_ns;  /* wall clock; 0 if not connected */
-    uint32_t attempt;          /* current dial attempt in the run of failures */
-    uint32_t conn;             /* connection number */
-    uint64_t seq;              /* last seq given out */
+    uint64_t connected_at_ns; /* wall clock; 0 if not connected */
+    uint32_t attempt;         /* current dial attempt in the run of failures */
+    uint32_t conn;            /* connection number */
+    uint64_t seq;             /* last seq given out */
     uint32_t send_queue_depth;
-    bool paused;               /* reading paused by inbox back-pressure */
+    bool paused; /* reading paused by inbox back-pressure */
     hb_counters counters;
 } hb_peer_info;
 
