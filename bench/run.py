@@ -191,18 +191,28 @@ class Runner:
             sys.stderr.write("[%7.2f] %s\n" % (time.monotonic() - self.t0, msg))
 
     def start_bridge(self, peers, wss=False, valgrind=None, name="bridge"):
+        """Starts the bridge on fresh free ports and waits for its control
+        socket. free_port() can race another process for a port, so a
+        bridge that exits before answering is retried on new ports."""
         self.log("start %s (%d peers)" % (name, len(peers)))
-        cfg, eps = self.bridge_config(peers, wss=wss)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HONEYBEE_")}
-        argv = [self.a.bridge, "-c", cfg]
-        if valgrind:
-            argv = valgrind + argv
-        t0 = time.monotonic()
-        b = self.spawn(name, argv, cpu=self.a.bridge_cpu, env=env)
-        b.eps = eps
-        b.t_spawn = t0
-        self.wait_control(b, timeout=120 if valgrind else 20)
-        return b
+        for attempt in range(3):
+            cfg, eps = self.bridge_config(peers, wss=wss)
+            argv = [self.a.bridge, "-c", cfg]
+            if valgrind:
+                argv = valgrind + argv
+            t0 = time.monotonic()
+            b = self.spawn(name, argv, cpu=self.a.bridge_cpu, env=env)
+            b.eps = eps
+            b.t_spawn = t0
+            try:
+                self.wait_control(b, timeout=120 if valgrind else 20)
+                return b
+            except RuntimeError:
+                if b.p.poll() is None or attempt == 2:
+                    raise
+                self.log("%s exited early (rc %s), retrying on new ports" % (name, b.p.returncode))
+        raise RuntimeError("unreachable")
 
     def control(self, ep, req, timeout_ms=3000):
         s = self.zctx.socket(zmq.REQ)
@@ -498,7 +508,9 @@ class Runner:
         peak = max(s[1] for s in warm)
         last = warm[-1][1]
         recv = summ["received"]
+        half = [x for x in samples if x[0] >= duration / 2] or samples
         return {"path": "bridge", "rate": summ["rate"], "received": recv,
+                "rss_half_growth_pct": (max(x[1] for x in half) - half[0][1]) / half[0][1] * 100.0,
                 "expected": int(rate * duration), "gaps": summ["gaps"],
                 "missing": summ["missing"], "bad": summ["bad"] + summ["bad_size"],
                 "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
@@ -845,9 +857,10 @@ def main():
                          "msgs": fmt(x["rate"]), "p50": fmt(x["p50"]), "p99": fmt(x["p99"]),
                          "cpu": fmt(x["cpu_us_per_msg"], "%.2f"),
                          "rss": fmt(x["hwm_kib"] / 1024.0, "%.1f MiB"),
-                         "notes": "RSS %d -> peak %d -> end %d KiB (%+.1f%%)%s"
+                         "notes": "RSS %d -> peak %d -> end %d KiB (%+.1f%% after the first "
+                                  "10%%, %+.1f%% over the second half)%s"
                                   % (x["rss_first_kib"], x["rss_peak_kib"], x["rss_last_kib"],
-                                     x["rss_growth_pct"],
+                                     x["rss_growth_pct"], x["rss_half_growth_pct"],
                                      "; %d lost" % x["missing"] if x["missing"] else "")})
             if a.smoke and (x["missing"] or x["bad"] or x["received"] < 0.9 * x["expected"]):
                 failures.append("soak: %s" % {k: v for k, v in x.items() if k != "samples"})

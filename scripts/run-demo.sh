@@ -1,7 +1,7 @@
 #!/bin/bash
 # The honeybee demo in one command:
 #   1. installs what is missing (scripts/deps.sh, needs root for apt),
-#   2. builds honeybee-bridge (cmake into build/release),
+#   2. builds honeybee-bridge (cmake into build/demo),
 #   3. starts a small WebSocket feed (examples/demo/feed.py) on a free port,
 #   4. starts the bridge with a config pointing at it, on free ports,
 #   5. runs a Python subscriber that prints each message (peer, conn, seq,
@@ -29,11 +29,11 @@ PY=/usr/bin/python3
 echo "== dependencies"
 scripts/deps.sh
 
-echo "== build (build/release)"
-cmake -S "$root" -B "$root/build/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+echo "== build (build/demo)"
+cmake -S "$root" -B "$root/build/demo" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DHONEYBEE_BUILD_TESTS=OFF -DHONEYBEE_BUILD_BENCH=OFF >/dev/null
-cmake --build "$root/build/release" -j"$(nproc)" --target honeybee-bridge >/dev/null
-BRIDGE=$root/build/release/honeybee-bridge
+cmake --build "$root/build/demo" -j"$(nproc)" --target honeybee-bridge >/dev/null
+BRIDGE=$root/build/demo/honeybee-bridge
 
 work=$(mktemp -d /tmp/honeybee-demo.XXXXXX)
 pids=()

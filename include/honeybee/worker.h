@@ -172,11 +172,16 @@ typedef struct hb_conn_ops {
     /* A pong (any control frame received also counts as activity). */
     void (*on_pong)(void *ud, hb_conn *c);
     /* The connection may take one hb_conn_write() now. Return 0, or -1 to
-     * close (code set by hb_conn_close_code earlier, else 1006). */
+     * drop the connection at once (no close frame; on_closed follows with
+     * 1006). To close with a code, call hb_conn_close instead. */
     int (*on_writable)(void *ud, hb_conn *c);
-    /* The connection ended after on_open. `code` is the peer's close code,
-     * or 1006 when there was no close frame; `reason` the peer's text or
-     * NULL. The connection is gone afterwards. */
+    /* The connection ended after on_open. `code` is the peer's close code
+     * (1005 if its close frame had none), 1002 when lws dropped the
+     * connection for a protocol violation of the peer, or 1006 when the
+     * connection was lost; `reason` the peer's text or NULL.
+     * hb_conn_end_cause(c) tells the three apart (peer codes 1012-1014
+     * arrive as 1002: a limit of libwebsockets 4.1.6, see EXTEND.md). The
+     * connection is gone afterwards. */
     void (*on_closed)(void *ud, hb_conn *c, int code, const char *reason);
 } hb_conn_ops;
 
@@ -188,6 +193,18 @@ typedef struct hb_conn_ops {
  * failure; no callback then.
  */
 HB_EXPORT hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err);
+
+/* How a connection ended; valid inside on_closed. */
+typedef enum hb_conn_end {
+    HB_CONN_END_LOST = 0,       /* no close frame: the socket failed or was cut (1006) */
+    HB_CONN_END_PEER_CLOSE,     /* the peer sent a close frame */
+    HB_CONN_END_PROTOCOL_ERROR, /* lws dropped it for a protocol violation (1002) */
+} hb_conn_end;
+HB_EXPORT hb_conn_end hb_conn_end_cause(const hb_conn *c);
+
+/* Inside on_data: payload bytes of the current frame still to come after
+ * this piece (lws_remaining_packet_payload), to size a buffer once. */
+HB_EXPORT size_t hb_conn_rx_remaining(hb_conn *c);
 
 /* Bytes of headroom a payload buffer must have in front (LWS_PRE). */
 HB_EXPORT size_t hb_conn_headroom(void);

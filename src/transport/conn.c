@@ -8,17 +8,33 @@
  * .address and the name in .host (lws uses .host for SNI and certificate
  * host-name checks) -> ESTABLISHED or CONNECTION_ERROR.
  *
- * Lifetime: the struct is held by up to three things: the owner (until a
- * terminal callback or hb_conn_close), the lws wsi (until WSI_DESTROY) and a
- * resolver job. It is freed when none holds it. hb_conn_close detaches the
- * owner at once, so the owner's disconnect handling never waits for lws's
- * close handshake; the socket finishes closing on its own (and is killed
- * after a grace period if the peer never answers the close).
+ * Lifetime: the struct is held by up to four things: the owner (until a
+ * terminal callback or hb_conn_close), the lws wsi (until WSI_DESTROY), a
+ * resolver job, and our own code while it is on the stack (`busy`). It is
+ * freed when none holds it, and only by s_release, which every entry point
+ * (timer, resolver note, lws callback, owner call) calls exactly once on its
+ * way out: a nested call (lws failing synchronously inside
+ * lws_client_connect_via_info, say) never frees what an outer frame still
+ * looks at. hb_conn_close detaches the owner at once, so the owner's
+ * disconnect handling never waits for lws's close handshake; the socket
+ * finishes closing on its own (and is killed after a grace period if the
+ * peer never answers the close).
+ *
+ * How a connection ended (hb_conn_end_cause): a close frame from the peer;
+ * else, at LWS_CALLBACK_CLIENT_CLOSED, a socket that is still healthy (a
+ * non-blocking MSG_PEEK says "nothing yet" or shows data, not EOF or an
+ * error) means lws itself gave up on the stream, which lws 4.1.6 only does
+ * for a protocol violation it found while parsing (RSV bits, reserved
+ * opcode, bad continuation, oversized control frame...): it reports no
+ * callback for that and sends no close frame. Anything else is a lost
+ * connection.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/url.h"
 #include "honeybee/worker.h"
@@ -36,7 +52,10 @@ struct hb_conn {
     bool wsi_live;  /* lws has a wsi pointing at us */
     bool resolving; /* a resolver job holds us */
     bool closing;   /* close requested; close_code/close_reason hold it */
-    int busy;       /* >0 while our own code is on the stack: do not free */
+    bool write_failed;    /* an lws_write failed: the socket is broken */
+    bool hdrs_too_large;  /* the extra headers did not fit lws's buffer */
+    hb_conn_end end;   /* how it ended, set before on_closed */
+    int busy;          /* >0 while our own code is on the stack: do not free */
     struct lws *wsi;
     struct lws_vhost *vhost;
     hb__timer start_t, timeout_t, kill_t;
@@ -53,8 +72,7 @@ struct hb_conn {
     char *host_hdr; /* Host header and TLS name: host[:port] */
     char *path;
     char *protocols; /* comma list or NULL */
-    char *origin;
-    char *hdrs; /* extra handshake headers, "Name: value\r\n"... */
+    char *hdrs;      /* extra handshake headers, "Name: value\r\n"... */
     size_t hdrs_len;
 };
 
@@ -74,9 +92,21 @@ static void s_maybe_free(hb_conn *c)
     free(c->host_hdr);
     free(c->path);
     free(c->protocols);
-    free(c->origin);
     free(c->hdrs);
     free(c);
+}
+
+/* Every entry point holds the struct with s_hold while it works and lets
+ * go with s_release on its way out; only the outermost release frees. */
+static void s_hold(hb_conn *c)
+{
+    c->busy++;
+}
+
+static void s_release(hb_conn *c)
+{
+    c->busy--;
+    s_maybe_free(c);
 }
 
 static void s_kill(hb_conn *c)
@@ -84,12 +114,14 @@ static void s_kill(hb_conn *c)
     if (c->wsi_live && c->wsi) lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-/* The dial failed: tell the owner once, then forget it. */
+/* The dial failed: tell the owner once, then forget it. A lookup still in
+ * flight is abandoned (the resolver skips it if it has not started). */
 static void s_fail(hb_conn *c, const char *error)
 {
     if (!c->owned) return;
     c->owned = false;
     hb__timer_cancel(&c->timeout_t);
+    if (c->resolving) hb__resolve_abandon(&c->res);
     c->ops->on_dial_failed(c->ud, c, error);
 }
 
@@ -101,8 +133,25 @@ static void s_closed(hb_conn *c)
         return;
     }
     c->owned = false;
-    c->ops->on_closed(c->ud, c, c->peer_code ? c->peer_code : 1006,
-                      c->peer_reason[0] ? c->peer_reason : NULL);
+    int code = c->peer_code ? c->peer_code : c->end == HB_CONN_END_PROTOCOL_ERROR ? 1002 : 1006;
+    c->ops->on_closed(c->ud, c, code, c->peer_reason[0] ? c->peer_reason : NULL);
+}
+
+/* LWS_CALLBACK_CLIENT_CLOSED: why did it end? See the top of the file. */
+static void s_classify_end(hb_conn *c, struct lws *wsi)
+{
+    if (c->peer_code) {
+        c->end = HB_CONN_END_PEER_CLOSE;
+        return;
+    }
+    c->end = HB_CONN_END_LOST;
+    if (!c->opened || c->write_failed) return;
+    int fd = lws_get_socket_fd(wsi);
+    if (fd < 0) return;
+    char b;
+    ssize_t r = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+        c->end = HB_CONN_END_PROTOCOL_ERROR;
 }
 
 static void s_connect(hb_conn *c, const char *addr)
@@ -115,7 +164,6 @@ static void s_connect(hb_conn *c, const char *addr)
     ci.ssl_connection = c->ssl_flags;
     ci.path = c->path;
     ci.host = c->host_hdr;
-    ci.origin = c->origin;
     ci.protocol = c->protocols;
     ci.local_protocol_name = "honeybee";
     ci.ietf_version_or_minus_one = -1;
@@ -125,23 +173,24 @@ static void s_connect(hb_conn *c, const char *addr)
     ci.retry_and_idle_policy = &s_no_validity;
     c->wsi_live = true;
     hb__loop_conn_count(c->loop, 1);
-    /* lws may call back (and even destroy the wsi) inside the call; `busy`
-     * keeps the struct alive until we are done looking at it. */
-    c->busy++;
+    /* lws may call back (and even destroy the wsi) inside the call; the
+     * caller's s_hold keeps the struct alive until it is done with it. */
     lws_client_connect_via_info(&ci);
-    c->busy--;
     /* lws may have failed and destroyed the wsi inside the call; pwsi tells. */
     if (!c->wsi && c->wsi_live) {
         c->wsi_live = false;
         hb__loop_conn_count(c->loop, -1);
-        s_fail(c, "connect failed");
+        s_fail(c, c->hdrs_too_large ? "handshake headers too large"
+                                    : "connect failed (lws refused the connection: "
+                                      "out of sockets or memory, or the URL is too long)");
     }
-    s_maybe_free(c);
 }
 
+/* Loop thread: the resolver's answer (or the loop's teardown). */
 static void s_resolved(hb__note *n, bool cancelled)
 {
     hb_conn *c = lws_container_of(n, hb_conn, res.note);
+    s_hold(c);
     c->resolving = false;
     if (cancelled) c->vhost = NULL; /* the loop is being torn down: touch nothing of it */
     if (!cancelled && c->owned) {
@@ -150,33 +199,40 @@ static void s_resolved(hb__note *n, bool cancelled)
         else
             s_fail(c, c->res.error);
     }
-    s_maybe_free(c);
+    s_release(c);
 }
 
+/* Loop thread, the turn after hb__conn_dial. */
 static void s_start(void *ud)
 {
     hb_conn *c = ud;
-    if (!c->owned) {
-        s_maybe_free(c);
-        return;
+    s_hold(c);
+    if (c->owned) {
+        if (c->numeric) {
+            s_connect(c, c->host);
+        } else {
+            c->res.host = c->host;
+            c->res.owner = c->ud;
+            c->res.note.fn = s_resolved;
+            char e[160];
+            if (hb__resolve_submit(c->loop, &c->res, e, sizeof(e)) == 0)
+                c->resolving = true;
+            else
+                s_fail(c, e);
+        }
     }
-    if (c->numeric) {
-        s_connect(c, c->host);
-        return;
-    }
-    c->resolving = true;
-    c->res.host = c->host;
-    c->res.note.fn = s_resolved;
-    hb__resolve_submit(c->loop, &c->res);
+    s_release(c);
 }
 
+/* Loop thread: connect_timeout. */
 static void s_timeout(void *ud)
 {
     hb_conn *c = ud;
     if (c->opened) return;
+    s_hold(c);
     s_kill(c);
     s_fail(c, "connect timeout");
-    s_maybe_free(c);
+    s_release(c);
 }
 
 static void s_kill_cb(void *ud)
@@ -296,7 +352,6 @@ fail:
         free(c->host_hdr);
         free(c->path);
         free(c->protocols);
-        free(c->origin);
         free(c->hdrs);
         free(c);
     }
@@ -317,7 +372,22 @@ int hb_conn_write(hb_conn *c, unsigned char *buf, size_t len, int kind)
                                  : kind == 1 ? LWS_WRITE_BINARY
                                              : LWS_WRITE_PING;
     int n = lws_write(c->wsi, buf + LWS_PRE, len, wp);
-    return n < (int)len ? -1 : 0;
+    /* Compare as size_t: an int cast of a length >= 2 GiB goes negative. */
+    if (n < 0 || (size_t)n < len) {
+        c->write_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+size_t hb_conn_rx_remaining(hb_conn *c)
+{
+    return c->wsi_live && c->wsi ? lws_remaining_packet_payload(c->wsi) : 0;
+}
+
+hb_conn_end hb_conn_end_cause(const hb_conn *c)
+{
+    return c->end;
 }
 
 void hb_conn_want_write(hb_conn *c)
@@ -335,6 +405,7 @@ void hb_conn_close(hb_conn *c, int code, const char *reason)
     if (!c || !c->owned) return;
     c->owned = false;
     hb__timer_cancel(&c->timeout_t);
+    if (c->resolving) hb__resolve_abandon(&c->res);
     if (c->wsi_live && c->wsi) {
         if (c->opened) {
             c->closing = true;
@@ -351,8 +422,6 @@ void hb_conn_close(hb_conn *c, int code, const char *reason)
 
 /* ---- the lws callback ----------------------------------------------------- */
 
-void hb__loop_wait_cancelled(struct lws_context *ctx);
-
 /* After an owner callback ran inside an lws callback: close if asked. */
 static int s_after(hb_conn *c, struct lws *wsi)
 {
@@ -365,23 +434,23 @@ static int s_after(hb_conn *c, struct lws *wsi)
     return 0;
 }
 
-/* Loop thread: lws calls this for every event on our protocol. */
-int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
+/* Loop thread: one lws event for a connection of ours. */
+static int s_dispatch(hb_conn *c, struct lws *wsi, enum lws_callback_reasons reason, void *in,
+                      size_t len)
 {
-    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-        hb__loop_wait_cancelled(lws_get_context(wsi));
-        return 0;
-    }
-    hb_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    if (!c) return 0;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
         char **p = in;
-        if (c->hdrs_len && (size_t)len > c->hdrs_len + 1) {
-            memcpy(*p, c->hdrs, c->hdrs_len);
-            *p += c->hdrs_len;
+        if (!c->hdrs_len) return 0;
+        if ((size_t)len <= c->hdrs_len + 1) {
+            /* Dropping them silently would dial without, say, the
+             * Authorization header: fail the dial and say why. */
+            c->hdrs_too_large = true;
+            s_fail(c, "handshake headers too large");
+            return -1;
         }
+        memcpy(*p, c->hdrs, c->hdrs_len);
+        *p += c->hdrs_len;
         return 0;
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
@@ -408,7 +477,10 @@ int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return s_after(c, wsi);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         if (c->closing || !c->owned) return s_after(c, wsi);
-        if (c->ops->on_writable(c->ud, c) < 0) return -1;
+        if (c->ops->on_writable(c->ud, c) < 0) {
+            c->write_failed = true; /* our drop, not the peer's protocol error */
+            return -1;
+        }
         return s_after(c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (len >= 2) {
@@ -420,8 +492,10 @@ int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         } else {
             c->peer_code = 1005;
         }
+        c->end = HB_CONN_END_PEER_CLOSE;
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c->owned) s_classify_end(c, wsi);
         s_closed(c);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
@@ -432,9 +506,24 @@ int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->wsi = NULL;
         lws_set_opaque_user_data(wsi, NULL);
         s_closed(c);
-        s_maybe_free(c);
         return 0;
     default:
         return 0;
     }
+}
+
+/* Loop thread: lws calls this for every event on our protocol. */
+int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        hb__loop_wait_cancelled(wsi);
+        return 0;
+    }
+    hb_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    if (!c) return 0;
+    s_hold(c);
+    int rc = s_dispatch(c, wsi, reason, in, len);
+    s_release(c);
+    return rc;
 }

@@ -38,6 +38,7 @@ typedef struct hb__loop_cfg {
     const hb_logger *logger;
     uint32_t command_queue;    /* 0 = 65536 */
     uint32_t resolver_threads; /* 0 = 2 */
+    uint32_t resolver_queue;   /* lookups waiting at most; 0 = command_queue */
     /* Called on the loop thread once the loop was asked to stop, before it
      * exits (the pool stops its workers there). */
     void (*on_exit)(void *ud);
@@ -75,15 +76,31 @@ void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud);
 void hb__timer_arm(hb__timer *t, uint64_t delay_ns);
 void hb__timer_cancel(hb__timer *t);
 
-/* ---- resolver (any thread submits; result comes back as a note) ---- */
+/* ---- resolver (the loop thread submits; the result comes back as a note) ----
+ * Bounded: at most `resolver_queue` lookups wait, and at most one lookup per
+ * owner (a peer) is in flight, so a peer whose dials time out while a slow
+ * getaddrinfo() runs cannot pile lookups up. A job whose owner gave up
+ * (hb__resolve_abandon) is skipped if it has not started; its note still
+ * comes back (the caller frees its memory there). */
 typedef struct hb__resolve {
-    hb__note note;   /* fn runs on the loop thread with the result filled */
-    char *host;      /* input, owned by the caller */
-    char addr[64];   /* output: numeric address, "" on failure */
-    char error[128]; /* output on failure */
+    hb__note note;         /* fn runs on the loop thread with the result filled */
+    char *host;            /* input, owned by the caller */
+    const void *owner;     /* input: one lookup per owner in flight (compared only) */
+    atomic_bool abandoned; /* set by the loop thread, read by the resolver */
+    char addr[64];         /* output: numeric address, "" on failure */
+    char error[128];       /* output on failure */
 } hb__resolve;
-/* Queue a lookup; the note is delivered on the loop thread when done. */
-void hb__resolve_submit(hb__loop *loop, hb__resolve *r);
+/* Loop thread. 0 once queued (the note follows), else -1 with a reason for
+ * a person in err ("resolver busy", or a lookup of this owner still in
+ * flight); no note then. */
+int hb__resolve_submit(hb__loop *loop, hb__resolve *r, char *err, size_t errlen);
+/* Loop thread: the owner no longer wants the answer. */
+void hb__resolve_abandon(hb__resolve *r);
+/* Tests: replace getaddrinfo() for every loop (NULL restores it). The hook
+ * fills addr (numeric) or err and returns 0 or -1. */
+typedef int (*hb__lookup_fn)(const char *host, char *addr, size_t addrlen, char *err,
+                             size_t errlen);
+void hb__resolve_set_lookup(hb__lookup_fn fn);
 
 /* ---- TLS profiles: one client vhost each, created lazily (loop thread) ---- */
 struct lws_vhost *hb__loop_vhost_acquire(hb__loop *loop, const hb_tls_cfg *tls, char *err,
@@ -95,6 +112,13 @@ uint32_t hb__loop_vhost_count(hb__loop *loop);
 /* ---- internal plumbing between loop.c and conn.c ---- */
 int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
+/* From hb__conn_lws_cb on LWS_CALLBACK_EVENT_WAIT_CANCELLED, which lws
+ * broadcasts to every protocol of every vhost: drains the doorway once,
+ * for the plain vhost only. */
+void hb__loop_wait_cancelled(struct lws *wsi);
+/* Loop thread: wall-clock ns for a monotonic instant, from an offset the
+ * loop refreshes every tick (500 ms): no second clock read per message. */
+uint64_t hb__loop_wall_from_mono(hb__loop *loop, uint64_t mono_ns);
 void hb__loop_conn_count(hb__loop *loop, int delta);
 
 #endif

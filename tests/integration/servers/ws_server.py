@@ -20,6 +20,10 @@ connection, or to connection <n> only when prefixed with `@<n> `:
     big <n>                      a binary message of n bytes
     invalid_utf8                 a text frame that is not UTF-8
     close <code> [reason]        close handshake with code and reason
+    raw <hex>                    write these bytes to the socket as they are
+                                 (e.g. c1 00: a text frame with RSV1 set;
+                                 83 00: reserved opcode 3; 88 02 03 f4: a
+                                 close frame with code 1012)
     drop                         abort the TCP connection (no close frame)
     silent                       stop reading (no pongs, no close replies)
     onopen close <code>          close every new connection at once
@@ -89,6 +93,8 @@ class Server:
             await ws.write_frame(True, Opcode.TEXT, b"ok\xff\xfe")
         elif cmd == "close":
             await ws.close(code=int(args[0]), reason=" ".join(args[1:]))
+        elif cmd == "raw":
+            ws.transport.write(bytes.fromhex("".join(args)))
         elif cmd == "drop":
             ws.transport.abort()
         elif cmd == "silent":
