@@ -531,10 +531,11 @@ static void s_on_timer(void)
     if (s_total && due > s_total) due = s_total;
     if (due > s_sched) {
         uint64_t intended = s_start_mono + (uint64_t)((double)s_sched / s_rate * 1e9);
-        if (now - intended > s_max_late_ns) s_max_late_ns = now - intended;
+        if (now > intended && now - intended > s_max_late_ns) s_max_late_ns = now - intended;
     }
-    size_t live = s_ws_n;
-    while (s_sched < due && live) {
+    /* Slots of closed connections stay in s_ws (NULL): their share of the
+     * schedule is skipped, not handed to the others. */
+    while (s_sched < due && s_ws_n) {
         conn *c = s_ws[s_sched % s_ws_n];
         s_sched++;
         if (!c) continue;

@@ -105,9 +105,16 @@ typedef struct hb_sink {
     bool (*inbox)(void *ud, hb_inbox_msg *m);
     /*
      * A lifecycle event. Called on the loop thread, or on the thread of the
-     * hb_pool_* call that caused it (e.g. `send_failed`), in per-peer order
-     * for the lifecycle events. Takes ownership. Must not block and must not
-     * call the pool.
+     * hb_pool_* call that caused it (`added` on the caller of
+     * hb_pool_connect), in per-peer order for the lifecycle events. Takes
+     * ownership. Must not block and must not call the pool.
+     *
+     * `added` and `removed` are emitted with the pool's registry lock held
+     * for writing (that is what keeps a re-added id's `added` behind the old
+     * `removed`), and every hb_pool_* call takes that lock. So the sink must
+     * not take any lock that a thread may hold while it calls an hb_pool_*
+     * function: that thread would wait for the registry while the sink
+     * waits for it (deadlock). Hand events to a queue of your own instead.
      */
     void (*event)(void *ud, hb_event *e);
     void *ud;
@@ -271,8 +278,9 @@ HB_EXPORT int hb_pool_peer_config(hb_pool *pool, const char *id, hb_peer_cfg *ou
  * (reason `shutdown`) and `removed` (reason `shutdown`) for each; messages
  * left queued are reported as `send_failed` `not_connected`. Blocks the
  * caller until every worker has finished or drain_ns + 2 s has passed.
- * Call from any thread but the loop thread. Returns 0 or HB_E_BUSY on the
- * hard timeout.
+ * Call from any thread but the loop thread. Returns 0, HB_E_BUSY on the
+ * hard timeout, or HB_E_INVALID when called on the loop thread (from a sink
+ * or worker callback: it would wait for itself).
  */
 HB_EXPORT int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns);
 

@@ -101,6 +101,7 @@ typedef struct hb_reader {
     uint64_t max;
     hb_inbox_msg *msg; /* message being assembled */
     size_t cap;
+    size_t expect; /* bytes announced after the next piece (hb_reader_expect) */
     bool binary;
 } hb_reader;
 
@@ -112,6 +113,13 @@ HB_EXPORT void hb_reader_init(hb_reader *r, hb_plugin *p, uint64_t max_message_s
  */
 HB_EXPORT hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool first,
                                         bool final, bool binary, hb_inbox_msg **out);
+/*
+ * Before feeding the first piece of a message that is not complete: `more`
+ * bytes of it are known to follow (hb_conn_rx_remaining). The buffer is then
+ * sized for piece + more at once, so a message sent as one frame costs one
+ * allocation and one copy however many pieces lws cuts it into.
+ */
+HB_EXPORT void hb_reader_expect(hb_reader *r, size_t more);
 /* Drop a partial message (connection gone). */
 HB_EXPORT void hb_reader_reset(hb_reader *r);
 

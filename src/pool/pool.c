@@ -5,14 +5,19 @@
  * Threads and locks:
  *   - `reg` (rwlock) protects the id hash, n_peers, shutting_down and the
  *     removed-peer totals. Connect/remove and the reaper take it for
- *     writing; send, broadcast, stats and list for reading. Workers' send
- *     and stats ops run under the read lock, so a worker is never destroyed
- *     while one is running.
+ *     writing; send, broadcast, stats and list for reading. Send holds it
+ *     only to find the peer and take a reference: UTF-8 validation and the
+ *     worker's send (malloc + copy of up to max_message_size) run outside,
+ *     so a big send never makes the loop thread's reaper (a writer) wait.
+ *     Stats ops run under the read lock. `added` and `removed` are emitted
+ *     under the write lock (see hb_sink in pool.h).
  *   - Everything else about a peer's life runs on the loop thread: start,
  *     stop, kick, resume, the worker's callbacks and the reaper that emits
  *     `removed` and drops the peer.
- *   - Per-peer counters are relaxed atomics: written on the loop thread (or
- *     by send threads for refusals), read by stats from any thread.
+ *   - Per-peer counters are relaxed atomics, read by stats from any thread.
+ *     Those written only on the loop thread (rx, tx, reconnects) are bumped
+ *     with a relaxed load + store (no locked instruction); the send_failed
+ *     ones, bumped by send threads too, with fetch_add.
  * A peer (struct hb_plugin) is reference counted: the registry holds one
  * reference, and every doorway note or command that names it holds one.
  *
@@ -57,6 +62,7 @@ struct hb_plugin {
     bool started, finished, paused;
     const char *removed_reason;
     struct hb_plugin *all_prev, *all_next; /* started, not yet reaped */
+    struct hb_plugin *paused_next;         /* on pool->paused while paused */
     struct hb_plugin *fin_next;
     uint64_t seq;
     uint32_t conn;
@@ -94,6 +100,7 @@ struct hb_pool {
 
     /* Loop thread only. */
     hb_plugin *all;
+    hb_plugin *paused; /* peers paused by inbox back-pressure (each once) */
     hb_plugin *fin_head, *fin_tail;
     hb__timer reaper;
     bool shutdown_started;
@@ -113,6 +120,13 @@ struct hb_pool {
 static inline void s_inc(atomic_uint_fast64_t *a, uint64_t n)
 {
     atomic_fetch_add_explicit(a, n, memory_order_relaxed);
+}
+
+/* Single writer (the loop thread): no locked read-modify-write needed. */
+static inline void s_inc1(atomic_uint_fast64_t *a, uint64_t n)
+{
+    atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+                          memory_order_relaxed);
 }
 
 static inline uint64_t s_ld(atomic_uint_fast64_t *a)
@@ -271,12 +285,31 @@ static void s_on_resume(hb__note *n, bool cancelled)
     hb_pool *pool = lws_container_of(n, hb_pool, resume_note);
     atomic_store(&pool->resume_pending, false);
     if (cancelled) return;
-    for (hb_plugin *p = pool->all; p; p = p->all_next) {
-        if (!p->paused || p->finished) continue;
+    /* Only the paused peers, not every peer. A resume may deliver at once
+     * and pause its peer again: take the list first. */
+    hb_plugin *list = pool->paused;
+    pool->paused = NULL;
+    while (list) {
+        hb_plugin *p = list;
+        list = p->paused_next;
+        p->paused_next = NULL;
         p->paused = false;
         atomic_store_explicit(&p->paused_pub, false, memory_order_relaxed);
-        if (p->worker->ops->resume) p->worker->ops->resume(p->worker);
+        if (!p->finished && p->worker->ops->resume) p->worker->ops->resume(p->worker);
     }
+}
+
+/* Loop thread: take p off the paused list (it is being reaped). */
+static void s_paused_unlink(hb_pool *pool, hb_plugin *p)
+{
+    if (!p->paused) return;
+    for (hb_plugin **pp = &pool->paused; *pp; pp = &(*pp)->paused_next)
+        if (*pp == p) {
+            *pp = p->paused_next;
+            break;
+        }
+    p->paused = false;
+    p->paused_next = NULL;
 }
 
 /* Loop thread: emit `removed` for finished workers and drop them. */
@@ -288,6 +321,7 @@ static void s_reap(void *ud)
         pool->fin_head = p->fin_next;
         if (!pool->fin_head) pool->fin_tail = NULL;
         s_all_unlink(pool, p);
+        s_paused_unlink(pool, p);
         hb_counters c;
         s_counters_get(p, &c);
         hb_event *e = hb_event_new(HB_EV_REMOVED, p->cfg.id, p->cfg.url, p->removed_reason, NULL);
@@ -329,6 +363,7 @@ static void s_on_loop_exit(void *ud)
     hb__timer_cancel(&pool->reaper);
     pool->fin_head = pool->fin_tail = NULL;
     pool->all = NULL;
+    pool->paused = NULL;
 }
 
 /* ---- the plugin ------------------------------------------------------------ */
@@ -376,24 +411,33 @@ int hb_plugin_msg_reserve(hb_plugin *p, hb_inbox_msg **pm, size_t cap)
     return 0;
 }
 
-bool hb_plugin_deliver(hb_plugin *p, hb_inbox_msg *m, bool binary)
+bool hb__plugin_deliver_at(hb_plugin *p, hb_inbox_msg *m, bool binary, uint64_t mono_ns)
 {
     hb_pool *pool = p->pool;
     m->seq = ++p->seq;
     m->conn = p->conn;
-    m->received_ns = hb__wall_ns();
+    m->received_ns = hb__loop_wall_from_mono(pool->loop, mono_ns);
     m->flags = binary ? HB_MSG_F_BINARY : 0;
     atomic_store_explicit(&p->seq_pub, p->seq, memory_order_relaxed);
-    s_inc(&p->c.rx_msgs, 1);
-    s_inc(&p->c.rx_bytes, m->len);
+    s_inc1(&p->c.rx_msgs, 1);
+    s_inc1(&p->c.rx_bytes, m->len);
     if (atomic_load_explicit(&pool->dead, memory_order_relaxed)) {
         hb_inbox_msg_free(m);
         return true;
     }
     if (pool->sink.inbox(pool->sink.ud, m)) return true;
-    p->paused = true;
+    if (!p->paused) {
+        p->paused = true;
+        p->paused_next = pool->paused;
+        pool->paused = p;
+    }
     atomic_store_explicit(&p->paused_pub, true, memory_order_relaxed);
     return false;
+}
+
+bool hb_plugin_deliver(hb_plugin *p, hb_inbox_msg *m, bool binary)
+{
+    return hb__plugin_deliver_at(p, m, binary, hb__mono_ns());
 }
 
 void hb_plugin_dial_failed(hb_plugin *p, uint32_t attempt, const char *error)
@@ -407,7 +451,7 @@ void hb_plugin_connected(hb_plugin *p, uint32_t attempt)
 {
     p->conn++;
     atomic_store_explicit(&p->conn_pub, p->conn, memory_order_relaxed);
-    if (p->conn > 1) s_inc(&p->c.reconnects, 1);
+    if (p->conn > 1) s_inc1(&p->c.reconnects, 1);
     hb_event *e = hb_event_new(HB_EV_CONNECTED, p->cfg.id, p->cfg.url, NULL, NULL);
     if (e) {
         e->attempt = attempt;
@@ -435,8 +479,8 @@ void hb_plugin_send_failed(hb_plugin *p, hb_send_fail reason)
 
 void hb_plugin_count_sent(hb_plugin *p, size_t bytes)
 {
-    s_inc(&p->c.tx_msgs, 1);
-    s_inc(&p->c.tx_bytes, bytes);
+    s_inc1(&p->c.tx_msgs, 1);
+    s_inc1(&p->c.tx_bytes, bytes);
 }
 
 void hb_plugin_finished(hb_plugin *p, const char *removed_reason)
@@ -697,26 +741,19 @@ static void s_count_refusal(hb_plugin *p, int err)
     if (r >= 0) s_inc(&p->c.sf[r], 1);
 }
 
-/* reg held (read). */
-static int s_send_one(hb_plugin *p, const void *data, size_t len, hb_msg_type type, int utf8)
+/* Any thread, no lock held; the caller holds a reference on p. `utf8` is
+ * the payload's validity, computed once by the caller (ignored for binary).
+ * p->removing is read without the lock on purpose: a remove that races with
+ * the send is decided by the worker (it stops accepting). */
+static int s_send_one(hb_plugin *p, const void *data, size_t len, hb_msg_type type, bool utf8)
 {
     int rc;
-    bool binary = false;
-    if (p->removing)
-        rc = HB_E_NOT_CONNECTED;
-    else if (len > p->cfg.opts.max_message_size)
+    if (len > p->cfg.opts.max_message_size)
         rc = HB_E_TOO_LARGE;
-    else {
-        if (type == HB_MSG_BINARY)
-            binary = true;
-        else {
-            bool ok = utf8 >= 0 ? utf8 == 1 : hb__utf8_valid(data, len);
-            if (type == HB_MSG_TEXT && !ok)
-                return s_count_refusal(p, HB_E_BAD_REQUEST), HB_E_BAD_REQUEST;
-            binary = !ok;
-        }
-        rc = p->worker->ops->send(p->worker, data, len, binary);
-    }
+    else if (type == HB_MSG_TEXT && !utf8)
+        rc = HB_E_BAD_REQUEST;
+    else
+        rc = p->worker->ops->send(p->worker, data, len, type == HB_MSG_BINARY || !utf8);
     if (rc) s_count_refusal(p, rc);
     return rc;
 }
@@ -724,38 +761,57 @@ static int s_send_one(hb_plugin *p, const void *data, size_t len, hb_msg_type ty
 int hb_pool_send(hb_pool *pool, const char *id, const void *data, size_t len, hb_msg_type type)
 {
     if (!id || (!data && len)) return HB_E_BAD_REQUEST;
+    /* Validate before taking the lock: up to max_message_size of work. */
+    bool utf8 = type != HB_MSG_BINARY && hb__utf8_valid(data, len);
     pthread_rwlock_rdlock(&pool->reg);
-    int rc;
-    hb_plugin *p;
+    int rc = 0;
+    hb_plugin *p = NULL;
     if (pool->shutting_down)
         rc = HB_E_SHUTTING_DOWN;
     else if (!(p = s_find(pool, id, strlen(id)))) {
         rc = HB_E_UNKNOWN_PEER;
         s_inc(&pool->extra_sf[HB_SF_UNKNOWN_PEER], 1);
+    } else if (p->removing) {
+        rc = HB_E_NOT_CONNECTED;
+        s_count_refusal(p, rc);
+        p = NULL;
     } else
-        rc = s_send_one(p, data, len, type, -1);
+        s_ref(p);
     pthread_rwlock_unlock(&pool->reg);
+    if (!p) return rc;
+    rc = s_send_one(p, data, len, type, utf8);
+    s_unref(p);
     return rc;
 }
 
 int hb_pool_broadcast(hb_pool *pool, const void *data, size_t len, hb_msg_type type)
 {
     if (!data && len) return -HB_E_BAD_REQUEST;
-    int utf8 = type == HB_MSG_BINARY ? 0 : hb__utf8_valid(data, len) ? 1 : 0;
+    bool utf8 = type != HB_MSG_BINARY && hb__utf8_valid(data, len);
+    /* Under the lock: collect the connected peers with a reference each;
+     * the copies into their queues happen after it is released. */
     pthread_rwlock_rdlock(&pool->reg);
     if (pool->shutting_down) {
         pthread_rwlock_unlock(&pool->reg);
         return -HB_E_SHUTTING_DOWN;
     }
-    int n = 0;
-    for (size_t i = 0; i < pool->nbuckets; i++)
-        for (hb_plugin *p = pool->buckets[i]; p; p = p->hnext) {
+    hb_plugin **to = pool->n_peers ? malloc(pool->n_peers * sizeof(*to)) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; to && i < pool->nbuckets; i++)
+        for (hb_plugin *p = pool->buckets[i]; p && k < pool->n_peers; p = p->hnext) {
             hb_worker_stats ws;
             p->worker->ops->stats(p->worker, &ws);
             if (ws.state != HB_STATE_CONNECTED || p->removing) continue;
-            if (s_send_one(p, data, len, type, utf8) == 0) n++;
+            s_ref(p);
+            to[k++] = p;
         }
     pthread_rwlock_unlock(&pool->reg);
+    int n = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (s_send_one(to[i], data, len, type, utf8) == 0) n++;
+        s_unref(to[i]);
+    }
+    free(to);
     return n;
 }
 

@@ -14,4 +14,9 @@ uint32_t hb__pool_tls_profiles(hb_pool *pool);
 /* Sockets lws holds for the pool right now (dialing, open or closing). */
 uint32_t hb__pool_live_sockets(hb_pool *pool);
 
+/* hb_plugin_deliver with the receive instant (monotonic ns) the caller has
+ * already read: the wall-clock stamp is derived from it (loop thread). */
+#include "honeybee/worker.h"
+bool hb__plugin_deliver_at(hb_plugin *p, hb_inbox_msg *m, bool binary, uint64_t mono_ns);
+
 #endif

@@ -6,9 +6,13 @@
  * that it can report the reason `invalid_utf8`).
  *
  * The inbox message is the buffer: a single-piece message is allocated once
- * at its exact size and copied once; a multi-piece one grows by doubling.
- * Loop thread (owned by one session).
+ * at its exact size and copied once; a message in several pieces of one
+ * frame is allocated once at the size the frame header announced
+ * (hb_reader_expect); only a message in several frames grows, by doubling,
+ * and is trimmed when it ends with much slack. Loop thread (owned by one
+ * session).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/utf8.h"
@@ -20,7 +24,13 @@ void hb_reader_init(hb_reader *r, hb_plugin *p, uint64_t max_message_size)
     r->max = max_message_size;
     r->msg = NULL;
     r->cap = 0;
+    r->expect = 0;
     r->binary = false;
+}
+
+void hb_reader_expect(hb_reader *r, size_t more)
+{
+    r->expect = more;
 }
 
 void hb_reader_reset(hb_reader *r)
@@ -55,8 +65,12 @@ hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool f
             m->len = len;
             return s_finish(r, m, out);
         }
-        size_t cap = len < 4096 ? 4096 : len * 2;
+        size_t more = r->expect;
+        r->expect = 0;
+        size_t cap = more ? len + more : len < 4096 ? 4096 : len * 2;
+        if (more && cap < len) cap = SIZE_MAX; /* overflow: clamped below */
         if (cap > r->max) cap = (size_t)r->max;
+        if (cap < len) cap = len;
         r->msg = hb_plugin_msg_new(r->plugin, cap);
         if (!r->msg) return HB_READ_NOMEM;
         r->msg->len = 0;
@@ -81,6 +95,10 @@ hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool f
     if (len) memcpy(m->data + m->len, data, len);
     m->len += len;
     if (!final) return HB_READ_MORE;
+    /* Grown by doubling: give back a large unused tail (realloc shrinks in
+     * place) so a queued message does not hold twice its size. */
+    if (r->cap - m->len > 65536 && r->cap - m->len > m->len / 4)
+        hb_plugin_msg_reserve(r->plugin, &m, m->len); /* on failure m stays as it was */
     r->msg = NULL;
     r->cap = 0;
     return s_finish(r, m, out);

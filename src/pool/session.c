@@ -16,6 +16,13 @@
  * Threads: everything runs on the loop thread except s_send and s_stats.
  * `mu` protects the send queue and `accepting`; the published stats are
  * relaxed atomics.
+ *
+ * The send path costs one malloc + copy per message (s_send) and one kick
+ * only when the queue goes from empty to non-empty: the WRITEABLE handler
+ * asks for the next call itself while the queue is not empty. write_timeout
+ * is measured from max(the head's enqueue time, the last successful write),
+ * so a long queue towards a peer that keeps reading is not "timed out" for
+ * the time its messages wait their turn.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +31,7 @@
 
 #include "core/clock.h"
 #include "honeybee/session.h"
+#include "pool/pool_int.h"
 
 typedef struct s_out {
     struct s_out *next;
@@ -49,6 +57,7 @@ struct hb_session {
     hb_timer *retry_t, *tick_t;
     uint64_t tick_due; /* when tick_t fires, UINT64_MAX if not armed */
     uint64_t opened_ns;
+    uint64_t last_write_ns; /* last successful write (or on_open) */
     uint32_t attempt;
     size_t on_connect_idx;
     bool want_ping, want_app_ping;
@@ -57,6 +66,11 @@ struct hb_session {
     uint64_t drain_deadline;
     uint64_t rng;
     unsigned char ping_buf[64]; /* >= hb_conn_headroom() (LWS_PRE is 16) */
+    /* on_connect and app_ping texts are copied here (lws masks the payload
+     * in place, so a const string cannot be written as it is): headroom +
+     * the longest of them, allocated once. */
+    unsigned char *scratch;
+    size_t scratch_cap;
 
     /* Send queue: mu. */
     pthread_mutex_t mu;
@@ -178,6 +192,7 @@ static void s_on_open(void *ud, hb_conn *c)
     s_set_state(s, HB_STATE_CONNECTED);
     hb_backoff_connected(&s->bo);
     s->opened_ns = now;
+    s->last_write_ns = now;
     atomic_store_explicit(&s->connected_at_pub, hb__wall_ns(), memory_order_relaxed);
     s->on_connect_idx = 0;
     s->want_ping = s->want_app_ping = false;
@@ -221,14 +236,16 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
                       bool binary)
 {
     hb_session *s = ud;
-    hb_keepalive_data(&s->ka, hb__mono_ns());
+    uint64_t now = hb__mono_ns(); /* the one clock read of this piece */
+    hb_keepalive_data(&s->ka, now);
+    if (first && !final) hb_reader_expect(&s->rd, hb_conn_rx_remaining(c));
     hb_inbox_msg *m = NULL;
     switch (hb_reader_feed(&s->rd, data, len, first, final, binary, &m)) {
     case HB_READ_MORE:
         return;
     case HB_READ_MESSAGE: {
         bool more = s->hooks.on_message ? s->hooks.on_message(s->hooks.ud, s, m, binary)
-                                        : hb_plugin_deliver(s->p, m, binary);
+                                        : hb__plugin_deliver_at(s->p, m, binary, now);
         if (!more && !s->paused) {
             s->paused = true;
             hb_conn_rx(c, false);
@@ -256,12 +273,19 @@ static void s_on_pong(void *ud, hb_conn *c)
         hb_keepalive_frame(&s->ka, hb__mono_ns());
 }
 
+/* Write a configured text (on_connect, app_ping) through the scratch buffer. */
+static int s_write_text(hb_session *s, hb_conn *c, const char *t)
+{
+    size_t n = strlen(t);
+    memcpy(s->scratch + hb_conn_headroom(), t, n);
+    return hb_conn_write(c, s->scratch, n, 0);
+}
+
 /* One write per call, in this order: ping, on_connect messages, app_ping,
  * the send queue. Asks for another call while anything is left. */
 static int s_on_writable(void *ud, hb_conn *c)
 {
     hb_session *s = ud;
-    size_t pre = hb_conn_headroom();
     bool more = false;
     if (s->want_ping) {
         s->want_ping = false;
@@ -269,21 +293,12 @@ static int s_on_writable(void *ud, hb_conn *c)
         more = true;
     } else if (s->on_connect_idx < s->cfg->n_on_connect) {
         const char *t = s->cfg->on_connect[s->on_connect_idx++];
-        s_out *o = s_out_new(t, strlen(t), false);
-        if (!o) return -1;
-        int rc = hb_conn_write(c, o->buf, o->len, 0);
-        if (rc == 0) hb_plugin_count_sent(s->p, o->len);
-        free(o);
-        if (rc < 0) return -1;
+        if (s_write_text(s, c, t) < 0) return -1;
+        hb_plugin_count_sent(s->p, strlen(t));
         more = true;
     } else if (s->want_app_ping) {
         s->want_app_ping = false;
-        const char *t = s->cfg->opts.keepalive.app_ping;
-        s_out *o = s_out_new(t, strlen(t), false);
-        if (!o) return -1;
-        int rc = hb_conn_write(c, o->buf, o->len, 0);
-        free(o);
-        if (rc < 0) return -1;
+        if (s_write_text(s, c, s->cfg->opts.keepalive.app_ping) < 0) return -1;
         more = true;
     } else {
         pthread_mutex_lock(&s->mu);
@@ -298,12 +313,15 @@ static int s_on_writable(void *ud, hb_conn *c)
         pthread_mutex_unlock(&s->mu);
         if (o) {
             int rc = hb_conn_write(c, o->buf, o->len, o->binary ? 1 : 0);
-            if (rc == 0) hb_plugin_count_sent(s->p, o->len);
+            if (rc == 0)
+                hb_plugin_count_sent(s->p, o->len);
+            else /* out of the queue but never written: it is reported too */
+                hb_plugin_send_failed(s->p, HB_SF_NOT_CONNECTED);
             free(o);
-            (void)pre;
             if (rc < 0) return -1;
         }
     }
+    s->last_write_ns = hb__mono_ns();
     if (more || s->want_ping || s->want_app_ping || s->on_connect_idx < s->cfg->n_on_connect) {
         hb_conn_want_write(c);
     } else if (s->draining) {
@@ -317,9 +335,11 @@ static void s_on_closed(void *ud, hb_conn *c, int code, const char *reason)
 {
     hb_session *s = ud;
     s->conn = NULL;
-    bool by_peer = code != 1006;
-    s_disconnected(s, code, by_peer ? "closed_by_peer" : "connection_lost",
-                   reason && reason[0] ? reason : NULL);
+    hb_conn_end why = hb_conn_end_cause(c);
+    const char *word = why == HB_CONN_END_PEER_CLOSE       ? "closed_by_peer"
+                       : why == HB_CONN_END_PROTOCOL_ERROR ? "protocol_error"
+                                                           : "connection_lost";
+    s_disconnected(s, code, word, reason && reason[0] ? reason : NULL);
 }
 
 static const hb_conn_ops s_conn_ops = {
@@ -343,12 +363,18 @@ static void s_dial(hb_session *s)
     if (!s->conn) s_on_dial_failed(s, NULL, hb_strerror(err));
 }
 
-/* The head of the send queue must be written by this instant. */
+/* Loop thread. The head of the send queue must be written by this instant:
+ * write_timeout after it was queued or after the last write that went
+ * through, whichever is later (time spent waiting behind messages that are
+ * being written is not the peer's fault). */
 static uint64_t s_write_deadline(hb_session *s)
 {
     uint64_t d = UINT64_MAX;
     pthread_mutex_lock(&s->mu);
-    if (s->qhead) d = s->qhead->enq_ns + s->cfg->opts.write_timeout_ns;
+    if (s->qhead) {
+        uint64_t base = s->qhead->enq_ns > s->last_write_ns ? s->qhead->enq_ns : s->last_write_ns;
+        d = base + s->cfg->opts.write_timeout_ns;
+    }
     pthread_mutex_unlock(&s->mu);
     return d;
 }
@@ -477,6 +503,7 @@ static int s_send(hb_worker *w, const void *data, size_t len, bool binary)
     o->enq_ns = hb__mono_ns();
     pthread_mutex_lock(&s->mu);
     int rc = 0;
+    bool was_empty = s->qhead == NULL;
     if (!s->accepting)
         rc = HB_E_NOT_CONNECTED;
     else if (s->qlen >= s->cfg->opts.send_queue)
@@ -495,7 +522,9 @@ static int s_send(hb_worker *w, const void *data, size_t len, bool binary)
         free(o);
         return rc;
     }
-    hb_plugin_kick(s->p);
+    /* A non-empty queue already has a WRITEABLE request (and a write
+     * deadline) in place: only the first message needs the loop's attention. */
+    if (was_empty) hb_plugin_kick(s->p);
     return 0;
 }
 
@@ -530,6 +559,7 @@ static void s_destroy(hb_worker *w)
     hb_timer_free(&s->retry_t);
     hb_timer_free(&s->tick_t);
     hb_reader_reset(&s->rd);
+    free(s->scratch);
     while (s->qhead) {
         s_out *nx = s->qhead->next;
         free(s->qhead);
@@ -561,6 +591,19 @@ int hb_session_new(hb_plugin *p, const hb_session_hooks *hooks, hb_worker **out)
     s->retry_t = hb_timer_new(p, s_retry, s);
     s->tick_t = hb_timer_new(p, s_tick, s);
     if (!s->retry_t || !s->tick_t) {
+        hb_timer_free(&s->retry_t);
+        hb_timer_free(&s->tick_t);
+        free(s);
+        return HB_E_NOMEM;
+    }
+    size_t longest = s->cfg->opts.keepalive.app_ping ? strlen(s->cfg->opts.keepalive.app_ping) : 0;
+    for (size_t i = 0; i < s->cfg->n_on_connect; i++) {
+        size_t n = strlen(s->cfg->on_connect[i]);
+        if (n > longest) longest = n;
+    }
+    s->scratch_cap = hb_conn_headroom() + longest;
+    s->scratch = malloc(s->scratch_cap);
+    if (!s->scratch) {
         hb_timer_free(&s->retry_t);
         hb_timer_free(&s->tick_t);
         free(s);

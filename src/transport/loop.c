@@ -51,10 +51,16 @@ typedef struct s_resolver {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     hb__resolve *head, *tail;
+    uint32_t queued, cap; /* waiting jobs and their bound */
+    hb__resolve **running; /* one slot per thread: the job it is resolving */
+    uint32_t nthreads;
     bool stop;
     int refs;       /* threads + the loop */
     hb__loop *loop; /* NULL once orphaned */
 } s_resolver;
+
+/* Tests only (hb__resolve_set_lookup): a stand-in for getaddrinfo(). */
+static _Atomic(hb__lookup_fn) s_lookup_hook;
 
 static void s_resolver_unref(s_resolver *rs)
 {
@@ -64,6 +70,7 @@ static void s_resolver_unref(s_resolver *rs)
     if (!last) return;
     pthread_mutex_destroy(&rs->mu);
     pthread_cond_destroy(&rs->cond);
+    free(rs->running);
     free(rs);
 }
 
@@ -80,6 +87,8 @@ struct hb__loop {
     void (*on_exit)(void *ud);
     void *ud;
     lws_sorted_usec_list_t tick; /* loop thread: keeps the heartbeat fresh */
+    int64_t wall_off;            /* loop thread: wall - monotonic, refreshed by the tick */
+    struct lws_vhost *plain_vh;  /* the vhost that drains the doorway; set before the thread */
 
     /* The doorway. `mu` protects ring, notes and wake_pending. */
     pthread_mutex_t mu;
@@ -97,8 +106,20 @@ struct hb__loop {
     atomic_uint n_vhosts;   /* for tests and stats */
 };
 
+/*
+ * Buffer sizes. lws's defaults (4 KiB) cut every large message into 4 KiB
+ * pieces and restrict each send() to 4 KiB, buffering and draining the rest
+ * 4 KiB per loop turn. rx_buffer_size is allocated per connection (when it
+ * opens), so it stays moderate; the receive chunk (pt_serv_buf_size) is one
+ * buffer per service thread and can be large; tx_packet_size only bounds a
+ * single send() and allocates nothing while idle.
+ */
+#define S_RX_BUFFER (16u * 1024)
+#define S_TX_PACKET (256u * 1024)
+#define S_SERV_BUF (256u * 1024)
+
 static const struct lws_protocols s_protocols[] = {
-    {"honeybee", hb__conn_lws_cb, 0, 0, 0, NULL, 0},
+    {"honeybee", hb__conn_lws_cb, 0, S_RX_BUFFER, 0, NULL, S_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -184,12 +205,22 @@ static void s_drain(hb__loop *loop, bool cancelled)
     if (more && !cancelled) lws_cancel_service(loop->ctx);
 }
 
-/* Called from hb__conn_lws_cb on LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
-void hb__loop_wait_cancelled(struct lws_context *ctx);
-void hb__loop_wait_cancelled(struct lws_context *ctx)
+/* Loop thread: lws broadcasts the wake-up to every protocol of every vhost
+ * (one per TLS profile); the doorway is drained for the plain one only. */
+void hb__loop_wait_cancelled(struct lws *wsi)
 {
-    hb__loop *loop = lws_context_user(ctx);
-    if (loop) s_drain(loop, false);
+    hb__loop *loop = lws_context_user(lws_get_context(wsi));
+    if (loop && lws_get_vhost(wsi) == loop->plain_vh) s_drain(loop, false);
+}
+
+uint64_t hb__loop_wall_from_mono(hb__loop *loop, uint64_t mono_ns)
+{
+    return (uint64_t)((int64_t)mono_ns + loop->wall_off);
+}
+
+static void s_wall_sync(hb__loop *loop, uint64_t mono)
+{
+    loop->wall_off = (int64_t)hb__wall_ns() - (int64_t)mono;
 }
 
 /* ---- accessors ---------------------------------------------------------- */
@@ -269,6 +300,7 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     hb__loop *loop = lws_container_of(sul, hb__loop, tick);
     uint64_t now = hb__mono_ns();
     atomic_store_explicit(&loop->heartbeat, now, memory_order_relaxed);
+    s_wall_sync(loop, now);
     s_vhost_sweep(loop, now);
     lws_sul_schedule(loop->ctx, 0, &loop->tick, s_tick, 500 * LWS_US_PER_MS);
 }
@@ -292,18 +324,42 @@ static void *s_run(void *arg)
 
 /* ---- resolver ------------------------------------------------------------ */
 
-void hb__resolve_submit(hb__loop *loop, hb__resolve *r)
+/* Loop thread. */
+int hb__resolve_submit(hb__loop *loop, hb__resolve *r, char *err, size_t errlen)
 {
     s_resolver *rs = loop->res;
     r->note.next = NULL;
+    atomic_store_explicit(&r->abandoned, false, memory_order_relaxed);
     pthread_mutex_lock(&rs->mu);
+    const char *why = NULL;
+    if (rs->queued >= rs->cap) why = "resolver busy (lookup queue full)";
+    for (uint32_t i = 0; !why && i < rs->nthreads; i++)
+        if (rs->running[i] && rs->running[i]->owner == r->owner)
+            why = "resolver busy (the previous lookup for this peer is still running)";
+    if (why) {
+        pthread_mutex_unlock(&rs->mu);
+        snprintf(err, errlen, "resolve %s: %s", r->host, why);
+        return -1;
+    }
     if (rs->tail)
         rs->tail->note.next = &r->note;
     else
         rs->head = r;
     rs->tail = r;
+    rs->queued++;
     pthread_cond_signal(&rs->cond);
     pthread_mutex_unlock(&rs->mu);
+    return 0;
+}
+
+void hb__resolve_abandon(hb__resolve *r)
+{
+    atomic_store_explicit(&r->abandoned, true, memory_order_relaxed);
+}
+
+void hb__resolve_set_lookup(hb__lookup_fn fn)
+{
+    atomic_store(&s_lookup_hook, fn);
 }
 
 static void s_lookup(hb__resolve *r)
@@ -312,6 +368,12 @@ static void s_lookup(hb__resolve *r)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     r->addr[0] = 0;
+    hb__lookup_fn hook = atomic_load(&s_lookup_hook);
+    if (hook) {
+        if (hook(r->host, r->addr, sizeof(r->addr), r->error, sizeof(r->error)) != 0)
+            r->addr[0] = 0;
+        return;
+    }
     int rc = getaddrinfo(r->host, NULL, &hints, &res);
     if (rc != 0 || !res) {
         snprintf(r->error, sizeof(r->error), "resolve %s: %s", r->host, gai_strerror(rc));
@@ -344,9 +406,20 @@ static void *s_resolver_run(void *arg)
         hb__resolve *r = rs->head;
         rs->head = (hb__resolve *)r->note.next; /* note is the first member */
         if (!rs->head) rs->tail = NULL;
-        pthread_mutex_unlock(&rs->mu);
-        s_lookup(r);
-        pthread_mutex_lock(&rs->mu);
+        rs->queued--;
+        if (atomic_load_explicit(&r->abandoned, memory_order_relaxed)) {
+            /* Nobody wants it: no getaddrinfo(), just hand the job back. */
+            r->addr[0] = 0;
+            snprintf(r->error, sizeof(r->error), "lookup abandoned");
+        } else {
+            uint32_t slot = 0;
+            while (slot < rs->nthreads && rs->running[slot]) slot++;
+            if (slot < rs->nthreads) rs->running[slot] = r;
+            pthread_mutex_unlock(&rs->mu);
+            s_lookup(r);
+            pthread_mutex_lock(&rs->mu);
+            if (slot < rs->nthreads) rs->running[slot] = NULL;
+        }
         if (rs->loop) {
             hb__loop_notify(rs->loop, &r->note); /* order: rs->mu, then loop->mu */
         } else {
@@ -503,6 +576,7 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     if (!loop->ring) goto nomem;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
+    s_wall_sync(loop, hb__mono_ns());
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -511,12 +585,13 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     info.user = loop;
     info.timeout_secs = 600; /* handshake stages; connect_timeout is ours */
     info.connect_timeout_secs = 3600;
+    info.pt_serv_buf_size = S_SERV_BUF;
     loop->ctx = lws_create_context(&info);
     if (!loop->ctx) goto fail;
     /* The plain vhost: every EVENT_WAIT_CANCELLED reaches us through it. */
     hb_tls_cfg none = {0};
     char err[160];
-    if (!hb__loop_vhost_acquire(loop, &none, err, sizeof(err))) goto fail;
+    if (!(loop->plain_vh = hb__loop_vhost_acquire(loop, &none, err, sizeof(err)))) goto fail;
 
     s_resolver *rs = calloc(1, sizeof(*rs));
     if (!rs) goto fail;
@@ -526,6 +601,10 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     rs->loop = loop;
     loop->res = rs;
     uint32_t nr = cfg->resolver_threads ? cfg->resolver_threads : 2;
+    rs->cap = cfg->resolver_queue ? cfg->resolver_queue : loop->cap;
+    rs->nthreads = nr;
+    rs->running = calloc(nr, sizeof(*rs->running));
+    if (!rs->running) goto fail;
     for (uint32_t i = 0; i < nr; i++) {
         pthread_t t;
         pthread_attr_t at;

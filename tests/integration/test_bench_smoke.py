@@ -5,7 +5,9 @@ Runs a tiny version of the streaming, latency, idle-memory and soak
 scenarios through the real bridge and through the two limits (lws direct,
 raw ZeroMQ), and fails if any message is lost, duplicated, malformed or
 missing, if a CPU/RSS sample could not be taken, or if the bridge does not
-exit 0. It checks the harness's correctness, not speed. Takes a few seconds.
+exit 0. It checks the harness's correctness, not speed. Takes about ten
+seconds (the bridge is started eight times); the machine's other tests may
+run beside it, so every wait in run.py is a generous deadline.
 
 Needs HB_BRIDGE and HB_BINARY_DIR (set by ctest); the bench tools are built
 when HONEYBEE_BUILD_BENCH=ON (the default). Without them the test says so
