@@ -44,7 +44,8 @@ HB_EXPORT uint32_t hb_backoff_dial_started(hb_backoff *b);
 HB_EXPORT bool hb_backoff_dial_failed(hb_backoff *b);
 /* A dial succeeded (resets the max_retries count and the attempt number). */
 HB_EXPORT void hb_backoff_connected(hb_backoff *b);
-/* A connection that was up `uptime_ns` closed: stable ones reset n. */
+/* A connection that was up `uptime_ns` closed: stable ones (up at least
+ * stable_after; initial_delay when stable_after is 0) reset n. */
 HB_EXPORT void hb_backoff_closed(hb_backoff *b, uint64_t uptime_ns);
 /* The wait before the next dial (0: at once). */
 HB_EXPORT uint64_t hb_backoff_next_delay(const hb_backoff *b, double u);

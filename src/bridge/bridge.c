@@ -4,11 +4,15 @@
  * Threads. The pool's loop thread calls the sink (s_sink_inbox,
  * s_sink_event); a caller's thread may call s_sink_event too (send_failed
  * of a pool call). The sink appends to one of two intrusive lists under
- * `mu` and writes the eventfd only when a list goes from empty to
- * non-empty: one wake-up per batch, not per message. The bridge thread
- * (s_run) owns every ZeroMQ socket and the context; it waits in zmq_poll on
- * the eventfd, the PULL and the REP socket, takes a whole list at once and
- * publishes it.
+ * `mu` and writes the eventfd only when the bridge thread is not already
+ * draining (`awake` false): one wake-up per batch, not per message. The
+ * bridge thread (s_run) owns every ZeroMQ socket and the context; it waits
+ * in zmq_poll on the eventfd, the PULL and the REP socket, takes a whole
+ * list at once and publishes it, and takes again until it finds both lists
+ * empty: only then, under `mu`, does it clear `awake`, so a producer that
+ * appends after that sees `awake` false and writes the eventfd (no lost
+ * wake-up), and a producer that appends before it is picked up by the
+ * re-check.
  *
  * Bounds. The inbox list holds at most bridge.inbox_queue messages: at the
  * bound the sink answers false and the pool stops reading from peers (TCP
@@ -18,7 +22,11 @@
  * event is counted in events_dropped and logged (lifecycle events are rare:
  * only a stuck bridge thread can fill it). The only other place a message
  * can be lost is ZeroMQ's SNDHWM per subscriber on the PUB sockets, which
- * never blocks; `seq` shows those gaps to the subscriber.
+ * never blocks; `seq` shows those gaps to the subscriber. Every socket has
+ * a ZMQ_MAXMSGSIZE (PUB sockets: S_SUB_MAXMSG, the largest subscription a
+ * client may send) and the PULL socket a bounded ZMQ_RCVHWM (s_send_rcvhwm),
+ * so no client can make the bridge buffer without bound
+ * (docs/operations.md, "Memory").
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,10 +53,26 @@
 #define S_SEND_BATCH 256
 /* Poll timeout: also the heartbeat period of the bridge thread. */
 #define S_POLL_MS 250
+/* Hand-off batches published per turn before control and send get a look. */
+#define S_DRAIN_ROUNDS 8
+/* ZMQ_MAXMSGSIZE of the PUB sockets: the only inbound messages there are
+ * (un)subscriptions, a flag byte and a topic; an inbox topic is a peer id
+ * (at most 128 bytes), an events topic a kind. */
+#define S_SUB_MAXMSG 4096
+/* Budget for the send PULL's receive queue: ZMQ_RCVHWM is this divided by
+ * the largest message size, within [S_SEND_HWM_MIN, S_SEND_HWM_MAX]. */
+#define S_SEND_BUDGET  (256ull << 20)
+#define S_SEND_HWM_MIN 16
+#define S_SEND_HWM_MAX 1000
+/* Floor of the sockets' linger, so drain_timeout 0 still flushes the PUBs. */
+#define S_LINGER_MIN_MS 250
 
+/* A reload reconnect (one per id: the newest replaces an older one), or,
+ * on the `failed` list, the id of one whose connect failed. */
 typedef struct s_pending {
     struct s_pending *next;
     hb_peer_cfg peer;
+    bool cancelled; /* a tombstone: only peer.id is set; drops older entries */
 } s_pending;
 
 struct hb_bridge {
@@ -66,12 +90,14 @@ struct hb_bridge {
     bool in_paused; /* the sink answered false; resume owed */
     hb_event *ev_head, *ev_tail;
     uint32_t ev_n;
+    bool awake; /* the bridge thread will look at both lists before it sleeps */
     bool cmd_stop_sends, ack_stop_sends;
     bool cmd_finish;
     bool started; /* the thread reported its bind result */
     int start_rc;
     char start_err[512];
-    s_pending *pending; /* reload: connect once the old peer is gone */
+    s_pending *pending;   /* reload: connect once the old peer is gone */
+    s_pending *failed_rc; /* reload reconnects that failed, for the main thread */
 
     pthread_t thread;
     bool thread_running; /* main thread only */
@@ -111,11 +137,12 @@ static bool s_sink_inbox(void *ud, hb_inbox_msg *m)
     else
         b->in_head = m;
     b->in_tail = m;
-    bool wake = ++b->in_n == 1;
-    bool full = b->in_n >= b->cfg.inbox_queue;
+    bool full = ++b->in_n >= b->cfg.inbox_queue;
+    bool wake = !b->awake;
+    b->awake = true;
     if (full && !b->in_paused) {
         b->in_paused = true;
-        atomic_fetch_add(&b->c_inbox_pauses, 1);
+        atomic_fetch_add_explicit(&b->c_inbox_pauses, 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&b->mu);
     if (wake) s_wake(b);
@@ -145,7 +172,9 @@ static void s_sink_event(void *ud, hb_event *e)
     else
         b->ev_head = e;
     b->ev_tail = e;
-    bool wake = ++b->ev_n == 1;
+    b->ev_n++;
+    bool wake = !b->awake;
+    b->awake = true;
     pthread_mutex_unlock(&b->mu);
     if (wake) s_wake(b);
 }
@@ -166,39 +195,65 @@ static void s_free_msg(void *data, void *hint)
     hb_inbox_msg_free(hint);
 }
 
-/* One frame; `more` adds ZMQ_SNDMORE. PUB never blocks (it drops at HWM). */
-static int s_send_frame(void *sock, const void *p, size_t n, bool more)
+/* A frame holding a copy of p[0..n). 0, or -1 (ENOMEM) with `f` closed. */
+static int s_frame_copy(zmq_msg_t *f, const void *p, size_t n)
 {
-    return zmq_send(sock, p, n, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+    if (zmq_msg_init_size(f, n) != 0) return -1;
+    if (n) memcpy(zmq_msg_data(f), p, n);
+    return 0;
 }
 
-static void s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
+/*
+ * Send three frames built beforehand, so that nothing can fail between
+ * frame 0 and the last one except the send itself; a PUB socket with
+ * ZMQ_DONTWAIT never refuses a part of a message at HWM (it drops whole
+ * messages), so a send fails only on ETERM, where no half message matters.
+ * Every frame is closed (sent or not). Returns 0 or -1 (errno set).
+ */
+static int s_send3(void *sock, zmq_msg_t f[3])
+{
+    int i = 0;
+    for (; i < 3; i++)
+        if (zmq_msg_send(&f[i], sock, ZMQ_DONTWAIT | (i < 2 ? ZMQ_SNDMORE : 0)) < 0) break;
+    if (i == 3) return 0;
+    int e = errno;
+    for (; i < 3; i++) zmq_msg_close(&f[i]);
+    errno = e;
+    return -1;
+}
+
+/* Bridge thread. Takes `m`. Returns true once published. */
+static bool s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
 {
     uint8_t meta[HB_META_LEN];
     hb__meta_encode(meta, m->flags, m->conn, m->seq, m->received_ns);
-    if (s_send_frame(b->s_inbox, m->peer_id, m->peer_id_len, true) < 0) goto fail;
-    if (m->len >= S_ZEROCOPY_MIN) {
-        zmq_msg_t zm;
-        if (zmq_msg_init_data(&zm, m->data, m->len, s_free_msg, m) != 0) goto fail;
-        if (zmq_msg_send(&zm, b->s_inbox, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0) {
-            zmq_msg_close(&zm); /* frees m through s_free_msg */
-            m = NULL;
-            goto fail;
-        }
-        m = NULL; /* ZeroMQ owns it now */
-    } else if (s_send_frame(b->s_inbox, m->data, m->len, true) < 0) {
+    zmq_msg_t f[3];
+    if (s_frame_copy(&f[0], m->peer_id, m->peer_id_len) < 0) goto fail;
+    if (s_frame_copy(&f[2], meta, sizeof(meta)) < 0) {
+        zmq_msg_close(&f[0]);
         goto fail;
     }
-    if (s_send_frame(b->s_inbox, meta, sizeof(meta), false) < 0) goto fail;
-    atomic_fetch_add(&b->c_inbox_published, 1);
+    int rc;
+    if (m->len >= S_ZEROCOPY_MIN)
+        /* ZeroMQ owns m from here: s_free_msg frees it when the frame goes. */
+        rc = zmq_msg_init_data(&f[1], m->data, m->len, s_free_msg, m);
+    else
+        rc = s_frame_copy(&f[1], m->data, m->len);
+    if (rc != 0) {
+        zmq_msg_close(&f[0]);
+        zmq_msg_close(&f[2]);
+        goto fail;
+    }
+    if (m->len >= S_ZEROCOPY_MIN) m = NULL;
+    rc = s_send3(b->s_inbox, f);
     if (m) hb_inbox_msg_free(m);
-    return;
+    if (rc == 0) return true;
+    m = NULL;
 fail:
-    /* A PUB socket does not fail a send at HWM (it drops whole messages);
-     * this is ETERM at exit or ENOMEM, after which the socket is not used
-     * for anything that matters any more. */
+    /* ENOMEM, or ETERM at exit, after which nothing matters any more. */
     HB_LOG(b->lg, HB_LOG_ERROR, NULL, "inbox publish failed: %s", zmq_strerror(errno));
     if (m) hb_inbox_msg_free(m);
+    return false;
 }
 
 /* The daemon's log of a peer's lifecycle, one info line per step (dial
@@ -230,32 +285,49 @@ static void s_log_event(hb_bridge *b, const hb_event *e)
     }
 }
 
-static void s_publish_event(hb_bridge *b, const hb_event *e)
+/* Bridge thread. Returns true once published. */
+static bool s_publish_event(hb_bridge *b, const hb_event *e)
 {
     s_log_event(b, e);
     char *json = hb__event_json(e);
     const char *kind = hb_event_kind_name(e->kind);
     const char *id = e->id ? e->id : "";
-    if (!json || s_send_frame(b->s_events, kind, strlen(kind), true) < 0 ||
-        s_send_frame(b->s_events, id, strlen(id), true) < 0 ||
-        s_send_frame(b->s_events, json, strlen(json), false) < 0)
-        HB_LOG(b->lg, HB_LOG_ERROR, id, "event publish failed: %s", zmq_strerror(errno));
-    else
-        atomic_fetch_add(&b->c_events_published, 1);
+    zmq_msg_t f[3];
+    bool ok = false;
+    if (json && s_frame_copy(&f[0], kind, strlen(kind)) == 0) {
+        if (s_frame_copy(&f[1], id, strlen(id)) != 0) {
+            zmq_msg_close(&f[0]);
+        } else if (s_frame_copy(&f[2], json, strlen(json)) != 0) {
+            zmq_msg_close(&f[1]);
+            zmq_msg_close(&f[0]);
+        } else {
+            ok = s_send3(b->s_events, f) == 0;
+        }
+    }
+    if (!ok) HB_LOG(b->lg, HB_LOG_ERROR, id, "event publish failed: %s", zmq_strerror(errno));
     free(json);
+    return ok;
 }
 
-/* Reload: connect every pending peer whose old self is gone from the pool. */
+/* Reload: connect every pending peer whose old self is gone from the pool.
+ * Bridge thread. A connect that fails (fd_limit, out of memory...) moves
+ * the entry to `failed`, so that the main thread forgets the peer as a file
+ * peer and a later reload adds it again (hb__bridge_take_failed). */
 static void s_check_pending(hb_bridge *b)
 {
     pthread_mutex_lock(&b->mu);
     s_pending *list = b->pending;
     b->pending = NULL;
     pthread_mutex_unlock(&b->mu);
-    s_pending *keep = NULL;
+    s_pending *keep = NULL, *failed = NULL;
     while (list) {
         s_pending *p = list;
         list = p->next;
+        if (p->cancelled) { /* it did its job when it was queued */
+            hb_peer_cfg_free(&p->peer);
+            free(p);
+            continue;
+        }
         hb_peer_info info;
         memset(&info, 0, sizeof(info));
         int rc = hb_pool_peer_info(b->pool, p->peer.id, &info);
@@ -271,58 +343,88 @@ static void s_check_pending(hb_bridge *b)
             keep = p;
             continue;
         }
-        if (rc)
-            HB_LOG(b->lg, HB_LOG_ERROR, p->peer.id, "reload: reconnecting changed peer failed: %s",
+        if (rc) {
+            HB_LOG(b->lg, HB_LOG_ERROR, p->peer.id,
+                   "reload: reconnecting changed peer failed: %s (a later reload retries it)",
                    hb_strerror(rc));
-        else
-            HB_LOG(b->lg, HB_LOG_INFO, p->peer.id, "reload: changed peer connected again (%s)",
-                   p->peer.url);
+            p->next = failed;
+            failed = p;
+            continue;
+        }
+        HB_LOG(b->lg, HB_LOG_INFO, p->peer.id, "reload: changed peer connected again (%s)",
+               p->peer.url);
         hb_peer_cfg_free(&p->peer);
         free(p);
     }
-    if (keep) {
-        pthread_mutex_lock(&b->mu);
-        s_pending *t = keep;
-        while (t->next) t = t->next;
-        t->next = b->pending;
-        b->pending = keep;
-        pthread_mutex_unlock(&b->mu);
+    pthread_mutex_lock(&b->mu);
+    while (keep) {
+        s_pending *p = keep;
+        keep = p->next;
+        /* A reload may have queued a newer entry for this id meanwhile (or
+         * cancelled it): the newer one wins, this one goes. */
+        bool superseded = false;
+        for (s_pending *q = b->pending; q && !superseded; q = q->next)
+            superseded = !strcmp(q->peer.id, p->peer.id);
+        if (superseded) {
+            hb_peer_cfg_free(&p->peer);
+            free(p);
+            continue;
+        }
+        p->next = b->pending;
+        b->pending = p;
     }
+    while (failed) {
+        s_pending *p = failed;
+        failed = p->next;
+        p->next = b->failed_rc;
+        b->failed_rc = p;
+    }
+    pthread_mutex_unlock(&b->mu);
 }
 
-/* Publish everything handed over so far. Returns true if a `removed` went out. */
-static bool s_drain(hb_bridge *b)
+/*
+ * Publish what is handed over, taking again until both lists are empty
+ * (then `awake` is cleared under `mu`, see the top of this file) or
+ * S_DRAIN_ROUNDS batches went out. Returns true if more may be waiting (the
+ * caller polls without sleeping); *removed tells whether a `removed` went
+ * out. Counters are added once per batch. Bridge thread.
+ */
+static bool s_drain(hb_bridge *b, bool *removed)
 {
-    pthread_mutex_lock(&b->mu);
-    hb_event *ev = b->ev_head;
-    b->ev_head = b->ev_tail = NULL;
-    b->ev_n = 0;
-    hb_inbox_msg *in = b->in_head;
-    b->in_head = b->in_tail = NULL;
-    b->in_n = 0;
-    pthread_mutex_unlock(&b->mu);
+    for (int round = 0; round < S_DRAIN_ROUNDS; round++) {
+        pthread_mutex_lock(&b->mu);
+        /* The previous batch is out: resume the peers once the list is
+         * below half its bound. */
+        bool resume = b->in_paused && b->in_n < b->cfg.inbox_queue / 2 + 1;
+        if (resume) b->in_paused = false;
+        hb_event *ev = b->ev_head;
+        b->ev_head = b->ev_tail = NULL;
+        b->ev_n = 0;
+        hb_inbox_msg *in = b->in_head;
+        b->in_head = b->in_tail = NULL;
+        b->in_n = 0;
+        if (!ev && !in) b->awake = false; /* the next append writes the eventfd */
+        pthread_mutex_unlock(&b->mu);
+        if (resume && b->pool) hb_pool_resume_reading(b->pool);
+        if (!ev && !in) return false;
 
-    bool removed = false;
-    while (ev) {
-        hb_event *next = ev->next;
-        s_publish_event(b, ev);
-        removed |= ev->kind == HB_EV_REMOVED;
-        hb_event_free(ev);
-        ev = next;
+        uint64_t n_ev = 0, n_in = 0;
+        while (ev) {
+            hb_event *next = ev->next;
+            n_ev += s_publish_event(b, ev);
+            *removed |= ev->kind == HB_EV_REMOVED;
+            hb_event_free(ev);
+            ev = next;
+        }
+        while (in) {
+            hb_inbox_msg *next = in->next;
+            n_in += s_publish_inbox(b, in);
+            in = next;
+        }
+        if (n_ev) atomic_fetch_add_explicit(&b->c_events_published, n_ev, memory_order_relaxed);
+        if (n_in) atomic_fetch_add_explicit(&b->c_inbox_published, n_in, memory_order_relaxed);
     }
-    while (in) {
-        hb_inbox_msg *next = in->next;
-        s_publish_inbox(b, in);
-        in = next;
-    }
-
-    /* Resume the peers once the list is below half its bound. */
-    pthread_mutex_lock(&b->mu);
-    bool resume = b->in_paused && b->in_n < b->cfg.inbox_queue / 2 + 1;
-    if (resume) b->in_paused = false;
-    pthread_mutex_unlock(&b->mu);
-    if (resume && b->pool) hb_pool_resume_reading(b->pool);
-    return removed;
+    return true;
 }
 
 /* ---- the send socket: bridge thread -------------------------------------- */
@@ -333,7 +435,8 @@ static void s_send_failed(hb_bridge *b, const char *id, int err)
 {
     hb_event *e = hb_event_new(HB_EV_SEND_FAILED, id, NULL, hb_errname(err), NULL);
     if (!e) return;
-    s_publish_event(b, e);
+    if (s_publish_event(b, e))
+        atomic_fetch_add_explicit(&b->c_events_published, 1, memory_order_relaxed);
     hb_event_free(e);
 }
 
@@ -375,7 +478,7 @@ static bool s_handle_send(hb_bridge *b)
         zmq_msg_close(&part);
         if (!more) break;
     }
-    atomic_fetch_add(&b->c_send_received, 1);
+    atomic_fetch_add_explicit(&b->c_send_received, 1, memory_order_relaxed);
 
     if (total < 2 || total > 3) {
         s_bad_send(b, &f[0], true,
@@ -479,15 +582,38 @@ static void s_handle_control(hb_bridge *b)
     if (zmq_send(b->s_control, r, strlen(r), 0) < 0)
         HB_LOG(b->lg, HB_LOG_WARN, NULL, "control reply failed: %s", zmq_strerror(errno));
     free(reply);
-    atomic_fetch_add(&b->c_control_requests, 1);
+    atomic_fetch_add_explicit(&b->c_control_requests, 1, memory_order_relaxed);
 }
 
 /* ---- sockets and the loop: bridge thread --------------------------------- */
 
+/* The flush window at close: drain_timeout, within [S_LINGER_MIN_MS, 2 s]
+ * (with drain_timeout 0 the last events must still get out). */
 static int s_linger_ms(const hb_bridge *b)
 {
     uint64_t ms = b->cfg.drain_timeout_ns / 1000000u;
-    return ms > 2000 ? 2000 : (int)ms; /* flush window, within drain_timeout */
+    if (ms < S_LINGER_MIN_MS) ms = S_LINGER_MIN_MS;
+    return ms > 2000 ? 2000 : (int)ms;
+}
+
+/* ZMQ_RCVHWM of the send PULL: what the bridge may hold of messages read
+ * off the wire but not yet taken, S_SEND_BUDGET worth of the largest
+ * message, at least S_SEND_HWM_MIN, at most S_SEND_HWM_MAX (ZeroMQ's
+ * default). Beyond it PUSH senders block or fail with EAGAIN. */
+int hb__bridge_send_rcvhwm(uint64_t max_msg)
+{
+    uint64_t n = max_msg ? S_SEND_BUDGET / max_msg : S_SEND_HWM_MAX;
+    if (n < S_SEND_HWM_MIN) n = S_SEND_HWM_MIN;
+    if (n > S_SEND_HWM_MAX) n = S_SEND_HWM_MAX;
+    return (int)n;
+}
+
+/* ZMQ_MAXMSGSIZE of the control REP: a `send` of the largest message as
+ * JSON text. JSON escaping grows text by up to 6 times (a control byte
+ * becomes \u0001), base64 only by 4/3, plus 64 KiB for the other fields. */
+int64_t hb__bridge_control_maxmsg(uint64_t max_msg)
+{
+    return (int64_t)max_msg * 6 + 65536;
 }
 
 static void *s_socket(hb_bridge *b, int type, const char *name, const char *ep, char *err,
@@ -500,20 +626,28 @@ static void *s_socket(hb_bridge *b, int type, const char *name, const char *ep, 
     }
     int linger = s_linger_ms(b);
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    /* tcp://[::1]:P and dual-stack wildcard binds (host "*") work; IPv4 is unchanged. */
+    int ipv6 = 1;
+    zmq_setsockopt(s, ZMQ_IPV6, &ipv6, sizeof(ipv6));
     /* ZMTP heartbeats reap half-open clients (a consumer whose host died). */
     int ivl = 10000, tmo = 30000;
     zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl));
     zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo));
+    /* A larger inbound message disconnects its sender (ZeroMQ's own
+     * guard): subscriptions on PUB, a message on PULL, a request on REP. */
+    int64_t max;
     if (type == ZMQ_PUB) {
         int hwm = !strcmp(name, "inbox") ? b->cfg.inbox_hwm : b->cfg.events_hwm;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+        max = S_SUB_MAXMSG;
+    } else if (type == ZMQ_PULL) {
+        int hwm = hb__bridge_send_rcvhwm(b->max_msg);
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+        max = (int64_t)b->max_msg + 65536;
     } else {
-        /* A larger message disconnects its sender (ZeroMQ's own guard). The
-         * control socket must fit a base64 `send` of the largest message. */
-        int64_t max = (int64_t)b->max_msg + 65536;
-        if (type == ZMQ_REP) max = (int64_t)(b->max_msg / 3 * 4) + 65536 + 4;
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+        max = hb__bridge_control_maxmsg(b->max_msg);
     }
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     if (zmq_bind(s, ep) != 0) {
         snprintf(err, cap, "cannot bind %s endpoint %s: %s", name, ep, zmq_strerror(errno));
         zmq_close(s);
@@ -566,6 +700,8 @@ static void *s_run(void *arg)
     pthread_mutex_unlock(&b->mu);
     if (rc) return NULL;
 
+    bool more = false;    /* the hand-off had more than one turn's worth */
+    bool waiting = false; /* reload reconnects pending: check them often */
     for (;;) {
         atomic_store(&b->heartbeat, hb__mono_ns());
         zmq_pollitem_t items[3] = {
@@ -574,10 +710,7 @@ static void *s_run(void *arg)
             {.socket = b->s_send, .events = ZMQ_POLLIN},
         };
         int nitems = b->sends_stopped ? 2 : 3;
-        pthread_mutex_lock(&b->mu);
-        bool waiting = b->pending != NULL; /* reload reconnects: poll faster */
-        pthread_mutex_unlock(&b->mu);
-        int n = zmq_poll(items, nitems, waiting ? 50 : S_POLL_MS);
+        int n = zmq_poll(items, nitems, more ? 0 : waiting ? 50 : S_POLL_MS);
         if (n < 0) {
             if (errno == EINTR) continue;
             HB_LOG(b->lg, HB_LOG_ERROR, NULL, "bridge thread: zmq_poll failed: %s",
@@ -590,20 +723,20 @@ static void *s_run(void *arg)
             ssize_t r = read(b->efd, &v, sizeof(v));
             (void)r;
         }
-        /* Commands from the main thread. */
+        /* Commands from the main thread, and whether reconnects wait. */
         pthread_mutex_lock(&b->mu);
         bool stop = b->cmd_stop_sends && !b->sends_stopped;
         bool finish = b->cmd_finish;
-        pthread_mutex_unlock(&b->mu);
+        waiting = b->pending != NULL;
         if (stop) {
             /* Everything read from PULL so far went to the pool already. */
             b->sends_stopped = true;
-            pthread_mutex_lock(&b->mu);
             b->ack_stop_sends = true;
             pthread_cond_broadcast(&b->cv);
-            pthread_mutex_unlock(&b->mu);
         }
-        bool removed = s_drain(b);
+        pthread_mutex_unlock(&b->mu);
+        bool removed = false;
+        more = s_drain(b, &removed);
         if (finish) break;
         if (items[1].revents & ZMQ_POLLIN) s_handle_control(b);
         if (!b->sends_stopped && (items[2].revents & ZMQ_POLLIN))
@@ -617,7 +750,11 @@ static void *s_run(void *arg)
             if (waiting || removed) s_check_pending(b);
         }
     }
-    s_drain(b);
+    /* The pool is shut down (or never got going): what is left is bounded;
+     * the cap only guards the error path, where peers may still send. */
+    bool removed = false;
+    for (int i = 0; i < 64 && s_drain(b, &removed); i++) {
+    }
     s_close_all(b);
     return NULL;
 }
@@ -719,12 +856,14 @@ void hb__bridge_destroy(hb_bridge **bp)
         b->ev_head = e->next;
         hb_event_free(e);
     }
-    while (b->pending) {
-        s_pending *p = b->pending;
-        b->pending = p->next;
-        hb_peer_cfg_free(&p->peer);
-        free(p);
-    }
+    s_pending *lists[2] = {b->pending, b->failed_rc};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            s_pending *p = lists[i];
+            lists[i] = p->next;
+            hb_peer_cfg_free(&p->peer);
+            free(p);
+        }
     close(b->efd);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
@@ -752,6 +891,27 @@ void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out)
     out->control_requests = atomic_load(&b->c_control_requests);
 }
 
+/* Queue `p` (taken) as the one entry of its id: an older entry for the
+ * same id goes (the newest configuration wins). Any thread. */
+static void s_pending_put(hb_bridge *b, s_pending *p)
+{
+    pthread_mutex_lock(&b->mu);
+    for (s_pending **pp = &b->pending; *pp;) {
+        s_pending *q = *pp;
+        if (!strcmp(q->peer.id, p->peer.id)) {
+            *pp = q->next;
+            hb_peer_cfg_free(&q->peer);
+            free(q);
+        } else {
+            pp = &q->next;
+        }
+    }
+    p->next = b->pending;
+    b->pending = p;
+    pthread_mutex_unlock(&b->mu);
+    s_wake(b);
+}
+
 void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer)
 {
     s_pending *p = calloc(1, sizeof(*p));
@@ -760,9 +920,39 @@ void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer)
         HB_LOG(b->lg, HB_LOG_ERROR, peer->id, "reload: out of memory");
         return;
     }
+    s_pending_put(b, p);
+}
+
+void hb__bridge_cancel_pending(hb_bridge *b, const char *id)
+{
+    /* A tombstone rather than a plain unlink: the bridge thread may hold
+     * the entry outside the lock right now (s_check_pending), and puts it
+     * back only if no newer entry for its id, tombstone included, exists. */
+    s_pending *p = calloc(1, sizeof(*p));
+    if (p) p->peer.id = strdup(id);
+    if (!p || !p->peer.id) {
+        free(p);
+        HB_LOG(b->lg, HB_LOG_ERROR, id, "reload: out of memory");
+        return;
+    }
+    p->cancelled = true;
+    s_pending_put(b, p);
+}
+
+size_t hb__bridge_take_failed(hb_bridge *b, void (*fn)(void *ud, const char *id), void *ud)
+{
     pthread_mutex_lock(&b->mu);
-    p->next = b->pending;
-    b->pending = p;
+    s_pending *list = b->failed_rc;
+    b->failed_rc = NULL;
     pthread_mutex_unlock(&b->mu);
-    s_wake(b);
+    size_t n = 0;
+    while (list) {
+        s_pending *p = list;
+        list = p->next;
+        fn(ud, p->peer.id);
+        hb_peer_cfg_free(&p->peer);
+        free(p);
+        n++;
+    }
+    return n;
 }

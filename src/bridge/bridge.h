@@ -153,8 +153,26 @@ void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out);
 
 /*
  * Reload support: connect `peer` (copied) as soon as no peer with its id
- * is in the pool any more (its `removed` event is out). Any thread.
+ * is in the pool any more (its `removed` event is out). One entry per id:
+ * a newer call for the same id replaces the older one. Any thread.
  */
 void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer);
+
+/* Forget the pending reconnect of `id`, if any (a reload removed it or
+ * applies it otherwise). Any thread. */
+void hb__bridge_cancel_pending(hb_bridge *b, const char *id);
+
+/*
+ * Call fn for each id whose pending reconnect failed (fd_limit, out of
+ * memory...) since the last call, and forget them; returns how many. The
+ * main thread drops them from its file peers so a later reload adds them.
+ */
+size_t hb__bridge_take_failed(hb_bridge *b, void (*fn)(void *ud, const char *id), void *ud);
+
+/* Socket limits derived from the largest max_message_size (documented in
+ * docs/operations.md): ZMQ_RCVHWM of the send PULL and ZMQ_MAXMSGSIZE of
+ * the control REP. Pure. */
+int hb__bridge_send_rcvhwm(uint64_t max_msg);
+int64_t hb__bridge_control_maxmsg(uint64_t max_msg);
 
 #endif

@@ -4,7 +4,9 @@
  * One request text in, one reply text out; the caller (the bridge thread)
  * owns the socket and guarantees every request gets exactly this reply.
  * Parsing is in wire.c; here each op calls the pool. A refused `send`
- * answers the error code alone (no event) and is counted.
+ * answers the error code alone (no event) and is counted. An id that is
+ * not a valid peer id (SPEC.md section 3) is bad_request in every op, as on
+ * the send socket ("*" is valid in `send` only).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,13 +74,22 @@ static int s_send_to(hb_pool *pool, const char *id, bool star, const void *data,
     return 0;
 }
 
+/* A peer id as SPEC.md section 3 defines it (the length check catches a
+ * U+0000 inside, which JSON_ALLOW_NUL lets through). */
+static bool s_id_ok(const hb_ctl_req *rq)
+{
+    return hb_peer_id_valid(rq->id, rq->id_len) && strlen(rq->id) == rq->id_len;
+}
+
+#define S_BAD_ID "invalid id: 1..128 bytes of UTF-8, no \"*\", no control characters"
+
 static char *s_send(hb_pool *pool, const hb_ctl_req *rq)
 {
     bool star = rq->id_len == 1 && rq->id[0] == '*';
-    if (!star && (!hb_peer_id_valid(rq->id, rq->id_len) || strlen(rq->id) != rq->id_len)) {
-        /* An id that cannot exist is simply not a peer. */
-        hb_pool_count_send_failed(pool, HB_E_UNKNOWN_PEER);
-        return s_err(HB_E_UNKNOWN_PEER);
+    if (!star && !s_id_ok(rq)) {
+        /* As on the send socket and for connect: a malformed request. */
+        hb_pool_count_send_failed(pool, HB_E_BAD_REQUEST);
+        return hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
     }
     int rc;
     if (rq->binary) {
@@ -119,7 +130,7 @@ static char *s_stats(hb_pool *pool, const hb_ctl_req *rq)
     if (rq->id) {
         hb_peer_info info;
         memset(&info, 0, sizeof(info));
-        if (!hb_peer_id_valid(rq->id, rq->id_len)) return s_err(HB_E_UNKNOWN_PEER);
+        if (!s_id_ok(rq)) return hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
         int rc = hb_pool_peer_info(pool, rq->id, &info);
         if (rc) return s_err(rc);
         json_t *o = hb__peer_stats_json(&info);
@@ -150,7 +161,11 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
         reply = s_connect(pool, defaults, &rq, lg);
         break;
     case HB_OP_REMOVE:
-        rc = hb_peer_id_valid(rq.id, rq.id_len) ? hb_pool_remove(pool, rq.id) : HB_E_UNKNOWN_PEER;
+        if (!s_id_ok(&rq)) {
+            reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
+            break;
+        }
+        rc = hb_pool_remove(pool, rq.id);
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
         reply = rc ? s_err(rc) : s_ok();
         break;

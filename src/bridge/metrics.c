@@ -4,7 +4,8 @@
  *
  * Every family has one series without a `peer` label (the bridge total,
  * monotonic across removed peers) and one per current peer. Label values
- * are escaped as the text format requires (\\, \", \n). Any thread.
+ * are escaped as the text format requires (\\, \", \n), each peer id once
+ * per scrape, then appended with memcpy. Any thread.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -34,34 +35,56 @@ static void s_reserve(s_buf *b, size_t more)
     b->cap = cap;
 }
 
+/* Format into the free space; only when it does not fit, grow and format
+ * again (one vsnprintf per call in the usual case). */
 static void s_printf(s_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void s_printf(s_buf *b, const char *fmt, ...)
 {
+    if (b->oom) return;
+    s_reserve(b, 128);
+    if (b->oom) return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     if (n < 0) return;
-    s_reserve(b, (size_t)n);
-    if (b->oom) return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
+    if ((size_t)n >= b->cap - b->len) {
+        s_reserve(b, (size_t)n);
+        if (b->oom) return;
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 
-static void s_escaped(s_buf *b, const char *v)
+static void s_append(s_buf *b, const char *p, size_t n)
 {
+    s_reserve(b, n);
+    if (b->oom) return;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+/* A label value escaped as the text format requires. Caller frees; NULL
+ * on ENOMEM. Done once per peer per scrape. */
+static char *s_escape(const char *v)
+{
+    size_t n = 0;
+    for (const char *q = v; *q; q++) n += (*q == '\\' || *q == '"' || *q == '\n') ? 2 : 1;
+    char *out = malloc(n + 1), *o = out;
+    if (!out) return NULL;
     for (; *v; v++) {
-        if (*v == '\\')
-            s_printf(b, "\\\\");
-        else if (*v == '"')
-            s_printf(b, "\\\"");
-        else if (*v == '\n')
-            s_printf(b, "\\n");
-        else
-            s_printf(b, "%c", *v);
+        if (*v == '\\' || *v == '"' || *v == '\n') {
+            *o++ = '\\';
+            *o++ = *v == '\n' ? 'n' : *v;
+        } else {
+            *o++ = *v;
+        }
     }
+    *o = 0;
+    return out;
 }
 
 static void s_header(s_buf *b, const char *name, const char *type, const char *help)
@@ -69,12 +92,13 @@ static void s_header(s_buf *b, const char *name, const char *type, const char *h
     s_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{peer="id"} v  (or name{peer="id",extra} v) */
+/* name{peer="id"} v  (or name{peer="id",extra} v); `peer` is escaped. */
 static void s_peer_series(s_buf *b, const char *name, const char *peer, const char *extra,
                           uint64_t v)
 {
+    if (b->oom) return; /* `peer` may be NULL then */
     s_printf(b, "%s{peer=\"", name);
-    s_escaped(b, peer);
+    s_append(b, peer, strlen(peer));
     s_printf(b, "\"%s%s} %" PRIu64 "\n", extra ? "," : "", extra ? extra : "", v);
 }
 
@@ -116,6 +140,10 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
                          const hb_bridge_counters *bc)
 {
     s_buf b = {0};
+    char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
+    if (n && !ids) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!(ids[i] = s_escape(peers[i].id))) b.oom = true;
     s_header(&b, "honeybee_peers", "gauge", "Peers by state (per peer: 1 in its state).");
     for (int s = 0; s < HB_STATE__COUNT; s++)
         s_printf(&b, "honeybee_peers{state=\"%s\"} %" PRIu32 "\n",
@@ -124,14 +152,14 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         for (int s = 0; s < HB_STATE__COUNT; s++) {
             char extra[64];
             snprintf(extra, sizeof(extra), "state=\"%s\"", hb_peer_state_name((hb_peer_state)s));
-            s_peer_series(&b, "honeybee_peers", peers[i].id, extra, (int)peers[i].state == s);
+            s_peer_series(&b, "honeybee_peers", ids[i], extra, (int)peers[i].state == s);
         }
 
     for (size_t f = 0; f < sizeof(s_families) / sizeof(s_families[0]); f++) {
         s_header(&b, s_families[f].name, "counter", s_families[f].help);
         s_printf(&b, "%s %" PRIu64 "\n", s_families[f].name, s_families[f].get(&st->totals));
         for (size_t i = 0; i < n; i++)
-            s_peer_series(&b, s_families[f].name, peers[i].id, NULL,
+            s_peer_series(&b, s_families[f].name, ids[i], NULL,
                           s_families[f].get(&peers[i].counters));
     }
 
@@ -145,7 +173,7 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
             if (r == HB_SF_UNKNOWN_PEER || r == HB_SF_BAD_REQUEST) continue;
             char extra[64];
             snprintf(extra, sizeof(extra), "reason=\"%s\"", hb_send_fail_name((hb_send_fail)r));
-            s_peer_series(&b, "honeybee_send_failed_total", peers[i].id, extra,
+            s_peer_series(&b, "honeybee_send_failed_total", ids[i], extra,
                           peers[i].counters.send_failed[r]);
         }
 
@@ -160,6 +188,8 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
                  "Times the inbox hand-off queue filled and reading from peers paused.");
         s_printf(&b, "honeybee_inbox_pauses_total %" PRIu64 "\n", bc->inbox_pauses);
     }
+    for (size_t i = 0; i < n; i++) free(ids[i]);
+    free(ids);
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -38,6 +38,9 @@ struct hb_http {
     const hb_logger *lg;
     char iface[INET6_ADDRSTRLEN + 1];
     int port;
+    /* HTTP thread only: the chunk being written (lws_write copies what it
+     * cannot send at once), reused for every chunk of every response. */
+    unsigned char wbuf[LWS_PRE + S_CHUNK];
 };
 
 /* Per-request state, owned by lws (per_session_data_size). HTTP thread. */
@@ -75,11 +78,10 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         size_t n = rq->len - rq->off;
         if (n > S_CHUNK) n = S_CHUNK;
         bool last = rq->off + n >= rq->len;
-        unsigned char *buf = malloc(LWS_PRE + n + 1);
-        if (!buf) return -1;
+        hb_http *h = lws_context_user(lws_get_context(wsi));
+        unsigned char *buf = h->wbuf;
         if (n) memcpy(buf + LWS_PRE, rq->body + rq->off, n);
         int w = lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
-        free(buf);
         if (w < (int)n) return -1;
         rq->off += n;
         if (!last) {

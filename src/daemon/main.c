@@ -153,6 +153,16 @@ static void s_op_after(void *ud, const hb_peer_cfg *p)
     hb__bridge_connect_after_removed(((s_daemon *)ud)->bridge, p);
 }
 
+static void s_op_cancel(void *ud, const char *id)
+{
+    hb__bridge_cancel_pending(((s_daemon *)ud)->bridge, id);
+}
+
+static void s_drop_file_peer(void *ud, const char *id)
+{
+    hb__file_peers_drop(ud, id);
+}
+
 static bool s_op_exists(void *ud, const char *id)
 {
     hb_peer_info info;
@@ -202,7 +212,10 @@ static void s_reload(s_daemon *d)
     if (hb__reload_needs_restart(d->cfg, next, &what))
         HB_LOG(&d->lg, HB_LOG_WARN, NULL,
                "reload: %s changed; the bridge and log sections need a restart", what);
-    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d};
+    /* Changed peers whose reconnect failed since the last reload are no
+     * file peers any more: this reload adds them again. */
+    hb__bridge_take_failed(d->bridge, s_drop_file_peer, &d->file_peers);
+    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
     hb_reload_result r;
     if (hb__reload_diff(&d->file_peers, next->peers, next->n_peers, &ops, &d->lg, &r) != 0)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, nothing changed");
@@ -294,14 +307,19 @@ int main(int argc, char **argv)
            "honeybee-bridge " HB_VERSION_STRING " ready: inbox %s, events %s, send %s, control %s",
            d.cfg->bridge.inbox, d.cfg->bridge.events, d.cfg->bridge.send, d.cfg->bridge.control);
 
-    for (size_t i = 0; i < d.cfg->n_peers; i++) {
-        rc = hb_pool_connect(d.pool, &d.cfg->peers[i]);
-        if (rc != 0)
-            HB_LOG(&d.lg, HB_LOG_ERROR, d.cfg->peers[i].id, "cannot add peer: %s", hb_strerror(rc));
-    }
     if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
         goto out;
+    }
+    for (size_t i = 0; i < d.cfg->n_peers; i++) {
+        rc = hb_pool_connect(d.pool, &d.cfg->peers[i]);
+        if (rc != 0) {
+            /* Not a file peer then (fd_limit, out of memory...): the next
+             * reload adds it again instead of thinking it unchanged. */
+            HB_LOG(&d.lg, HB_LOG_ERROR, d.cfg->peers[i].id,
+                   "cannot add peer: %s (a reload retries it)", hb_strerror(rc));
+            hb__file_peers_drop(&d.file_peers, d.cfg->peers[i].id);
+        }
     }
 
     const char *why = NULL;

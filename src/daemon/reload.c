@@ -3,7 +3,11 @@
  * owns the list of file peers; the pool calls it makes are any-thread.
  * A changed peer is removed now and connected again by the bridge thread
  * once the pool no longer knows its id, i.e. once its `removed` event is
- * out, so subscribers always see removed before the new added.
+ * out, so subscribers always see removed before the new added. There is at
+ * most one such pending reconnect per id (the newest replaces an older
+ * one), and a reload that removes the id, or connects it at once, cancels
+ * it, so an old configuration never comes back. A peer whose connect fails
+ * is not kept as a file peer, so the next reload tries it again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +46,7 @@ static const hb_peer_cfg *s_find(const hb_peer_cfg *v, size_t n, const char *id)
 }
 
 /* Forget one id from a file-peer set (order kept). */
-static void s_drop(hb_file_peers *fp, const char *id)
+void hb__file_peers_drop(hb_file_peers *fp, const char *id)
 {
     for (size_t i = 0; i < fp->n; i++)
         if (!strcmp(fp->peers[i].id, id)) {
@@ -64,6 +68,7 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
     for (size_t i = 0; i < fp->n; i++) {
         const hb_peer_cfg *old = &fp->peers[i];
         if (s_find(next, n_next, old->id)) continue;
+        if (ops->cancel) ops->cancel(ops->ud, old->id);
         int rc = ops->remove(ops->ud, old->id);
         if (rc == 0) {
             HB_LOG(lg, HB_LOG_INFO, old->id, "reload: peer no longer in the file, removing");
@@ -94,10 +99,13 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
                  * without it must not remove it). */
                 HB_LOG(lg, HB_LOG_WARN, nw->id,
                        "reload: a peer with this id exists (added over control?); not added");
-                s_drop(&fresh, nw->id);
+                hb__file_peers_drop(&fresh, nw->id);
                 r.failed++;
             } else {
+                /* fd_limit, out of memory...: not a file peer, so the next
+                 * reload tries again. */
                 HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot add peer: %s", hb_strerror(rc));
+                hb__file_peers_drop(&fresh, nw->id);
                 r.failed++;
             }
             continue;
@@ -109,6 +117,9 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: peer changed, reconnecting (%s)", nw->url);
             r.changed++;
         } else if (rc == HB_E_UNKNOWN_PEER) {
+            /* Gone already (max_retries, or its removed is out): connect
+             * now, and drop a reconnect an earlier reload left pending. */
+            if (ops->cancel) ops->cancel(ops->ud, nw->id);
             rc = ops->connect(ops->ud, nw);
             if (rc == 0) {
                 HB_LOG(lg, HB_LOG_INFO, nw->id, "reload: changed peer was gone, connecting");
@@ -116,6 +127,7 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             } else {
                 HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot connect changed peer: %s",
                        hb_strerror(rc));
+                hb__file_peers_drop(&fresh, nw->id);
                 r.failed++;
             }
         } else {

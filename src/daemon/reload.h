@@ -19,6 +19,8 @@ typedef struct hb_reload_ops {
     void (*connect_after_removed)(void *ud, const hb_peer_cfg *p);
     bool (*exists)(void *ud, const char *id); /* still in the pool */
     void *ud;
+    /* Forget a pending connect_after_removed of this id; may be NULL. */
+    void (*cancel)(void *ud, const char *id);
 } hb_reload_ops;
 
 /* The peers the daemon took from the file (owned copies). Main thread. */
@@ -29,6 +31,8 @@ typedef struct hb_file_peers {
 
 int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n);
 void hb__file_peers_free(hb_file_peers *fp);
+/* Forget one id (a peer whose connect failed is not a file peer). */
+void hb__file_peers_drop(hb_file_peers *fp, const char *id);
 
 /* What a diff did, for logs and tests. */
 typedef struct hb_reload_result {

@@ -616,6 +616,8 @@ int hb_session_new(hb_plugin *p, const hb_session_hooks *hooks, hb_worker **out)
     s->rng = hb__mono_ns() ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ull;
     if (!s->rng) s->rng = 1;
     s_set_state(s, HB_STATE_CONNECTING);
+    /* The dial that start() makes is attempt 1: list never shows 0. */
+    atomic_store_explicit(&s->attempt_pub, 1, memory_order_relaxed);
     *out = &s->base;
     return 0;
 }

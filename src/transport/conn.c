@@ -47,15 +47,16 @@ struct hb_conn {
     hb__loop *loop;
     const hb_conn_ops *ops;
     void *ud;
-    bool owned;     /* owner attached: callbacks allowed */
-    bool opened;    /* handshake done */
-    bool wsi_live;  /* lws has a wsi pointing at us */
-    bool resolving; /* a resolver job holds us */
-    bool closing;   /* close requested; close_code/close_reason hold it */
-    bool write_failed;    /* an lws_write failed: the socket is broken */
-    bool hdrs_too_large;  /* the extra headers did not fit lws's buffer */
-    hb_conn_end end;   /* how it ended, set before on_closed */
-    int busy;          /* >0 while our own code is on the stack: do not free */
+    bool owned;          /* owner attached: callbacks allowed */
+    bool opened;         /* handshake done */
+    bool wsi_live;       /* lws has a wsi pointing at us */
+    bool resolving;      /* a resolver job holds us */
+    bool closing;        /* close requested; close_code/close_reason hold it */
+    bool write_failed;   /* an lws_write failed: the socket is broken */
+    bool hdrs_too_large; /* the extra headers did not fit lws's buffer */
+    bool in_connect;     /* inside lws_client_connect_via_info */
+    hb_conn_end end;     /* how it ended, set before on_closed */
+    int busy;            /* >0 while our own code is on the stack: do not free */
     struct lws *wsi;
     struct lws_vhost *vhost;
     hb__timer start_t, timeout_t, kill_t;
@@ -125,11 +126,17 @@ static void s_fail(hb_conn *c, const char *error)
     c->ops->on_dial_failed(c->ud, c, error);
 }
 
+#define S_SYNC_FAIL                                                                              \
+    "connect failed (lws refused the connection: out of file descriptors or memory, or the URL " \
+    "is too long)"
+
 static void s_closed(hb_conn *c)
 {
     if (!c->owned) return;
     if (!c->opened) {
-        s_fail(c, "connection closed during the handshake");
+        s_fail(c, c->hdrs_too_large ? "handshake headers too large"
+                  : c->in_connect   ? S_SYNC_FAIL
+                                    : "connection closed during the handshake");
         return;
     }
     c->owned = false;
@@ -175,14 +182,14 @@ static void s_connect(hb_conn *c, const char *addr)
     hb__loop_conn_count(c->loop, 1);
     /* lws may call back (and even destroy the wsi) inside the call; the
      * caller's s_hold keeps the struct alive until it is done with it. */
+    c->in_connect = true;
     lws_client_connect_via_info(&ci);
+    c->in_connect = false;
     /* lws may have failed and destroyed the wsi inside the call; pwsi tells. */
     if (!c->wsi && c->wsi_live) {
         c->wsi_live = false;
         hb__loop_conn_count(c->loop, -1);
-        s_fail(c, c->hdrs_too_large ? "handshake headers too large"
-                                    : "connect failed (lws refused the connection: "
-                                      "out of sockets or memory, or the URL is too long)");
+        s_fail(c, c->hdrs_too_large ? "handshake headers too large" : S_SYNC_FAIL);
     }
 }
 

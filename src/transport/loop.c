@@ -51,7 +51,7 @@ typedef struct s_resolver {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     hb__resolve *head, *tail;
-    uint32_t queued, cap; /* waiting jobs and their bound */
+    uint32_t queued, cap;  /* waiting jobs and their bound */
     hb__resolve **running; /* one slot per thread: the job it is resolving */
     uint32_t nthreads;
     bool stop;
@@ -116,7 +116,7 @@ struct hb__loop {
  */
 #define S_RX_BUFFER (16u * 1024)
 #define S_TX_PACKET (256u * 1024)
-#define S_SERV_BUF (256u * 1024)
+#define S_SERV_BUF  (256u * 1024)
 
 static const struct lws_protocols s_protocols[] = {
     {"honeybee", hb__conn_lws_cb, 0, S_RX_BUFFER, 0, NULL, S_TX_PACKET},

@@ -29,7 +29,7 @@ def confirm_inbox(b, srv, sub, pid):
 
 
 def test_inbox_frames():
-    srv = H.WSServer()
+    srv, srv2 = H.WSServer(), H.WSServer()
     try:
         with H.Bridge(peers=[{"id": "relay-a", "url": srv.url}]) as b:
             b.wait_state("relay-a", "connected")
@@ -52,14 +52,29 @@ def test_inbox_frames():
             pid, payload, meta3 = H.recv_inbox(sub)
             assert payload == b"x" * 5000 and meta3["seq"] == meta2["seq"] + 1
             assert meta3["received_ns"] >= meta2["received_ns"] >= meta["received_ns"]
-            # Prefix subscription on the id.
+            # Prefix subscription on the id: a subscriber to "relay-b" gets
+            # relay-b's messages (which proves its subscription is live:
+            # ZeroMQ's slow joiner), and none of relay-a's.
+            b.ok({"op": "connect", "id": "relay-b", "url": srv2.url})
+            b.wait_state("relay-b", "connected")
             sub2 = b.sub("inbox", topic=b"relay-b")
+            confirm_inbox(b, srv2, sub2, "relay-b")
             srv.send_all("not for sub2")
-            assert H.recv_inbox(sub2, 0.5) is None
+            srv2.send_all("for sub2")
+            # relay-a's message went out first: had the filter let it
+            # through, sub2 would get it before relay-b's.
+            def relay_a_out():  # sub (all ids) also gets relay-b's probes
+                m = H.recv_inbox(sub, 0.2)
+                return m and m[0] == "relay-a" and m[1] == b"not for sub2"
+            H.wait_for(relay_a_out, 5, "relay-a's message on the all-ids subscriber")
+            pid, payload, _ = H.recv_inbox(sub2)
+            assert (pid, payload) == ("relay-b", b"for sub2"), (pid, payload)
+            assert H.recv_inbox(sub2, 0.3) is None
             sub.close()
             sub2.close()
     finally:
         srv.stop()
+        srv2.stop()
 
 
 def test_events_frames_and_order():

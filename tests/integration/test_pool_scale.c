@@ -21,6 +21,18 @@
 
 #define N_PEERS 1000
 
+/* Resident set of this process in KiB (VmRSS), for the per-peer figure. */
+static long s_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kib;
+}
+
 static void test_thousand_peers(void **state)
 {
     struct rlimit rl;
@@ -41,6 +53,7 @@ static void test_thousand_peers(void **state)
     hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
     hb_pool *pool;
     assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    long rss0 = s_rss_kib();
     char url[128];
     hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
     uint64_t t0 = hbt_now_ms();
@@ -54,8 +67,10 @@ static void test_thousand_peers(void **state)
         hb_peer_cfg_free(&p);
     }
     assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, NULL, N_PEERS, 90000));
-    print_message("%d peers connected in %llu ms\n", N_PEERS,
-                  (unsigned long long)(hbt_now_ms() - t0));
+    long rss1 = s_rss_kib();
+    print_message("%d peers connected in %llu ms; RSS %ld -> %ld KiB (%.1f KiB per idle peer)\n",
+                  N_PEERS, (unsigned long long)(hbt_now_ms() - t0), rss0, rss1,
+                  (double)(rss1 - rss0) / N_PEERS);
     assert_int_equal(hbt_count_events(&sink, HB_EV_DIAL_FAILED, NULL), 0);
     hb_pool_stats st;
     hb_pool_stats_get(pool, &st);
@@ -74,6 +89,9 @@ static void test_thousand_peers(void **state)
     assert_int_equal(hbt_server_count(srv, "RECV "), N_PEERS);
     hbt_server_cmd(srv, "send text fan");
     assert_non_null(hbt_wait_msg(&sink, N_PEERS, 60000));
+    long rss2 = s_rss_kib();
+    print_message("after one message each way: RSS %ld KiB (%.1f KiB per peer)\n", rss2,
+                  (double)(rss2 - rss0) / N_PEERS);
     uint64_t t1 = hbt_now_ms();
     hb_pool_destroy(&pool);
     print_message("destroy took %llu ms\n", (unsigned long long)(hbt_now_ms() - t1));

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -115,13 +116,63 @@ static void test_stable_resets(void **state)
     assert_int_equal(hb_backoff_next_delay(&b, 0.9), 0); /* at once */
 }
 
+static uint64_t s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* multiplier 1.0 never reaches the cap: the delay must not cost n steps. */
+static void test_delay_constant_time(void **state)
+{
+    hb_reconnect_cfg c = s_cfg(0, 0);
+    c.multiplier = 1.0;
+    uint64_t t0 = s_now_ns();
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(hb_backoff_delay_ns(&c, 4000000000u, 0.5), 100 * MS);
+    assert_true(s_now_ns() - t0 < 50 * MS); /* the old loop took seconds per call */
+    c.multiplier = 1.0000001;
+    assert_int_equal(hb_backoff_delay_ns(&c, UINT32_MAX, 0.5), 1000 * MS);
+    /* n saturates rather than wrapping to 0 (= no delay). */
+    hb_backoff b;
+    hb_backoff_init(&b, &c);
+    b.n = UINT32_MAX;
+    hb_backoff_dial_failed(&b);
+    assert_int_equal(b.n, UINT32_MAX);
+    hb_backoff_closed(&b, 1);
+    assert_int_equal(b.n, UINT32_MAX);
+    assert_true(hb_backoff_next_delay(&b, 0.5) > 0);
+}
+
+/* stable_after 0: a connection that closes before initial_delay backs off;
+ * one that lasted initial_delay is stable and redialled at once. */
+static void test_stable_after_zero(void **state)
+{
+    hb_reconnect_cfg c = s_cfg(0, 0);
+    c.stable_after_ns = 0;
+    hb_backoff b;
+    hb_backoff_init(&b, &c);
+    for (int i = 1; i <= 3; i++) {
+        hb_backoff_dial_started(&b);
+        hb_backoff_connected(&b);
+        hb_backoff_closed(&b, 1 * MS); /* accepted and closed at once */
+        assert_int_equal(b.n, (uint32_t)i);
+    }
+    assert_int_equal(hb_backoff_next_delay(&b, 0.5), 400 * MS);
+    hb_backoff_dial_started(&b);
+    hb_backoff_connected(&b);
+    hb_backoff_closed(&b, 100 * MS); /* up initial_delay: stable */
+    assert_int_equal(b.n, 0);
+    assert_int_equal(hb_backoff_next_delay(&b, 0.5), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delay_no_jitter),
-        cmocka_unit_test(test_delay_jitter_bounds),
-        cmocka_unit_test(test_max_retries),
-        cmocka_unit_test(test_stable_resets),
+        cmocka_unit_test(test_delay_no_jitter),     cmocka_unit_test(test_delay_jitter_bounds),
+        cmocka_unit_test(test_max_retries),         cmocka_unit_test(test_stable_resets),
+        cmocka_unit_test(test_delay_constant_time), cmocka_unit_test(test_stable_after_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,11 @@ static bool s_exists(void *ud, const char *id)
     return false;
 }
 
+static void s_cancel(void *ud, const char *id)
+{
+    s_add(ud, "cancel", id);
+}
+
 static hb_config *s_load(const char *yaml)
 {
     hb_config *c = NULL;
@@ -78,10 +83,10 @@ static void test_diff(void **state)
     hb_file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
-    assert_string_equal(m.log, "remove:gone remove:change after:change connect:new ");
+    assert_string_equal(m.log, "cancel:gone remove:gone remove:change after:change connect:new ");
     assert_int_equal(r.added, 1);
     assert_int_equal(r.removed, 1);
     assert_int_equal(r.changed, 1);
@@ -99,7 +104,10 @@ static void test_diff(void **state)
     m.log[0] = 0;
     m.remove_rc = HB_E_UNKNOWN_PEER;
     assert_int_equal(hb__reload_diff(&fp, c->peers, c->n_peers, &ops, NULL, &r), 0);
-    assert_string_equal(m.log, "remove:new remove:change connect:change connect:gone ");
+    /* ...and a reconnect an earlier reload left pending for it is cancelled,
+     * as is one for a peer the file no longer has. */
+    assert_string_equal(
+        m.log, "cancel:new remove:new remove:change cancel:change connect:change connect:gone ");
     hb__file_peers_free(&fp);
     hb_config_destroy(&a);
     hb_config_destroy(&b);
@@ -112,7 +120,7 @@ static void test_control_peer_not_adopted(void **state)
     hb_config *b = s_load("peers:\n  - id: taken\n    url: ws://127.0.0.1:1/\n");
     hb_file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_PEER_EXISTS};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_int_equal(r.failed, 1);
@@ -138,11 +146,55 @@ static void test_pool_section_changes_inheritors(void **state)
     hb_file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "remove:inherits after:inherits ");
     assert_int_equal(r.unchanged, 1);
+    hb__file_peers_free(&fp);
+    hb_config_destroy(&a);
+    hb_config_destroy(&b);
+}
+
+/* A file peer whose connect fails (fd_limit, out of memory) is not kept as
+ * a file peer: the next reload with the same file tries it again instead of
+ * taking it for unchanged. */
+static void test_failed_connect_retried(void **state)
+{
+    hb_config *a = s_load("peers:\n  - id: p\n    url: ws://127.0.0.1:1/\n");
+    hb_file_peers fp = {0};
+    s_mock m = {.connect_rc = HB_E_FD_LIMIT};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb_reload_result r;
+    assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "connect:p ");
+    assert_int_equal(r.failed, 1);
+    assert_int_equal(fp.n, 0);
+    m.log[0] = 0;
+    m.connect_rc = 0;
+    assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "connect:p ");
+    assert_int_equal(r.added, 1);
+    assert_int_equal(fp.n, 1);
+
+    /* The same for a changed peer that was gone and cannot connect. */
+    hb_config *b = s_load("peers:\n  - id: p\n    url: ws://127.0.0.1:2/\n");
+    m.log[0] = 0;
+    m.remove_rc = HB_E_UNKNOWN_PEER;
+    m.connect_rc = HB_E_NOMEM;
+    assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "remove:p cancel:p connect:p ");
+    assert_int_equal(fp.n, 0);
+    m.log[0] = 0;
+    m.connect_rc = 0;
+    assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "connect:p ");
+    assert_int_equal(fp.n, 1);
+
+    /* The daemon drops a peer whose pending reconnect failed the same way. */
+    hb__file_peers_drop(&fp, "p");
+    assert_int_equal(fp.n, 0);
+    hb__file_peers_drop(&fp, "p"); /* unknown id: nothing */
     hb__file_peers_free(&fp);
     hb_config_destroy(&a);
     hb_config_destroy(&b);
@@ -170,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_control_peer_not_adopted),
         cmocka_unit_test(test_pool_section_changes_inheritors),
+        cmocka_unit_test(test_failed_connect_retried),
         cmocka_unit_test(test_needs_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -128,6 +128,9 @@ static void test_ctl_parse_errors(void **state)
                      HB_E_BAD_REQUEST);
     assert_int_equal(s_parse_err("{\"op\":\"connect\",\"id\":\"a\\u0000b\",\"url\":\"ws://h/\"}"),
                      HB_E_BAD_REQUEST);
+    /* A URL that C would cut at U+0000 is not the URL the client sent. */
+    assert_int_equal(s_parse_err("{\"op\":\"connect\",\"id\":\"a\",\"url\":\"ws://h/\\u0000x\"}"),
+                     HB_E_INVALID_URL);
     assert_int_equal(
         s_parse_err("{\"op\":\"connect\",\"id\":\"a\",\"url\":\"ws://h/\",\"options\":[]}"),
         HB_E_INVALID_OPTION);

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,11 +139,58 @@ static void test_pieces(void **state)
     hb_reader_reset(&r); /* connection gone: no leak */
 }
 
+/* A frame lws cuts into pieces: sized once from the announced length. */
+static void test_expect_sizes_once(void **state)
+{
+    enum { TOTAL = 300000, PIECE = 4096 };
+    hb_reader r;
+    hb_reader_init(&r, s_plugin, 1u << 20);
+    unsigned char *buf = malloc(TOTAL);
+    for (size_t i = 0; i < TOTAL; i++) buf[i] = (unsigned char)i;
+    hb_inbox_msg *m;
+    hb_reader_expect(&r, TOTAL - PIECE);
+    assert_int_equal(hb_reader_feed(&r, buf, PIECE, true, false, true, &m), HB_READ_MORE);
+    assert_int_equal(r.cap, TOTAL);
+    hb_inbox_msg *first = r.msg;
+    size_t off = PIECE;
+    while (off < TOTAL) {
+        size_t n = TOTAL - off < PIECE ? TOTAL - off : PIECE;
+        hb_read_result rr = hb_reader_feed(&r, buf + off, n, false, off + n == TOTAL, true, &m);
+        off += n;
+        if (off < TOTAL) {
+            assert_int_equal(rr, HB_READ_MORE);
+            assert_ptr_equal(r.msg, first); /* never moved: no regrowth */
+        } else {
+            assert_int_equal(rr, HB_READ_MESSAGE);
+        }
+    }
+    assert_ptr_equal(m, first);
+    assert_int_equal(m->len, TOTAL);
+    assert_memory_equal(m->data, buf, TOTAL);
+    hb_inbox_msg_free(m);
+
+    /* Without a hint (several frames) it grows by doubling, and a large
+     * unused tail is given back when the message ends. */
+    assert_int_equal(hb_reader_feed(&r, buf, PIECE, true, false, true, &m), HB_READ_MORE);
+    for (off = PIECE; off + PIECE < 140000; off += PIECE)
+        assert_int_equal(hb_reader_feed(&r, buf + off, PIECE, false, false, true, &m),
+                         HB_READ_MORE);
+    assert_int_equal(hb_reader_feed(&r, buf + off, PIECE, false, true, true, &m), HB_READ_MESSAGE);
+    size_t len = off + PIECE;
+    assert_int_equal(m->len, len);
+    assert_memory_equal(m->data, buf, len);
+    size_t usable = malloc_usable_size(m);
+    assert_true(usable < sizeof(*m) + 64 + len + 65536); /* not the doubled 262144 */
+    hb_inbox_msg_free(m);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_piece),
         cmocka_unit_test(test_pieces),
+        cmocka_unit_test(test_expect_sizes_once),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

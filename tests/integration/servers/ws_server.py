@@ -30,6 +30,10 @@ connection, or to connection <n> only when prefixed with `@<n> `:
     onopen silent                go silent on every new connection at once
     onopen none                  back to normal
     count                        prints `COUNT <open connections>`
+    recvlen on|off               report RECV <n> len <bytes> instead of the
+                                 payload (for bulk transfers)
+    slowread <ms>                new connections read their socket only in
+                                 short windows every <ms> (slow but steady)
     quit                         exit
 
 --tls CERT KEY serves wss://; --client-ca FILE also demands a client
@@ -55,6 +59,8 @@ class Server:
         self.conns = {}
         self.next = 1
         self.onopen = None
+        self.recvlen = False
+        self.slowread = 0.0
 
     async def handler(self, ws, path):
         n = self.next
@@ -63,22 +69,38 @@ class Server:
         hdrs = {k: v for k, v in ws.request_headers.raw_items()}
         out("OPEN %d %s" % (n, json.dumps({"path": path, "headers": hdrs,
                                             "subprotocol": ws.subprotocol})))
+        throttle = asyncio.ensure_future(self.throttle(ws)) if self.slowread else None
         try:
             if self.onopen and self.onopen[0] == "close":
                 await ws.close(code=int(self.onopen[1]), reason="onopen")
             elif self.onopen and self.onopen[0] == "silent":
                 ws.transport.pause_reading()
             async for msg in ws:
-                if isinstance(msg, str):
+                if self.recvlen:
+                    out("RECV %d len %d" % (n, len(msg)))
+                elif isinstance(msg, str):
                     out("RECV %d text %s" % (n, json.dumps(msg)))
                 else:
                     out("RECV %d binary %s" % (n, msg.hex()))
         except websockets.ConnectionClosed:
             pass
         finally:
+            if throttle:
+                throttle.cancel()
             self.conns.pop(n, None)
             code = ws.close_code if ws.close_code is not None else 1006
             out("CLOSED %d %d %s" % (n, code, json.dumps(ws.close_reason or "")))
+
+    async def throttle(self, ws):
+        # slowread: the socket is read in short windows (about one 256 KiB
+        # read each) every `slowread` seconds: a slow but steady reader.
+        # Pausing per message would not do: with max_queue=None websockets
+        # reads everything it can into its queue at once.
+        while True:
+            ws.transport.pause_reading()
+            await asyncio.sleep(self.slowread)
+            ws.transport.resume_reading()
+            await asyncio.sleep(0.001)
 
     async def apply(self, ws, cmd, args):
         if cmd == "send" and args and args[0] == "text":
@@ -114,6 +136,14 @@ class Server:
         if cmd == "onopen":
             self.onopen = None if args[0] == "none" else args
             out("OK onopen")
+            return
+        if cmd == "recvlen":
+            self.recvlen = args[0] == "on"
+            out("OK recvlen")
+            return
+        if cmd == "slowread":
+            self.slowread = float(args[0]) / 1000.0
+            out("OK slowread")
             return
         if cmd == "count":
             out("COUNT %d" % len(self.conns))

@@ -1,0 +1,95 @@
+"""SIGHUP reloads beyond the basic diff of test_bridge_lifecycle.py:
+
+- a changed `pool` section reconnects every file peer that inherits the
+  changed key, and only those;
+- two reloads in quick succession that change the same peer twice end
+  with the newest configuration, and a later reload that removes the peer
+  does not bring an older configuration back (one pending reconnect per
+  id, cancelled on removal).
+"""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hbtest as H  # noqa: E402
+
+
+def reloads_done(b):
+    """How many reloads the daemon finished (its summary log line)."""
+    return b.stderr().count("unchanged,")
+
+
+def reload(b, cfg):
+    n = reloads_done(b)
+    b.write_config(cfg)
+    b.signal(signal.SIGHUP)
+    H.wait_for(lambda: reloads_done(b) > n, 10, "the reload")
+
+
+def test_pool_section_change():
+    s1, s2, s3 = H.WSServer(), H.WSServer(), H.WSServer()
+    try:
+        peers = [{"id": "inh1", "url": s1.url}, {"id": "inh2", "url": s2.url},
+                 {"id": "own", "url": s3.url, "send_queue": 5}]
+        with H.Bridge(peers=peers, pool={"send_queue": 10}) as b:
+            for p in ("inh1", "inh2", "own"):
+                b.wait_state(p, "connected")
+            ev = b.events()
+            own_conns = s3.n_connections
+            cfg = dict(b.cfg)
+            cfg["pool"] = {"send_queue": 20}
+            reload(b, cfg)
+            for p in ("inh1", "inh2"):
+                ev.expect("removed", p, timeout=10)
+                ev.expect("connected", p, timeout=10)
+            # The peer that sets the key itself is not touched.
+            assert s3.n_connections == own_conns
+            assert not any(e["id"] == "own" for e in ev.seen), ev.seen
+            peers = b.list()
+            assert peers["own"]["conn"] == 1, peers
+            assert b.ok({"op": "stats", "id": "own"})["state"] == "connected"
+            # The daemon took the new section as the file's state: the same
+            # file again changes nothing.
+            reload(b, cfg)
+            last = [ln for ln in b.stderr().splitlines() if "unchanged," in ln][-1]
+            assert "0 changed, 3 unchanged" in last, last
+            ev.close()
+    finally:
+        for s in (s1, s2, s3):
+            s.stop()
+
+
+def test_two_quick_reloads():
+    s1, s2, s3 = H.WSServer(), H.WSServer(), H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "a", "url": s1.url}]) as b:
+            b.wait_state("a", "connected")
+            cfg = dict(b.cfg)
+            # Two changes of `a`, the second right after the first reload
+            # (its reconnect may still be pending).
+            reload(b, dict(cfg, peers=[{"id": "a", "url": s2.url}]))
+            reload(b, dict(cfg, peers=[{"id": "a", "url": s3.url}]))
+            H.wait_for(lambda: (b.list().get("a") or {}).get("url") == s3.url
+                       and b.peer_state("a") == "connected", 10,
+                       "`a` connected with the newest url")
+            H.wait_for(lambda: s3.connected() == 1, 5, "the newest server's connection")
+            s2_conns = s2.n_connections
+            # A reload that removes `a`: nothing pending may bring it back.
+            ev = b.events()
+            reload(b, dict(cfg, peers=[]))
+            ev.expect("removed", "a", timeout=10)
+            time.sleep(H.t(1))  # a stale reconnect would come within 50 ms
+            assert "a" not in b.list(), b.list()
+            assert not any(e["kind"] == "added" and e["id"] == "a" for e in ev.seen), ev.seen
+            assert s2.n_connections == s2_conns
+            ev.close()
+    finally:
+        for s in (s1, s2, s3):
+            s.stop()
+
+
+if __name__ == "__main__":
+    H.run([test_pool_section_change, test_two_quick_reloads])
