@@ -126,7 +126,7 @@ class Bridge:
     """
 
     def __init__(self, peers=None, bridge=None, pool=None, log=None, http=True,
-                 tmpdir=None, ipc=False, extra_args=(), env=None):
+                 tmpdir=None, ipc=False, extra_args=(), env=None, nofile=None):
         assert BRIDGE, "HB_BRIDGE is not set (run through ctest)"
         self.tmp = tmpdir or tempfile.mkdtemp(prefix="hbtest-")
         self.ipc = ipc
@@ -143,6 +143,7 @@ class Bridge:
         self.write_config()
         self.extra_args = list(extra_args)
         self.env = env
+        self.nofile = nofile  # RLIMIT_NOFILE of the daemon, if set
         self.proc = None
         self.ctx = zmq.Context.instance()
         self._req = None
@@ -185,8 +186,14 @@ class Bridge:
             env.update(self.env)
         for attempt in range(3):
             self._errf = open(self.stderr_path, "wb")
+            pre = None
+            if self.nofile:
+                import resource
+                n = self.nofile
+                pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
             self.proc = subprocess.Popen([BRIDGE, "-c", self.path] + self.extra_args,
-                                         stdout=subprocess.DEVNULL, stderr=self._errf, env=env)
+                                         stdout=subprocess.DEVNULL, stderr=self._errf, env=env,
+                                         preexec_fn=pre)
             if not wait:
                 return self
             try:

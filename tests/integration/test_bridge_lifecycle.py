@@ -85,6 +85,50 @@ def test_shutdown_window():
         raw.stop()
 
 
+def test_drain_timeout_zero_flushes():
+    """drain_timeout 0 still leaves the sockets a linger floor (250 ms) to
+    flush the final events: with a subscriber whose backlog is still in the
+    bridge's ZeroMQ pipe at exit, closing waits for it (up to the linger)
+    instead of discarding it at once, as a linger of 0 would."""
+    srv = H.WSServer()
+    try:
+        peers = [{"id": "z%d" % i, "url": srv.url} for i in range(3)]
+        b = H.Bridge(peers=peers, bridge={"drain_timeout": "0"}, log={"level": "info"})
+        b.start()
+        for p in peers:
+            b.wait_state(p["id"], "connected")
+        # A subscriber that never reads, with tiny kernel buffers: what the
+        # kernel cannot hold waits in the bridge's pipe (events_hwm 100000).
+        s = b.ctx.socket(zmq.SUB)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RCVBUF, 4096)
+        s.setsockopt(zmq.RCVHWM, 10)
+        s.setsockopt(zmq.SUBSCRIBE, b"")
+        s.connect(b.endpoints["events"])
+        late = H.Events(s)
+        H.wait_for(lambda: (b.push("probe-late", "x"),
+                            late.next(lambda e: e["id"] == "probe-late", 0.2, False))[1],
+                   10, "the late subscription")
+        # ~9 MB of send_failed events: more than the kernel's buffers hold.
+        key = 'honeybee_send_failed_total{reason="unknown_peer"}'
+        base = b.metrics()[key]  # the probes
+        for i in range(30000):
+            b.push("ghost-%05d-" % i + "g" * 110, "x")
+        H.wait_for(lambda: b.metrics()[key] == base + 30000, 30, "the backlog to be published")
+        b.signal(signal.SIGTERM)
+        assert b.wait_exit() == 0, b.stderr()
+        b.stop()
+        late.close()
+        import re
+        m = re.search(r"shutdown complete in (\d+) ms", b.stderr())
+        assert m, b.stderr()[-2000:]
+        # The linger (250 ms) was spent trying to flush; not more than the
+        # 2 s cap either.
+        assert 200 <= int(m.group(1)) < H.t(5) * 1000, m.group(0)
+    finally:
+        srv.stop()
+
+
 def test_sighup_reload():
     keep, change, gone, new = H.WSServer(), H.WSServer(), H.WSServer(), H.WSServer()
     try:
@@ -255,5 +299,6 @@ def test_env_overrides():
 
 
 if __name__ == "__main__":
-    H.run([test_sigterm_drain, test_shutdown_window, test_sighup_reload, test_http_endpoints,
+    H.run([test_sigterm_drain, test_shutdown_window, test_drain_timeout_zero_flushes,
+           test_sighup_reload, test_http_endpoints,
            test_endpoint_in_use, test_exit_codes, test_json_logs, test_env_overrides])

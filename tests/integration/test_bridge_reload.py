@@ -5,7 +5,9 @@
 - two reloads in quick succession that change the same peer twice end
   with the newest configuration, and a later reload that removes the peer
   does not bring an older configuration back (one pending reconnect per
-  id, cancelled on removal).
+  id, cancelled on removal);
+- a file peer whose connect failed (fd_limit near RLIMIT_NOFILE) is not
+  taken for a file peer: a later reload with the same entry connects it.
 """
 
 import os
@@ -91,5 +93,32 @@ def test_two_quick_reloads():
             s.stop()
 
 
+def test_failed_connect_retried():
+    dead = "ws://127.0.0.1:%d/" % H.free_port()
+    opts = {"reconnect": {"initial_delay": "60s"}}  # idle in `waiting`, no fd held
+    peers = [dict({"id": "p%02d" % i, "url": dead}, **opts) for i in range(50)]
+    # 128 descriptors: the pool keeps 64 spare and counts one per peer, so
+    # only the first few dozen peers fit; the rest fail with fd_limit.
+    with H.Bridge(peers=peers, nofile=128, http=False) as b:
+        H.wait_for(lambda: "fd_limit" in b.stderr() or "open file limit" in b.stderr(), 10,
+                   "some peers to fail with fd_limit")
+        up = set(b.list())
+        failed = [p for p in peers if p["id"] not in up]
+        assert up and failed, (len(up), len(failed))
+        # Remove every peer that is up; keep the failed ones, unchanged.
+        ev = b.events()
+        cfg = dict(b.cfg)
+        reload(b, dict(cfg, peers=failed))
+        for pid in sorted(up):
+            ev.expect("removed", pid, timeout=10)
+        H.wait_for(lambda: not (set(b.list()) & up), 10, "the removals")
+        # The same file again: the failed peers are added now that there
+        # is room (they were never file peers).
+        reload(b, dict(cfg, peers=failed))
+        want = {p["id"] for p in failed}
+        H.wait_for(lambda: set(b.list()) == want, 10, "the failed peers to be added")
+        ev.close()
+
+
 if __name__ == "__main__":
-    H.run([test_pool_section_change, test_two_quick_reloads])
+    H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried])

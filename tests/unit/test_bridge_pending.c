@@ -4,7 +4,8 @@
  *
  * - reload reconnects: one pending entry per id, the newest replaces an
  *   older one, a cancel leaves a tombstone that s_check_pending drops, and
- *   the entry that is connected carries the newest configuration;
+ *   the entry that is connected carries the newest configuration, and one
+ *   whose connect fails is reported to the main thread;
  * - the wake-up protocol of the hand-off: one eventfd write per batch, none
  *   while the bridge thread is still draining (`awake`), and a write again
  *   once the drain found both lists empty (no lost wake-up);
@@ -130,6 +131,47 @@ static void test_pending_newest_wins(void **state)
     hb_config_destroy(&cfg);
 }
 
+static void s_collect(void *ud, const char *id)
+{
+    char *log = ud;
+    strcat(log, id);
+    strcat(log, " ");
+}
+
+/* A pending reconnect whose connect fails (here: the pool's max_peers, the
+ * same HB_E_FD_LIMIT as near the open-file limit) is handed to the main
+ * thread, which drops it from its file peers so a later reload retries. */
+static void test_pending_failure_reported(void **state)
+{
+    hb_config *cfg = s_cfg();
+    hb_bridge *b = NULL;
+    assert_int_equal(hb__bridge_new(cfg, NULL, &b), 0);
+    hb_pool_config pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.sink = hb__bridge_sink(b);
+    pc.max_peers = 1;
+    hb_pool *pool = NULL;
+    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    b->pool = pool;
+    hb_peer_cfg x, y;
+    s_peer(&x, cfg, "x", "ws://127.0.0.1:1/");
+    s_peer(&y, cfg, "y", "ws://127.0.0.1:1/");
+    assert_int_equal(hb_pool_connect(pool, &x), 0);
+    hb__bridge_connect_after_removed(b, &y);
+    s_check_pending(b);
+    assert_null(b->pending);
+    char log[64] = "";
+    assert_int_equal(hb__bridge_take_failed(b, s_collect, log), 1);
+    assert_string_equal(log, "y ");
+    assert_int_equal(hb__bridge_take_failed(b, s_collect, log), 0); /* taken once */
+    hb_pool_destroy(&pool);
+    b->pool = NULL;
+    hb__bridge_destroy(&b);
+    hb_peer_cfg_free(&x);
+    hb_peer_cfg_free(&y);
+    hb_config_destroy(&cfg);
+}
+
 static hb_inbox_msg *s_msg(void)
 {
     hb_inbox_msg *m = calloc(1, sizeof(*m) + 8);
@@ -202,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pending_newest_wins),
+        cmocka_unit_test(test_pending_failure_reported),
         cmocka_unit_test(test_wakeups),
         cmocka_unit_test(test_limits),
     };
