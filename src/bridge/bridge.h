@@ -60,7 +60,8 @@ typedef struct hb_ctl_req {
     const char *id; /* NULL if absent (stats) */
     size_t id_len;
     const char *url;
-    char *options; /* connect: the options object as JSON text (malloc'd), or NULL */
+    size_t url_len; /* may differ from strlen(url): JSON_ALLOW_NUL */
+    char *options;  /* connect: the options object as JSON text (malloc'd), or NULL */
     const char *data;
     size_t data_len;
     bool binary;

@@ -38,6 +38,10 @@ static char *s_err(int err)
 static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl_req *rq,
                        const hb_logger *lg)
 {
+    /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut there
+     * is not the URL the client sent. */
+    if (strlen(rq->url) != rq->url_len)
+        return hb__ctl_error_reply(HB_E_INVALID_URL, "invalid url: contains U+0000");
     hb_peer_cfg peer;
     char *errors = NULL;
     memset(&peer, 0, sizeof(peer));

@@ -156,19 +156,11 @@ int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_
     switch (req->op) {
     case HB_OP_CONNECT: {
         if ((rc = s_get_str(root, "id", true, &req->id, &req->id_len, msg, cap))) goto err;
-        size_t url_len = 0;
-        if ((rc = s_get_str(root, "url", true, &req->url, &url_len, msg, cap))) goto err;
+        if ((rc = s_get_str(root, "url", true, &req->url, &req->url_len, msg, cap))) goto err;
         if (!hb_peer_id_valid(req->id, req->id_len) || strlen(req->id) != req->id_len) {
             rc = HB_E_BAD_REQUEST;
             snprintf(msg, cap,
                      "invalid id: 1..128 bytes of UTF-8, no \"*\", no control characters");
-            goto err;
-        }
-        /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut
-         * there is not the URL the client sent. */
-        if (strlen(req->url) != url_len) {
-            rc = HB_E_INVALID_URL;
-            snprintf(msg, cap, "invalid url: contains U+0000");
             goto err;
         }
         json_t *opts = json_object_get(root, "options");

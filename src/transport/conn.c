@@ -140,7 +140,10 @@ static void s_closed(hb_conn *c)
         return;
     }
     c->owned = false;
-    int code = c->peer_code ? c->peer_code : c->end == HB_CONN_END_PROTOCOL_ERROR ? 1002 : 1006;
+    /* SPEC.md section 5: the code received, else the one sent, else 1006.
+     * lws sends no close frame when it drops a peer for a protocol error,
+     * so that case is 1006 too; the reason word tells it apart. */
+    int code = c->peer_code ? c->peer_code : 1006;
     c->ops->on_closed(c->ud, c, code, c->peer_reason[0] ? c->peer_reason : NULL);
 }
 

@@ -87,6 +87,7 @@ struct hb__loop {
     void (*on_exit)(void *ud);
     void *ud;
     lws_sorted_usec_list_t tick; /* loop thread: keeps the heartbeat fresh */
+    hb__theap theap;             /* loop thread: every hb__timer of this loop */
     int64_t wall_off;            /* loop thread: wall - monotonic, refreshed by the tick */
     struct lws_vhost *plain_vh;  /* the vhost that drains the doorway; set before the thread */
 
@@ -267,13 +268,6 @@ void hb__loop_conn_count(hb__loop *loop, int delta)
 
 /* ---- timers -------------------------------------------------------------- */
 
-static void s_timer_cb(lws_sorted_usec_list_t *sul)
-{
-    hb__timer *t = (hb__timer *)sul;
-    t->armed = false;
-    t->fn(t->ud);
-}
-
 void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud)
 {
     memset(t, 0, sizeof(*t));
@@ -285,16 +279,13 @@ void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud)
 /* Loop thread. */
 void hb__timer_arm(hb__timer *t, uint64_t delay_ns)
 {
-    t->armed = true;
-    lws_sul_schedule(t->loop->ctx, 0, &t->sul, s_timer_cb, (lws_usec_t)(delay_ns / 1000));
+    hb__theap_arm(&t->loop->theap, t, delay_ns);
 }
 
 /* Loop thread. */
 void hb__timer_cancel(hb__timer *t)
 {
-    if (!t->armed) return;
-    t->armed = false;
-    lws_sul_cancel(&t->sul);
+    hb__theap_cancel(&t->loop->theap, t);
 }
 
 /* ---- the thread ------------------------------------------------------------ */
@@ -308,6 +299,7 @@ static void s_tick(lws_sorted_usec_list_t *sul)
     atomic_store_explicit(&loop->heartbeat, now, memory_order_relaxed);
     s_wall_sync(loop, now);
     s_vhost_sweep(loop, now);
+    hb__theap_poll(&loop->theap);
     lws_sul_schedule(loop->ctx, 0, &loop->tick, s_tick, 500 * LWS_US_PER_MS);
 }
 
@@ -594,6 +586,7 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     info.pt_serv_buf_size = S_SERV_BUF;
     loop->ctx = lws_create_context(&info);
     if (!loop->ctx) goto fail;
+    hb__theap_init(&loop->theap, loop->ctx);
     /* The plain vhost: every EVENT_WAIT_CANCELLED reaches us through it. */
     hb_tls_cfg none = {0};
     char err[160];
@@ -670,7 +663,13 @@ void hb__loop_free(hb__loop **pl)
     }
     /* What is left in the doorway is cancelled (frees what it holds). */
     if (loop->ring) s_drain(loop, true);
-    if (loop->ctx) lws_context_destroy(loop->ctx);
+    if (loop->ctx) {
+        /* Closing connections may still cancel timers: the heap goes after
+         * the context, and its lws timer went with the context. */
+        lws_context_destroy(loop->ctx);
+        loop->theap.sul_due = UINT64_MAX;
+        hb__theap_fini(&loop->theap);
+    }
     if (loop->ring) s_drain(loop, true);
     while (loop->vhosts) {
         s_vhost *v = loop->vhosts;

@@ -15,6 +15,7 @@
 #ifndef HB_TRANSPORT_LOOP_H
 #define HB_TRANSPORT_LOOP_H
 
+#include "transport/timers.h"
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,14 +64,7 @@ const hb_logger *hb__loop_logger(hb__loop *loop);
 /* Sockets lws currently holds for us (dialing, open or closing). */
 uint32_t hb__loop_live_conns(hb__loop *loop);
 
-/* ---- timers (loop thread) ---- */
-typedef struct hb__timer {
-    lws_sorted_usec_list_t sul; /* first: the sul callback casts back */
-    hb__loop *loop;
-    void (*fn)(void *ud);
-    void *ud;
-    bool armed;
-} hb__timer;
+/* ---- timers (loop thread): a heap behind one lws timer, see timers.c ---- */
 
 void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud);
 void hb__timer_arm(hb__timer *t, uint64_t delay_ns);
