@@ -186,6 +186,23 @@ HB_EXPORT int hb_pool_send(hb_pool *pool, const char *id, const void *data, size
 HB_EXPORT int hb_pool_broadcast(hb_pool *pool, const void *data, size_t len, hb_msg_type type);
 
 /*
+ * A refusal of one peer during a broadcast: `id` (valid for the call) and
+ * the hb_err (HB_E_NOT_CONNECTED, HB_E_QUEUE_FULL, HB_E_TOO_LARGE, ...).
+ * Called on the broadcasting thread, without any pool lock held.
+ */
+typedef void (*hb_refusal_fn)(void *ud, const char *id, int err);
+
+/*
+ * hb_pool_broadcast that also tells which peers refused (each refusal is
+ * counted per peer as well) and tells "nobody was connected" apart from
+ * "everybody refused": returns the number of peers the message was queued
+ * to (>= 0), -HB_E_NOT_CONNECTED when no peer was connected, or
+ * -HB_E_SHUTTING_DOWN. `on_refused` may be NULL. Any thread.
+ */
+HB_EXPORT int hb_pool_broadcast_ex(hb_pool *pool, const void *data, size_t len, hb_msg_type type,
+                                   hb_refusal_fn on_refused, void *ud);
+
+/*
  * Count a refusal that happened outside the pool (the bridge's
  * unknown_peer and bad_request on its send socket) so that the totals in
  * hb_pool_stats cover every refusal. `reason` is an hb_err.

@@ -784,7 +784,8 @@ int hb_pool_send(hb_pool *pool, const char *id, const void *data, size_t len, hb
     return rc;
 }
 
-int hb_pool_broadcast(hb_pool *pool, const void *data, size_t len, hb_msg_type type)
+int hb_pool_broadcast_ex(hb_pool *pool, const void *data, size_t len, hb_msg_type type,
+                         hb_refusal_fn on_refused, void *ud)
 {
     if (!data && len) return -HB_E_BAD_REQUEST;
     bool utf8 = type != HB_MSG_BINARY && hb__utf8_valid(data, len);
@@ -808,11 +809,21 @@ int hb_pool_broadcast(hb_pool *pool, const void *data, size_t len, hb_msg_type t
     pthread_rwlock_unlock(&pool->reg);
     int n = 0;
     for (size_t i = 0; i < k; i++) {
-        if (s_send_one(to[i], data, len, type, utf8) == 0) n++;
+        int rc = s_send_one(to[i], data, len, type, utf8);
+        if (rc == 0)
+            n++;
+        else if (on_refused)
+            on_refused(ud, to[i]->cfg.id, rc);
         s_unref(to[i]);
     }
     free(to);
-    return n;
+    return k ? n : -HB_E_NOT_CONNECTED;
+}
+
+int hb_pool_broadcast(hb_pool *pool, const void *data, size_t len, hb_msg_type type)
+{
+    int n = hb_pool_broadcast_ex(pool, data, len, type, NULL, NULL);
+    return n == -HB_E_NOT_CONNECTED ? 0 : n;
 }
 
 void hb_pool_count_send_failed(hb_pool *pool, int reason)
