@@ -25,20 +25,8 @@ int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), 
         if (!k->env) continue;
         const char *v = getenv_fn(k->env);
         if (!v) continue;
-        void *base;
-        switch (k->section) {
-        case HB__S_BRIDGE:
-            base = &cfg->bridge;
-            break;
-        case HB__S_POOL:
-            base = &cfg->pool;
-            break;
-        case HB__S_LOG:
-            base = &cfg->log;
-            break;
-        default:
-            continue;
-        }
+        void *base = hb__cfg_section_base(cfg, k->section);
+        if (!base) continue;
         char key[160];
         snprintf(key, sizeof key, "%s.%s", hb__cfg_section_name(k->section), k->path);
         /* A quoted scalar: the text as given, never read as null. */

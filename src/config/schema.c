@@ -966,3 +966,17 @@ bool hb__cfg_section_equal(hb__cfg_section section, const void *a, const void *b
     }
     return true;
 }
+
+void *hb__cfg_section_base(hb_config *cfg, int section)
+{
+    switch (section) {
+    case HB__S_BRIDGE:
+        return &cfg->bridge;
+    case HB__S_POOL:
+        return &cfg->pool;
+    case HB__S_LOG:
+        return &cfg->log;
+    default:
+        return NULL;
+    }
+}

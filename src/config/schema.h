@@ -170,4 +170,8 @@ const char *hb__cfg_sample(const char *path);
  * section) to f. */
 void hb__config_write_doc(FILE *f);
 
+/* The struct a top-level section's keys live in (bridge, pool, log), or
+ * NULL for peer-only keys, which have no single home. */
+void *hb__cfg_section_base(hb_config *cfg, int section);
+
 #endif

@@ -69,20 +69,8 @@ bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_l
     char key[320];
     for (size_t i = 0; i < hb__cfg_nkeys; i++) {
         const hb__cfg_key *k = &hb__cfg_keys[i];
-        const void *base;
-        switch (k->section) {
-        case HB__S_BRIDGE:
-            base = &cfg->bridge;
-            break;
-        case HB__S_POOL:
-            base = &cfg->pool;
-            break;
-        case HB__S_LOG:
-            base = &cfg->log;
-            break;
-        default:
-            continue;
-        }
+        const void *base = hb__cfg_section_base((hb_config *)cfg, k->section);
+        if (!base) continue;
         int line = s_line(top, i);
         if (line == HB__LINE_FAILED) continue;
         snprintf(key, sizeof key, "%s.%s", hb__cfg_section_name(k->section), k->path);
