@@ -440,6 +440,12 @@ static void s_send_failed(hb_bridge *b, const char *id, int err)
     hb_event_free(e);
 }
 
+/* A peer that refused a "*" send on the send socket (bridge thread). */
+static void s_broadcast_refused(void *ud, const char *id, int err)
+{
+    s_send_failed(ud, id, err);
+}
+
 static void s_bad_send(hb_bridge *b, const zmq_msg_t *f0, bool have_f0, const char *why)
 {
     char id[129] = "";
@@ -515,9 +521,10 @@ static bool s_handle_send(hb_bridge *b)
     memcpy(id, idp, idn);
     id[idn] = 0;
     if (star) {
-        int n = hb_pool_broadcast(b->pool, data, len, type);
-        if (n == 0) {
-            /* Nobody took it: one refusal, counted and reported once. */
+        /* Each connected peer that refuses gets its own send_failed (the
+         * pool counted it); nobody connected is one send_failed for "*". */
+        int n = hb_pool_broadcast_ex(b->pool, data, len, type, s_broadcast_refused, b);
+        if (n == -HB_E_NOT_CONNECTED) {
             hb_pool_count_send_failed(b->pool, HB_E_NOT_CONNECTED);
             s_send_failed(b, "*", HB_E_NOT_CONNECTED);
         } else if (n < 0) {

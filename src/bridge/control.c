@@ -63,19 +63,28 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl
     return rc ? s_err(rc) : s_ok();
 }
 
-/* One peer, or "*" as on the send socket: every connected peer, and
- * not_connected (counted once) when there is none. */
+static void s_first_refusal(void *ud, const char *id, int err)
+{
+    int *first = ud;
+    if (!*first) *first = err;
+}
+
+/* One peer, or "*" as on the send socket: every connected peer. ok when at
+ * least one peer queued it (the others' refusals are counted per peer);
+ * when every connected peer refused, the first refusal's code; when none
+ * was connected, not_connected (counted once). */
 static int s_send_to(hb_pool *pool, const char *id, bool star, const void *data, size_t len,
                      hb_msg_type type)
 {
     if (!star) return hb_pool_send(pool, id, data, len, type);
-    int n = hb_pool_broadcast(pool, data, len, type);
-    if (n < 0) return -n;
-    if (n == 0) {
+    int first = 0;
+    int n = hb_pool_broadcast_ex(pool, data, len, type, s_first_refusal, &first);
+    if (n == -HB_E_NOT_CONNECTED) {
         hb_pool_count_send_failed(pool, HB_E_NOT_CONNECTED);
         return HB_E_NOT_CONNECTED;
     }
-    return 0;
+    if (n < 0) return -n;
+    return n == 0 ? first : 0;
 }
 
 /* A peer id as SPEC.md section 3 defines it (the length check catches a

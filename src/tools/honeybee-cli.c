@@ -741,7 +741,12 @@ static int s_cmd_control(void *ctx, const char *op, const cli_opts *o)
         if (o->options_json) {
             json_error_t jerr;
             json_t *opts = json_loads(o->options_json, 0, &jerr);
-            if (!json_is_object(opts)) s_die_usage("--options is not a JSON object: %s", jerr.text);
+            if (!json_is_object(opts)) {
+                const char *why = opts ? "not an object" : jerr.text;
+                json_decref(opts);
+                json_decref(req);
+                s_die_usage("--options is not a JSON object: %s", why);
+            }
             json_object_set_new(req, "options", opts);
         }
     }

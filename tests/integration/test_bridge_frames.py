@@ -191,6 +191,35 @@ def test_not_connected_send():
         ev.close()
 
 
+def test_broadcast_refusals():
+    # "*" with connected peers that refuse: each refusal is its own
+    # send_failed with the peer's id and reason (not "*" not_connected), and
+    # over control the reply carries the refusal's code.
+    srv = H.WSServer()
+    try:
+        peers = [{"id": "small", "url": srv.url, "max_message_size": "1KiB"},
+                 {"id": "big", "url": srv.url}]
+        with H.Bridge(peers=peers) as b:
+            b.wait_state("small", "connected")
+            b.wait_state("big", "connected")
+            ev = b.events()
+            b.push("*", "x" * 2000)
+            e = ev.expect("send_failed", "small", reason="too_large")
+            assert e["id"] == "small", e
+            assert srv.next_received()[1] == "x" * 2000  # "big" took it
+            r = b.request({"op": "remove", "id": "big"})
+            assert r["ok"], r
+            ev.expect("removed", "big")
+            r = b.request({"op": "send", "id": "*", "data": "y" * 2000})
+            assert r["ok"] is False and r["error"] == "too_large", r
+            m = b.metrics()
+            assert m.get('honeybee_send_failed_total{reason="not_connected"}', 0) == 0, m
+            assert m['honeybee_send_failed_total{reason="too_large"}'] == 2, m
+            ev.close()
+    finally:
+        srv.stop()
+
+
 def test_ipc_endpoints():
     srv = H.WSServer()
     try:
@@ -207,4 +236,4 @@ def test_ipc_endpoints():
 
 if __name__ == "__main__":
     H.run([test_inbox_frames, test_events_frames_and_order, test_send_socket,
-           test_not_connected_send, test_ipc_endpoints])
+           test_not_connected_send, test_broadcast_refusals, test_ipc_endpoints])
