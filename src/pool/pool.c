@@ -1006,3 +1006,8 @@ uint32_t hb__pool_live_sockets(hb_pool *pool)
 {
     return hb__loop_live_conns(pool->loop);
 }
+
+uint32_t hb__pool_tls_trims(hb_pool *pool)
+{
+    return hb__loop_tls_trims(pool->loop);
+}

@@ -65,10 +65,10 @@ struct hb_session {
     hb_stop_reason why;
     uint64_t drain_deadline;
     uint64_t rng;
-    unsigned char ping_buf[64]; /* >= hb_conn_headroom() (LWS_PRE is 16) */
     /* on_connect and app_ping texts are copied here (lws masks the payload
      * in place, so a const string cannot be written as it is): headroom +
-     * the longest of them, allocated once. */
+     * the longest of them, allocated once. An empty ping is written from
+     * it too (it needs only the headroom). */
     unsigned char *scratch;
     size_t scratch_cap;
 
@@ -289,7 +289,7 @@ static int s_on_writable(void *ud, hb_conn *c)
     bool more = false;
     if (s->want_ping) {
         s->want_ping = false;
-        if (hb_conn_write(c, s->ping_buf, 0, 2) < 0) return -1;
+        if (hb_conn_write(c, s->scratch, 0, 2) < 0) return -1;
         more = true;
     } else if (s->on_connect_idx < s->cfg->n_on_connect) {
         const char *t = s->cfg->on_connect[s->on_connect_idx++];

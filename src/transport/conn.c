@@ -31,6 +31,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,16 +56,20 @@ struct hb_conn {
     bool write_failed;   /* an lws_write failed: the socket is broken */
     bool hdrs_too_large; /* the extra headers did not fit lws's buffer */
     bool in_connect;     /* inside lws_client_connect_via_info */
+    bool rx_seen;        /* TLS: something was received since the last tick */
+    uint8_t quiet_ticks; /* TLS: loop ticks without anything received */
     hb_conn_end end;     /* how it ended, set before on_closed */
     int busy;            /* >0 while our own code is on the stack: do not free */
     struct lws *wsi;
     struct lws_vhost *vhost;
-    hb__timer start_t, timeout_t, kill_t;
-    hb__resolve res;
+    /* end_t is connect_timeout while the owner is attached, then the kill
+     * grace after hb_conn_close: the two never overlap, one timer does both. */
+    hb__timer start_t, end_t;
+    hb__resolve *res; /* the lookup in flight (resolving), else NULL */
     int close_code;
-    char close_reason[124];
+    char *close_reason; /* hb_conn_close's text, NULL if none */
     int peer_code;
-    char peer_reason[124];
+    char *peer_reason; /* the peer's close text, NULL if none */
     bool tls;
     bool numeric;
     int ssl_flags;
@@ -75,25 +80,69 @@ struct hb_conn {
     char *protocols; /* comma list or NULL */
     char *hdrs;      /* extra handshake headers, "Name: value\r\n"... */
     size_t hdrs_len;
+    hb__link tls_link; /* on the loop's list of open TLS connections */
 };
+
+/*
+ * Idle TLS memory. lws sets SSL_MODE_RELEASE_BUFFERS, yet with TLS 1.3
+ * OpenSSL 3.0 keeps the read buffer (16 KiB of record plus overhead, about
+ * 21 KiB of heap) once the first record was read, for the life of the
+ * connection: 40 % of an idle wss peer (50 KiB measured before this).
+ * SSL_free_buffers() releases it when no record is pending (it refuses
+ * otherwise) and OpenSSL allocates it again on the next read. So a TLS
+ * connection that received nothing for HB__TLS_QUIET_TICKS ticks of the
+ * loop (500 ms each) gets its buffers freed; the check is repeated every 8
+ * quiet ticks, since lws answers a server's ping without telling us (the
+ * read buffer comes back then). The per-message cost is one store.
+ */
+
+/* Loop thread, from the loop's tick, for each open TLS connection. */
+void hb__conn_tls_idle(hb__link *l)
+{
+    hb_conn *c = lws_container_of(l, hb_conn, tls_link);
+    if (c->rx_seen) {
+        c->rx_seen = false;
+        c->quiet_ticks = 0;
+        return;
+    }
+    if (c->quiet_ticks < 255) c->quiet_ticks++;
+    if (c->quiet_ticks < HB__TLS_QUIET_TICKS || (c->quiet_ticks - HB__TLS_QUIET_TICKS) % 8 != 0)
+        return;
+    SSL *ssl = c->wsi ? lws_get_ssl(c->wsi) : NULL;
+    /* 0 = a record is pending: next time. 1 also when nothing was held, so
+     * only the first release of a quiet period is counted. */
+    if (ssl && SSL_free_buffers(ssl) && c->quiet_ticks == HB__TLS_QUIET_TICKS)
+        hb__loop_tls_trimmed(c->loop);
+}
 
 static const lws_retry_bo_t s_no_validity = {
     .secs_since_valid_ping = 0xfffe,
     .secs_since_valid_hangup = 0xffff,
 };
 
-static void s_maybe_free(hb_conn *c)
+/* What only the dial needs (lws keeps its own copies once connecting):
+ * freed when the handshake completes, so an open connection holds none. */
+static void s_free_dial_info(hb_conn *c)
 {
-    if (c->owned || c->wsi_live || c->resolving || c->busy) return;
-    if (c->vhost) hb__loop_vhost_release(c->loop, c->vhost);
-    hb__timer_cancel(&c->start_t);
-    hb__timer_cancel(&c->timeout_t);
-    hb__timer_cancel(&c->kill_t);
     free(c->host);
     free(c->host_hdr);
     free(c->path);
     free(c->protocols);
     free(c->hdrs);
+    c->host = c->host_hdr = c->path = c->protocols = c->hdrs = NULL;
+    c->hdrs_len = 0;
+}
+
+static void s_maybe_free(hb_conn *c)
+{
+    if (c->owned || c->wsi_live || c->resolving || c->busy) return;
+    if (c->vhost) hb__loop_vhost_release(c->loop, c->vhost);
+    hb__loop_tls_unlink(c->loop, &c->tls_link);
+    hb__timer_cancel(&c->start_t);
+    hb__timer_cancel(&c->end_t);
+    s_free_dial_info(c);
+    free(c->close_reason);
+    free(c->peer_reason);
     free(c);
 }
 
@@ -121,8 +170,8 @@ static void s_fail(hb_conn *c, const char *error)
 {
     if (!c->owned) return;
     c->owned = false;
-    hb__timer_cancel(&c->timeout_t);
-    if (c->resolving) hb__resolve_abandon(&c->res);
+    hb__timer_cancel(&c->end_t);
+    if (c->resolving) hb__resolve_abandon(c->res);
     c->ops->on_dial_failed(c->ud, c, error);
 }
 
@@ -144,7 +193,7 @@ static void s_closed(hb_conn *c)
      * lws sends no close frame when it drops a peer for a protocol error,
      * so that case is 1006 too; the reason word tells it apart. */
     int code = c->peer_code ? c->peer_code : 1006;
-    c->ops->on_closed(c->ud, c, code, c->peer_reason[0] ? c->peer_reason : NULL);
+    c->ops->on_closed(c->ud, c, code, c->peer_reason && c->peer_reason[0] ? c->peer_reason : NULL);
 }
 
 /* LWS_CALLBACK_CLIENT_CLOSED: why did it end? See the top of the file. */
@@ -196,19 +245,30 @@ static void s_connect(hb_conn *c, const char *addr)
     }
 }
 
+/* A lookup and the connection waiting for it: allocated only for a host
+ * name (most peers dial an address or a name once in a while, and an open
+ * connection should not carry 200 bytes of lookup buffers). */
+typedef struct s_lookup {
+    hb__resolve r; /* first: the resolver links jobs through r.note */
+    hb_conn *c;
+} s_lookup;
+
 /* Loop thread: the resolver's answer (or the loop's teardown). */
 static void s_resolved(hb__note *n, bool cancelled)
 {
-    hb_conn *c = lws_container_of(n, hb_conn, res.note);
+    s_lookup *job = lws_container_of(n, s_lookup, r.note);
+    hb_conn *c = job->c;
     s_hold(c);
     c->resolving = false;
+    c->res = NULL;
     if (cancelled) c->vhost = NULL; /* the loop is being torn down: touch nothing of it */
     if (!cancelled && c->owned) {
-        if (c->res.addr[0])
-            s_connect(c, c->res.addr);
+        if (job->r.addr[0])
+            s_connect(c, job->r.addr);
         else
-            s_fail(c, c->res.error);
+            s_fail(c, job->r.error);
     }
+    free(job);
     s_release(c);
 }
 
@@ -221,33 +281,42 @@ static void s_start(void *ud)
         if (c->numeric) {
             s_connect(c, c->host);
         } else {
-            c->res.host = c->host;
-            c->res.owner = c->ud;
-            c->res.note.fn = s_resolved;
+            s_lookup *job = calloc(1, sizeof(*job));
             char e[160];
-            if (hb__resolve_submit(c->loop, &c->res, e, sizeof(e)) == 0)
-                c->resolving = true;
-            else
-                s_fail(c, e);
+            if (!job) {
+                s_fail(c, "out of memory");
+            } else {
+                job->c = c;
+                job->r.host = c->host;
+                job->r.owner = c->ud;
+                job->r.note.fn = s_resolved;
+                if (hb__resolve_submit(c->loop, &job->r, e, sizeof(e)) == 0) {
+                    c->res = &job->r;
+                    c->resolving = true;
+                } else {
+                    free(job);
+                    s_fail(c, e);
+                }
+            }
         }
     }
     s_release(c);
 }
 
-/* Loop thread: connect_timeout. */
-static void s_timeout(void *ud)
+/* Loop thread: end_t. With the owner attached it is connect_timeout; after
+ * hb_conn_close it is the grace the close handshake had. */
+static void s_end_timer(void *ud)
 {
     hb_conn *c = ud;
+    if (!c->owned) {
+        s_kill(c);
+        return;
+    }
     if (c->opened) return;
     s_hold(c);
     s_kill(c);
     s_fail(c, "connect timeout");
     s_release(c);
-}
-
-static void s_kill_cb(void *ud)
-{
-    s_kill(ud);
 }
 
 /* ---- building a dial ---------------------------------------------------- */
@@ -348,10 +417,9 @@ hb_conn *hb__conn_dial(hb__loop *loop, const hb_peer_cfg *cfg, const hb_conn_ops
     }
     c->owned = true;
     hb__timer_init(&c->start_t, loop, s_start, c);
-    hb__timer_init(&c->timeout_t, loop, s_timeout, c);
-    hb__timer_init(&c->kill_t, loop, s_kill_cb, c);
+    hb__timer_init(&c->end_t, loop, s_end_timer, c);
     hb__timer_arm(&c->start_t, 0);
-    if (cfg->opts.connect_timeout_ns) hb__timer_arm(&c->timeout_t, cfg->opts.connect_timeout_ns);
+    if (cfg->opts.connect_timeout_ns) hb__timer_arm(&c->end_t, cfg->opts.connect_timeout_ns);
     return c;
 nomem:
     *err = HB_E_NOMEM;
@@ -414,18 +482,21 @@ void hb_conn_close(hb_conn *c, int code, const char *reason)
 {
     if (!c || !c->owned) return;
     c->owned = false;
-    hb__timer_cancel(&c->timeout_t);
-    if (c->resolving) hb__resolve_abandon(&c->res);
+    hb__timer_cancel(&c->end_t);
+    if (c->resolving) hb__resolve_abandon(c->res);
     if (c->wsi_live && c->wsi) {
         if (c->opened) {
             c->closing = true;
             c->close_code = code;
-            snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+            /* A close frame's text is at most 123 bytes (RFC 6455 5.5). On
+             * no memory the close goes out without text. */
+            free(c->close_reason);
+            c->close_reason = reason && *reason ? strndup(reason, 123) : NULL;
             lws_callback_on_writable(c->wsi);
         } else {
             s_kill(c);
         }
-        hb__timer_arm(&c->kill_t, S_KILL_GRACE_NS);
+        hb__timer_arm(&c->end_t, S_KILL_GRACE_NS);
     }
     s_maybe_free(c);
 }
@@ -436,8 +507,8 @@ void hb_conn_close(hb_conn *c, int code, const char *reason)
 static int s_after(hb_conn *c, struct lws *wsi)
 {
     if (c->closing) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        const char *r = c->close_reason ? c->close_reason : "";
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)r, strlen(r));
         c->closing = false;
         return -1;
     }
@@ -472,17 +543,22 @@ static int s_dispatch(hb_conn *c, struct lws *wsi, enum lws_callback_reasons rea
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        hb__timer_cancel(&c->timeout_t);
+        if (c->owned) hb__timer_cancel(&c->end_t); /* else it is the kill grace */
         c->opened = true;
+        s_free_dial_info(c);
+        hb__loop_dial_done(c->loop);
+        if (c->tls) hb__loop_tls_link(c->loop, &c->tls_link);
         if (!c->owned) return -1;
         c->ops->on_open(c->ud, c);
         return s_after(c, wsi);
     case LWS_CALLBACK_CLIENT_RECEIVE:
+        c->rx_seen = true;
         if (!c->owned) return s_after(c, wsi);
         c->ops->on_data(c->ud, c, in, len, lws_is_first_fragment(wsi) != 0,
                         lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
         return s_after(c, wsi);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        c->rx_seen = true;
         if (c->owned) c->ops->on_pong(c->ud, c);
         return s_after(c, wsi);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
@@ -496,9 +572,13 @@ static int s_dispatch(hb_conn *c, struct lws *wsi, enum lws_callback_reasons rea
         if (len >= 2) {
             const unsigned char *b = in;
             c->peer_code = (b[0] << 8) | b[1];
-            size_t n = len - 2 < sizeof(c->peer_reason) - 1 ? len - 2 : sizeof(c->peer_reason) - 1;
-            memcpy(c->peer_reason, b + 2, n);
-            c->peer_reason[n] = 0;
+            size_t n = len - 2 < 123 ? len - 2 : 123; /* RFC 6455 5.5: at most 123 */
+            free(c->peer_reason);
+            c->peer_reason = n ? malloc(n + 1) : NULL; /* no memory: no text */
+            if (c->peer_reason) {
+                memcpy(c->peer_reason, b + 2, n);
+                c->peer_reason[n] = 0;
+            }
         } else {
             c->peer_code = 1005;
         }
@@ -509,6 +589,8 @@ static int s_dispatch(hb_conn *c, struct lws *wsi, enum lws_callback_reasons rea
         s_closed(c);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
+        hb__loop_tls_unlink(c->loop, &c->tls_link);
+        if (!c->opened) hb__loop_dial_done(c->loop);
         if (c->wsi_live) {
             c->wsi_live = false;
             hb__loop_conn_count(c->loop, -1);

@@ -115,4 +115,24 @@ void hb__loop_wait_cancelled(struct lws *wsi);
 uint64_t hb__loop_wall_from_mono(hb__loop *loop, uint64_t mono_ns);
 void hb__loop_conn_count(hb__loop *loop, int delta);
 
+/* ---- idle memory (loop thread) ----
+ * Open TLS connections are linked here; every tick (500 ms) the loop calls
+ * hb__conn_tls_idle() for each, which frees OpenSSL's buffers of one that
+ * has been quiet (conn.c). */
+typedef struct hb__link {
+    struct hb__link *prev, *next;
+} hb__link;
+void hb__loop_tls_link(hb__loop *loop, hb__link *l);
+/* Safe on a node that is not linked. */
+void hb__loop_tls_unlink(hb__loop *loop, hb__link *l);
+void hb__conn_tls_idle(hb__link *l);
+/* Quiet ticks before a TLS connection's buffers are freed. */
+#define HB__TLS_QUIET_TICKS 2u
+/* Loop thread: an idle TLS connection's buffers were freed (counted for
+ * tests); any thread: how many times so far. */
+void hb__loop_tls_trimmed(hb__loop *loop);
+uint32_t hb__loop_tls_trims(hb__loop *loop);
+/* A handshake completed or failed (for the heap trim after a burst). */
+void hb__loop_dial_done(hb__loop *loop);
+
 #endif

@@ -1,6 +1,9 @@
 /*
  * test_pool_scale.c: 1,000 peers connected to one local server at once,
  * a broadcast reaching all of them, and a destroy that tears them all down.
+ * More handshakes than lws's header-table pool (the loop caps handshakes in
+ * flight): dials queued behind stuck ones still time out and are cleaned
+ * up, and a good peer behind them still connects.
  * The fd limit is raised by hb_pool_new (soft to hard); the test skips if
  * the hard limit is too low for 1,000 client sockets plus the server's.
  */
@@ -99,6 +102,49 @@ static void test_thousand_peers(void **state)
     hbt_sink_free(&sink);
 }
 
+static void test_handshakes_over_the_cap(void **state)
+{
+    int port = 0;
+    int lfd = hbt_listen_noaccept(&port);
+    assert_true(lfd >= 0);
+    hbt_server *srv = hbt_server_start(NULL);
+    assert_non_null(srv);
+    hbt_sink sink;
+    hbt_sink_init(&sink);
+    hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+    hb_pool *pool;
+    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    char url[128];
+    hbt_url(url, sizeof(url), port, "/");
+    enum { N_STUCK = 200 }; /* above the loop's cap of 128 */
+    for (int i = 0; i < N_STUCK; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "stuck%d", i);
+        hb_peer_cfg p;
+        hbt_peer(&p, id, url);
+        p.opts.connect_timeout_ns = 1000000000ull;
+        p.opts.reconnect.max_retries = 1;
+        assert_int_equal(hb_pool_connect(pool, &p), 0);
+        hb_peer_cfg_free(&p);
+    }
+    hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
+    hb_peer_cfg p;
+    hbt_peer(&p, "good", url);
+    assert_int_equal(hb_pool_connect(pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    /* Every stuck dial ends by its own connect_timeout, queued or not. */
+    assert_non_null(hbt_wait_event(&sink, HB_EV_REMOVED, NULL, N_STUCK, 30000));
+    assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, "good", 1, 30000));
+    assert_int_equal(hbt_count_events(&sink, HB_EV_CONNECTED, NULL), 1);
+    hb_event *r = hbt_wait_event(&sink, HB_EV_REMOVED, "stuck0", 1, 1000);
+    assert_non_null(r);
+    assert_string_equal(r->reason, "max_retries");
+    hb_pool_destroy(&pool);
+    hbt_server_stop(&srv);
+    hbt_sink_free(&sink);
+    close(lfd);
+}
+
 /* In a child with RLIMIT_NOFILE at 200: connects stop with HB_E_FD_LIMIT
  * while 64 descriptors are still free, instead of failing sockets later. */
 static void test_fd_limit(void **state)
@@ -144,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_limit),
         cmocka_unit_test(test_thousand_peers),
+        cmocka_unit_test(test_handshakes_over_the_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,10 @@
  *   - a certificate for another host name is refused even with the CA;
  *   - tls.verify: false accepts it;
  *   - a server that demands a client certificate accepts tls.cert_file and
- *     tls.key_file and refuses a client without them.
+ *     tls.key_file and refuses a client without them;
+ *   - an idle connection's OpenSSL buffers are freed after about a second
+ *     of quiet, and messages (one of many TLS records) still arrive whole
+ *     afterwards, each quiet period freeing them again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,6 +240,45 @@ static void test_client_certificate(void **state)
     hbt_server_stop(&srv);
 }
 
+static bool s_trims_at_least(void *ud)
+{
+    void **a = ud;
+    return hb__pool_tls_trims(a[0]) >= *(uint32_t *)a[1];
+}
+
+static void s_wait_trims(fx *f, uint32_t n)
+{
+    void *a[2] = {f->pool, &n};
+    assert_true(hbt_until(s_trims_at_least, a, 10000));
+}
+
+static void test_idle_buffers_freed(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "idle", "127.0.0.1", f->good, f->ca, true);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "idle", 1, 10000));
+    assert_true(hbt_server_wait(f->good, "OPEN ", 5000, NULL, 0));
+    hbt_server_cmd(f->good, "send text first");
+    assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
+    /* Quiet now: the read buffer that "first" needed is released. */
+    s_wait_trims(f, 1);
+    uint32_t before = hb__pool_tls_trims(f->pool);
+    /* 200 KB is 13 TLS records: read into a buffer allocated again. */
+    hbt_server_cmd(f->good, "big 200000");
+    hb_inbox_msg *m = hbt_wait_msg(&f->sink, 2, 10000);
+    assert_non_null(m);
+    assert_int_equal(m->len, 200000);
+    for (size_t i = 0; i < m->len; i++)
+        if (m->data[i] != 'x') fail_msg("byte %zu is %d", i, m->data[i]);
+    /* And the next quiet period frees it again. */
+    s_wait_trims(f, before + 1);
+    hbt_server_cmd(f->good, "send text last");
+    m = hbt_wait_msg(&f->sink, 3, 5000);
+    assert_non_null(m);
+    assert_memory_equal(m->data, "last", 4);
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "idle"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +289,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_ca_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_profiles_released, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_certificate, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_buffers_freed, s_setup, s_teardown),
     };
     setenv("HB_TLS_PROFILE_IDLE_MS", "100", 1); /* profiles churn: exercise it */
     return cmocka_run_group_tests(tests, s_make_certs, s_rm_certs);
