@@ -89,6 +89,10 @@ const hb__cfg_key hb__cfg_keys[] = {
     R(BR(control_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "commands", NULL,
       "Bound of the pool's command doorway: connect, remove and send commands from the "
       "ZeroMQ thread waiting for the WebSocket loop thread."),
+    R(BR(max_handshakes), HB__T_U32, "128", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "dials", NULL,
+      "Dials in their handshake at once; more wait their turn (a cold start with thousands "
+      "of peers stays fast and its memory compact). A peer that hangs in its handshake "
+      "holds a slot until connect_timeout."),
 
     /* ---- pool (and every peer) ---- */
     R(PO("connect_timeout", connect_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL,

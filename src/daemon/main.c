@@ -284,6 +284,7 @@ int main(int argc, char **argv)
     pc.sink = hb__bridge_sink(d.bridge);
     pc.logger = &d.lg;
     pc.command_queue = d.cfg->bridge.control_queue;
+    pc.max_handshakes = d.cfg->bridge.max_handshakes;
     rc = hb_pool_new(&pc, &d.pool);
     if (rc != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot start the pool: %s", hb_strerror(rc));

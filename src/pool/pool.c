@@ -621,6 +621,7 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
     hb__loop_cfg lc = {.logger = cfg->logger,
                        .command_queue = cfg->command_queue,
                        .resolver_threads = cfg->resolver_threads,
+                       .max_handshakes = cfg->max_handshakes,
                        .on_exit = s_on_loop_exit,
                        .ud = pool};
     int rc = hb__loop_new(&lc, &pool->loop);

@@ -144,8 +144,9 @@ struct hb__loop {
  * residue by the cap instead of the peer count (7.5 KiB per peer with 1,000
  * and 10,000 peers), and it also keeps lws's sorted timeout list short
  * during a cold start: 10,000 peers connected in 2.0-2.5 s instead of 3.0.
- * The price: a peer waiting for a table waits behind up to S_AH_POOL
- * handshakes in progress (its connect_timeout runs meanwhile), so as many
+ * The cap is `bridge.max_handshakes` (hb_pool_config.max_handshakes),
+ * default S_AH_POOL. The price: a peer waiting for a table waits behind up
+ * to that many handshakes in progress (its connect_timeout runs meanwhile), so as many
  * peers stuck in a dial (an address that drops SYNs, a server that never
  * answers) delay the others until their connect_timeout ends them.
  */
@@ -688,7 +689,7 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     info.timeout_secs = 600; /* handshake stages; connect_timeout is ours */
     info.connect_timeout_secs = 3600;
     info.pt_serv_buf_size = S_SERV_BUF;
-    info.max_http_header_pool = S_AH_POOL;
+    info.max_http_header_pool = (int)(cfg->max_handshakes ? cfg->max_handshakes : S_AH_POOL);
     loop->ctx = lws_create_context(&info);
     if (!loop->ctx) goto fail;
     hb__theap_init(&loop->theap, loop->ctx);

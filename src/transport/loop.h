@@ -39,6 +39,7 @@ typedef struct hb__loop_cfg {
     const hb_logger *logger;
     uint32_t command_queue;    /* 0 = 65536 */
     uint32_t resolver_threads; /* 0 = 2 */
+    uint32_t max_handshakes;   /* lws header-table pool; 0 = S_AH_POOL */
     uint32_t resolver_queue;   /* lookups waiting at most; 0 = command_queue */
     /* Called on the loop thread once the loop was asked to stop, before it
      * exits (the pool stops its workers there). */
