@@ -507,7 +507,7 @@ static bool s_handle_send(hb_bridge *b)
     size_t idn = zmq_msg_size(&f[0]);
     const char *idp = zmq_msg_data(&f[0]);
     bool star = idn == 1 && idp[0] == '*';
-    if (!star && (!hb_peer_id_valid(idp, idn) || memchr(idp, 0, idn))) {
+    if (!star && !hb_peer_id_valid(idp, idn)) {
         s_bad_send(b, &f[0], true, "invalid peer id");
         goto out;
     }

@@ -37,16 +37,19 @@ void hb__meta_encode(uint8_t out[HB_META_LEN], uint8_t flags, uint32_t conn, uin
     s_put_be(out + 16, received_ns, 8);
 }
 
-/* Set a string member only when the text is present and valid UTF-8
- * (jansson refuses anything else; a peer's close reason is outside input). */
+/* Set a string member when the text is present. jansson takes only UTF-8
+ * and a peer's close reason is outside input: invalid bytes become U+FFFD. */
 static void s_set_str(json_t *o, const char *key, const char *val)
 {
     if (!val) return;
     size_t n = strlen(val);
-    if (hb__utf8_valid(val, n))
+    if (hb__utf8_valid(val, n)) {
         json_object_set_new(o, key, json_stringn(val, n));
-    else
-        json_object_set_new(o, key, json_string("(invalid UTF-8)"));
+        return;
+    }
+    char *clean = hb__utf8_clean(val);
+    if (clean) json_object_set_new(o, key, json_string(clean));
+    free(clean);
 }
 
 char *hb__event_json(const hb_event *e)
@@ -75,19 +78,10 @@ char *hb__ctl_error_reply(int err, const char *message)
     if (!o) return NULL;
     json_object_set_new(o, "ok", json_false());
     json_object_set_new(o, "error", json_string(hb_errname(err)));
-    const char *text = message ? message : hb_strerror(err);
-    char *clean = NULL;
-    if (!hb__utf8_valid(text, strlen(text))) {
-        /* A parse error can quote a broken byte of the request (jansson cites
-         * the offending input); JSON strings must be UTF-8, so those bytes
-         * become '?' rather than the message being lost. */
-        clean = strdup(text);
-        if (clean)
-            for (char *c = clean; *c; c++)
-                if ((unsigned char)*c >= 0x80) *c = '?';
-        text = clean ? clean : hb_strerror(err);
-    }
-    json_object_set_new(o, "message", json_string(text));
+    /* A parse error can quote a broken byte of the request (jansson cites
+     * the offending input): cleaned, so the message is never lost. */
+    char *clean = hb__utf8_clean(message ? message : hb_strerror(err));
+    json_object_set_new(o, "message", json_string(clean ? clean : hb_strerror(err)));
     free(clean);
     char *txt = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -237,26 +231,29 @@ int hb__base64_decode(const char *in, size_t len, unsigned char **out, size_t *o
     if (body % 4 == 1) return HB_E_BAD_REQUEST;
     if (pad && (body + pad) % 4 != 0) return HB_E_BAD_REQUEST;
     if (body > (size_t)INT_MAX / 2) return HB_E_TOO_LARGE;
-    size_t full = (body + 3) / 4 * 4; /* padded length */
-    char *tmp = malloc(full + 1);
-    unsigned char *dst = malloc(full / 4 * 3 + 1);
-    if (!tmp || !dst) {
-        free(tmp);
-        free(dst);
-        return HB_E_NOMEM;
+    /* Whole groups decode straight from the input; only a last partial
+     * group is padded, in a 4-byte buffer (no copy of the whole text). */
+    size_t whole = body / 4 * 4, rest = body - whole;
+    unsigned char *dst = malloc(whole / 4 * 3 + 4);
+    if (!dst) return HB_E_NOMEM;
+    int n = whole ? EVP_DecodeBlock(dst, (const unsigned char *)in, (int)whole) : 0;
+    size_t got = n < 0 ? 0 : (size_t)n;
+    if (n >= 0 && rest) {
+        unsigned char last[4] = {'=', '=', '=', '='};
+        memcpy(last, in + whole, rest);
+        int m = EVP_DecodeBlock(dst + got, last, 4);
+        /* EVP_DecodeBlock counts padding as zero bytes: take them off. */
+        if (m < 0)
+            n = -1;
+        else
+            got += (size_t)m - (4 - rest);
     }
-    memcpy(tmp, in, body);
-    memset(tmp + body, '=', full - body);
-    int n = full ? EVP_DecodeBlock(dst, (const unsigned char *)tmp, (int)full) : 0;
-    free(tmp);
     if (n < 0) {
         free(dst);
         return HB_E_BAD_REQUEST;
     }
-    /* EVP_DecodeBlock counts the padding as zero bytes: take them off. */
-    size_t missing = full - body;
     *out = dst;
-    *out_len = (size_t)n - missing;
+    *out_len = got;
     return 0;
 }
 

@@ -662,18 +662,8 @@ static bool s_endpoint_ok(const char *s)
 
 static bool s_http_ok(const char *s)
 {
-    if (!s || !*s) return true; /* "" disables */
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1]) return false;
-    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)colon; p++)
-        if (*p <= 0x20 || *p == 0x7f || *p == '/') return false;
-    unsigned long port = 0;
-    for (const char *p = colon + 1; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        port = port * 10 + (unsigned long)(*p - '0');
-        if (port > 65535) return false;
-    }
-    return true;
+    /* "" disables; otherwise what the daemon's HTTP server will accept. */
+    return !s || !*s || hb__hostport_split(s, NULL, 0, NULL);
 }
 
 static double s_numeric(const hb__cfg_key *k, const void *f)

@@ -105,30 +105,6 @@ static void s_put_escaped(s_buf *b, const char *s)
 }
 
 /* A copy of s with every invalid UTF-8 sequence replaced by U+FFFD. */
-static char *s_utf8_clean(const char *s)
-{
-    size_t len = strlen(s);
-    if (hb__utf8_valid(s, len)) return strdup(s);
-    char *out = malloc(len * 3 + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        /* Find the longest valid prefix starting here (at most 4 bytes). */
-        size_t take = 0;
-        for (size_t k = 1; k <= 4 && i + k <= len; k++)
-            if (hb__utf8_valid(s + i, k)) take = k;
-        if (take) {
-            memcpy(out + o, s + i, take);
-            o += take, i += take;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3, i += 1;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static void s_write_all(const char *p, size_t n)
 {
     while (n > 0) {
@@ -150,8 +126,8 @@ void hb_log_stderr(void *ud, hb_log_level level, const char *peer, const char *m
     if (!msg) msg = "";
 
     if (o && o->json) {
-        char *m = s_utf8_clean(msg);
-        char *pe = peer ? s_utf8_clean(peer) : NULL;
+        char *m = hb__utf8_clean(msg);
+        char *pe = peer ? hb__utf8_clean(peer) : NULL;
         json_t *rec = json_object();
         if (rec) {
             json_object_set_new(rec, "ts", json_string(ts));

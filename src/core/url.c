@@ -68,3 +68,34 @@ bool hb__ws_url_parse(const char *url, hb__ws_url *out)
     if (out) *out = u;
     return true;
 }
+
+bool hb__hostport_split(const char *hp, char *host, size_t hcap, int *port)
+{
+    const char *colon = hp ? strrchr(hp, ':') : NULL;
+    if (!colon) return false;
+    const char *hs = hp, *he = colon;
+    if (*hs == '[') {
+        if (he - hs < 3 || he[-1] != ']') return false;
+        hs++;
+        he--;
+    }
+    if (he == hs) return false;
+    for (const unsigned char *c = (const unsigned char *)hs; c < (const unsigned char *)he; c++)
+        if (*c <= 0x20 || *c == 0x7f || *c == '/') return false;
+    long p = 0;
+    const char *d = colon + 1;
+    if (!*d) return false;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9') return false;
+        p = p * 10 + (*d - '0');
+        if (p > 65535) return false;
+    }
+    if (p < 1) return false;
+    if (host) {
+        if ((size_t)(he - hs) >= hcap) return false;
+        memcpy(host, hs, (size_t)(he - hs));
+        host[he - hs] = 0;
+    }
+    if (port) *port = (int)p;
+    return true;
+}

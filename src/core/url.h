@@ -24,4 +24,12 @@ typedef struct hb__ws_url {
  * parts are. The scheme is case-insensitive. */
 bool hb__ws_url_parse(const char *url, hb__ws_url *out);
 
+/*
+ * A listen address "host:port" or "[v6]:port" (bridge.http): a non-empty
+ * host without spaces, control characters or '/', and a port 1..65535.
+ * Returns true and copies the host (without brackets) into host[hcap] and
+ * the port into *port; either may be NULL to only check.
+ */
+bool hb__hostport_split(const char *hp, char *host, size_t hcap, int *port);
+
 #endif

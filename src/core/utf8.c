@@ -8,6 +8,7 @@
 #include "core/utf8.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool hb__utf8_valid(const void *data, size_t len)
@@ -55,4 +56,28 @@ bool hb__utf8_valid(const void *data, size_t len)
         p += need + 1;
     }
     return true;
+}
+
+char *hb__utf8_clean(const char *s)
+{
+    size_t len = strlen(s);
+    if (hb__utf8_valid(s, len)) return strdup(s);
+    char *out = malloc(len * 3 + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        /* Find the longest valid prefix starting here (at most 4 bytes). */
+        size_t take = 0;
+        for (size_t k = 1; k <= 4 && i + k <= len; k++)
+            if (hb__utf8_valid(s + i, k)) take = k;
+        if (take) {
+            memcpy(out + o, s + i, take);
+            o += take, i += take;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3, i += 1;
+        }
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -11,4 +11,12 @@
 
 bool hb__utf8_valid(const void *data, size_t len);
 
+/*
+ * A copy of the NUL-terminated `s` that is valid UTF-8: each byte that does
+ * not start a well-formed sequence becomes U+FFFD. For outside text that
+ * must go into JSON (a peer's close reason, a parser's error that quotes
+ * input, a log line). Caller frees; NULL when out of memory.
+ */
+char *hb__utf8_clean(const char *s);
+
 #endif

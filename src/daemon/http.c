@@ -25,6 +25,7 @@
 
 #include <libwebsockets.h>
 
+#include "core/url.h"
 #include "daemon/http.h"
 
 #define S_CHUNK 16384
@@ -126,35 +127,13 @@ static void *s_run(void *arg)
     return NULL;
 }
 
-/* Split "host:port" / "[v6]:port" / ":port". */
-static int s_split(const char *hp, char *host, size_t hcap, int *port)
-{
-    const char *colon = strrchr(hp, ':');
-    if (!colon) return -1;
-    const char *hs = hp, *he = colon;
-    if (*hs == '[') {
-        if (he == hs || he[-1] != ']') return -1;
-        hs++;
-        he--;
-    }
-    if ((size_t)(he - hs) >= hcap) return -1;
-    memcpy(host, hs, (size_t)(he - hs));
-    host[he - hs] = 0;
-    char *endp;
-    errno = 0;
-    long p = strtol(colon + 1, &endp, 10);
-    if (errno || *endp || endp == colon + 1 || p < 1 || p > 65535) return -1;
-    *port = (int)p;
-    return 0;
-}
-
 int hb__http_start(const char *hostport, hb_http_handler fn, void *ud, const hb_logger *lg,
                    hb_http **out, char *err, size_t cap)
 {
     char host[256];
     int port = 0;
     *out = NULL;
-    if (s_split(hostport, host, sizeof(host), &port) != 0) {
+    if (!hb__hostport_split(hostport, host, sizeof(host), &port)) {
         snprintf(err, cap, "http: invalid address \"%s\" (expected host:port)", hostport);
         return HB_E_CONFIG;
     }

@@ -1003,11 +1003,6 @@ uint32_t hb__pool_tls_profiles(hb_pool *pool)
     return hb__loop_vhost_count(pool->loop);
 }
 
-uint32_t hb__pool_live_sockets(hb_pool *pool)
-{
-    return hb__loop_live_conns(pool->loop);
-}
-
 uint32_t hb__pool_tls_trims(hb_pool *pool)
 {
     return hb__loop_tls_trims(pool->loop);

@@ -11,8 +11,6 @@
 
 /* TLS client profiles (lws vhosts) alive, the plain one included. Any thread. */
 uint32_t hb__pool_tls_profiles(hb_pool *pool);
-/* Sockets lws holds for the pool right now (dialing, open or closing). */
-uint32_t hb__pool_live_sockets(hb_pool *pool);
 /* Times an idle TLS connection had its OpenSSL buffers freed (one per
  * quiet period per connection). Any thread. */
 uint32_t hb__pool_tls_trims(hb_pool *pool);

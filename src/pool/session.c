@@ -42,8 +42,7 @@ typedef struct s_out {
 } s_out;
 
 struct hb_session {
-    hb_worker base;
-    hb_plugin *p;
+    hb_worker base; /* base.plugin: the pool's side of this peer */
     const hb_peer_cfg *cfg;
     hb_session_hooks hooks;
 
@@ -126,7 +125,7 @@ static void s_finish(hb_session *s, const char *removed_reason)
     hb_timer_cancel(s->retry_t);
     hb_timer_cancel(s->tick_t);
     s->tick_due = UINT64_MAX;
-    hb_plugin_finished(s->p, removed_reason);
+    hb_plugin_finished(s->base.plugin, removed_reason);
 }
 
 static const char *s_stop_word(hb_session *s)
@@ -151,11 +150,11 @@ static void s_disconnected(hb_session *s, int code, const char *reason, const ch
     s->tick_due = UINT64_MAX;
     hb_reader_reset(&s->rd);
     atomic_store_explicit(&s->connected_at_pub, 0, memory_order_relaxed);
-    hb_plugin_disconnected(s->p, code, reason, error);
+    hb_plugin_disconnected(s->base.plugin, code, reason, error);
     /* Queued messages that will never be written: one send_failed each. */
     while (q) {
         s_out *nx = q->next;
-        hb_plugin_send_failed(s->p, HB_SF_NOT_CONNECTED);
+        hb_plugin_send_failed(s->base.plugin, HB_SF_NOT_CONNECTED);
         free(q);
         q = nx;
     }
@@ -200,7 +199,7 @@ static void s_on_open(void *ud, hb_conn *c)
     pthread_mutex_lock(&s->mu);
     s->accepting = true;
     pthread_mutex_unlock(&s->mu);
-    hb_plugin_connected(s->p, s->attempt);
+    hb_plugin_connected(s->base.plugin, s->attempt);
     if (s->paused) hb_conn_rx(c, false);
     s->tick_due = UINT64_MAX;
     s_arm_tick(s, now);
@@ -217,9 +216,9 @@ static void s_on_dial_failed(void *ud, hb_conn *c, const char *error)
 {
     hb_session *s = ud;
     s->conn = NULL;
-    hb_plugin_dial_failed(s->p, s->attempt, error);
-    HB_LOG(hb_plugin_logger(s->p), HB_LOG_DEBUG, hb_plugin_id(s->p), "dial %u failed: %s",
-           s->attempt, error);
+    hb_plugin_dial_failed(s->base.plugin, s->attempt, error);
+    HB_LOG(hb_plugin_logger(s->base.plugin), HB_LOG_DEBUG, hb_plugin_id(s->base.plugin),
+           "dial %u failed: %s", s->attempt, error);
     if (s->stopping) {
         s_finish(s, s_stop_word(s));
         return;
@@ -245,7 +244,7 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
         return;
     case HB_READ_MESSAGE: {
         bool more = s->hooks.on_message ? s->hooks.on_message(s->hooks.ud, s, m, binary)
-                                        : hb__plugin_deliver_at(s->p, m, binary, now);
+                                        : hb__plugin_deliver_at(s->base.plugin, m, binary, now);
         if (!more && !s->paused) {
             s->paused = true;
             hb_conn_rx(c, false);
@@ -294,7 +293,7 @@ static int s_on_writable(void *ud, hb_conn *c)
     } else if (s->on_connect_idx < s->cfg->n_on_connect) {
         const char *t = s->cfg->on_connect[s->on_connect_idx++];
         if (s_write_text(s, c, t) < 0) return -1;
-        hb_plugin_count_sent(s->p, strlen(t));
+        hb_plugin_count_sent(s->base.plugin, strlen(t));
         more = true;
     } else if (s->want_app_ping) {
         s->want_app_ping = false;
@@ -314,9 +313,9 @@ static int s_on_writable(void *ud, hb_conn *c)
         if (o) {
             int rc = hb_conn_write(c, o->buf, o->len, o->binary ? 1 : 0);
             if (rc == 0)
-                hb_plugin_count_sent(s->p, o->len);
+                hb_plugin_count_sent(s->base.plugin, o->len);
             else /* out of the queue but never written: it is reported too */
-                hb_plugin_send_failed(s->p, HB_SF_NOT_CONNECTED);
+                hb_plugin_send_failed(s->base.plugin, HB_SF_NOT_CONNECTED);
             free(o);
             if (rc < 0) return -1;
         }
@@ -359,7 +358,7 @@ static void s_dial(hb_session *s)
     atomic_store_explicit(&s->attempt_pub, s->attempt, memory_order_relaxed);
     s_set_state(s, HB_STATE_CONNECTING);
     int err = 0;
-    s->conn = hb_conn_dial(s->p, &s_conn_ops, s, &err);
+    s->conn = hb_conn_dial(s->base.plugin, &s_conn_ops, s, &err);
     if (!s->conn) s_on_dial_failed(s, NULL, hb_strerror(err));
 }
 
@@ -524,7 +523,7 @@ static int s_send(hb_worker *w, const void *data, size_t len, bool binary)
     }
     /* A non-empty queue already has a WRITEABLE request (and a write
      * deadline) in place: only the first message needs the loop's attention. */
-    if (was_empty) hb_plugin_kick(s->p);
+    if (was_empty) hb_plugin_kick(s->base.plugin);
     return 0;
 }
 
@@ -585,7 +584,6 @@ int hb_session_new(hb_plugin *p, const hb_session_hooks *hooks, hb_worker **out)
     if (!s) return HB_E_NOMEM;
     s->base.ops = &s_ops;
     s->base.plugin = p;
-    s->p = p;
     s->cfg = hb_plugin_config(p);
     if (hooks) s->hooks = *hooks;
     s->retry_t = hb_timer_new(p, s_retry, s);
@@ -624,7 +622,7 @@ int hb_session_new(hb_plugin *p, const hb_session_hooks *hooks, hb_worker **out)
 
 hb_plugin *hb_session_plugin(hb_session *s)
 {
-    return s->p;
+    return s->base.plugin;
 }
 
 static int s_factory(void *ud, hb_plugin *p, hb_worker **out)

@@ -90,7 +90,8 @@ static void test_event_json_minimal(void **state)
     assert_non_null(txt); /* invalid UTF-8 in outside text does not lose the event */
     o = s_parse(txt);
     assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 2);
-    assert_non_null(json_object_get(o, "error"));
+    /* The valid part of the text is kept; the bad byte becomes U+FFFD. */
+    assert_string_equal(json_string_value(json_object_get(o, "error")), "refused \xEF\xBF\xBD");
     json_decref(o);
     free(txt);
     hb_event_free(e);

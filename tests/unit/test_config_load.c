@@ -557,8 +557,8 @@ static void test_bridge_and_log_values(void **state)
     has_prefix(e, "conf.yaml:5: bridge.control: must be a ZeroMQ endpoint like");
     has_line(e, "conf.yaml:7: log.level: must be one of error, warn, info, debug, got \"loud\"");
     has_line(e, "conf.yaml:8: log.format: must be one of text, json, got \"xml\"");
-    hb_config *c = load_ok("bridge: {http: \"[::1]:0\"}\nlog: {level: error, format: text}\n");
-    assert_string_equal(c->bridge.http, "[::1]:0");
+    hb_config *c = load_ok("bridge: {http: \"[::1]:9100\"}\nlog: {level: error, format: text}\n");
+    assert_string_equal(c->bridge.http, "[::1]:9100");
     assert_int_equal(c->log.level, HB_LOG_ERROR);
     hb_config_destroy(&c);
     c = load_ok("log: {level: warn}\n");

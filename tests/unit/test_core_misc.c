@@ -124,13 +124,32 @@ static void test_url(void **state)
         if (hb__ws_url_parse(bad[i], NULL)) fail_msg("accepted %s", bad[i] ? bad[i] : "NULL");
 }
 
+/* bridge.http: what --check accepts is exactly what the daemon can bind. */
+static void test_hostport(void **state)
+{
+    (void)state;
+    char host[64];
+    int port = 0;
+    assert_true(hb__hostport_split("127.0.0.1:8080", host, sizeof(host), &port));
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8080);
+    assert_true(hb__hostport_split("[::1]:9", host, sizeof(host), &port));
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 9);
+    assert_true(hb__hostport_split("0.0.0.0:65535", NULL, 0, NULL));
+    const char *bad[] = {"127.0.0.1:0", "127.0.0.1:65536", ":8080",  "host",   "host:", "host:8x",
+                         "[::1:80",     "[]:80",           "a b:80", "a/b:80", "h:-1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(hb__hostport_split(bad[i], host, sizeof(host), &port));
+    assert_false(hb__hostport_split("longhostname:80", host, 4, &port)); /* no room */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_url),
+        cmocka_unit_test(test_errors),   cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_rfc3339),  cmocka_unit_test(test_url),
+        cmocka_unit_test(test_hostport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
