@@ -497,6 +497,10 @@ static void s_stop(hb_worker *w, hb_stop_reason why, uint64_t drain_deadline)
 static int s_send(hb_worker *w, const void *data, size_t len, bool binary)
 {
     hb_session *s = (hb_session *)w;
+    /* A full queue refuses before the copy, so a flood of refusals costs no
+     * allocation; the locked check below stays the one that decides. */
+    if (atomic_load_explicit(&s->depth_pub, memory_order_relaxed) >= s->cfg->opts.send_queue)
+        return HB_E_QUEUE_FULL;
     s_out *o = s_out_new(data, len, binary);
     if (!o) return HB_E_NOMEM;
     o->enq_ns = hb__mono_ns();
