@@ -17,34 +17,18 @@
 #include "helpers/hbt.h"
 #include "honeybee/pool.h"
 
-typedef struct fx {
-    hbt_server *srv;
-    hbt_sink sink;
-    hb_pool *pool;
-    char url[128];
-} fx;
+typedef hbt_fx fx;
 
 static int s_setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    f->srv = hbt_server_start(NULL);
-    assert_non_null(f->srv);
-    hbt_sink_init(&f->sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&f->sink)};
-    assert_int_equal(hb_pool_new(&pc, &f->pool), 0);
-    hbt_url(f->url, sizeof(f->url), hbt_server_port(f->srv), "/feed?x=1");
-    *state = f;
+    *state = hbt_fx_new(NULL, NULL, "/feed?x=1");
+    assert_non_null(*state);
     return 0;
 }
 
 static int s_teardown(void **state)
 {
-    fx *f = *state;
-    hb_pool_destroy(&f->pool);
-    assert_null(f->pool);
-    hbt_server_stop(&f->srv);
-    hbt_sink_free(&f->sink);
-    free(f);
+    hbt_fx_free((hbt_fx **)state);
     return 0;
 }
 

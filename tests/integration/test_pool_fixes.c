@@ -32,35 +32,20 @@
 
 #define MS 1000000ull
 
-typedef struct fx {
-    hbt_server *srv;
-    hbt_sink sink;
-    hb_pool *pool;
-    char url[128];
-} fx;
+typedef hbt_fx fx;
 
 static int s_setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    f->srv = hbt_server_start(NULL);
-    assert_non_null(f->srv);
-    hbt_url(f->url, sizeof(f->url), hbt_server_port(f->srv), "/");
-    hbt_sink_init(&f->sink);
-    hb_pool_config pc = {
-        .sink = hbt_sink_get(&f->sink), .resolver_threads = 1, .command_queue = 64};
-    assert_int_equal(hb_pool_new(&pc, &f->pool), 0);
-    *state = f;
+    hb_pool_config pc = {.resolver_threads = 1, .command_queue = 64};
+    *state = hbt_fx_new(NULL, &pc, "/");
+    assert_non_null(*state);
     return 0;
 }
 
 static int s_teardown(void **state)
 {
-    fx *f = *state;
-    hb_pool_destroy(&f->pool);
-    hbt_server_stop(&f->srv);
-    hbt_sink_free(&f->sink);
+    hbt_fx_free((hbt_fx **)state);
     hb__resolve_set_lookup(NULL);
-    free(f);
     return 0;
 }
 

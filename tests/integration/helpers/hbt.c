@@ -409,3 +409,30 @@ int hbt_listen_noaccept(int *port)
     if (fd >= 0) listen(fd, 64);
     return fd;
 }
+
+hbt_fx *hbt_fx_new(const char *const *server_args, hb_pool_config *pc, const char *path)
+{
+    hbt_fx *f = calloc(1, sizeof(*f));
+    if (!f) return NULL;
+    hbt_sink_init(&f->sink);
+    hb_pool_config def = {0};
+    if (!pc) pc = &def;
+    pc->sink = hbt_sink_get(&f->sink);
+    if (!(f->srv = hbt_server_start(server_args)) || hb_pool_new(pc, &f->pool) != 0) {
+        hbt_fx_free(&f);
+        return NULL;
+    }
+    hbt_url(f->url, sizeof(f->url), hbt_server_port(f->srv), path);
+    return f;
+}
+
+void hbt_fx_free(hbt_fx **pf)
+{
+    hbt_fx *f = *pf;
+    if (!f) return;
+    *pf = NULL;
+    hb_pool_destroy(&f->pool);
+    hbt_server_stop(&f->srv);
+    hbt_sink_free(&f->sink);
+    free(f);
+}

@@ -63,6 +63,20 @@ void hbt_event_trail(hbt_sink *k, const char *id, char *out, size_t cap);
 void hbt_peer(hb_peer_cfg *p, const char *id, const char *url);
 void hbt_url(char *out, size_t cap, int port, const char *path);
 
+/* ---- the common fixture: a test server, a sink and a pool on it ---- */
+typedef struct hbt_fx {
+    hbt_server *srv;
+    hbt_sink sink;
+    hb_pool *pool;
+    char url[128]; /* ws://127.0.0.1:PORT + path */
+} hbt_fx;
+
+/* `server_args` as for hbt_server_start (may be NULL); `pc` the pool
+ * config (may be NULL; its sink is filled in). NULL if anything failed. */
+hbt_fx *hbt_fx_new(const char *const *server_args, hb_pool_config *pc, const char *path);
+/* Destroys the pool first (no callback after it), then the rest. */
+void hbt_fx_free(hbt_fx **f);
+
 uint64_t hbt_now_ms(void);
 void hbt_sleep_ms(int ms);
 /* Waits until cond() is true or timeout; returns its last value. */
