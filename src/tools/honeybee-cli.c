@@ -482,19 +482,34 @@ static void s_print_inbox(const cli_opts *o, zmq_msg_t *f)
     s_flush();
 }
 
+/* A SUB socket on `ep` subscribed to `topic` (NULL: everything), linger 0.
+ * NULL (with a warning) when it cannot connect. */
+static void *s_sub_open(void *ctx, const char *ep, const char *topic)
+{
+    void *sock = zmq_socket(ctx, ZMQ_SUB);
+    if (!sock) {
+        s_warn("cannot create a socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (!topic) topic = "";
+    zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    if (zmq_connect(sock, ep) != 0) {
+        s_warn("cannot connect to %s: %s", ep, zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
 static int s_cmd_sub(void *ctx, const cli_opts *o)
 {
     if (o->nargs) s_die_usage("sub takes no arguments");
     if (o->peer && strlen(o->peer) > MAX_ID) s_die_usage("peer id longer than %d bytes", MAX_ID);
     char *ep = s_endpoint(o, "HONEYBEE_INBOX", DEFAULT_INBOX);
-    void *sock = zmq_socket(ctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    const char *topic = o->peer ? o->peer : "";
-    zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    if (zmq_connect(sock, ep) != 0) {
-        s_warn("cannot connect to %s: %s", ep, zmq_strerror(errno));
-        zmq_close(sock);
+    void *sock = s_sub_open(ctx, ep, o->peer);
+    if (!sock) {
         free(ep);
         return EXIT_UNREACHABLE;
     }
@@ -572,15 +587,9 @@ static int s_cmd_events(void *ctx, const cli_opts *o)
 {
     if (o->nargs) s_die_usage("events takes no arguments");
     char *ep = s_endpoint(o, "HONEYBEE_EVENTS", DEFAULT_EVENTS);
-    void *sock = zmq_socket(ctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     /* The topic is the kind: a kind filter is exact once frame 0 is compared. */
-    const char *topic = o->kind ? o->kind : "";
-    zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    if (zmq_connect(sock, ep) != 0) {
-        s_warn("cannot connect to %s: %s", ep, zmq_strerror(errno));
-        zmq_close(sock);
+    void *sock = s_sub_open(ctx, ep, o->kind);
+    if (!sock) {
         free(ep);
         return EXIT_UNREACHABLE;
     }
