@@ -45,7 +45,7 @@ done
 
 if [ -f "$build/CMakeCache.txt" ]; then
     echo "install.sh: reusing the configured build in $build"
-    cmake -S "$src" -B "$build" "$@" >/dev/null
+    if [ $# -gt 0 ]; then cmake -S "$src" -B "$build" "$@" >/dev/null; fi
 else
     echo "install.sh: configuring $build ($build_type)"
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE="$build_type" \

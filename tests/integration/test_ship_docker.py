@@ -333,6 +333,10 @@ def test_install_and_run(hc_cmd, runtime_pkgs):
         r = run([os.path.join(SRC, "scripts", "install.sh"), "--prefix", prefix,
                  "--build-dir", BIN, "--jobs", "2"], timeout=300)
         check(r.returncode == 0, f"install.sh failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        # The suite built this tree already: install.sh must not rebuild it,
+        # or it relinks binaries that tests running beside this one execute.
+        rebuilt = [ln for ln in r.stdout.splitlines() if "Building" in ln or "Linking" in ln]
+        check(not rebuilt, f"install.sh rebuilt an up-to-date tree: {rebuilt[:5]}")
         bindir = os.path.join(prefix, "bin")
         for f in ("bin/honeybee-bridge", "bin/honeybee-cli", "include/honeybee/common.h",
                   "include/honeybee/pool.h"):
