@@ -81,7 +81,6 @@ typedef struct hb_bridge_cfg {
     int inbox_hwm; /* >= 0, 0 = unlimited */
     int events_hwm;
     uint64_t drain_timeout_ns;
-    uint32_t inbox_queue;    /* hand-off bound, loop thread -> ZeroMQ thread, messages */
     uint32_t events_queue;   /* hand-off bound for events */
     uint32_t control_queue;  /* bound of the pool's command doorway */
     uint32_t max_handshakes; /* dials in their handshake at once */

@@ -117,6 +117,14 @@ typedef struct hb_sink {
      * waits for it (deadlock). Hand events to a queue of your own instead.
      */
     void (*event)(void *ud, hb_event *e);
+    /*
+     * Optional (NULL: none). Called on the loop thread after each turn of
+     * the loop (the reads, timers and commands that were ready at once),
+     * before it waits for more. A sink may hold the inbox messages of a
+     * turn and pass them on together here: the bridge publishes them in
+     * one burst, so ZeroMQ's I/O thread wakes once per burst.
+     */
+    void (*flush)(void *ud);
     void *ud;
 } hb_sink;
 

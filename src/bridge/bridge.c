@@ -1,28 +1,39 @@
 /*
  * bridge.c: the bridge thread and its hand-off from the pool.
  *
- * Threads. The pool's loop thread calls the sink (s_sink_inbox,
- * s_sink_event); a caller's thread may call s_sink_event too (send_failed
- * of a pool call). The sink appends to one of two intrusive lists under
- * `mu` and writes the eventfd only when the bridge thread is not already
- * draining (`awake` false): one wake-up per batch, not per message. The
- * bridge thread (s_run) owns every ZeroMQ socket and the context; it waits
- * in zmq_poll on the eventfd, the PULL and the REP socket, takes a whole
- * list at once and publishes it, and takes again until it finds both lists
- * empty: only then, under `mu`, does it clear `awake`, so a producer that
- * appends after that sees `awake` false and writes the eventfd (no lost
- * wake-up), and a producer that appends before it is picked up by the
- * re-check.
+ * Threads. The bridge thread (s_run) creates the ZeroMQ context and binds
+ * the four sockets; it keeps the events PUB, the send PULL and the control
+ * REP for good. The inbox PUB is the exception: it is published from the
+ * pool's loop thread, inside the sink's inbox callback (s_sink_inbox), so
+ * a message goes from lws's receive buffer to ZeroMQ on the thread that
+ * read it, with no queue, no wake-up and no second thread on its way. That
+ * socket is owned by whoever holds `in_mu`: the bridge thread when it binds
+ * and closes it, the loop thread for every message in between (the mutex
+ * is uncontended then; it is also the memory barrier ZeroMQ asks for when a
+ * socket moves between threads). The hand-off it replaced (a bounded list
+ * drained by the bridge thread) cost a lock, a cross-thread free and a
+ * thread wake-up per batch, and was the largest part of what the bridge
+ * added per message (docs/performance.md).
  *
- * Bounds. The inbox list holds at most bridge.inbox_queue messages: at the
- * bound the sink answers false and the pool stops reading from peers (TCP
- * pushes back), so nothing is dropped here; once the bridge thread has
- * published and the list is below half, it calls hb_pool_resume_reading.
- * The events list holds at most bridge.events_queue events; beyond that an
- * event is counted in events_dropped and logged (lifecycle events are rare:
- * only a stuck bridge thread can fill it). The only other place a message
- * can be lost is ZeroMQ's SNDHWM per subscriber on the PUB sockets, which
- * never blocks; `seq` shows those gaps to the subscriber. Every socket has
+ * Events still cross threads: the loop thread, or a pool caller's thread
+ * (send_failed of a pool call), appends them to an intrusive list under
+ * `mu` and writes the eventfd only when the bridge thread is not already
+ * draining (`awake` false): one wake-up per batch. The bridge thread waits
+ * in zmq_poll on the eventfd, the PULL and the REP socket, takes the whole
+ * list at once and publishes it, and takes again until it finds it empty:
+ * only then, under `mu`, does it clear `awake`, so a producer that appends
+ * after that sees `awake` false and writes the eventfd (no lost wake-up),
+ * and one that appends before it is picked up by the re-check.
+ *
+ * Bounds. Nothing waits between a peer and the inbox socket: a PUB socket
+ * never blocks, so the loop thread reads the next message only after the
+ * last one is with ZeroMQ, and a flood is pushed back on by TCP at the
+ * rate the loop thread can publish. The events list holds at most
+ * bridge.events_queue events; beyond that an event is counted in
+ * events_dropped and logged (lifecycle events are rare: only a stuck bridge
+ * thread can fill it). The only place a message can be lost is ZeroMQ's
+ * SNDHWM per subscriber on the PUB sockets; `seq` shows those gaps to the
+ * subscriber. Every socket has
  * a ZMQ_MAXMSGSIZE (PUB sockets: S_SUB_MAXMSG, the largest subscription a
  * client may send) and the PULL socket a bounded ZMQ_RCVHWM (s_send_rcvhwm),
  * so no client can make the bridge buffer without bound
@@ -44,11 +55,11 @@
 #include "core/clock.h"
 #include "core/utf8.h"
 
-/* Payloads at least this big go to ZeroMQ zero-copy (the message's own
- * allocation, freed by ZeroMQ when the last subscriber has it); smaller
- * ones are copied, which is cheaper than a free callback (see
- * docs/operations.md). */
-#define S_ZEROCOPY_MIN 1024
+/* Payloads at least this big go to ZeroMQ zero-copy: the frame points into
+ * the received message, which ZeroMQ hands back (s_free_msg) when the last
+ * subscriber has it. Smaller ones fit inside a zmq_msg_t (ZeroMQ's "very
+ * small message", 33 bytes on 64-bit) and are copied with no allocation. */
+#define S_ZEROCOPY_MIN 34
 /* Messages read from the PULL socket per turn, so control stays responsive. */
 #define S_SEND_BATCH 256
 /* Poll timeout: also the heartbeat period of the bridge thread. */
@@ -83,14 +94,27 @@ struct hb_bridge {
     hb_pool *pool; /* set before the thread starts */
     int efd;       /* eventfd: sink and commands -> bridge thread */
 
+    /* The inbox PUB and what is counted with it: owned by the holder of
+     * in_mu (see the top of this file). */
+    pthread_mutex_t in_mu;
+    void *in_sock;         /* NULL before the bind and after the close */
+    uint64_t in_published; /* messages written to in_sock */
+    uint64_t in_closed;    /* messages that came after the close (shutdown) */
+    /* Zero-copy messages ZeroMQ is done with: pushed by s_free_msg on
+     * ZeroMQ's I/O thread, freed in batches by s_reclaim on the loop thread
+     * that allocated them (see s_free_msg). Any thread pushes or takes. */
+    _Atomic(hb_inbox_msg *) done;
+    /* The burst being collected: the loop thread's alone (and destroy's,
+     * once the pool is gone). At most HB_INBOX_BURST messages, published at the
+     * end of the loop turn or when full, whichever comes first. */
+    hb_inbox_msg *burst_head, *burst_tail;
+    uint32_t burst_n;
+
     pthread_mutex_t mu; /* protects everything down to `pending` */
     pthread_cond_t cv;  /* start/ack hand-shakes with the main thread */
-    hb_inbox_msg *in_head, *in_tail;
-    uint32_t in_n;
-    bool in_paused; /* the sink answered false; resume owed */
     hb_event *ev_head, *ev_tail;
     uint32_t ev_n;
-    bool awake; /* the bridge thread will look at both lists before it sleeps */
+    bool awake; /* the bridge thread will look at the list before it sleeps */
     bool cmd_stop_sends, ack_stop_sends;
     bool cmd_finish;
     bool started; /* the thread reported its bind result */
@@ -105,12 +129,11 @@ struct hb_bridge {
     /* Written by the bridge thread, read anywhere. */
     _Atomic uint64_t heartbeat;
     _Atomic bool failed;
-    _Atomic uint64_t c_inbox_published, c_events_published, c_events_dropped, c_inbox_pauses,
-        c_send_received, c_control_requests;
+    _Atomic uint64_t c_events_published, c_events_dropped, c_send_received, c_control_requests;
 
     /* Bridge thread only. */
     void *zctx;
-    void *s_inbox, *s_events, *s_send, *s_control;
+    void *s_events, *s_send, *s_control;
     bool sends_stopped;
     uint64_t next_pending_check;
 };
@@ -126,27 +149,61 @@ static void s_wake(hb_bridge *b)
     (void)r; /* EAGAIN means the counter is already non-zero: awake anyway */
 }
 
-/* Loop thread. Takes `m`; false asks the pool to stop reading peers. */
+static bool s_publish_inbox(hb_bridge *b, void *sock, hb_inbox_msg *m);
+static void s_reclaim(hb_bridge *b);
+
+/*
+ * Loop thread. Publish the burst collected since the end of the last turn,
+ * under in_mu (the socket's owner). Publishing message by message, as they
+ * are parsed, let ZeroMQ's I/O thread catch up after each one: it woke,
+ * sent a few messages in one send(2) and slept again (~6 messages per
+ * send at full speed, docs/performance.md); a burst gives it a read's
+ * worth at once.
+ */
+static void s_flush(void *ud)
+{
+    hb_bridge *b = ud;
+    hb_inbox_msg *m = b->burst_head;
+    if (!m) return;
+    b->burst_head = b->burst_tail = NULL;
+    b->burst_n = 0;
+    if (atomic_load_explicit(&b->done, memory_order_relaxed)) s_reclaim(b);
+    pthread_mutex_lock(&b->in_mu);
+    uint64_t n = 0, lost = 0;
+    while (m) {
+        hb_inbox_msg *next = m->next;
+        if (b->in_sock) {
+            n += s_publish_inbox(b, b->in_sock, m);
+        } else {
+            /* The socket is closed: only a peer that outlived a shutdown
+             * whose drain_timeout ran out gets here. Counted, logged at
+             * destroy. */
+            lost++;
+            hb_inbox_msg_free(m);
+        }
+        m = next;
+    }
+    b->in_published += n;
+    b->in_closed += lost;
+    pthread_mutex_unlock(&b->in_mu);
+}
+
+/* Loop thread. Takes `m` into the burst; never pauses the pool: nothing
+ * waits between a peer and the inbox socket but this burst, which is
+ * published at the end of the loop turn at the latest (the pool calls
+ * s_flush there), so the pool reads the next bytes only after the last
+ * turn's messages are with ZeroMQ. */
 static bool s_sink_inbox(void *ud, hb_inbox_msg *m)
 {
     hb_bridge *b = ud;
     m->next = NULL;
-    pthread_mutex_lock(&b->mu);
-    if (b->in_tail)
-        b->in_tail->next = m;
+    if (b->burst_tail)
+        b->burst_tail->next = m;
     else
-        b->in_head = m;
-    b->in_tail = m;
-    bool full = ++b->in_n >= b->cfg.inbox_queue;
-    bool wake = !b->awake;
-    b->awake = true;
-    if (full && !b->in_paused) {
-        b->in_paused = true;
-        atomic_fetch_add_explicit(&b->c_inbox_pauses, 1, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&b->mu);
-    if (wake) s_wake(b);
-    return !full;
+        b->burst_head = m;
+    b->burst_tail = m;
+    if (++b->burst_n >= HB_INBOX_BURST) s_flush(b);
+    return true;
 }
 
 /* Loop thread or a pool caller's thread. Takes `e`. */
@@ -181,18 +238,46 @@ static void s_sink_event(void *ud, hb_event *e)
 
 hb_sink hb__bridge_sink(hb_bridge *b)
 {
-    hb_sink s = {.inbox = s_sink_inbox, .event = s_sink_event, .ud = b};
+    hb_sink s = {.inbox = s_sink_inbox, .event = s_sink_event, .flush = s_flush, .ud = b};
     return s;
 }
 
-/* ---- publishing: bridge thread ------------------------------------------- */
+/* ---- publishing: loop thread --------------------------------------------- */
 
-/* The free function of a zero-copy frame: runs on ZeroMQ's I/O thread (or
- * the bridge thread when nobody subscribes); hb_inbox_msg_free is free(3). */
+/*
+ * The free function of a zero-copy frame: runs on ZeroMQ's I/O thread (or
+ * on the thread that closes the frame when nobody subscribes). It does not
+ * free: free(3) of a block the loop thread allocated takes the lock of the
+ * loop thread's malloc arena, and with the loop thread allocating the next
+ * messages at the same time, that lock was contended on every message
+ * (~110,000 futex calls a second at full speed, docs/performance.md). It
+ * pushes the message on the bridge's `done` stack (one CAS) instead, and
+ * the loop thread frees the whole stack in one go (s_reclaim). While
+ * ZeroMQ holds `m`, m->next carries the bridge (hb_inbox_msg.next is the
+ * owner's to use).
+ */
 static void s_free_msg(void *data, void *hint)
 {
     (void)data;
-    hb_inbox_msg_free(hint);
+    hb_inbox_msg *m = hint;
+    hb_bridge *b = (hb_bridge *)(void *)m->next;
+    hb_inbox_msg *head = atomic_load_explicit(&b->done, memory_order_relaxed);
+    do m->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&b->done, &head, m, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* Free what ZeroMQ handed back. Loop thread before each publish (the stack
+ * is not empty), the bridge thread when the inbox went quiet, and destroy;
+ * taking the whole stack at once makes any number of takers safe. */
+static void s_reclaim(hb_bridge *b)
+{
+    hb_inbox_msg *m = atomic_exchange_explicit(&b->done, NULL, memory_order_acquire);
+    while (m) {
+        hb_inbox_msg *next = m->next;
+        hb_inbox_msg_free(m);
+        m = next;
+    }
 }
 
 /* A frame holding a copy of p[0..n). 0, or -1 (ENOMEM) with `f` closed. */
@@ -222,8 +307,8 @@ static int s_send3(void *sock, zmq_msg_t f[3])
     return -1;
 }
 
-/* Bridge thread. Takes `m`. Returns true once published. */
-static bool s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
+/* Loop thread, holding in_mu. Takes `m`. Returns true once published. */
+static bool s_publish_inbox(hb_bridge *b, void *sock, hb_inbox_msg *m)
 {
     uint8_t meta[HB_META_LEN];
     hb__meta_encode(meta, m->flags, m->conn, m->seq, m->received_ns);
@@ -234,10 +319,11 @@ static bool s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
         goto fail;
     }
     int rc;
-    if (m->len >= S_ZEROCOPY_MIN)
-        /* ZeroMQ owns m from here: s_free_msg frees it when the frame goes. */
+    if (m->len >= S_ZEROCOPY_MIN) {
+        /* ZeroMQ owns m from here: s_free_msg hands it back. */
+        m->next = (hb_inbox_msg *)(void *)b;
         rc = zmq_msg_init_data(&f[1], m->data, m->len, s_free_msg, m);
-    else
+    } else
         rc = s_frame_copy(&f[1], m->data, m->len);
     if (rc != 0) {
         zmq_msg_close(&f[0]);
@@ -245,7 +331,7 @@ static bool s_publish_inbox(hb_bridge *b, hb_inbox_msg *m)
         goto fail;
     }
     if (m->len >= S_ZEROCOPY_MIN) m = NULL;
-    rc = s_send3(b->s_inbox, f);
+    rc = s_send3(sock, f);
     if (m) hb_inbox_msg_free(m);
     if (rc == 0) return true;
     m = NULL;
@@ -383,32 +469,24 @@ static void s_check_pending(hb_bridge *b)
 }
 
 /*
- * Publish what is handed over, taking again until both lists are empty
+ * Publish the events handed over, taking again until the list is empty
  * (then `awake` is cleared under `mu`, see the top of this file) or
  * S_DRAIN_ROUNDS batches went out. Returns true if more may be waiting (the
  * caller polls without sleeping); *removed tells whether a `removed` went
- * out. Counters are added once per batch. Bridge thread.
+ * out. Bridge thread.
  */
 static bool s_drain(hb_bridge *b, bool *removed)
 {
     for (int round = 0; round < S_DRAIN_ROUNDS; round++) {
         pthread_mutex_lock(&b->mu);
-        /* The previous batch is out: resume the peers once the list is
-         * below half its bound. */
-        bool resume = b->in_paused && b->in_n < b->cfg.inbox_queue / 2 + 1;
-        if (resume) b->in_paused = false;
         hb_event *ev = b->ev_head;
         b->ev_head = b->ev_tail = NULL;
         b->ev_n = 0;
-        hb_inbox_msg *in = b->in_head;
-        b->in_head = b->in_tail = NULL;
-        b->in_n = 0;
-        if (!ev && !in) b->awake = false; /* the next append writes the eventfd */
+        if (!ev) b->awake = false; /* the next append writes the eventfd */
         pthread_mutex_unlock(&b->mu);
-        if (resume && b->pool) hb_pool_resume_reading(b->pool);
-        if (!ev && !in) return false;
+        if (!ev) return false;
 
-        uint64_t n_ev = 0, n_in = 0;
+        uint64_t n_ev = 0;
         while (ev) {
             hb_event *next = ev->next;
             n_ev += s_publish_event(b, ev);
@@ -416,13 +494,7 @@ static bool s_drain(hb_bridge *b, bool *removed)
             hb_event_free(ev);
             ev = next;
         }
-        while (in) {
-            hb_inbox_msg *next = in->next;
-            n_in += s_publish_inbox(b, in);
-            in = next;
-        }
-        if (n_ev) atomic_fetch_add_explicit(&b->c_events_published, n_ev, memory_order_relaxed);
-        if (n_in) atomic_fetch_add_explicit(&b->c_inbox_published, n_in, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->c_events_published, n_ev, memory_order_relaxed);
     }
     return true;
 }
@@ -665,8 +737,13 @@ static void *s_socket(hb_bridge *b, int type, const char *name, const char *ep, 
 
 static void s_close_all(hb_bridge *b)
 {
-    void **socks[] = {&b->s_inbox, &b->s_events, &b->s_send, &b->s_control};
-    for (size_t i = 0; i < 4; i++)
+    /* Take the inbox socket back from the loop thread (see the top). */
+    pthread_mutex_lock(&b->in_mu);
+    if (b->in_sock) zmq_close(b->in_sock);
+    b->in_sock = NULL;
+    pthread_mutex_unlock(&b->in_mu);
+    void **socks[] = {&b->s_events, &b->s_send, &b->s_control};
+    for (size_t i = 0; i < 3; i++)
         if (*socks[i]) {
             zmq_close(*socks[i]);
             *socks[i] = NULL;
@@ -684,8 +761,14 @@ static int s_open(hb_bridge *b, char *err, size_t cap)
         snprintf(err, cap, "cannot create ZeroMQ context: %s", zmq_strerror(errno));
         return HB_E_INTERNAL;
     }
-    if (!(b->s_inbox = s_socket(b, ZMQ_PUB, "inbox", b->cfg.inbox, err, cap)) ||
-        !(b->s_events = s_socket(b, ZMQ_PUB, "events", b->cfg.events, err, cap)) ||
+    void *in = s_socket(b, ZMQ_PUB, "inbox", b->cfg.inbox, err, cap);
+    if (in) {
+        /* From here on the loop thread publishes on it (under in_mu). */
+        pthread_mutex_lock(&b->in_mu);
+        b->in_sock = in;
+        pthread_mutex_unlock(&b->in_mu);
+    }
+    if (!in || !(b->s_events = s_socket(b, ZMQ_PUB, "events", b->cfg.events, err, cap)) ||
         !(b->s_send = s_socket(b, ZMQ_PULL, "send", b->cfg.send, err, cap)) ||
         !(b->s_control = s_socket(b, ZMQ_REP, "control", b->cfg.control, err, cap))) {
         s_close_all(b);
@@ -725,6 +808,9 @@ static void *s_run(void *arg)
             atomic_store(&b->failed, true);
             break;
         }
+        /* A quiet turn: the loop thread may be quiet too, with the last
+         * burst's messages still on `done`; do not let them sit there. */
+        if (n == 0) s_reclaim(b);
         if (items[0].revents & ZMQ_POLLIN) {
             uint64_t v;
             ssize_t r = read(b->efd, &v, sizeof(v));
@@ -773,7 +859,6 @@ int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out)
     hb_bridge *b = calloc(1, sizeof(*b));
     if (!b) return HB_E_NOMEM;
     b->cfg = cfg->bridge;
-    if (!b->cfg.inbox_queue) b->cfg.inbox_queue = 65536;
     if (!b->cfg.events_queue) b->cfg.events_queue = 65536;
     b->defaults = &cfg->pool;
     /* At least the default 16 MiB, so a peer added over control with a
@@ -789,6 +874,7 @@ int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out)
         free(b);
         return HB_E_IO;
     }
+    pthread_mutex_init(&b->in_mu, NULL);
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
     atomic_store(&b->heartbeat, hb__mono_ns());
@@ -853,11 +939,6 @@ void hb__bridge_destroy(hb_bridge **bp)
     hb_bridge *b = *bp;
     if (!b) return;
     hb__bridge_finish(b);
-    while (b->in_head) {
-        hb_inbox_msg *m = b->in_head;
-        b->in_head = m->next;
-        hb_inbox_msg_free(m);
-    }
     while (b->ev_head) {
         hb_event *e = b->ev_head;
         b->ev_head = e->next;
@@ -872,6 +953,14 @@ void hb__bridge_destroy(hb_bridge **bp)
             free(p);
         }
     close(b->efd);
+    s_flush(b);       /* the pool is gone: the socket is closed, this only frees */
+    s_reclaim(b);     /* the context is terminated: ZeroMQ handed everything back */
+    if (b->in_closed) /* the pool is gone: nothing else touches in_closed */
+        HB_LOG(b->lg, HB_LOG_WARN, NULL,
+               "%" PRIu64 " inbox messages arrived after the inbox socket closed "
+               "(a peer outlived drain_timeout): not published",
+               b->in_closed);
+    pthread_mutex_destroy(&b->in_mu);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
     free(b);
@@ -890,10 +979,12 @@ bool hb__bridge_failed(hb_bridge *b)
 
 void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out)
 {
-    out->inbox_published = atomic_load(&b->c_inbox_published);
+    pthread_mutex_lock(&b->in_mu);
+    out->inbox_published = b->in_published;
+    out->inbox_after_close = b->in_closed;
+    pthread_mutex_unlock(&b->in_mu);
     out->events_published = atomic_load(&b->c_events_published);
     out->events_dropped = atomic_load(&b->c_events_dropped);
-    out->inbox_pauses = atomic_load(&b->c_inbox_pauses);
     out->send_received = atomic_load(&b->c_send_received);
     out->control_requests = atomic_load(&b->c_control_requests);
 }

@@ -1,11 +1,12 @@
 /*
  * bridge.h: the ZeroMQ side of honeybee-bridge (internal to the project).
  *
- * One "bridge thread" owns the four ZeroMQ sockets of SPEC.md section 1
- * (inbox PUB, events PUB, send PULL, control REP) and an eventfd in one
- * zmq_poll loop. The pool's sink (called on the pool's loop thread) hands
- * inbox messages and events over through two bounded intrusive queues and
- * wakes the bridge thread through the eventfd, once per batch.
+ * One "bridge thread" binds the four ZeroMQ sockets of SPEC.md section 1
+ * and owns three of them (events PUB, send PULL, control REP) and an
+ * eventfd in one zmq_poll loop. The inbox PUB is lent to the pool's loop
+ * thread, which publishes every message from the sink as it reads it. The
+ * sink hands events over through a bounded intrusive queue and wakes the
+ * bridge thread through the eventfd, once per batch (bridge.c).
  *
  * The pure pieces (metadata frame, event JSON, control request parsing,
  * base64, Prometheus text) are declared here too so unit tests reach them.
@@ -24,15 +25,18 @@
 
 #define HB_META_LEN     24
 #define HB_META_VERSION 1
+/* Inbox messages the loop thread collects at most before it publishes them
+ * in one burst (it also publishes at the end of every loop turn). */
+#define HB_INBOX_BURST 64
 
 /* Counters the bridge keeps itself (not the pool's). Snapshot, any thread. */
 typedef struct hb_bridge_counters {
-    uint64_t inbox_published;  /* messages written to the inbox PUB */
-    uint64_t events_published; /* events written to the events PUB */
-    uint64_t events_dropped;   /* events lost because the events hand-off was full */
-    uint64_t inbox_pauses;     /* times the inbox hand-off reached its bound */
-    uint64_t send_received;    /* messages read from the send PULL */
-    uint64_t control_requests; /* requests answered on the control REP */
+    uint64_t inbox_published;   /* messages written to the inbox PUB */
+    uint64_t inbox_after_close; /* messages that came while the inbox PUB was closed */
+    uint64_t events_published;  /* events written to the events PUB */
+    uint64_t events_dropped;    /* events lost because the events hand-off was full */
+    uint64_t send_received;     /* messages read from the send PULL */
+    uint64_t control_requests;  /* requests answered on the control REP */
 } hb_bridge_counters;
 
 /* ---- pure helpers (wire.c, metrics.c); any thread ------------------------ */

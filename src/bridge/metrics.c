@@ -184,9 +184,6 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         s_header(&b, "honeybee_inbox_published_total", "counter",
                  "Messages written to the inbox PUB socket (before per-subscriber HWM).");
         s_printf(&b, "honeybee_inbox_published_total %" PRIu64 "\n", bc->inbox_published);
-        s_header(&b, "honeybee_inbox_pauses_total", "counter",
-                 "Times the inbox hand-off queue filled and reading from peers paused.");
-        s_printf(&b, "honeybee_inbox_pauses_total %" PRIu64 "\n", bc->inbox_pauses);
     }
     for (size_t i = 0; i < n; i++) free(ids[i]);
     free(ids);

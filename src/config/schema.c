@@ -81,9 +81,6 @@ const hb__cfg_key hb__cfg_keys[] = {
     R(BRF("drain_timeout", drain_timeout_ns), HB__T_DURATION, "5s", NONNEG_DURATION, NULL,
       HB__C_NONE, "duration", NULL,
       "Graceful shutdown budget for writing out queued messages before peers are closed."),
-    R(BR(inbox_queue), HB__T_U32, "8192", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "messages", NULL,
-      "Messages handed from the WebSocket loop thread to the ZeroMQ thread before the bridge "
-      "stops reading from peers (backpressure, never a drop)."),
     R(BR(events_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "events", NULL,
       "Events handed from the loop thread to the ZeroMQ thread."),
     R(BR(control_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN, NULL, HB__C_NONE, "commands", NULL,

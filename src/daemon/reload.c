@@ -167,8 +167,6 @@ bool hb__reload_needs_restart(const hb_config *a, const hb_config *b, const char
         w = "bridge.events_hwm";
     else if (x->drain_timeout_ns != y->drain_timeout_ns)
         w = "bridge.drain_timeout";
-    else if (x->inbox_queue != y->inbox_queue)
-        w = "bridge.inbox_queue";
     else if (x->events_queue != y->events_queue)
         w = "bridge.events_queue";
     else if (x->control_queue != y->control_queue)

@@ -366,6 +366,13 @@ static void s_on_loop_exit(void *ud)
     pool->paused = NULL;
 }
 
+/* Loop thread, after every turn: the sink's end of a burst. */
+static void s_after_turn(void *ud)
+{
+    hb_pool *pool = ud;
+    pool->sink.flush(pool->sink.ud);
+}
+
 /* ---- the plugin ------------------------------------------------------------ */
 
 const char *hb_plugin_id(const hb_plugin *p)
@@ -623,6 +630,7 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
                        .resolver_threads = cfg->resolver_threads,
                        .max_handshakes = cfg->max_handshakes,
                        .on_exit = s_on_loop_exit,
+                       .after_turn = cfg->sink.flush ? s_after_turn : NULL,
                        .ud = pool};
     int rc = hb__loop_new(&lc, &pool->loop);
     if (rc) {

@@ -89,6 +89,7 @@ struct hb__loop {
     atomic_uint live_conns;         /* lws sockets we hold */
     atomic_uint tls_trims;          /* idle TLS buffer releases (tests) */
     void (*on_exit)(void *ud);
+    void (*after_turn)(void *ud);
     void *ud;
     lws_sorted_usec_list_t tick; /* loop thread: keeps the heartbeat fresh */
     hb__theap theap;             /* loop thread: every hb__timer of this loop */
@@ -415,6 +416,7 @@ static void *s_run(void *arg)
     lws_sul_schedule(loop->ctx, 0, &loop->tick, s_tick, 1);
     while (!atomic_load(&loop->stop)) {
         if (lws_service(loop->ctx, 0) < 0) break;
+        if (loop->after_turn) loop->after_turn(loop->ud);
         atomic_store_explicit(&loop->heartbeat, hb__mono_ns(), memory_order_relaxed);
     }
     /* Commands still waiting run normally: they may be stops the pool needs. */
@@ -665,6 +667,7 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out)
     if (!loop) return HB_E_NOMEM;
     loop->logger = cfg->logger;
     loop->on_exit = cfg->on_exit;
+    loop->after_turn = cfg->after_turn;
     loop->ud = cfg->ud;
     loop->tls_open.prev = loop->tls_open.next = &loop->tls_open;
     loop->cap = cfg->command_queue ? cfg->command_queue : 65536;

@@ -44,6 +44,10 @@ typedef struct hb__loop_cfg {
     /* Called on the loop thread once the loop was asked to stop, before it
      * exits (the pool stops its workers there). */
     void (*on_exit)(void *ud);
+    /* Called on the loop thread after every turn (one lws_service: the
+     * reads, timers and commands that were ready), before it waits again.
+     * NULL: none. */
+    void (*after_turn)(void *ud);
     void *ud;
 } hb__loop_cfg;
 

@@ -90,7 +90,7 @@ static void s_cleanup(void)
 static void s_setup(void)
 {
     static const hb_worker_factory f = {s_factory, NULL};
-    hb_pool_config pc = {.sink = {s_inbox, s_event, NULL}, .factory = &f};
+    hb_pool_config pc = {.sink = {.inbox = s_inbox, .event = s_event}, .factory = &f};
     if (hb_pool_new(&pc, &s_pool)) abort();
     hb_peer_cfg p;
     memset(&p, 0, sizeof(p));

@@ -1,7 +1,8 @@
 """A subscriber that stops reading while a peer floods: the bridge keeps
-running, its RSS stays bounded (ZeroMQ's HWM per subscriber, the bounded
-hand-off queue), the flooding peer is paused rather than anything dropped
-inside the bridge, and subscribers see losses only as gaps in seq.
+running, its RSS stays bounded (ZeroMQ's HWM per subscriber; nothing waits
+between a peer and the inbox socket but one loop turn's burst, so TCP
+pushes back on the peer), nothing is dropped inside the bridge, and
+subscribers see losses only as gaps in seq.
 """
 
 import os
@@ -36,7 +37,7 @@ def test_flood_with_stuck_subscriber():
     srv = H.WSServer()
     try:
         with H.Bridge(peers=[{"id": "flood", "url": srv.url}],
-                      bridge={"inbox_hwm": 500, "inbox_queue": 4},
+                      bridge={"inbox_hwm": 500},
                       log={"level": "info"}, env=ASAN_ENV) as b:
             b.wait_state("flood", "connected")
             stuck = b.sub("inbox", hwm=100)  # subscribes, then never reads
@@ -89,7 +90,6 @@ def test_flood_with_stuck_subscriber():
             st = b.ok({"op": "stats", "id": "flood"})
             assert st["messages_received_total"] >= N, st
             m = b.metrics()
-            assert m["honeybee_inbox_pauses_total"] > 0, m  # the peer was paused
             assert m["honeybee_inbox_published_total"] >= N, m
             # The fast subscriber saw everything or gaps it can tell by seq.
             assert got["n"] + got["gaps"] > 0

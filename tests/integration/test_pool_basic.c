@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -71,6 +72,20 @@ static void test_receive_text_and_binary(void **state)
     assert_non_null(m3);
     assert_int_equal(m3->len, 6);
     assert_memory_equal(m3->data, "abcdef", 6);
+
+    /* The sink's flush follows the turn that delivered the last message,
+     * on the same (loop) thread. */
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&f->sink.mu);
+        size_t done = f->sink.n_msg_flushed;
+        pthread_mutex_unlock(&f->sink.mu);
+        if (done == 3) break;
+        usleep(10000);
+    }
+    pthread_mutex_lock(&f->sink.mu);
+    assert_int_equal(f->sink.n_msg_flushed, 3);
+    assert_false(f->sink.flush_off_thread);
+    pthread_mutex_unlock(&f->sink.mu);
 
     /* The handshake carried the path and a User-Agent. */
     hb_event *added = hbt_wait_event(&f->sink, HB_EV_ADDED, "a", 1, 10);

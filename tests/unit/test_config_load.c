@@ -91,7 +91,6 @@ static void check_spec_defaults(const hb_config *c)
     assert_int_equal(c->bridge.inbox_hwm, 100000);
     assert_int_equal(c->bridge.events_hwm, 100000);
     assert_int_equal(c->bridge.drain_timeout_ns, 5 * SEC);
-    assert_int_equal(c->bridge.inbox_queue, 8192);
     assert_int_equal(c->bridge.events_queue, 65536);
     assert_int_equal(c->bridge.control_queue, 65536);
     const hb_peer_opts *p = &c->pool;
@@ -150,7 +149,6 @@ static const char s_full[] = "bridge:\n"
                              "  inbox_hwm: 0\n"
                              "  events_hwm: 5\n"
                              "  drain_timeout: 250ms\n"
-                             "  inbox_queue: 1\n"
                              "  events_queue: 2\n"
                              "  control_queue: 3\n"
                              "pool:\n"
@@ -201,7 +199,6 @@ static void test_every_key(void **state)
     assert_int_equal(c->bridge.inbox_hwm, 0);
     assert_int_equal(c->bridge.events_hwm, 5);
     assert_int_equal(c->bridge.drain_timeout_ns, 250 * MS);
-    assert_int_equal(c->bridge.inbox_queue, 1);
     assert_int_equal(c->bridge.events_queue, 2);
     assert_int_equal(c->bridge.control_queue, 3);
     const hb_peer_opts *p = &c->pool;
@@ -227,7 +224,7 @@ static void test_every_key(void **state)
     const hb_peer_cfg *a = &c->peers[0], *b = &c->peers[1];
     assert_string_equal(a->id, "relay-a");
     assert_string_equal(a->url, "wss://relay.example.com/");
-    assert_int_equal(a->line, 36);
+    assert_int_equal(a->line, 35);
     assert_int_equal(a->n_headers, 2);
     assert_string_equal(a->headers[0].name, "Origin");
     assert_string_equal(a->headers[0].value, "https://example.com");
@@ -375,7 +372,7 @@ static void test_out_of_range(void **state)
     (void)state;
     const char *e = load_bad("bridge:\n"
                              "  inbox_hwm: -1\n"
-                             "  inbox_queue: 0\n"
+                             "  events_queue: 0\n"
                              "  events_hwm: 99999999999\n"
                              "pool:\n"
                              "  connect_timeout: 0\n"
@@ -398,7 +395,7 @@ static void test_out_of_range(void **state)
                              "    max_message_size: 3GiB\n"
                              "    keepalive: {timeout: 9000h}\n");
     has_line(e, "conf.yaml:2: bridge.inbox_hwm: must be between 0 and 2147483647");
-    has_line(e, "conf.yaml:3: bridge.inbox_queue: must be at least 1");
+    has_line(e, "conf.yaml:3: bridge.events_queue: must be at least 1");
     has_line(e, "conf.yaml:4: bridge.events_hwm: must be between 0 and 2147483647");
     has_line(e, "conf.yaml:6: pool.connect_timeout: must be greater than 0 and at most 8760h");
     has_line(e, "conf.yaml:7: pool.write_timeout: must be greater than 0 and at most 8760h");

@@ -61,7 +61,7 @@ static hb_pool *s_pool;
 static int s_setup(void **state)
 {
     static const hb_worker_factory f = {s_factory, NULL};
-    hb_pool_config pc = {.sink = {s_inbox, s_event, NULL}, .factory = &f};
+    hb_pool_config pc = {.sink = {.inbox = s_inbox, .event = s_event}, .factory = &f};
     if (hb_pool_new(&pc, &s_pool)) return -1;
     hb_peer_cfg p = {0};
     p.id = "reader-peer";

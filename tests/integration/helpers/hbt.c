@@ -230,6 +230,8 @@ static bool s_inbox(void *ud, hb_inbox_msg *m)
         k->msg = realloc(k->msg, k->cap_msg * sizeof(*k->msg));
     }
     k->msg[k->n_msg++] = m;
+    k->inbox_thread = pthread_self();
+    k->inbox_seen = true;
     bool more = k->inbox_budget < 0 || (int)k->n_msg < k->inbox_budget;
     pthread_cond_broadcast(&k->cond);
     pthread_mutex_unlock(&k->mu);
@@ -271,9 +273,21 @@ void hbt_sink_free(hbt_sink *k)
     pthread_cond_destroy(&k->cond);
 }
 
+/* The end of a loop turn: records what had arrived by then. */
+static void s_flush(void *ud)
+{
+    hbt_sink *k = ud;
+    pthread_mutex_lock(&k->mu);
+    if (k->inbox_seen && !pthread_equal(k->inbox_thread, pthread_self()))
+        k->flush_off_thread = true;
+    k->n_msg_flushed = k->n_msg;
+    pthread_cond_broadcast(&k->cond);
+    pthread_mutex_unlock(&k->mu);
+}
+
 hb_sink hbt_sink_get(hbt_sink *k)
 {
-    return (hb_sink){.inbox = s_inbox, .event = s_event, .ud = k};
+    return (hb_sink){.inbox = s_inbox, .event = s_event, .flush = s_flush, .ud = k};
 }
 
 static hb_event *s_nth_event(hbt_sink *k, hb_event_kind kind, const char *id, int n)

@@ -40,6 +40,11 @@ typedef struct hbt_sink {
     hb_inbox_msg **msg;
     size_t n_msg, cap_msg;
     int inbox_budget; /* >0: return false once this many were taken; -1: unlimited */
+    /* The sink's flush: how many messages had arrived at the last one, and
+     * whether one ran on another thread than the inbox callback's. */
+    size_t n_msg_flushed;
+    pthread_t inbox_thread;
+    bool inbox_seen, flush_off_thread;
 } hbt_sink;
 
 void hbt_sink_init(hbt_sink *k);
