@@ -163,11 +163,14 @@ static void s_reclaim(hb_bridge *b);
 static void s_flush(void *ud)
 {
     hb_bridge *b = ud;
+    /* Every turn, bursts or not: the loop turns at least twice a second
+     * (its tick), so nothing ZeroMQ handed back waits longer than that, and
+     * every message is freed on the thread that allocated it. */
+    if (atomic_load_explicit(&b->done, memory_order_relaxed)) s_reclaim(b);
     hb_inbox_msg *m = b->burst_head;
     if (!m) return;
     b->burst_head = b->burst_tail = NULL;
     b->burst_n = 0;
-    if (atomic_load_explicit(&b->done, memory_order_relaxed)) s_reclaim(b);
     pthread_mutex_lock(&b->in_mu);
     uint64_t n = 0, lost = 0;
     while (m) {
@@ -267,9 +270,9 @@ static void s_free_msg(void *data, void *hint)
                                                   memory_order_relaxed));
 }
 
-/* Free what ZeroMQ handed back. Loop thread before each publish (the stack
- * is not empty), the bridge thread when the inbox went quiet, and destroy;
- * taking the whole stack at once makes any number of takers safe. */
+/* Free what ZeroMQ handed back. Loop thread at the end of every turn (the
+ * stack is not empty), and destroy; taking the whole stack at once makes
+ * any number of takers safe. */
 static void s_reclaim(hb_bridge *b)
 {
     hb_inbox_msg *m = atomic_exchange_explicit(&b->done, NULL, memory_order_acquire);
@@ -808,9 +811,6 @@ static void *s_run(void *arg)
             atomic_store(&b->failed, true);
             break;
         }
-        /* A quiet turn: the loop thread may be quiet too, with the last
-         * burst's messages still on `done`; do not let them sit there. */
-        if (n == 0) s_reclaim(b);
         if (items[0].revents & ZMQ_POLLIN) {
             uint64_t v;
             ssize_t r = read(b->efd, &v, sizeof(v));

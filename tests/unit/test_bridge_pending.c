@@ -11,7 +11,7 @@
  *   write again once the drain found the list empty (no lost wake-up);
  *   inbox messages never wake the bridge thread;
  * - the `done` stack of zero-copy messages ZeroMQ handed back, freed in a
- *   batch by the next burst or by destroy;
+ *   batch at the end of the next loop turn or by destroy;
  * - the socket limits derived from max_message_size.
  */
 #include <setjmp.h>
@@ -254,11 +254,17 @@ static void test_done_stack(void **state)
     assert_ptr_equal(top->next, m[1]);
     assert_ptr_equal(top->next->next, m[0]);
     assert_null(m[0]->next);
-    /* A burst reclaims first. */
+    /* Collecting a message does not reclaim; the end of the turn does, and
+     * so does the end of a turn with no messages (the loop's tick). */
     hb_sink sink = hb__bridge_sink(b);
     assert_true(sink.inbox(sink.ud, s_msg()));
-    assert_non_null(atomic_load(&b->done)); /* collected, not yet flushed */
+    assert_non_null(atomic_load(&b->done));
     sink.flush(sink.ud);
+    assert_null(atomic_load(&b->done));
+    hb_inbox_msg *again = s_msg();
+    again->next = (hb_inbox_msg *)(void *)b;
+    s_free_msg(again->data, again);
+    sink.flush(sink.ud); /* an empty turn */
     assert_null(atomic_load(&b->done));
     /* And destroy reclaims what is left. */
     hb_inbox_msg *last = s_msg();
