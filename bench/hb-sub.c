@@ -158,8 +158,12 @@ int main(int argc, char **argv)
     signal(SIGTERM, s_on_signal);
     s_peers = calloc(PEER_SLOTS, sizeof(*s_peers));
     bench_hist *lat = malloc(sizeof(*lat));
-    if (!s_peers || !lat) return 1;
+    /* The latency of each --progress-s interval alone (a soak's p99 over
+     * time), reset after each progress line. */
+    bench_hist *ivl = malloc(sizeof(*ivl));
+    if (!s_peers || !lat || !ivl) return 1;
     bench_hist_init(lat);
+    bench_hist_init(ivl);
 
     void *ctx = zmq_ctx_new();
     void *sub = zmq_socket(ctx, ZMQ_SUB);
@@ -264,17 +268,21 @@ int main(int argc, char **argv)
         last_wall = now_wall;
         if (plen >= BENCH_TS_DIGITS && bench_get_digits(pl + BENCH_TS_OFF, BENCH_TS_DIGITS, &ts)) {
             bench_hist_add(lat, now_wall > ts ? now_wall - ts : 0);
+            if (progress_s) bench_hist_add(ivl, now_wall > ts ? now_wall - ts : 0);
             if (ts < min_ts) min_ts = ts;
         }
         if (progress_s && now >= next_progress) {
             if (next_progress) {
                 printf("{\"event\":\"progress\",\"t_s\":%.3f,\"received\":%llu,\"rate\":%.1f,"
-                       "\"missing\":%llu}\n",
+                       "\"missing\":%llu,",
                        (double)(now - first) / 1e9, (unsigned long long)received,
                        (double)(received - prog_count) / (double)progress_s,
                        (unsigned long long)missing);
+                bench_hist_json(stdout, "lat_us", ivl);
+                printf("}\n");
                 fflush(stdout);
             }
+            bench_hist_init(ivl);
             prog_count = received;
             next_progress = now + progress_s * 1000000000u;
         }
@@ -305,6 +313,7 @@ int main(int argc, char **argv)
     zmq_close(sub);
     zmq_ctx_term(ctx);
     free(lat);
+    free(ivl);
     free(s_peers);
     return 0;
 }

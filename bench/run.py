@@ -497,6 +497,10 @@ class Runner:
             m = proc_mem(b.pid)
             samples.append((time.monotonic() - t0, m.get("VmRSS")))
         summ = sub.wait_event("summary", 60)
+        # Latency per progress interval (hb-sub resets its interval
+        # histogram after each line): is p99 stable over the soak?
+        ivl = [(e["t_s"], e["lat_us"]["p50"], e["lat_us"]["p99"]) for e in sub.lines
+               if e.get("event") == "progress" and e.get("lat_us", {}).get("p99") is not None]
         cpu1 = proc_cpu(b.pid)
         mem = proc_mem(b.pid)
         feed.wait_event("done", 30)
@@ -518,7 +522,7 @@ class Runner:
                 "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv else None,
                 "hwm_kib": mem.get("VmHWM"), "rss_first_kib": first, "rss_peak_kib": peak,
                 "rss_last_kib": last, "rss_growth_pct": (peak - first) / first * 100.0,
-                "samples": samples}
+                "samples": samples, "latency_by_interval": ivl}
 
     # ---- callgrind --------------------------------------------------------
 
@@ -858,12 +862,18 @@ def main():
                          "cpu": fmt(x["cpu_us_per_msg"], "%.2f"),
                          "rss": fmt(x["hwm_kib"] / 1024.0, "%.1f MiB"),
                          "notes": "RSS %d -> peak %d -> end %d KiB (%+.1f%% after the first "
-                                  "10%%, %+.1f%% over the second half)%s"
+                                  "10%%, %+.1f%% over the second half)%s%s"
                                   % (x["rss_first_kib"], x["rss_peak_kib"], x["rss_last_kib"],
                                      x["rss_growth_pct"], x["rss_half_growth_pct"],
+                                     "; p99 per %d intervals %s-%s" % (
+                                         len(x["latency_by_interval"]),
+                                         fmt(min(i[2] for i in x["latency_by_interval"])),
+                                         fmt(max(i[2] for i in x["latency_by_interval"])))
+                                     if x["latency_by_interval"] else "",
                                      "; %d lost" % x["missing"] if x["missing"] else "")})
             if a.smoke and (x["missing"] or x["bad"] or x["received"] < 0.9 * x["expected"]):
-                failures.append("soak: %s" % {k: v for k, v in x.items() if k != "samples"})
+                failures.append("soak: %s" % {k: v for k, v in x.items()
+                                              if k not in ("samples", "latency_by_interval")})
 
         if a.callgrind:
             x = r.run_callgrind()

@@ -9,8 +9,9 @@
  * bounded command queue plus lws_cancel_service().
  *
  * What the pool produces goes to a sink the user supplies (hb_sink): each
- * received message and each lifecycle event. The bridge plugs its ZeroMQ
- * hand-off in there; a library user can plug anything.
+ * received message and each lifecycle event. The bridge plugs ZeroMQ in
+ * there (it publishes on the loop thread); a library user can plug
+ * anything.
  */
 #ifndef HONEYBEE_POOL_H
 #define HONEYBEE_POOL_H
@@ -117,15 +118,20 @@ typedef struct hb_sink {
      * waits for it (deadlock). Hand events to a queue of your own instead.
      */
     void (*event)(void *ud, hb_event *e);
+    void *ud;
     /*
-     * Optional (NULL: none). Called on the loop thread after each turn of
-     * the loop (the reads, timers and commands that were ready at once),
-     * before it waits for more. A sink may hold the inbox messages of a
-     * turn and pass them on together here: the bridge publishes them in
-     * one burst, so ZeroMQ's I/O thread wakes once per burst.
+     * Optional (NULL: none; last, so {inbox, event, ud} initialisers keep
+     * their meaning). Called on the loop thread after every turn of the
+     * loop (the reads, timers and commands that were ready at once), empty
+     * turns included (the loop turns at least twice a second), before a
+     * peer's `removed` is emitted, and once more as the loop exits. A sink
+     * may hold the inbox messages of a turn and pass them on together here
+     * (the bridge publishes them in one burst, so ZeroMQ's I/O thread wakes
+     * once per burst). The pool does not bound how many messages one turn
+     * delivers: a sink that collects must bound itself. Like `inbox`, it
+     * must not block and must not call the pool.
      */
     void (*flush)(void *ud);
-    void *ud;
 } hb_sink;
 
 /* ---- the pool ------------------------------------------------------------ */

@@ -4,13 +4,16 @@
  * Threads. The bridge thread (s_run) creates the ZeroMQ context and binds
  * the four sockets; it keeps the events PUB, the send PULL and the control
  * REP for good. The inbox PUB is the exception: it is published from the
- * pool's loop thread, inside the sink's inbox callback (s_sink_inbox), so
- * a message goes from lws's receive buffer to ZeroMQ on the thread that
- * read it, with no queue, no wake-up and no second thread on its way. That
+ * pool's loop thread, which collects the messages of one loop turn in the
+ * sink (s_sink_inbox) and publishes them in one burst at the end of the
+ * turn (s_flush), so a message goes from lws's receive buffer to ZeroMQ on
+ * the thread that read it, with no queue, no wake-up and no second thread
+ * on its way. That
  * socket is owned by whoever holds `in_mu`: the bridge thread when it binds
  * and closes it, the loop thread for every message in between (the mutex
- * is uncontended then; it is also the memory barrier ZeroMQ asks for when a
- * socket moves between threads). The hand-off it replaced (a bounded list
+ * is uncontended then, as only the bind and the close take it from another
+ * thread; it is also the memory barrier ZeroMQ asks for when a socket
+ * moves between threads). The hand-off it replaced (a bounded list
  * drained by the bridge thread) cost a lock, a cross-thread free and a
  * thread wake-up per batch, and was the largest part of what the bridge
  * added per message (docs/performance.md).
@@ -25,10 +28,10 @@
  * after that sees `awake` false and writes the eventfd (no lost wake-up),
  * and one that appends before it is picked up by the re-check.
  *
- * Bounds. Nothing waits between a peer and the inbox socket: a PUB socket
- * never blocks, so the loop thread reads the next message only after the
- * last one is with ZeroMQ, and a flood is pushed back on by TCP at the
- * rate the loop thread can publish. The events list holds at most
+ * Bounds. Nothing waits between a peer and the inbox socket but one turn's
+ * burst (at most HB_INBOX_BURST): a PUB socket never blocks, so the loop
+ * thread reads on only after the last burst is with ZeroMQ, and a flood is
+ * pushed back on by TCP at the rate the loop thread can publish. The events list holds at most
  * bridge.events_queue events; beyond that an event is counted in
  * events_dropped and logged (lifecycle events are rare: only a stuck bridge
  * thread can fill it). The only place a message can be lost is ZeroMQ's
@@ -97,9 +100,10 @@ struct hb_bridge {
     /* The inbox PUB and what is counted with it: owned by the holder of
      * in_mu (see the top of this file). */
     pthread_mutex_t in_mu;
-    void *in_sock;         /* NULL before the bind and after the close */
-    uint64_t in_published; /* messages written to in_sock */
-    uint64_t in_closed;    /* messages that came after the close (shutdown) */
+    void *in_sock; /* NULL before the bind and after the close */
+    /* Written by the in_mu holder, read anywhere (metrics): */
+    _Atomic uint64_t in_published; /* messages written to in_sock */
+    _Atomic uint64_t in_closed;    /* messages that came after the close (shutdown) */
     /* Zero-copy messages ZeroMQ is done with: pushed by s_free_msg on
      * ZeroMQ's I/O thread, freed in batches by s_reclaim on the loop thread
      * that allocated them (see s_free_msg). Any thread pushes or takes. */
@@ -178,17 +182,17 @@ static void s_flush(void *ud)
         if (b->in_sock) {
             n += s_publish_inbox(b, b->in_sock, m);
         } else {
-            /* The socket is closed: only a peer that outlived a shutdown
-             * whose drain_timeout ran out gets here. Counted, logged at
-             * destroy. */
+            /* The socket is closed (shutdown): only a peer still reading
+             * after hb_pool_shutdown returned (its drain_timeout ran out)
+             * gets here. Counted (metrics), logged at destroy. */
             lost++;
             hb_inbox_msg_free(m);
         }
         m = next;
     }
-    b->in_published += n;
-    b->in_closed += lost;
     pthread_mutex_unlock(&b->in_mu);
+    if (n) atomic_fetch_add_explicit(&b->in_published, n, memory_order_relaxed);
+    if (lost) atomic_fetch_add_explicit(&b->in_closed, lost, memory_order_relaxed);
 }
 
 /* Loop thread. Takes `m` into the burst; never pauses the pool: nothing
@@ -241,7 +245,7 @@ static void s_sink_event(void *ud, hb_event *e)
 
 hb_sink hb__bridge_sink(hb_bridge *b)
 {
-    hb_sink s = {.inbox = s_sink_inbox, .event = s_sink_event, .flush = s_flush, .ud = b};
+    hb_sink s = {.inbox = s_sink_inbox, .event = s_sink_event, .ud = b, .flush = s_flush};
     return s;
 }
 
@@ -953,13 +957,14 @@ void hb__bridge_destroy(hb_bridge **bp)
             free(p);
         }
     close(b->efd);
-    s_flush(b);       /* the pool is gone: the socket is closed, this only frees */
-    s_reclaim(b);     /* the context is terminated: ZeroMQ handed everything back */
-    if (b->in_closed) /* the pool is gone: nothing else touches in_closed */
+    s_flush(b);   /* the pool is gone: the socket is closed, this only frees */
+    s_reclaim(b); /* the context is terminated: ZeroMQ handed everything back */
+    uint64_t late = atomic_load(&b->in_closed);
+    if (late)
         HB_LOG(b->lg, HB_LOG_WARN, NULL,
-               "%" PRIu64 " inbox messages arrived after the inbox socket closed "
-               "(a peer outlived drain_timeout): not published",
-               b->in_closed);
+               "%" PRIu64 " inbox messages were received after the inbox socket closed at "
+               "shutdown: not published",
+               late);
     pthread_mutex_destroy(&b->in_mu);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
@@ -979,10 +984,8 @@ bool hb__bridge_failed(hb_bridge *b)
 
 void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out)
 {
-    pthread_mutex_lock(&b->in_mu);
-    out->inbox_published = b->in_published;
-    out->inbox_after_close = b->in_closed;
-    pthread_mutex_unlock(&b->in_mu);
+    out->inbox_published = atomic_load_explicit(&b->in_published, memory_order_relaxed);
+    out->inbox_after_close = atomic_load_explicit(&b->in_closed, memory_order_relaxed);
     out->events_published = atomic_load(&b->c_events_published);
     out->events_dropped = atomic_load(&b->c_events_dropped);
     out->send_received = atomic_load(&b->c_send_received);

@@ -4,8 +4,8 @@
  * One "bridge thread" binds the four ZeroMQ sockets of SPEC.md section 1
  * and owns three of them (events PUB, send PULL, control REP) and an
  * eventfd in one zmq_poll loop. The inbox PUB is lent to the pool's loop
- * thread, which publishes every message from the sink as it reads it. The
- * sink hands events over through a bounded intrusive queue and wakes the
+ * thread, which publishes the messages of each loop turn in one burst from
+ * the sink's flush. The sink hands events over through a bounded intrusive queue and wakes the
  * bridge thread through the eventfd, once per batch (bridge.c).
  *
  * The pure pieces (metadata frame, event JSON, control request parsing,
@@ -140,8 +140,9 @@ int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap);
 void hb__bridge_begin_shutdown(hb_bridge *b);
 
 /*
- * Step 2 (after hb_pool_shutdown): publish everything still in the hand-off
- * queues, close the sockets with a bounded linger, join the thread.
+ * Step 2 (after hb_pool_shutdown): publish every event still in the
+ * hand-off queue, close the sockets (the inbox one taken back from the loop
+ * thread) with a bounded linger, join the thread.
  */
 void hb__bridge_finish(hb_bridge *b);
 

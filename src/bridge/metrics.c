@@ -184,6 +184,9 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         s_header(&b, "honeybee_inbox_published_total", "counter",
                  "Messages written to the inbox PUB socket (before per-subscriber HWM).");
         s_printf(&b, "honeybee_inbox_published_total %" PRIu64 "\n", bc->inbox_published);
+        s_header(&b, "honeybee_inbox_unpublished_total", "counter",
+                 "Messages received after the inbox socket closed at shutdown (not published).");
+        s_printf(&b, "honeybee_inbox_unpublished_total %" PRIu64 "\n", bc->inbox_after_close);
     }
     for (size_t i = 0; i < n; i++) free(ids[i]);
     free(ids);

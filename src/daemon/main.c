@@ -2,8 +2,9 @@
  * main.c: honeybee-bridge, the daemon (SPEC.md sections 2 and 7).
  *
  * Threads: the main thread (this file: arguments, signals, reload,
- * shutdown), the pool's loop thread (and its resolver threads), the bridge
- * thread (every ZeroMQ socket, src/bridge/bridge.c) and the HTTP thread
+ * shutdown), the pool's loop thread (and its resolver threads; it also
+ * publishes on the inbox socket), the bridge thread (the other ZeroMQ
+ * sockets, src/bridge/bridge.c) and the HTTP thread
  * (src/daemon/http.c). Signals are blocked in every thread and read here
  * from a signalfd, so no code runs in a signal handler.
  *

@@ -316,6 +316,10 @@ static void s_paused_unlink(hb_pool *pool, hb_plugin *p)
 static void s_reap(void *ud)
 {
     hb_pool *pool = ud;
+    /* What a sink holds of this turn goes out before any `removed`: the
+     * bridge publishes a peer's last messages before its removal can let
+     * the daemon close the inbox socket (hb_pool_shutdown returns). */
+    if (pool->fin_head && pool->sink.flush) pool->sink.flush(pool->sink.ud);
     while (pool->fin_head) {
         hb_plugin *p = pool->fin_head;
         pool->fin_head = p->fin_next;

@@ -9,7 +9,9 @@
  * at its exact size and copied once; a message in several pieces of one
  * frame is allocated once at the size the frame header announced
  * (hb_reader_expect); only a message in several frames grows, by doubling,
- * and is trimmed when it ends with much slack. Loop thread (owned by one
+ * and is trimmed when it ends with slack, since a sink may hold the
+ * allocation for long: the bridge hands it to ZeroMQ zero-copy, where a
+ * slow subscriber keeps up to inbox_hwm of them. Loop thread (owned by one
  * session).
  */
 #include <stdint.h>
@@ -95,9 +97,10 @@ hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t len, bool f
     if (len) memcpy(m->data + m->len, data, len);
     m->len += len;
     if (!final) return HB_READ_MORE;
-    /* Grown by doubling: give back a large unused tail (realloc shrinks in
-     * place) so a queued message does not hold twice its size. */
-    if (r->cap - m->len > 65536 && r->cap - m->len > m->len / 4)
+    /* Grown by doubling (or started at 4 KiB): give back an unused tail of
+     * more than 256 bytes and an eighth (realloc shrinks in place), so a
+     * held message costs about its size, not up to twice it or 4 KiB. */
+    if (r->cap - m->len > 256 && r->cap - m->len > m->len / 8)
         hb_plugin_msg_reserve(r->plugin, &m, m->len); /* on failure m stays as it was */
     r->msg = NULL;
     r->cap = 0;

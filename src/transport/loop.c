@@ -421,6 +421,7 @@ static void *s_run(void *arg)
     }
     /* Commands still waiting run normally: they may be stops the pool needs. */
     s_drain(loop, false);
+    if (loop->after_turn) loop->after_turn(loop->ud); /* the last turn */
     if (loop->on_exit) loop->on_exit(loop->ud);
     lws_sul_cancel(&loop->tick);
     return NULL;

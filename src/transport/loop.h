@@ -45,8 +45,9 @@ typedef struct hb__loop_cfg {
      * exits (the pool stops its workers there). */
     void (*on_exit)(void *ud);
     /* Called on the loop thread after every turn (one lws_service: the
-     * reads, timers and commands that were ready), before it waits again.
-     * NULL: none. */
+     * reads, timers and commands that were ready), before it waits again,
+     * and once after the commands left at exit ran, before on_exit. NULL:
+     * none. */
     void (*after_turn)(void *ud);
     void *ud;
 } hb__loop_cfg;

@@ -91,6 +91,7 @@ def test_flood_with_stuck_subscriber():
             assert st["messages_received_total"] >= N, st
             m = b.metrics()
             assert m["honeybee_inbox_published_total"] >= N, m
+            assert m["honeybee_inbox_unpublished_total"] == 0, m
             # The fast subscriber saw everything or gaps it can tell by seq.
             assert got["n"] + got["gaps"] > 0
             if got["gaps"] == 0:

@@ -97,8 +97,8 @@ static void test_render(void **state)
         }
         line = nl + 1;
     }
-    /* 4 + 8 peers, 5 families x 3, 5 + 6 send_failed, 2 bridge */
-    assert_int_equal(lines, 12 + 15 + 11 + 2);
+    /* 4 + 8 peers, 5 families x 3, 5 + 6 send_failed, 3 bridge */
+    assert_int_equal(lines, 12 + 15 + 11 + 3);
     free(t);
 }
 

@@ -235,8 +235,8 @@ static void test_wakeups(void **state)
 }
 
 /* Zero-copy payloads ZeroMQ hands back are not freed on its thread: they
- * wait on `done` (newest first) until the loop thread's next burst, or a
- * quiet bridge-thread turn, frees them all (ASan: nothing leaks, nothing
+ * wait on `done` (newest first) until the end of the loop thread's next
+ * turn frees them all (ASan: nothing leaks, nothing
  * is freed twice). */
 static void test_done_stack(void **state)
 {

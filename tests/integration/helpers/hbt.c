@@ -232,6 +232,7 @@ static bool s_inbox(void *ud, hb_inbox_msg *m)
     k->msg[k->n_msg++] = m;
     k->inbox_thread = pthread_self();
     k->inbox_seen = true;
+    k->last_inbox_ms = hbt_now_ms();
     bool more = k->inbox_budget < 0 || (int)k->n_msg < k->inbox_budget;
     pthread_cond_broadcast(&k->cond);
     pthread_mutex_unlock(&k->mu);
@@ -280,6 +281,10 @@ static void s_flush(void *ud)
     pthread_mutex_lock(&k->mu);
     if (k->inbox_seen && !pthread_equal(k->inbox_thread, pthread_self()))
         k->flush_off_thread = true;
+    if (k->n_msg > k->n_msg_flushed) {
+        uint64_t d = hbt_now_ms() - k->last_inbox_ms;
+        if (d > k->max_flush_delay_ms) k->max_flush_delay_ms = d;
+    }
     k->n_msg_flushed = k->n_msg;
     pthread_cond_broadcast(&k->cond);
     pthread_mutex_unlock(&k->mu);
@@ -287,7 +292,7 @@ static void s_flush(void *ud)
 
 hb_sink hbt_sink_get(hbt_sink *k)
 {
-    return (hb_sink){.inbox = s_inbox, .event = s_event, .flush = s_flush, .ud = k};
+    return (hb_sink){.inbox = s_inbox, .event = s_event, .ud = k, .flush = s_flush};
 }
 
 static hb_event *s_nth_event(hbt_sink *k, hb_event_kind kind, const char *id, int n)

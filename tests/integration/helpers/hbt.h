@@ -45,6 +45,8 @@ typedef struct hbt_sink {
     size_t n_msg_flushed;
     pthread_t inbox_thread;
     bool inbox_seen, flush_off_thread;
+    /* The longest time from a message to the flush that followed it. */
+    uint64_t last_inbox_ms, max_flush_delay_ms;
 } hbt_sink;
 
 void hbt_sink_init(hbt_sink *k);
