@@ -24,6 +24,7 @@ Usage:
 
 import argparse
 import json
+import math
 import os
 import queue
 import re
@@ -679,6 +680,77 @@ def sweep_scenarios():
     return out
 
 
+def plot_svg(results, svg_path):
+    """Two small log-log charts of CPU microseconds per message, bridge and
+    its two limits: against payload size (1 peer) and against the number of
+    peers (200 B), from whatever streaming scenarios the run had (--sweep
+    fills them in). Plain SVG, no plotting library."""
+    sc = results["scenarios"]
+    series = {"size": [], "peers": []}
+    for name, x in sc.items():
+        meta = x.get("scenario") if isinstance(x, dict) else None
+        if not meta or meta.get("rate") or "bridge" not in x:
+            continue  # paced runs measure latency, not cost
+        if meta["peers"] == 1:
+            series["size"].append((meta["size"], x))
+        if meta["size"] == 200:
+            series["peers"].append((meta["peers"], x))
+    colors = {"bridge": "#c0392b", "direct": "#2471a3", "raw": "#229954"}
+    W, H, M = 360, 260, 48
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="11">' % (2 * W, H + 30)]
+    for i, (key, title, unit) in enumerate((("size", "by payload size, 1 peer", "bytes"),
+                                            ("peers", "by peers, 200 B", "peers"))):
+        pts = sorted(series[key], key=lambda p: p[0])
+        ox = i * W
+        out.append('<text x="%d" y="16" font-weight="bold">CPU µs per message, %s</text>'
+                   % (ox + M, title))
+        vals = [x[path]["cpu_us_per_msg"] for _, x in pts for path in colors
+                if path in x and x[path].get("cpu_us_per_msg")]
+        if not pts or not vals:
+            out.append('<text x="%d" y="%d">no data</text>' % (ox + M, H // 2))
+            continue
+        xs = [math.log2(v) for v, _ in pts]
+        x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+        y0, y1 = math.log10(min(vals)) - 0.1, math.log10(max(vals)) + 0.1
+
+        def px(v, x0=x0, x1=x1, ox=ox):
+            return ox + M + (math.log2(v) - x0) / (x1 - x0) * (W - 2 * M)
+
+        def py(v, y0=y0, y1=y1):
+            return 24 + (1 - (math.log10(v) - y0) / (y1 - y0)) * (H - 24 - M)
+
+        out.append('<rect x="%d" y="24" width="%d" height="%d" fill="none" stroke="#999"/>'
+                   % (ox + M, W - 2 * M, H - 24 - M))
+        for v, _ in pts:
+            out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
+                       % (px(v), H - M + 14, v))
+        out.append('<text x="%d" y="%d" text-anchor="middle">%s</text>'
+                   % (ox + W // 2, H - M + 28, unit))
+        for e in range(math.floor(y0), math.ceil(y1) + 1):
+            for m in (1, 2, 5):
+                v = m * 10 ** e
+                if y0 <= math.log10(v) <= y1:
+                    out.append('<text x="%d" y="%.1f" text-anchor="end">%g</text>'
+                               % (ox + M - 4, py(v) + 4, v))
+                    out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/>'
+                               % (ox + M, ox + W - M, py(v), py(v)))
+        for j, (path, color) in enumerate(colors.items()):
+            line = [(px(v), py(x[path]["cpu_us_per_msg"])) for v, x in pts
+                    if path in x and x[path].get("cpu_us_per_msg")]
+            if not line:
+                continue
+            out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
+                       % (color, " ".join("%.1f,%.1f" % q for q in line)))
+            for q in line:
+                out.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (q + (color,)))
+            out.append('<text x="%d" y="%d" fill="%s">%s</text>'
+                       % (ox + M + 8 + 70 * j, H + 20, color, path))
+    out.append("</svg>")
+    with open(svg_path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def fmt(v, spec="%.0f", none="-"):
     return none if v is None else spec % v
 
@@ -723,6 +795,7 @@ def main():
     ap.add_argument("--settle", type=float, default=3.0, help="seconds before RSS is read")
     ap.add_argument("--connect-timeout", type=float, default=60.0,
                     help="seconds an idle run waits for every peer to connect")
+    ap.add_argument("--plot", help="write CPU per message by size and by peers as SVG here")
     ap.add_argument("--json-out", default=None, help="write every result here")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log each step to stderr")
@@ -899,6 +972,8 @@ def main():
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(results, f, indent=1)
+    if a.plot:
+        plot_svg(results, a.plot)
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures))
         return 1

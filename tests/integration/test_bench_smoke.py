@@ -16,6 +16,8 @@ and passes, because the build chose not to have a harness.
 import os
 import subprocess
 import sys
+import tempfile
+import xml.etree.ElementTree as ET
 
 
 def main():
@@ -34,8 +36,9 @@ def main():
     py = os.environ.get("HB_PYTHON", sys.executable)
     # Sanitizer builds are several times slower; the smoke run only checks
     # correctness, so it keeps the same sizes and relies on generous waits.
+    svg = os.path.join(tempfile.mkdtemp(prefix="hb-smoke-"), "cost.svg")
     cmd = [py, os.path.join(src, "bench", "run.py"), "--smoke", "--bridge", bridge,
-           "--bin-dir", tools]
+           "--bin-dir", tools, "--plot", svg]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
     out = r.stdout.decode("utf-8", "replace")
     print(out)
@@ -48,6 +51,14 @@ def main():
         if needle not in out:
             print("missing row: %r" % needle)
             return 1
+    # The plot: well-formed SVG with a line for the bridge and each limit.
+    root = ET.parse(svg).getroot()
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    if not root.tag.endswith("svg") or len(lines) < 3:
+        print("bad plot: %s, %d lines" % (root.tag, len(lines)))
+        return 1
+    os.unlink(svg)
+    os.rmdir(os.path.dirname(svg))
     print("ok")
     return 0
 
