@@ -56,6 +56,7 @@
 
 #include "bridge/bridge.h"
 #include "core/clock.h"
+#include "core/tsan.h"
 #include "core/utf8.h"
 
 /* ThreadSanitizer cannot see the happens-before that libzmq's pipe gives
@@ -65,14 +66,7 @@
  * race report that tests/tsan.supp then suppresses, and TSan's report
  * bookkeeping grew the bridge by ~35 MiB in test_bridge_backpressure.
  * They compile to nothing outside TSan builds. */
-#if defined(__SANITIZE_THREAD__)
-#define S_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define S_TSAN 1
-#endif
-#endif
-#ifdef S_TSAN
+#ifdef HB_TSAN
 #include <sanitizer/tsan_interface.h>
 #define S_HANDED_TO_ZMQ(m)      __tsan_release(m)
 #define S_HANDED_BACK_BY_ZMQ(m) __tsan_acquire(m)

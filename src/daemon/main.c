@@ -34,6 +34,7 @@
 
 #include "bridge/bridge.h"
 #include "core/clock.h"
+#include "core/tsan.h"
 #include "daemon/cli.h"
 #include "daemon/http.h"
 #include "daemon/reload.h"
@@ -46,14 +47,7 @@
  * uninstrumented libraries (their interceptor calls); our own code stays
  * fully checked.
  */
-#if defined(__SANITIZE_THREAD__)
-#define S_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define S_TSAN 1
-#endif
-#endif
-#ifdef S_TSAN
+#ifdef HB_TSAN
 const char *__tsan_default_options(void);
 const char *__tsan_default_options(void)
 {
