@@ -45,6 +45,20 @@ typedef struct hb_bridge_counters {
 void hb__meta_encode(uint8_t out[HB_META_LEN], uint8_t flags, uint32_t conn, uint64_t seq,
                      uint64_t received_ns);
 
+/*
+ * The per-peer counter families of SPEC.md section 8, one table for both
+ * renderings: /metrics names each "honeybee_" + key, the control op
+ * `stats` uses the key itself. (send_failed, which has a reason label, is
+ * rendered apart.)
+ */
+typedef struct hb_counter_family {
+    const char *key; /* "messages_received_total" */
+    const char *help;
+    uint64_t (*get)(const hb_counters *c);
+} hb_counter_family;
+extern const hb_counter_family hb__counter_families[];
+extern const size_t hb__n_counter_families;
+
 /* The JSON object of the events socket's frame 2. Caller frees. NULL on ENOMEM. */
 char *hb__event_json(const hb_event *e);
 

@@ -102,7 +102,6 @@ static void s_peer_series(s_buf *b, const char *name, const char *peer, const ch
     s_printf(b, "\"%s%s} %" PRIu64 "\n", extra ? "," : "", extra ? extra : "", v);
 }
 
-typedef uint64_t (*s_get_fn)(const hb_counters *c);
 static uint64_t s_rx(const hb_counters *c)
 {
     return c->messages_received;
@@ -124,17 +123,16 @@ static uint64_t s_rc(const hb_counters *c)
     return c->reconnects;
 }
 
-static const struct {
-    const char *name;
-    const char *help;
-    s_get_fn get;
-} s_families[] = {
-    {"honeybee_messages_received_total", "WebSocket messages received from peers.", s_rx},
-    {"honeybee_messages_sent_total", "WebSocket messages written to peers.", s_tx},
-    {"honeybee_bytes_received_total", "Payload bytes received from peers.", s_brx},
-    {"honeybee_bytes_sent_total", "Payload bytes written to peers.", s_btx},
-    {"honeybee_reconnects_total", "Connections after a peer's first one.", s_rc},
+/* Also the keys of the control op `stats` (wire.c). */
+const hb_counter_family hb__counter_families[] = {
+    {"messages_received_total", "WebSocket messages received from peers.", s_rx},
+    {"messages_sent_total", "WebSocket messages written to peers.", s_tx},
+    {"bytes_received_total", "Payload bytes received from peers.", s_brx},
+    {"bytes_sent_total", "Payload bytes written to peers.", s_btx},
+    {"reconnects_total", "Connections after a peer's first one.", s_rc},
 };
+const size_t hb__n_counter_families =
+    sizeof(hb__counter_families) / sizeof(hb__counter_families[0]);
 
 char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, size_t n,
                          const hb_bridge_counters *bc)
@@ -155,12 +153,14 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
             s_peer_series(&b, "honeybee_peers", ids[i], extra, (int)peers[i].state == s);
         }
 
-    for (size_t f = 0; f < sizeof(s_families) / sizeof(s_families[0]); f++) {
-        s_header(&b, s_families[f].name, "counter", s_families[f].help);
-        s_printf(&b, "%s %" PRIu64 "\n", s_families[f].name, s_families[f].get(&st->totals));
+    for (size_t f = 0; f < hb__n_counter_families; f++) {
+        const hb_counter_family *cf = &hb__counter_families[f];
+        char name[64];
+        snprintf(name, sizeof(name), "honeybee_%s", cf->key);
+        s_header(&b, name, "counter", cf->help);
+        s_printf(&b, "%s %" PRIu64 "\n", name, cf->get(&st->totals));
         for (size_t i = 0; i < n; i++)
-            s_peer_series(&b, s_families[f].name, ids[i], NULL,
-                          s_families[f].get(&peers[i].counters));
+            s_peer_series(&b, name, ids[i], NULL, cf->get(&peers[i].counters));
     }
 
     s_header(&b, "honeybee_send_failed_total", "counter", "Refused sends by reason.");

@@ -282,12 +282,9 @@ json_t *hb__peer_info_json(const hb_peer_info *p)
 
 static void s_counters_json(json_t *o, const hb_counters *c, bool per_peer)
 {
-    json_object_set_new(o, "messages_received_total",
-                        json_integer((json_int_t)c->messages_received));
-    json_object_set_new(o, "messages_sent_total", json_integer((json_int_t)c->messages_sent));
-    json_object_set_new(o, "bytes_received_total", json_integer((json_int_t)c->bytes_received));
-    json_object_set_new(o, "bytes_sent_total", json_integer((json_int_t)c->bytes_sent));
-    json_object_set_new(o, "reconnects_total", json_integer((json_int_t)c->reconnects));
+    for (size_t f = 0; f < hb__n_counter_families; f++)
+        json_object_set_new(o, hb__counter_families[f].key,
+                            json_integer((json_int_t)hb__counter_families[f].get(c)));
     json_t *sf = json_object();
     for (int r = 0; r < HB_SF__COUNT; r++) {
         /* unknown_peer and bad_request cannot belong to a peer (SPEC 8). */
