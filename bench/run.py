@@ -590,9 +590,13 @@ class Cpu:
 
     def __sub__(self, other):
         """Seconds used since `other`: the stat figure when it spans at
-        least 50 ticks, else the finer schedstat one."""
+        least 50 ticks, else the finer schedstat one, unless a thread that
+        exited in between took its run time out of the sum (then the stat
+        figure: coarse, never negative)."""
         d = self.stat - other.stat
-        return d if d >= 50.0 / CLK_TCK or self.sched == 0 else self.sched - other.sched
+        if d >= 50.0 / CLK_TCK or self.sched == 0 or self.sched < other.sched:
+            return d
+        return self.sched - other.sched
 
 
 def proc_cpu(pid):
@@ -696,6 +700,11 @@ def plot_svg(results, svg_path):
         if meta["size"] == 200:
             series["peers"].append((meta["peers"], x))
     colors = {"bridge": "#c0392b", "direct": "#2471a3", "raw": "#229954"}
+
+    def cpu(x, path):  # a log scale shows only positive figures
+        v = x.get(path, {}).get("cpu_us_per_msg")
+        return v if v and v > 0 else None
+
     W, H, M = 360, 260, 48
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
            'font-family="sans-serif" font-size="11">' % (2 * W, H + 30)]
@@ -705,8 +714,7 @@ def plot_svg(results, svg_path):
         ox = i * W
         out.append('<text x="%d" y="16" font-weight="bold">CPU µs per message, %s</text>'
                    % (ox + M, title))
-        vals = [x[path]["cpu_us_per_msg"] for _, x in pts for path in colors
-                if path in x and x[path].get("cpu_us_per_msg")]
+        vals = [cpu(x, path) for _, x in pts for path in colors if cpu(x, path)]
         if not pts or not vals:
             out.append('<text x="%d" y="%d">no data</text>' % (ox + M, H // 2))
             continue
@@ -736,8 +744,7 @@ def plot_svg(results, svg_path):
                     out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#eee"/>'
                                % (ox + M, ox + W - M, py(v), py(v)))
         for j, (path, color) in enumerate(colors.items()):
-            line = [(px(v), py(x[path]["cpu_us_per_msg"])) for v, x in pts
-                    if path in x and x[path].get("cpu_us_per_msg")]
+            line = [(px(v), py(cpu(x, path))) for v, x in pts if cpu(x, path)]
             if not line:
                 continue
             out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
@@ -890,6 +897,8 @@ def main():
                         failures.append("%s/%s: %s" % (sc["name"], path, json.dumps(x)))
                     elif not (x["p50"] > 0 and x["rate"] > 0):
                         failures.append("%s/%s: no latency/rate: %s" % (sc["name"], path, x))
+                    elif (x.get("cpu_us_per_msg") or 0) < 0:
+                        failures.append("%s/%s: negative CPU: %s" % (sc["name"], path, x))
                 if br.get("bridge_rc") not in (0, None):
                     failures.append("%s: bridge exited %s" % (sc["name"], br["bridge_rc"]))
                 if not br["cpu_us_per_msg"] or not br["hwm_kib"]:
