@@ -1,5 +1,6 @@
 /*
- * bridge.c: the bridge thread and its hand-off from the pool.
+ * bridge.c: the bridge thread, and the inbox publishing it lends the loop
+ * thread.
  *
  * Threads. The bridge thread (s_run) creates the ZeroMQ context and binds
  * the four sockets; it keeps the events PUB, the send PULL and the control
@@ -8,15 +9,14 @@
  * sink (s_sink_inbox) and publishes them in one burst at the end of the
  * turn (s_flush), so a message goes from lws's receive buffer to ZeroMQ on
  * the thread that read it, with no queue, no wake-up and no second thread
- * on its way. That
- * socket is owned by whoever holds `in_mu`: the bridge thread when it binds
- * and closes it, the loop thread for every message in between (the mutex
- * is uncontended then, as only the bind and the close take it from another
- * thread; it is also the memory barrier ZeroMQ asks for when a socket
- * moves between threads). The hand-off it replaced (a bounded list
- * drained by the bridge thread) cost a lock, a cross-thread free and a
- * thread wake-up per batch, and was the largest part of what the bridge
- * added per message (docs/performance.md).
+ * on its way. That socket is owned by whoever holds `in_mu`: the bridge
+ * thread when it binds and closes it, the loop thread for every burst in
+ * between (the mutex is uncontended then, as only the bind and the close
+ * take it from another thread; it is also the memory barrier ZeroMQ asks
+ * for when a socket moves between threads). The hand-off it replaced (a
+ * bounded list drained by the bridge thread) cost a lock, a cross-thread
+ * free and a thread wake-up per batch, and was the largest part of what the
+ * bridge added per message (docs/performance.md).
  *
  * Events still cross threads: the loop thread, or a pool caller's thread
  * (send_failed of a pool call), appends them to an intrusive list under
@@ -31,16 +31,15 @@
  * Bounds. Nothing waits between a peer and the inbox socket but one turn's
  * burst (at most HB_INBOX_BURST): a PUB socket never blocks, so the loop
  * thread reads on only after the last burst is with ZeroMQ, and a flood is
- * pushed back on by TCP at the rate the loop thread can publish. The events list holds at most
- * bridge.events_queue events; beyond that an event is counted in
- * events_dropped and logged (lifecycle events are rare: only a stuck bridge
- * thread can fill it). The only place a message can be lost is ZeroMQ's
- * SNDHWM per subscriber on the PUB sockets; `seq` shows those gaps to the
- * subscriber. Every socket has
- * a ZMQ_MAXMSGSIZE (PUB sockets: S_SUB_MAXMSG, the largest subscription a
- * client may send) and the PULL socket a bounded ZMQ_RCVHWM (s_send_rcvhwm),
- * so no client can make the bridge buffer without bound
- * (docs/operations.md, "Memory").
+ * pushed back on by TCP at the rate the loop thread can publish. The events
+ * list holds at most bridge.events_queue events; beyond that an event is
+ * counted in events_dropped and logged (lifecycle events are rare: only a
+ * stuck bridge thread can fill it). The only place a message can be lost
+ * is ZeroMQ's SNDHWM per subscriber on the PUB sockets; `seq` shows those
+ * gaps to the subscriber. Every socket has a ZMQ_MAXMSGSIZE (PUB sockets:
+ * S_SUB_MAXMSG, the largest subscription a client may send) and the PULL
+ * socket a bounded ZMQ_RCVHWM (s_send_rcvhwm), so no client can make the
+ * bridge buffer without bound (docs/operations.md, "Memory").
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -126,8 +125,8 @@ struct hb_bridge {
      * that allocated them (see s_free_msg). Any thread pushes or takes. */
     _Atomic(hb_inbox_msg *) done;
     /* The burst being collected: the loop thread's alone (and destroy's,
-     * once the pool is gone). At most HB_INBOX_BURST messages, published at the
-     * end of the loop turn or when full, whichever comes first. */
+     * once the pool is gone). At most HB_INBOX_BURST messages, published at
+     * the end of the loop turn or when full, whichever comes first. */
     hb_inbox_msg *burst_head, *burst_tail;
     uint32_t burst_n;
 
