@@ -6,8 +6,8 @@
  * receive path that is ours and sees a peer's bytes.
  *
  * The reader needs an hb_plugin only to allocate messages; the plugin
- * comes from a pool whose factory captures it (no connection is ever made,
- * as in tests/unit/test_pool_reader.c). The pool is made on the first
+ * comes from a pool whose factory captures it (no connection is ever made:
+ * tests/support/stubs.h, shared with tests/unit/test_pool_reader.c). The pool is made on the first
  * input and kept for the process.
  *
  * Input: two bytes choose max_message_size (often small, sometimes up to
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/stubs.h"
 #include "honeybee/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,47 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static hb_plugin *s_plugin;
 static hb_pool *s_pool;
 
-static void s_w_start(hb_worker *w) {}
-static void s_w_stop(hb_worker *w, hb_stop_reason why, uint64_t d)
-{
-    if (why != HB_STOP_DESTROY) hb_plugin_finished(w->plugin, "removed");
-}
-static int s_w_send(hb_worker *w, const void *d, size_t n, bool b)
-{
-    return HB_E_NOT_CONNECTED;
-}
-static void s_w_stats(hb_worker *w, hb_worker_stats *o)
-{
-    memset(o, 0, sizeof(*o));
-}
-static void s_w_destroy(hb_worker *w)
-{
-    free(w);
-}
-static const hb_worker_ops s_ops = {s_w_start, s_w_stop, s_w_send,   s_w_stats,
-                                    NULL,      NULL,     s_w_destroy};
-
-/* Runs on the caller's thread inside hb_pool_connect. */
-static int s_factory(void *ud, hb_plugin *p, hb_worker **out)
-{
-    hb_worker *w = calloc(1, sizeof(*w));
-    if (!w) return HB_E_NOMEM;
-    w->ops = &s_ops;
-    s_plugin = p;
-    *out = w;
-    return 0;
-}
-
-static bool s_inbox(void *ud, hb_inbox_msg *m)
-{
-    hb_inbox_msg_free(m);
-    return true;
-}
-static void s_event(void *ud, hb_event *e)
-{
-    hb_event_free(e);
-}
-
 static void s_cleanup(void)
 {
     hb_pool_destroy(&s_pool);
@@ -89,19 +49,7 @@ static void s_cleanup(void)
 
 static void s_setup(void)
 {
-    static const hb_worker_factory f = {s_factory, NULL};
-    hb_pool_config pc = {.sink = {.inbox = s_inbox, .event = s_event}, .factory = &f};
-    if (hb_pool_new(&pc, &s_pool)) abort();
-    hb_peer_cfg p;
-    memset(&p, 0, sizeof(p));
-    p.id = S_PEER_ID;
-    p.url = "ws://127.0.0.1:1/";
-    p.opts.connect_timeout_ns = p.opts.write_timeout_ns = 1000000000ull;
-    p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 1000000000ull;
-    p.opts.reconnect.multiplier = 1;
-    p.opts.max_message_size = 1u << 20;
-    p.opts.send_queue = 1;
-    if (hb_pool_connect(s_pool, &p) || !s_plugin) abort();
+    s_plugin = hbts_stub_pool(S_PEER_ID, 1u << 20, &s_pool);
     atexit(s_cleanup);
 }
 

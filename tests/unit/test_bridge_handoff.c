@@ -15,20 +15,8 @@
 
 #include <cmocka.h>
 
+#include "../support/stubs.h"
 #include "bridge/bridge.h"
-
-static hb_inbox_msg *s_msg(void)
-{
-    /* One allocation, as the pool makes them (hb_inbox_msg_free is free). */
-    hb_inbox_msg *m = calloc(1, sizeof(*m) + 8);
-    assert_non_null(m);
-    m->peer_id = "p";
-    m->peer_id_len = 1;
-    m->data = (unsigned char *)(m + 1);
-    m->len = 3;
-    memcpy(m->data, "abc", 3);
-    return m;
-}
 
 static void test_bounds(void **state)
 {
@@ -42,17 +30,17 @@ static void test_bounds(void **state)
 
     /* A burst is held until it is full: nothing handed on before. */
     hb_bridge_counters c;
-    for (int i = 0; i < HB_INBOX_BURST - 1; i++) assert_true(sink.inbox(sink.ud, s_msg()));
+    for (int i = 0; i < HB_INBOX_BURST - 1; i++) assert_true(sink.inbox(sink.ud, hbts_msg()));
     hb__bridge_counters_get(b, &c);
     assert_int_equal(c.inbox_after_close, 0);
     /* The last one fills it: handed on at once, and with no inbox socket
      * yet, every message is counted and freed. The sink never pauses. */
-    assert_true(sink.inbox(sink.ud, s_msg()));
+    assert_true(sink.inbox(sink.ud, hbts_msg()));
     hb__bridge_counters_get(b, &c);
     assert_int_equal(c.inbox_after_close, HB_INBOX_BURST);
     /* The end of a loop turn hands on a partial burst. */
-    assert_true(sink.inbox(sink.ud, s_msg()));
-    assert_true(sink.inbox(sink.ud, s_msg()));
+    assert_true(sink.inbox(sink.ud, hbts_msg()));
+    assert_true(sink.inbox(sink.ud, hbts_msg()));
     sink.flush(sink.ud);
     hb__bridge_counters_get(b, &c);
     assert_int_equal(c.inbox_after_close, HB_INBOX_BURST + 2);
@@ -62,7 +50,7 @@ static void test_bounds(void **state)
     assert_int_equal(c.inbox_published, 0);
 
     /* One more in the burst: destroy frees it. */
-    assert_true(sink.inbox(sink.ud, s_msg()));
+    assert_true(sink.inbox(sink.ud, hbts_msg()));
 
     for (int i = 0; i < 3; i++)
         sink.event(sink.ud, hb_event_new(HB_EV_ADDED, "p", "ws://h/", NULL, NULL));

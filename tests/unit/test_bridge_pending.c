@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "../support/stubs.h"
 #include "bridge/bridge.c"
 
 static hb_config *s_cfg(void)
@@ -175,18 +176,6 @@ static void test_pending_failure_reported(void **state)
     hb_config_destroy(&cfg);
 }
 
-static hb_inbox_msg *s_msg(void)
-{
-    hb_inbox_msg *m = calloc(1, sizeof(*m) + 8);
-    assert_non_null(m);
-    m->peer_id = "p";
-    m->peer_id_len = 1;
-    m->data = (unsigned char *)(m + 1);
-    m->len = 3;
-    memcpy(m->data, "abc", 3);
-    return m;
-}
-
 static void test_wakeups(void **state)
 {
     hb_config *cfg = s_cfg();
@@ -196,7 +185,7 @@ static void test_wakeups(void **state)
 
     /* A batch of events: one eventfd write, whatever its size. Inbox
      * messages never wake the bridge thread (the loop thread publishes). */
-    for (int i = 0; i < 100; i++) assert_true(sink.inbox(sink.ud, s_msg()));
+    for (int i = 0; i < 100; i++) assert_true(sink.inbox(sink.ud, hbts_msg()));
     sink.flush(sink.ud);
     assert_int_equal(s_wakes(b), 0);
     for (int i = 0; i < 3; i++)
@@ -245,7 +234,7 @@ static void test_done_stack(void **state)
     assert_int_equal(hb__bridge_new(cfg, NULL, &b), 0);
     hb_inbox_msg *m[3];
     for (int i = 0; i < 3; i++) {
-        m[i] = s_msg();
+        m[i] = hbts_msg();
         m[i]->next = (hb_inbox_msg *)(void *)b; /* as s_publish_inbox leaves it */
         s_free_msg(m[i]->data, m[i]);
     }
@@ -257,17 +246,17 @@ static void test_done_stack(void **state)
     /* Collecting a message does not reclaim; the end of the turn does, and
      * so does the end of a turn with no messages (the loop's tick). */
     hb_sink sink = hb__bridge_sink(b);
-    assert_true(sink.inbox(sink.ud, s_msg()));
+    assert_true(sink.inbox(sink.ud, hbts_msg()));
     assert_non_null(atomic_load(&b->done));
     sink.flush(sink.ud);
     assert_null(atomic_load(&b->done));
-    hb_inbox_msg *again = s_msg();
+    hb_inbox_msg *again = hbts_msg();
     again->next = (hb_inbox_msg *)(void *)b;
     s_free_msg(again->data, again);
     sink.flush(sink.ud); /* an empty turn */
     assert_null(atomic_load(&b->done));
     /* And destroy reclaims what is left. */
-    hb_inbox_msg *last = s_msg();
+    hb_inbox_msg *last = hbts_msg();
     last->next = (hb_inbox_msg *)(void *)b;
     s_free_msg(last->data, last);
     hb__bridge_destroy(&b);

@@ -14,64 +14,16 @@
 
 #include <cmocka.h>
 
+#include "../support/stubs.h"
 #include "honeybee/session.h"
 
 static hb_plugin *s_plugin;
-
-static void s_start(hb_worker *w) {}
-static void s_stop(hb_worker *w, hb_stop_reason why, uint64_t d)
-{
-    if (why != HB_STOP_DESTROY) hb_plugin_finished(w->plugin, "removed");
-}
-static int s_send(hb_worker *w, const void *d, size_t n, bool b)
-{
-    return HB_E_NOT_CONNECTED;
-}
-static void s_stats(hb_worker *w, hb_worker_stats *o)
-{
-    memset(o, 0, sizeof(*o));
-}
-static void s_destroy(hb_worker *w)
-{
-    free(w);
-}
-static const hb_worker_ops s_ops = {s_start, s_stop, s_send, s_stats, NULL, NULL, s_destroy};
-
-static int s_factory(void *ud, hb_plugin *p, hb_worker **out)
-{
-    hb_worker *w = calloc(1, sizeof(*w));
-    w->ops = &s_ops;
-    s_plugin = p;
-    *out = w;
-    return 0;
-}
-
-static bool s_inbox(void *ud, hb_inbox_msg *m)
-{
-    hb_inbox_msg_free(m);
-    return true;
-}
-static void s_event(void *ud, hb_event *e)
-{
-    hb_event_free(e);
-}
-
 static hb_pool *s_pool;
 
 static int s_setup(void **state)
 {
-    static const hb_worker_factory f = {s_factory, NULL};
-    hb_pool_config pc = {.sink = {.inbox = s_inbox, .event = s_event}, .factory = &f};
-    if (hb_pool_new(&pc, &s_pool)) return -1;
-    hb_peer_cfg p = {0};
-    p.id = "reader-peer";
-    p.url = "ws://127.0.0.1:1/";
-    p.opts.connect_timeout_ns = p.opts.write_timeout_ns = 1000000000ull;
-    p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 1000000000ull;
-    p.opts.reconnect.multiplier = 1;
-    p.opts.max_message_size = 10;
-    p.opts.send_queue = 1;
-    return hb_pool_connect(s_pool, &p);
+    s_plugin = hbts_stub_pool("reader-peer", 10, &s_pool);
+    return 0;
 }
 
 static int s_teardown(void **state)
