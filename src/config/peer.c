@@ -76,7 +76,8 @@ int hb_peer_cfg_from_json(const hb_peer_opts *pool, const char *id, const char *
     }
     if (!url || !hb__ws_url_parse(url, NULL)) {
         hb__errs_add(&errs, NULL, 0, "url",
-                     "must be a ws:// or wss:// URL with a host (optional port, path, query)");
+                     "must be a ws:// or wss:// URL of at most 2048 bytes with a host (optional "
+                     "port, path, query)");
         rc = HB_E_INVALID_URL;
         goto done;
     }

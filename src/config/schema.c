@@ -149,7 +149,7 @@ const hb__cfg_key hb__cfg_keys[] = {
       "Unique peer id, 1..128 bytes of UTF-8, no \"*\", no control characters. Frame 0 of "
       "every inbox message."),
     R(PE(url), HB__T_STRING, NULL, 0, 0, HB__F_REQUIRED | HB__F_IDENTITY, NULL, HB__C_URL, "URL",
-      NULL, "ws:// or wss:// URL with a host, optional port, path and query."),
+      NULL, "ws:// or wss:// URL with a host, optional port, path and query; at most 2048 bytes."),
     R(PEN(headers, n_headers), HB__T_HEADERS, NULL, 0, 0, 0, NULL, HB__C_HEADERS, "map", NULL,
       "Extra HTTP headers of the WebSocket handshake, name: value."),
     R(PEN(subprotocols, n_subprotocols), HB__T_STRLIST, NULL, 0, 0, 0, NULL, HB__C_TOKENS, "list",
@@ -726,7 +726,8 @@ bool hb__cfg_check_value(const hb__cfg_key *k, const void *base, const char *fil
     case HB__C_URL:
         if (s && hb__ws_url_parse(s, NULL)) return true;
         hb__errs_add(errs, file, line, key,
-                     "must be a ws:// or wss:// URL with a host (optional port, path, query), "
+                     "must be a ws:// or wss:// URL of at most 2048 bytes with a host (optional "
+                     "port, path, query), "
                      "got %s",
                      s ? s_quote(s, strlen(s), q, sizeof q) : "nothing");
         return false;

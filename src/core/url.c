@@ -20,7 +20,7 @@ static bool s_host_char(unsigned char c)
 bool hb__ws_url_parse(const char *url, hb__ws_url *out)
 {
     hb__ws_url u = {0};
-    if (!url) return false;
+    if (!url || strnlen(url, HB__URL_MAX + 1) > HB__URL_MAX) return false;
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p <= 0x20 || *p == 0x7f) return false; /* spaces and control chars */
     size_t i;

@@ -11,6 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest URL accepted, in bytes. It goes whole into the opening
+ * handshake's request line, and servers commonly refuse request lines over
+ * 8 KiB; libwebsockets 4.1.6 fails to dial (and mishandles the failure)
+ * with a path of about 2.5 KiB. Checked up front, so a URL that cannot be
+ * dialled is refused (invalid_url, or --check naming the key) instead of
+ * failing every dial. */
+#define HB__URL_MAX 2048
+
 typedef struct hb__ws_url {
     bool tls;        /* wss:// */
     size_t host_off; /* host within the string, without IPv6 brackets */
@@ -20,8 +28,8 @@ typedef struct hb__ws_url {
     size_t path_off; /* start of path+query ('/' or '?'), or the string's end */
 } hb__ws_url;
 
-/* True when `url` is acceptable; fills *out (may be NULL) with where its
- * parts are. The scheme is case-insensitive. */
+/* True when `url` is acceptable (at most HB__URL_MAX bytes); fills *out (may be NULL) with where
+ * its parts are. The scheme is case-insensitive. */
 bool hb__ws_url_parse(const char *url, hb__ws_url *out);
 
 /*

@@ -503,16 +503,32 @@ void hb_conn_close(hb_conn *c, int code, const char *reason)
 
 /* ---- the lws callback ----------------------------------------------------- */
 
-/* After an owner callback ran inside an lws callback: close if asked. */
-static int s_after(hb_conn *c, struct lws *wsi)
+/*
+ * After an owner callback ran inside an lws callback: close if asked.
+ *
+ * Only the WRITEABLE callback may end the connection by returning -1. lws
+ * 4.1.6 (and 4.3.5) handles a non-zero return from a receive callback
+ * (RECEIVE, RECEIVE_PONG) by returning from its byte parser *before* it
+ * resets the frame's receive-buffer index, then parses the rest of the
+ * buffered frame again and writes each byte one past the 4 KiB buffer: a
+ * remote heap overwrite. So a close decided while lws is parsing stops
+ * reading (rx flow control, nothing more is delivered to us), asks for
+ * WRITEABLE, and is carried out there (lws_close_reason, then -1), a path
+ * lws handles like any close. Bytes lws still hands us meanwhile are
+ * dropped (the owner is detached). The kill grace timer bounds the wait.
+ */
+static int s_after(hb_conn *c, struct lws *wsi, bool may_close)
 {
-    if (c->closing) {
-        const char *r = c->close_reason ? c->close_reason : "";
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)r, strlen(r));
-        c->closing = false;
-        return -1;
+    if (!c->closing) return 0;
+    if (!may_close) {
+        lws_rx_flow_control(wsi, 0);
+        lws_callback_on_writable(wsi);
+        return 0;
     }
-    return 0;
+    const char *r = c->close_reason ? c->close_reason : "";
+    lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)r, strlen(r));
+    c->closing = false;
+    return -1;
 }
 
 /* Loop thread: one lws event for a connection of ours. */
@@ -550,24 +566,24 @@ static int s_dispatch(hb_conn *c, struct lws *wsi, enum lws_callback_reasons rea
         if (c->tls) hb__loop_tls_link(c->loop, &c->tls_link);
         if (!c->owned) return -1;
         c->ops->on_open(c->ud, c);
-        return s_after(c, wsi);
+        return s_after(c, wsi, false);
     case LWS_CALLBACK_CLIENT_RECEIVE:
         c->rx_seen = true;
-        if (!c->owned) return s_after(c, wsi);
+        if (!c->owned) return s_after(c, wsi, false); /* closing: drop what lws still parses */
         c->ops->on_data(c->ud, c, in, len, lws_is_first_fragment(wsi) != 0,
                         lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
-        return s_after(c, wsi);
+        return s_after(c, wsi, false);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
         c->rx_seen = true;
         if (c->owned) c->ops->on_pong(c->ud, c);
-        return s_after(c, wsi);
+        return s_after(c, wsi, false);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (c->closing || !c->owned) return s_after(c, wsi);
+        if (c->closing || !c->owned) return s_after(c, wsi, true);
         if (c->ops->on_writable(c->ud, c) < 0) {
             c->write_failed = true; /* our drop, not the peer's protocol error */
             return -1;
         }
-        return s_after(c, wsi);
+        return s_after(c, wsi, true);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (len >= 2) {
             const unsigned char *b = in;

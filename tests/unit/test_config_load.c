@@ -471,8 +471,9 @@ static void test_peer_errors(void **state)
                  "    url: ws://g/\n"
                  "  - id: relay-a\n" /* 20: duplicate again */
                  "    url: ws://h/\n");
-    has_line(e, "conf.yaml:5: peers[1].url: must be a ws:// or wss:// URL with a host (optional "
-                "port, path, query), got \"http://b.example/\"");
+    has_line(e, "conf.yaml:5: peers[1].url: must be a ws:// or wss:// URL of at most 2048 bytes "
+                "with a host "
+                "(optional port, path, query), got \"http://b.example/\"");
     has_line(e, "conf.yaml:6: peers[2].id: duplicate peer id (first used by peers[0] at line 2)");
     has_line(e, "conf.yaml:20: peers[9].id: duplicate peer id (first used by peers[0] at line 2)");
     has_line(e, "conf.yaml:8: peers[3].id: is required");

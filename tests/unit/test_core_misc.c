@@ -122,6 +122,15 @@ static void test_url(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (hb__ws_url_parse(bad[i], NULL)) fail_msg("accepted %s", bad[i] ? bad[i] : "NULL");
+    /* The length limit: HB__URL_MAX bytes pass, one more does not. */
+    char longu[HB__URL_MAX + 2];
+    memcpy(longu, "ws://h/", 7);
+    memset(longu + 7, 'p', sizeof longu - 7);
+    longu[HB__URL_MAX] = 0;
+    assert_true(hb__ws_url_parse(longu, NULL));
+    longu[HB__URL_MAX] = 'p';
+    longu[HB__URL_MAX + 1] = 0;
+    assert_false(hb__ws_url_parse(longu, NULL));
 }
 
 /* bridge.http: what --check accepts is exactly what the daemon can bind. */
