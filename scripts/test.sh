@@ -3,7 +3,10 @@
 # else). On a fresh Debian 12 machine as root it installs what it needs.
 #
 #   1. format check (.clang-format)
-#   2. release build with -Werror, full ctest (unit, integration, python)
+#   2. release build with -Werror, full ctest (unit, integration, python,
+#      conformance) but the valgrind entries
+#   2b. valgrind memcheck on that build (ctest -L valgrind): the hostile-peer
+#      matrix, the peer-side fuzzer and the pool's close paths
 #   3. ASan+UBSan build, full ctest
 #   4. TSan build, full ctest
 #   5. libFuzzer build (clang), every fuzzer for a bounded time
@@ -40,9 +43,12 @@ run_ctest() { # name, extra ctest args...
 
 step "release build (-Werror) and tests"
 build release -DCMAKE_BUILD_TYPE=RelWithDebInfo
-run_ctest release
+run_ctest release -LE valgrind
 
 if [ "${HB_TEST_QUICK:-0}" = 1 ]; then exit 0; fi
+
+step "valgrind memcheck (release build): hostile peers, peer fuzzer, pool close paths"
+run_ctest release -L valgrind
 
 step "ASan+UBSan build and tests"
 build asan -DCMAKE_BUILD_TYPE=Debug -DHONEYBEE_SANITIZER=address -DHONEYBEE_BUILD_BENCH=OFF

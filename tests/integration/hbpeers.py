@@ -76,9 +76,29 @@ class InboxCollector:
                 out += [(m[0], m[1]) for m in self.msgs[(p, c)]]
             return out
 
+    def settled(self, pid, conn, n, timeout=5.0, quiet=0.05):
+        """[(binary, payload)] of (pid, conn) once it holds at least n
+        messages (or the deadline passed), and nothing more came for
+        `quiet` seconds: the collector thread may lag the events socket."""
+        deadline = time.monotonic() + H.t(timeout)
+        while len(self.get(pid, conn)) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        while True:
+            k = len(self.get(pid, conn))
+            time.sleep(quiet)
+            got = self.get(pid, conn)
+            if len(got) == k:
+                return got
+
     def conns(self, pid):
         with self.lock:
             return sorted(c for (p, c) in self.msgs if p == pid)
+
+    def drop(self, pid):
+        """Forget a peer's messages (big payloads are not kept for nothing)."""
+        with self.lock:
+            for k in [k for k in self.msgs if k[0] == pid]:
+                del self.msgs[k]
 
     def stop(self):
         self._stop = True

@@ -166,9 +166,8 @@ def check_frames(c, ctx):
     if c.header_only and conn.result != "closed":
         problems.append("no close while the payload was still to come (%s)" % conn.result)
     # What was published: exactly the valid messages before the bad frame.
-    time.sleep(0.05)
-    got_msgs = inbox.get(pid, 1)
     want_msgs = [(b_, p) for b_, p in c.published]
+    got_msgs = inbox.settled(pid, 1, len(want_msgs))
     if got_msgs != want_msgs:
         problems.append("published %s, want %s" % (_short(got_msgs), _short(want_msgs)))
     # Redial: a second connection, handshake done (`connected` again).
@@ -489,7 +488,7 @@ def flood_case():
         if not pongs or pongs[-1] != conn.last_ping:
             problems.append("the last ping was not answered (last pong %r)" %
                             (pongs[-1] if pongs else None,))
-        got = inbox.get(c.name, 1)
+        got = inbox.settled(c.name, 1, rounds)
         if got != [msg("after-flood")] * rounds:
             problems.append("published %d messages, want %d 'after-flood'" % (len(got), rounds))
         if (d.get("reason"), d.get("code")) != ("closed_by_peer", 1000):
@@ -540,8 +539,8 @@ def check_by_oracle(c, ctx):
     d = ev.next(lambda e: e["id"] == c.name and e["kind"] == "disconnected", timeout=30)
     P.alive(b)
     conn = _first_conn_done(c, H.t(15))
-    time.sleep(0.05)
-    got = (tuple(inbox.get(c.name, 1)), P.end_of(d))
+    n = max(len(o.messages) for o in outs.values())
+    got = (tuple(inbox.settled(c.name, 1, n, timeout=1.0)), P.end_of(d))
     ok = False
     for o in outs.values():
         end = o.end
