@@ -24,9 +24,10 @@
 
 static void s_usage(void)
 {
-    fprintf(stderr, "usage: hb-rawpub --endpoint EP [--peers N] [--size BYTES] [--count PER_PEER]\n"
-                    "                 [--rate TOTAL_MSG_S] [--hwm N] [--nodrop] [--subs N] [--wait-ms MS]\n"
-                    "                 [--linger-ms MS] [--delay-ms MS]\n");
+    fprintf(stderr,
+            "usage: hb-rawpub --endpoint EP [--peers N] [--size BYTES] [--count PER_PEER]\n"
+            "                 [--rate TOTAL_MSG_S] [--hwm N] [--nodrop] [--subs N] [--wait-ms MS]\n"
+            "                 [--linger-ms MS] [--delay-ms MS]\n");
     exit(2);
 }
 
