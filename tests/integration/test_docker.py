@@ -25,18 +25,10 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ship_support import (BIN, BRIDGE, SANITIZER, SLOW, SRC, Bridge, Lines, WsServer,  # noqa
-                          check, fail, free_ports, report, run, wait_for)
+import hbtest as H  # noqa: E402
 
-DOCKER = os.path.join(SRC, "docker")
-TOOLS = os.path.join(SRC, "tools", "node", "node_modules")
-passed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok {passed} - {name}", flush=True)
+DOCKER = os.path.join(H.SRC, "docker")
+TOOLS = os.path.join(H.SRC, "tools", "node", "node_modules")
 
 
 def instructions(text):
@@ -99,62 +91,77 @@ process.stdin.on("end", () => {
     env = dict(os.environ, NODE_PATH=TOOLS)
     r = subprocess.run(["node", "-e", js], input=text, capture_output=True, text=True, env=env,
                        timeout=60)
-    check(r.returncode == 0, f"dockerfile-utils failed: {r.stderr}")
+    assert r.returncode == 0, f"dockerfile-utils failed: {r.stderr}"
     return json.loads(r.stdout)
 
 
-def test_dockerfile():
-    if not os.path.isdir(os.path.join(TOOLS, "dockerfile-utils")):
-        fail(f"{TOOLS}/dockerfile-utils missing: run scripts/node-deps.sh")
-    text = open(os.path.join(DOCKER, "Dockerfile")).read()
-    diags = lint(text)
-    check(diags == [], f"Dockerfile lint: {diags}")
+def dockerfile():
+    """docker/Dockerfile's stages: [{'from', 'name', 'instrs'}]."""
+    with open(os.path.join(DOCKER, "Dockerfile")) as f:
+        return stages(instructions(f.read()))
+
+
+def healthcheck_cmd(stage):
+    hc = [a for i, a in stage["instrs"] if i == "HEALTHCHECK"]
+    assert hc and "CMD [" in hc[-1], f"exec-form HEALTHCHECK {hc}"
+    return json.loads(hc[-1].split("CMD", 1)[1])
+
+
+def test_dockerfile_lint():
+    """Dockerfile passes dockerfile-utils (which catches a broken sample)."""
+    assert os.path.isdir(os.path.join(TOOLS, "dockerfile-utils")), \
+        f"{TOOLS}/dockerfile-utils missing: run scripts/node-deps.sh"
+    with open(os.path.join(DOCKER, "Dockerfile")) as f:
+        diags = lint(f.read())
+    assert diags == [], f"Dockerfile lint: {diags}"
     bad = lint("FROM debian:12\nEXPOSE port\nhealthcheck --intervl=3s CMD true\n"
                "ENTRYPOINT ['a']\nMAINTAINER me\n")
-    check(len(bad) >= 4, f"the linter misses errors in a broken sample: {bad}")
-    ok("Dockerfile passes dockerfile-utils (which catches a broken sample)")
+    assert len(bad) >= 4, f"the linter misses errors in a broken sample: {bad}"
 
-    st = stages(instructions(text))
-    check(len(st) >= 2, "multi-stage")
+
+def test_dockerfile_shape():
+    """Stages, install.sh, USER, ENTRYPOINT, HEALTHCHECK, EXPOSE, COPY sources."""
+    st = dockerfile()
+    assert len(st) >= 2, "multi-stage"
     build, runtime = st[0], st[-1]
-    check(build["from"] == "debian:12" and build["name"] == "build", f"build stage {build}")
-    check(runtime["from"] == "debian:12-slim", f"runtime stage from {runtime['from']}")
+    assert build["from"] == "debian:12" and build["name"] == "build", f"build stage {build}"
+    assert runtime["from"] == "debian:12-slim", f"runtime stage from {runtime['from']}"
     rt = runtime["instrs"]
     runs = " ".join(a for i, a in build["instrs"] if i == "RUN")
-    check("scripts/install.sh" in runs and "--prefix /opt/honeybee" in runs,
-          "build stage runs scripts/install.sh --prefix /opt/honeybee")
+    assert "scripts/install.sh" in runs and "--prefix /opt/honeybee" in runs, \
+        "build stage runs scripts/install.sh --prefix /opt/honeybee"
     users = [a for i, a in rt if i == "USER"]
-    check(users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), f"numeric non-root USER {users}")
+    assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1]), \
+        f"numeric non-root USER {users}"
     entry = [a for i, a in rt if i == "ENTRYPOINT"]
-    check(entry and json.loads(entry[-1]) == ["honeybee-bridge"], f"exec-form ENTRYPOINT {entry}")
+    assert entry and json.loads(entry[-1]) == ["honeybee-bridge"], f"exec-form ENTRYPOINT {entry}"
     cmd = [a for i, a in rt if i == "CMD"]
-    check(cmd and json.loads(cmd[-1]) == ["-c", "/etc/honeybee/honeybee.yaml"], f"CMD {cmd}")
-    hc = [a for i, a in rt if i == "HEALTHCHECK"]
-    check(hc and "CMD [" in hc[-1], f"exec-form HEALTHCHECK {hc}")
-    hc_cmd = json.loads(hc[-1].split("CMD", 1)[1])
-    check(hc_cmd[:2] == ["honeybee-cli", "health"], f"HEALTHCHECK runs the CLI: {hc_cmd}")
+    assert cmd and json.loads(cmd[-1]) == ["-c", "/etc/honeybee/honeybee.yaml"], f"CMD {cmd}"
+    hc_cmd = healthcheck_cmd(runtime)
+    assert hc_cmd[:2] == ["honeybee-cli", "health"], f"HEALTHCHECK runs the CLI: {hc_cmd}"
     exposed = set(" ".join(a for i, a in rt if i == "EXPOSE").split())
-    check(exposed == {"5550", "5551", "5552", "5553", "8080"}, f"EXPOSE {exposed}")
+    assert exposed == {"5550", "5551", "5552", "5553", "8080"}, f"EXPOSE {exposed}"
     envs = " ".join(a for i, a in rt if i == "ENV")
-    check("HONEYBEE_LOG_FORMAT=json" in envs, "ENV HONEYBEE_LOG_FORMAT=json")
+    assert "HONEYBEE_LOG_FORMAT=json" in envs, "ENV HONEYBEE_LOG_FORMAT=json"
     copies = [a for i, a in rt if i == "COPY"]
-    check(any("docker/honeybee.yaml /etc/honeybee/honeybee.yaml" in c for c in copies),
-          "config at /etc/honeybee/honeybee.yaml")
+    assert any("docker/honeybee.yaml /etc/honeybee/honeybee.yaml" in c for c in copies), \
+        "config at /etc/honeybee/honeybee.yaml"
     for s in st:
         for i, a in s["instrs"]:
             if i == "COPY" and "--from" not in a:
                 srcs = a.split()[:-1]
                 for src in srcs:
-                    check(os.path.exists(os.path.join(SRC, src.rstrip("/"))),
-                          f"COPY source {src} does not exist")
-    ok("Dockerfile: stages, install.sh, USER, ENTRYPOINT, HEALTHCHECK, EXPOSE, COPY sources")
+                    assert os.path.exists(os.path.join(H.SRC, src.rstrip("/"))), \
+                        f"COPY source {src} does not exist"
 
-    deps = open(os.path.join(SRC, "scripts", "deps.sh")).read()
+
+def test_build_stage_packages():
+    """The build stage's packages are a subset of scripts/deps.sh."""
+    build = dockerfile()[0]
+    deps = open(os.path.join(H.SRC, "scripts", "deps.sh")).read()
     dep_pkgs = set(re.search(r'PKGS="([^"]*)"', deps, re.S).group(1).split())
     extra = apt_packages(build) - dep_pkgs
-    check(not extra, f"build stage installs packages deps.sh does not: {extra}")
-    ok("build stage packages are a subset of scripts/deps.sh")
-    return hc_cmd, apt_packages(runtime), {s["name"] for s in st if s["name"]}, build
+    assert not extra, f"build stage installs packages deps.sh does not: {extra}"
 
 
 COMPOSE_JS = r"""
@@ -190,160 +197,168 @@ def compose_errors(doc):
     env = dict(os.environ, NODE_PATH=TOOLS)
     r = subprocess.run(["node", "-e", COMPOSE_JS], input=json.dumps(doc), capture_output=True,
                        text=True, env=env, timeout=60)
-    check(r.returncode == 0, f"compose schema validation failed to run: {r.stderr}")
+    assert r.returncode == 0, f"compose schema validation failed to run: {r.stderr}"
     return json.loads(r.stdout)
 
 
-def test_configs_and_compose(stage_names):
+def test_configs():
+    """docker/honeybee.yaml and docker/demo.yaml pass --check (a broken copy does not)."""
     for name in ("honeybee.yaml", "demo.yaml"):
-        r = run([BRIDGE, "--check", "-c", os.path.join(DOCKER, name)])
-        check(r.returncode == 0, f"docker/{name} --check: {r.returncode} {r.stdout} {r.stderr}")
+        r = H.run_cmd([H.BRIDGE, "--check", "-c", os.path.join(DOCKER, name)])
+        assert r.returncode == 0, f"docker/{name} --check: {r.returncode} {r.stdout} {r.stderr}"
         cfg = yaml.safe_load(open(os.path.join(DOCKER, name)))
         b = cfg["bridge"]
-        check(all(b[k].startswith("tcp://*:") for k in ("inbox", "events", "send", "control")),
-              f"docker/{name} binds every interface: {b}")
-        check(b["http"] == "0.0.0.0:8080", f"docker/{name} http: {b['http']}")
-    tmp = tempfile.mkdtemp(prefix="hb-ship-")
+        assert all(b[k].startswith("tcp://*:") for k in ("inbox", "events", "send", "control")), \
+            f"docker/{name} binds every interface: {b}"
+        assert b["http"] == "0.0.0.0:8080", f"docker/{name} http: {b['http']}"
+    tmp = tempfile.mkdtemp(prefix="hb-docker-")
     broken = os.path.join(tmp, "broken.yaml")
     with open(broken, "w") as f:
         f.write(open(os.path.join(DOCKER, "honeybee.yaml")).read() + "\nbogus_key: 1\n")
-    r = run([BRIDGE, "--check", "-c", broken])
-    check(r.returncode == 2, f"--check of a broken copy exited {r.returncode}")
+    r = H.run_cmd([H.BRIDGE, "--check", "-c", broken])
+    assert r.returncode == 2, f"--check of a broken copy exited {r.returncode}"
     shutil.rmtree(tmp)
-    ok("docker/honeybee.yaml and docker/demo.yaml pass --check (a broken copy does not)")
 
+
+def test_compose():
+    """compose.yaml validates against the Compose schema (a broken copy does
+    not); services, build targets, mounted files, demo peer, health dependency."""
+    stage_names = {s["name"] for s in dockerfile() if s["name"]}
     compose = yaml.safe_load(open(os.path.join(DOCKER, "compose.yaml")))
     errs = compose_errors(compose)
-    check(errs == [], f"compose.yaml against the Compose schema: {errs}")
+    assert errs == [], f"compose.yaml against the Compose schema: {errs}"
     broken = json.loads(json.dumps(compose))
     broken["services"]["bridge"]["ports"] = [{"bogus": 1}]
     broken["services"]["bridge"]["stop_grace_period"] = "soon"
-    check(len(compose_errors(broken)) >= 2, "the Compose schema accepts a broken file")
-    ok("compose.yaml validates against the Compose schema (a broken copy does not)")
+    assert len(compose_errors(broken)) >= 2, "the Compose schema accepts a broken file"
     svcs = compose["services"]
-    check({"bridge", "feed", "subscriber"} <= set(svcs), f"services {list(svcs)}")
+    assert {"bridge", "feed", "subscriber"} <= set(svcs), f"services {list(svcs)}"
     for name, svc in svcs.items():
         b = svc.get("build")
         if b:
-            check(os.path.isfile(os.path.join(DOCKER, b["context"], b["dockerfile"])),
-                  f"{name}: build file")
-            check(b.get("target") is None or b["target"] in stage_names,
-                  f"{name}: target {b.get('target')} not a Dockerfile stage {stage_names}")
+            assert os.path.isfile(os.path.join(DOCKER, b["context"], b["dockerfile"])), \
+                f"{name}: build file"
+            assert b.get("target") is None or b["target"] in stage_names, \
+                f"{name}: target {b.get('target')} not a Dockerfile stage {stage_names}"
         for vol in svc.get("volumes", []):
             src, dst, mode = vol.split(":")
-            check(os.path.isfile(os.path.join(DOCKER, src)), f"{name}: volume {src}")
-            check(mode == "ro", f"{name}: config mounted read-only: {vol}")
+            assert os.path.isfile(os.path.join(DOCKER, src)), f"{name}: volume {src}"
+            assert mode == "ro", f"{name}: config mounted read-only: {vol}"
         for arg in svc.get("command", []):
             if arg.endswith(".py"):
-                check(os.path.isfile(os.path.join(SRC, arg)), f"{name}: {arg} does not exist")
+                assert os.path.isfile(os.path.join(H.SRC, arg)), f"{name}: {arg} does not exist"
     mounts = [v.split(":")[0] for v in svcs["bridge"]["volumes"]
               if ":/etc/honeybee/honeybee.yaml" in v]
-    check(mounts, "bridge mounts /etc/honeybee/honeybee.yaml")
+    assert mounts, "bridge mounts /etc/honeybee/honeybee.yaml"
     demo = yaml.safe_load(open(os.path.join(DOCKER, mounts[0])))
     feed_cmd = svcs["feed"]["command"]
     port = feed_cmd[feed_cmd.index("--port") + 1]
     # The feed either shares the bridge's network namespace (it listens on
     # loopback) or is reached by its service name.
     host = "127.0.0.1" if svcs["feed"].get("network_mode") == "service:bridge" else "feed"
-    check(any(p["url"] == f"ws://{host}:{port}/" for p in demo.get("peers", [])),
-          f"demo config dials the feed at ws://{host}:{port}/")
+    assert any(p["url"] == f"ws://{host}:{port}/" for p in demo.get("peers", [])), \
+        f"demo config dials the feed at ws://{host}:{port}/"
     # Every --flag the feed is started with must be one feed.py takes.
-    helptext = run([os.environ.get("HB_PYTHON", "/usr/bin/python3"),
-                    os.path.join(SRC, feed_cmd[1]), "--help"]).stdout
+    helptext = H.run_cmd([H.PYTHON,
+                    os.path.join(H.SRC, feed_cmd[1]), "--help"]).stdout
     for flag in (a for a in feed_cmd if a.startswith("--")):
-        check(flag in helptext, f"compose runs {feed_cmd[1]} with {flag}, which it does not take")
+        assert flag in helptext, f"compose runs {feed_cmd[1]} with {flag}, which it does not take"
     sub_env = svcs["subscriber"]["environment"]
-    check(sub_env["HONEYBEE_INBOX"] == "tcp://bridge:5550", f"subscriber env {sub_env}")
-    check(svcs["subscriber"]["depends_on"]["bridge"]["condition"] == "service_healthy",
-          "subscriber waits for the bridge's HEALTHCHECK")
+    assert sub_env["HONEYBEE_INBOX"] == "tcp://bridge:5550", f"subscriber env {sub_env}"
+    assert svcs["subscriber"]["depends_on"]["bridge"]["condition"] == "service_healthy", \
+        "subscriber waits for the bridge's HEALTHCHECK"
     grace = svcs["bridge"]["stop_grace_period"]
-    check(int(grace.rstrip("s")) > 5, f"stop_grace_period {grace} above drain_timeout")
-    ok("compose.yaml: services, build targets, mounted files, demo peer, health dependency")
+    assert int(grace.rstrip("s")) > 5, f"stop_grace_period {grace} above drain_timeout"
 
 
-def test_build_context(build_stage):
+def test_build_context():
     """What the build stage COPYs is enough: CMake configures from exactly
     those files, and every project file the compiler read for the installed
     binaries (the Makefile generator's depfiles) lies inside them."""
     copied = []
-    for ins, arg in build_stage["instrs"]:
+    for ins, arg in dockerfile()[0]["instrs"]:
         if ins == "COPY" and "--from" not in arg:
             copied += [a.rstrip("/") for a in arg.split()[:-1]]
-    tmp = tempfile.mkdtemp(prefix="hb-ship-ctx-")
+    tmp = tempfile.mkdtemp(prefix="hb-docker-ctx-")
     try:
         for rel in copied:
-            src, dst = os.path.join(SRC, rel), os.path.join(tmp, rel)
+            src, dst = os.path.join(H.SRC, rel), os.path.join(tmp, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if os.path.isdir(src):
                 shutil.copytree(src, dst)
             else:
                 shutil.copy2(src, dst)
-        r = run(["cmake", "-S", tmp, "-B", os.path.join(tmp, "build"),
+        r = H.run_cmd(["cmake", "-S", tmp, "-B", os.path.join(tmp, "build"),
                  "-DHONEYBEE_BUILD_TESTS=OFF", "-DHONEYBEE_BUILD_BENCH=OFF"], timeout=120)
-        check(r.returncode == 0, f"CMake cannot configure from the Docker build context:\n"
-              f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+        assert r.returncode == 0, (f"CMake cannot configure from the Docker build context:\n"
+                                   f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     read = set()
     for target in ("honeybee_objects", "honeybee-bridge", "honeybee-cli"):
-        dep = os.path.join(BIN, "CMakeFiles", f"{target}.dir", "compiler_depend.make")
+        dep = os.path.join(H.BIN, "CMakeFiles", f"{target}.dir", "compiler_depend.make")
         if not os.path.exists(dep):
             print(f"# {dep} missing (not the Makefile generator?): depfile check skipped")
             return
         for tok in open(dep).read().replace("\\\n", " ").split():
             tok = tok.rstrip(":")
-            if tok.startswith(SRC + os.sep):
-                read.add(os.path.relpath(tok, SRC))
-    check(read, "no project files in the depfiles")
+            if tok.startswith(H.SRC + os.sep):
+                read.add(os.path.relpath(tok, H.SRC))
+    assert read, "no project files in the depfiles"
     outside = sorted(f for f in read if not any(f == c or f.startswith(c + "/") for c in copied))
-    check(not outside, f"the build reads files the Dockerfile does not COPY: {outside}")
-    ok(f"the Docker build context configures, and holds all {len(read)} files the build reads")
+    assert not outside, f"the build reads files the Dockerfile does not COPY: {outside}"
 
 
 def needed_packages(binary):
     """Debian packages holding the shared libraries `binary` links directly."""
-    r = run(["readelf", "-d", binary])
+    r = H.run_cmd(["readelf", "-d", binary])
     needed = re.findall(r"\(NEEDED\).*\[(.+)\]", r.stdout)
     paths = {}
-    for line in run(["ldd", binary]).stdout.splitlines():
+    for line in H.run_cmd(["ldd", binary]).stdout.splitlines():
         m = re.match(r"\s*(\S+) => (\S+)", line)
         if m:
             paths[m.group(1)] = m.group(2)
     pkgs = set()
     for lib in needed:
         path = paths.get(lib)
-        check(path, f"{binary}: {lib} not resolved")
+        assert path, f"{binary}: {lib} not resolved"
         real = os.path.realpath(path)
         cands = {path, real, real.replace("/usr/lib/", "/lib/"), real.replace("/lib/", "/usr/lib/")}
         for c in cands:
-            q = run(["dpkg", "-S", c])
+            q = H.run_cmd(["dpkg", "-S", c])
             if q.returncode == 0:
                 pkgs.add(q.stdout.split(":")[0])
                 break
         else:
-            fail(f"{binary}: no package holds {lib} ({path})")
+            raise AssertionError(f"{binary}: no package holds {lib} ({path})")
     return pkgs
 
 
-def test_install_and_run(hc_cmd, runtime_pkgs):
-    stage = tempfile.mkdtemp(prefix="hb-ship-install-")
+def test_install_and_run():
+    """scripts/install.sh stages bridge, CLI, headers and pkg-config into a
+    prefix; the image's runtime packages are what they link; the installed
+    bridge runs the image's config, passes the HEALTHCHECK, delivers a
+    message, logs JSON, exits 0 on SIGTERM; a program builds and runs
+    against the installed libhoneybee."""
+    runtime = dockerfile()[-1]
+    hc_cmd, runtime_pkgs = healthcheck_cmd(runtime), apt_packages(runtime)
+    stage = tempfile.mkdtemp(prefix="hb-docker-install-")
     prefix = os.path.join(stage, "opt", "honeybee")
     try:
-        r = run([os.path.join(SRC, "scripts", "install.sh"), "--prefix", prefix,
-                 "--build-dir", BIN, "--jobs", "2"], timeout=300)
-        check(r.returncode == 0, f"install.sh failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        r = H.run_cmd([os.path.join(H.SRC, "scripts", "install.sh"), "--prefix", prefix,
+                       "--build-dir", H.BIN, "--jobs", "2"], timeout=300)
+        assert r.returncode == 0, f"install.sh failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
         # The suite built this tree already: install.sh must not rebuild it,
         # or it relinks binaries that tests running beside this one execute.
         rebuilt = [ln for ln in r.stdout.splitlines() if "Building" in ln or "Linking" in ln]
-        check(not rebuilt, f"install.sh rebuilt an up-to-date tree: {rebuilt[:5]}")
+        assert not rebuilt, f"install.sh rebuilt an up-to-date tree: {rebuilt[:5]}"
         bindir = os.path.join(prefix, "bin")
         for f in ("bin/honeybee-bridge", "bin/honeybee-cli", "include/honeybee/common.h",
                   "include/honeybee/pool.h"):
-            check(os.path.exists(os.path.join(prefix, f)), f"not installed: {f}")
-        check(any(os.path.exists(os.path.join(prefix, d, "pkgconfig", "honeybee.pc"))
-                  for d in ("lib", "lib64", "lib/x86_64-linux-gnu")), "honeybee.pc installed")
-        ok("scripts/install.sh stages bridge, CLI, headers and pkg-config into a prefix")
+            assert os.path.exists(os.path.join(prefix, f)), f"not installed: {f}"
+        assert (any(os.path.exists(os.path.join(prefix, d, "pkgconfig", "honeybee.pc"))
+                    for d in ("lib", "lib64", "lib/x86_64-linux-gnu"))), "honeybee.pc installed"
 
         # The image's runtime packages are exactly what the binaries link
         # (plus ca-certificates for wss://; libc6 and sanitizer runtimes
@@ -356,50 +371,41 @@ def test_install_and_run(hc_cmd, runtime_pkgs):
         # Sanitizer links put --no-as-needed in force, so their binaries also
         # record libraries nothing calls (libczmq, libcap): there only the
         # image-side half holds. The image itself is a Release build.
-        if not SANITIZER:
-            check(pkgs <= runtime_pkgs, f"runtime stage lacks {pkgs - runtime_pkgs}")
+        if not H.SANITIZER:
+            assert pkgs <= runtime_pkgs, f"runtime stage lacks {pkgs - runtime_pkgs}"
         unused = runtime_pkgs - pkgs - {"ca-certificates"}
-        check(not unused, f"runtime stage installs packages nothing links: {unused}")
-        ok(f"runtime stage packages match the linked libraries ({len(pkgs)} packages)")
+        assert not unused, f"runtime stage installs packages nothing links: {unused}"
 
         # Run the installed bridge with the image's own config file; the
-        # HONEYBEE_* overrides move every endpoint to free loopback ports.
-        ws = WsServer()
-        ports = free_ports()
-        env = {"HONEYBEE_INBOX": f"tcp://127.0.0.1:{ports['inbox']}",
-               "HONEYBEE_EVENTS": f"tcp://127.0.0.1:{ports['events']}",
-               "HONEYBEE_SEND": f"tcp://127.0.0.1:{ports['send']}",
-               "HONEYBEE_CONTROL": f"tcp://127.0.0.1:{ports['control']}",
-               "HONEYBEE_HTTP": f"127.0.0.1:{ports['http']}",
-               "HONEYBEE_LOG_FORMAT": "json"}
-        bridge = Bridge(exe=os.path.join(bindir, "honeybee-bridge"),
-                        config_path=os.path.join(DOCKER, "honeybee.yaml"), env=env, ports=ports)
+        # harness moves every endpoint to free loopback ports (HONEYBEE_*).
+        ws = H.WSServer()
         try:
-            hc_env = dict(env, PATH=bindir + os.pathsep + os.environ["PATH"])
-            r = run(hc_cmd, env=hc_env)
-            check(r.returncode == 0, f"HEALTHCHECK {hc_cmd}: {r.returncode} {r.stdout} {r.stderr}")
-            ok("the Dockerfile's HEALTHCHECK command passes against the installed bridge")
+            with H.Bridge(exe=os.path.join(bindir, "honeybee-bridge"),
+                          config=os.path.join(DOCKER, "honeybee.yaml"),
+                          env={"HONEYBEE_LOG_FORMAT": "json"}) as bridge:
+                env = bridge.endpoint_env()
+                hc_env = dict(env, PATH=bindir + os.pathsep + os.environ["PATH"])
+                r = H.run_cmd(hc_cmd, env=hc_env)
+                assert r.returncode == 0, \
+                    f"HEALTHCHECK {hc_cmd}: {r.returncode} {r.stdout} {r.stderr}"
 
-            cli = os.path.join(bindir, "honeybee-cli")
-            r = run([cli, "connect", "feed", ws.url("feed")], env=env)
-            check(r.returncode == 0, f"connect via installed CLI: {r}")
-            bridge.wait_connected("feed")
-            sub = subprocess.Popen([cli, "sub", "-p", "feed", "-n", "1", "-t", str(30 * SLOW)],
-                                   env=dict(os.environ, **env), stdout=subprocess.PIPE)
-            lines = Lines(sub)
-            wait_for(lambda: ws.push("feed", "through the image") and sub.poll() is not None,
-                     20, "a message through the installed bridge")
-            check(lines.drain() == ["through the image"], f"sub output {lines.all}")
-            out = bridge.output()
-            first = [ln for ln in out.splitlines() if ln.strip()][0]
-            check(json.loads(first), f"HONEYBEE_LOG_FORMAT=json: not JSON: {first!r}")
-            ok("installed bridge: config from the image, env overrides, a message, JSON logs")
+                cli = os.path.join(bindir, "honeybee-cli")
+                r = H.run_cmd([cli, "connect", "feed", ws.url_of("feed")], env=env)
+                assert r.returncode == 0, f"connect via installed CLI: {r}"
+                bridge.wait_state("feed", "connected")
+                sub = subprocess.Popen([cli, "sub", "-p", "feed", "-n", "1", "-t", str(H.t(30))],
+                                       env=dict(os.environ, **env), stdout=subprocess.PIPE)
+                lines = H.Lines(sub)
+                H.wait_for(lambda: ws.push("feed", "through the image") and sub.poll() is not None,
+                           20, "a message through the installed bridge")
+                assert lines.drain() == ["through the image"], f"sub output {lines.all}"
+                first = [ln for ln in bridge.stderr().splitlines() if ln.strip()][0]
+                assert json.loads(first), f"HONEYBEE_LOG_FORMAT=json: not JSON: {first!r}"
+            # (Bridge's exit asserted the exit code 0 on SIGTERM.)
         finally:
-            bridge.stop()
             ws.stop()
-        ok("installed bridge exits 0 on SIGTERM")
 
-        if not SANITIZER:
+        if not H.SANITIZER:
             # A C program built against the installed library (pkg-config).
             pc = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu")
                   if os.path.exists(os.path.join(prefix, d, "pkgconfig", "honeybee.pc"))][0]
@@ -410,26 +416,18 @@ def test_install_and_run(hc_cmd, runtime_pkgs):
             pcenv = {"PKG_CONFIG_PATH": os.path.join(prefix, pc, "pkgconfig")}
             # --define-prefix: the .pc names the configure-time prefix; this
             # tree was staged elsewhere with cmake --install --prefix.
-            flags = run(["pkg-config", "--define-prefix", "--cflags", "--libs", "honeybee"],
-                        env=pcenv)
-            check(flags.returncode == 0, f"pkg-config honeybee: {flags.stderr}")
+            flags = H.run_cmd(["pkg-config", "--define-prefix", "--cflags", "--libs",
+                               "honeybee"], env=pcenv)
+            assert flags.returncode == 0, f"pkg-config honeybee: {flags.stderr}"
             exe = os.path.join(stage, "use")
-            r = run(["cc", "-o", exe, src] + flags.stdout.split())
-            check(r.returncode == 0, f"compile against the installed library: {r.stderr}")
-            r = run([exe], env={"LD_LIBRARY_PATH": os.path.join(prefix, pc)})
-            check(r.stdout.strip() == "queue_full", f"installed library: {r}")
-            ok("a program builds and runs against the installed libhoneybee (pkg-config)")
+            r = H.run_cmd(["cc", "-o", exe, src] + flags.stdout.split())
+            assert r.returncode == 0, f"compile against the installed library: {r.stderr}"
+            r = H.run_cmd([exe], env={"LD_LIBRARY_PATH": os.path.join(prefix, pc)})
+            assert r.stdout.strip() == "queue_full", f"installed library: {r}"
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def main():
-    hc_cmd, runtime_pkgs, stage_names, build_stage = test_dockerfile()
-    test_configs_and_compose(stage_names)
-    test_install_and_run(hc_cmd, runtime_pkgs)
-    test_build_context(build_stage)
-    return report(passed)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    H.run([test_dockerfile_lint, test_dockerfile_shape, test_build_stage_packages, test_configs,
+           test_compose, test_install_and_run, test_build_context])

@@ -7,6 +7,8 @@ ready, peers, sent, message, gap, reconnect, restart, event, done.
 Go: no Go ZeroMQ binding is packaged in Debian 12 and only Debian and npm
 are reachable, so there is no Go example (examples/go/README.md).
 """
+import contextlib
+import json
 import os
 import struct
 import subprocess
@@ -16,23 +18,32 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ship_support import (BIN, SLOW, SRC, Bridge, Lines, WsServer, check, event_json,  # noqa
-                          fail, free_port, parse_kv, report, wait_for)
+import hbtest as H  # noqa: E402
 
-PY = os.environ.get("HB_PYTHON", "/usr/bin/python3")
-NODE_MODULES = os.path.join(SRC, "examples", "node", "node_modules")
+NODE_MODULES = os.path.join(H.SRC, "examples", "node", "node_modules")
 EXAMPLES = {
-    "python": [PY, os.path.join(SRC, "examples", "python", "consumer.py")],
-    "node": ["node", os.path.join(SRC, "examples", "node", "consumer.js")],
-    "c": [os.path.join(BIN, "example_zmq_consumer")],
+    "python": [H.PYTHON, os.path.join(H.SRC, "examples", "python", "consumer.py")],
+    "node": ["node", os.path.join(H.SRC, "examples", "node", "consumer.js")],
+    "c": [os.path.join(H.BIN, "example_zmq_consumer")],
 }
-passed = 0
+FAST_RECONNECT = {"reconnect": {"initial_delay": "50ms", "max_delay": "300ms",
+                                "stable_after": "100ms"}}
 
 
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok {passed} - {name}", flush=True)
+def parse_kv(line):
+    """'message peer=a conn=1 seq=2 ... data=x y' -> dict (data keeps spaces)."""
+    head, sep, data = line.partition(" data=")
+    out = {}
+    for tok in head.split()[1:]:
+        k, _, v = tok.partition("=")
+        out[k] = v
+    if sep:
+        out["data"] = data
+    return out
+
+
+def event_json(line):
+    return json.loads(line.split(" json=", 1)[1])
 
 
 def start(lang, args, env=None):
@@ -42,18 +53,18 @@ def start(lang, args, env=None):
     full.update(env or {})
     p = subprocess.Popen(EXAMPLES[lang] + args, env=full, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    return p, Lines(p)
+    return p, H.Lines(p)
 
 
 def finish(p, lines, what):
     try:
-        p.wait(20 * SLOW)
+        p.wait(H.t(20))
     except subprocess.TimeoutExpired:
         p.kill()
-        fail(f"{what} did not exit; output:\n" + "\n".join(lines.all))
+        raise AssertionError(f"{what} did not exit; output:\n" + "\n".join(lines.all))
     out = lines.drain()
     err = p.stderr.read().decode("utf-8", "replace")
-    check(p.returncode == 0, f"{what} exited {p.returncode}: {err}\n" + "\n".join(out))
+    assert p.returncode == 0, f"{what} exited {p.returncode}: {err}\n" + "\n".join(out)
     return out
 
 
@@ -64,14 +75,14 @@ def synthetic(lang):
     pub = ctx.socket(zmq.XPUB)
     port = pub.bind_to_random_port("tcp://127.0.0.1")
     p, lines = start(lang, ["--inbox", f"tcp://127.0.0.1:{port}",
-                            "--events", f"tcp://127.0.0.1:{free_port()}",
+                            "--events", f"tcp://127.0.0.1:{H.free_port()}",
                             "--control", "", "--peer", "relay1", "--count", "5",
-                            "--seconds", str(30 * SLOW)])
+                            "--seconds", str(H.t(30))])
     try:
-        if not pub.poll(int(20000 * SLOW)):
-            fail(f"{lang}: no subscription arrived")
+        if not pub.poll(int(H.t(20) * 1000)):
+            raise AssertionError(f"{lang}: no subscription arrived")
         sub = pub.recv()
-        check(sub == b"\x01relay1", f"{lang}: subscribed with {sub!r}, expected prefix relay1")
+        assert sub == b"\x01relay1", f"{lang}: subscribed with {sub!r}, expected prefix relay1"
 
         def msg(peer, data, conn, seq, flags=0):
             meta = struct.pack(">BBHIQQ", 1, flags, 0, conn, seq, time.time_ns())
@@ -89,17 +100,16 @@ def synthetic(lang):
             p.kill()
         ctx.destroy(linger=0)
     msgs = [parse_kv(ln) for ln in out if ln.startswith("message ")]
-    check([m["data"] for m in msgs] == ["a", "b", "c", "0102", "again"],
-          f"{lang}: messages {msgs}")
-    check(all(m["peer"] == "relay1" for m in msgs), f"{lang}: peer filter {msgs}")
-    check(msgs[3]["binary"] == "1" and msgs[0]["binary"] == "0", f"{lang}: flags {msgs}")
-    check([m["seq"] for m in msgs] == ["1", "2", "5", "6", "1"], f"{lang}: seq {msgs}")
-    check("gap peer=relay1 lost=2 seq=2->5" in out, f"{lang}: gap line missing:\n{out}")
-    check("reconnect peer=relay1 conn=1->2" in out, f"{lang}: reconnect line missing:\n{out}")
-    check(any(ln.startswith("restart peer=relay1 seq=6->1") for ln in out),
-          f"{lang}: restart line missing:\n{out}")
-    check(out[-1] == "done messages=5", f"{lang}: last line {out[-1]!r}")
-    ok(f"{lang}: metadata decoding, exact peer filter, gap, reconnect, restart")
+    assert [m["data"] for m in msgs] == ["a", "b", "c", "0102", "again"], \
+        f"{lang}: messages {msgs}"
+    assert all(m["peer"] == "relay1" for m in msgs), f"{lang}: peer filter {msgs}"
+    assert msgs[3]["binary"] == "1" and msgs[0]["binary"] == "0", f"{lang}: flags {msgs}"
+    assert [m["seq"] for m in msgs] == ["1", "2", "5", "6", "1"], f"{lang}: seq {msgs}"
+    assert "gap peer=relay1 lost=2 seq=2->5" in out, f"{lang}: gap line missing:\n{out}"
+    assert "reconnect peer=relay1 conn=1->2" in out, f"{lang}: reconnect line missing:\n{out}"
+    assert any(ln.startswith("restart peer=relay1 seq=6->1") for ln in out), \
+        f"{lang}: restart line missing:\n{out}"
+    assert out[-1] == "done messages=5", f"{lang}: last line {out[-1]!r}"
 
 
 def against_bridge(lang, ws, bridge):
@@ -109,33 +119,33 @@ def against_bridge(lang, ws, bridge):
     # Endpoints from the environment, in the forms a container sets them:
     # a bind address (tcp://*:P, tcp://0.0.0.0:P) must be read as loopback.
     host = {"python": "*", "node": "0.0.0.0", "c": "*"}[lang]
-    env = {k: v.replace("127.0.0.1", host) for k, v in bridge.env().items()}
+    env = {k: v.replace("127.0.0.1", host) for k, v in bridge.endpoint_env().items()}
     p, lines = start(lang, ["--send-to", "feed", "--message", text, "--count", "8",
-                            "--seconds", str(60 * SLOW)], env=env)
+                            "--seconds", str(H.t(60))], env=env)
     try:
         lines.wait(lambda ln: ln.startswith("ready "), 20, f"{lang} ready")
         peers = lines.wait(lambda ln: ln.startswith("peers ") or ln.startswith("list "), 20,
                            f"{lang} list")
-        check(peers.startswith("peers n=1 ") and "feed=connected" in peers,
-              f"{lang}: list line {peers!r}")
+        assert peers.startswith("peers n=1 ") and "feed=connected" in peers, \
+            f"{lang}: list line {peers!r}"
         lines.wait(lambda ln: ln == "sent peer=feed", 20, f"{lang} sent")
-        wait_for(lambda: text in ws.got("feed"), 10, f"{lang}'s message at the peer")
+        H.wait_for(lambda: text in ws.got("feed"), 10, f"{lang}'s message at the peer")
 
         # Events: a new peer's added and connected.
         # (The events SUB may still be joining: retry the cycle until seen.)
         prefix = f"event kind=connected id={extra}"
         for _ in range(10):
-            r = bridge.control({"op": "connect", "id": extra, "url": ws.url(extra)})
-            check(r.get("ok"), f"connect {extra}: {r}")
-            bridge.wait_connected(extra)
+            r = bridge.request({"op": "connect", "id": extra, "url": ws.url_of(extra)})
+            assert r.get("ok"), f"connect {extra}: {r}"
+            bridge.wait_state(extra, "connected")
             if lines.wait(lambda ln: ln.startswith(prefix), 1, "", required=False):
                 break
-            bridge.control({"op": "remove", "id": extra})
-            wait_for(lambda: bridge.peer_state(extra) is None, 10, f"{extra} removed")
+            bridge.request({"op": "remove", "id": extra})
+            H.wait_for(lambda: bridge.peer_state(extra) is None, 10, f"{extra} removed")
         ev = lines.wait(lambda ln: ln.startswith(prefix), 20, f"{lang} connected event")
         body = event_json(ev)
-        check(body["kind"] == "connected" and body["id"] == extra and "at" in body,
-              f"{lang}: event body {body}")
+        assert body["kind"] == "connected" and body["id"] == extra and "at" in body, \
+            f"{lang}: event body {body}"
 
         # Inbox: tick until the example has a message from conn 1, drop the
         # connection, tick again until it reports the reconnect.
@@ -145,76 +155,73 @@ def against_bridge(lang, ws, bridge):
             i[0] += 1
             ws.push("feed", f"tick{i[0]}")
             time.sleep(0.1)
-            return any(until(ln) for ln in lines.all) or _more(lines, until)
+            return any(until(ln) for ln in lines.all + lines.peek())
         # (Earlier examples' runs already reconnected feed: conn is not 1.)
-        wait_for(lambda: tick(lambda ln: ln.startswith("message peer=feed ")), 20,
+        H.wait_for(lambda: tick(lambda ln: ln.startswith("message peer=feed ")), 20,
                  f"{lang} first message")
         conn = int(parse_kv(next(ln for ln in lines.all
                                  if ln.startswith("message peer=feed ")))["conn"])
         before = ws.connect_count("feed")
         ws.drop("feed")
-        wait_for(lambda: ws.connect_count("feed") > before and ws.live("feed"), 20,
+        H.wait_for(lambda: ws.connect_count("feed") > before and ws.live("feed"), 20,
                  "feed reconnected")
         ws.push("feed", b"\x00\xffbin")
         reconnect = f"reconnect peer=feed conn={conn}->{conn + 1}"
-        wait_for(lambda: tick(lambda ln: ln == reconnect), 20,
+        H.wait_for(lambda: tick(lambda ln: ln == reconnect), 20,
                  f"{lang} reconnect line")
-        wait_for(lambda: ws.push("feed", "more") >= 0 and p.poll() is not None, 20,
+        H.wait_for(lambda: ws.push("feed", "more") >= 0 and p.poll() is not None, 20,
                  f"{lang} to exit after --count")
         out = finish(p, lines, lang)
     finally:
         if p.poll() is None:
             p.kill()
-        bridge.control({"op": "remove", "id": extra})
+        bridge.request({"op": "remove", "id": extra})
     msgs = [parse_kv(ln) for ln in out if ln.startswith("message ")]
-    check(len(msgs) == 8 and out[-1] == "done messages=8", f"{lang}: count:\n{out}")
+    assert len(msgs) == 8 and out[-1] == "done messages=8", f"{lang}: count:\n{out}"
     seqs = [int(m["seq"]) for m in msgs]
-    check(seqs == list(range(seqs[0], seqs[0] + 8)), f"{lang}: seq not consecutive {seqs}")
-    check(not any(ln.startswith("gap ") for ln in out), f"{lang}: unexpected gap:\n{out}")
+    assert seqs == list(range(seqs[0], seqs[0] + 8)), f"{lang}: seq not consecutive {seqs}"
+    assert not any(ln.startswith("gap ") for ln in out), f"{lang}: unexpected gap:\n{out}"
     binm = [m for m in msgs if m["binary"] == "1"]
-    check(binm and binm[0]["data"] == "00ff62696e" and binm[0]["conn"] == str(conn + 1),
-          f"{lang}: binary message {msgs}")
-    ok(f"{lang}: list, send via PULL, events, inbox, reconnect against the real bridge")
+    assert binm and binm[0]["data"] == "00ff62696e" and binm[0]["conn"] == str(conn + 1), \
+        f"{lang}: binary message {msgs}"
 
 
-def _more(lines, until):
-    """Move what has arrived into lines.all; True if a line matches."""
-    hit = False
-    while True:
-        try:
-            ln = lines.q.get_nowait()
-        except Exception:
-            return hit
-        if ln is None:
-            lines.q.put(None)
-            return hit
-        lines.all.append(ln)
-        hit = hit or until(ln)
-
-
-def main():
-    langs = ["python", "node", "c"]
-    if not os.path.isdir(os.path.join(NODE_MODULES, "zeromq")):
-        fail(f"{NODE_MODULES}/zeromq missing: run scripts/node-deps.sh")
-    if not os.access(EXAMPLES["c"][0], os.X_OK):
-        fail(f"{EXAMPLES['c'][0]} not built")
-    for lang in langs:
-        synthetic(lang)
-    ws = WsServer()
-    bridge = Bridge(peers=[("feed", ws.url("feed"))])
+@contextlib.contextmanager
+def fixture():
+    """One bridge with one peer (feed) for the runs against the bridge."""
+    assert os.path.isdir(os.path.join(NODE_MODULES, "zeromq")), \
+        f"{NODE_MODULES}/zeromq missing: run scripts/node-deps.sh"
+    assert os.access(EXAMPLES["c"][0], os.X_OK), f"{EXAMPLES['c'][0]} not built"
+    ws = H.WSServer()
     try:
-        bridge.wait_connected("feed")
-        for lang in langs:
-            # The previous example's extra peer must be gone (removed event
-            # out) so the next list shows one peer.
-            wait_for(lambda: len(bridge.control({"op": "list"})["peers"]) == 1, 10,
-                     "extra peers removed")
-            against_bridge(lang, ws, bridge)
+        with H.Bridge(peers=[{"id": "feed", "url": ws.url_of("feed")}], pool=FAST_RECONNECT) as b:
+            b.wait_state("feed", "connected")
+            yield ws, b
     finally:
-        bridge.stop()
         ws.stop()
-    return report(passed)
+
+
+def synthetic_test(lang):
+    def test(fx):
+        """Metadata decoding, exact peer filter, gap, reconnect, restart."""
+        synthetic(lang)
+    test.__name__ = f"test_{lang}_synthetic"
+    return test
+
+
+def bridge_test(lang):
+    def test(fx):
+        """List, send via PULL, events, inbox, reconnect against the real bridge."""
+        ws, bridge = fx
+        # The previous example's extra peer must be gone (removed event
+        # out) so the next list shows one peer.
+        H.wait_for(lambda: len(bridge.list()) == 1, 10, "extra peers removed")
+        against_bridge(lang, ws, bridge)
+    test.__name__ = f"test_{lang}_against_bridge"
+    return test
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    LANGS = ("python", "node", "c")
+    H.run([synthetic_test(lang) for lang in LANGS] + [bridge_test(lang) for lang in LANGS],
+          fixture=fixture)

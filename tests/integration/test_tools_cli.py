@@ -1,6 +1,11 @@
-"""honeybee-cli against the real bridge: every subcommand, its output and its
-exit code (0 ok, 1 refused, 2 usage, 3 unreachable)."""
+"""honeybee-cli (src/tools) against the real bridge: every subcommand, its
+output and its exit code (0 ok, 1 refused, 2 usage, 3 unreachable).
+
+One bridge with two peers (feed, feed10) on one WebSocket server serves
+every test of the file; each test leaves the bridge as it found it.
+"""
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -9,248 +14,47 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ship_support import (BIN, SLOW, Bridge, Lines, WsServer, check, fail, free_port,  # noqa: E402
-                          report, run, wait_for)
+import hbtest as H  # noqa: E402
 
-CLI = os.path.join(BIN, "honeybee-cli")
-passed = 0
+FAST_RECONNECT = {"reconnect": {"initial_delay": "50ms", "max_delay": "300ms",
+                                "stable_after": "100ms"}}
 
 
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok {passed} - {name}", flush=True)
+class Fx:
+    def __init__(self, ws, bridge):
+        self.ws = ws
+        self.bridge = bridge
+        self.env = bridge.endpoint_env()
+
+
+@contextlib.contextmanager
+def fixture():
+    assert os.access(H.CLI, os.X_OK), f"{H.CLI} not built"
+    ws = H.WSServer()
+    try:
+        peers = [{"id": "feed", "url": ws.url_of("feed")},
+                 {"id": "feed10", "url": ws.url_of("feed10")}]
+        with H.Bridge(peers=peers, pool=FAST_RECONNECT) as b:
+            b.wait_state("feed", "connected")
+            b.wait_state("feed10", "connected")
+            yield Fx(ws, b)
+    finally:
+        ws.stop()
 
 
 def cli(args, env, **kw):
-    return run([CLI] + args, env=env, **kw)
+    return H.run_cmd([H.CLI] + args, env=env, **kw)
 
 
 def start(args, env):
-    full = dict(os.environ)
-    full.update(env)
-    p = subprocess.Popen([CLI] + args, env=full, stdout=subprocess.PIPE,
+    p = subprocess.Popen([H.CLI] + args, env=dict(os.environ, **env), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    return p, Lines(p)
-
-
-def main():
-    if not os.access(CLI, os.X_OK):
-        fail(f"{CLI} not built")
-    ws = WsServer()
-    bridge = Bridge(peers=[("feed", ws.url("feed")), ("feed10", ws.url("feed10"))])
-    env = bridge.env()
-    try:
-        bridge.wait_connected("feed")
-        bridge.wait_connected("feed10")
-
-        # --- usage and help -------------------------------------------------
-        r = cli(["--help"], env)
-        check(r.returncode == 0 and "Exit codes" in r.stdout, f"--help: {r}")
-        r = cli(["bogus"], env)
-        check(r.returncode == 2 and "unknown command" in r.stderr, f"bogus command: {r}")
-        r = cli(["remove"], env)
-        check(r.returncode == 2, f"remove without id: {r}")
-        r = cli(["version"], env)
-        check(r.returncode == 0 and r.stdout.startswith("honeybee-cli "), f"version: {r}")
-        ok("usage errors exit 2, --help and version exit 0")
-
-        # --- control ----------------------------------------------------------
-        r = cli(["ping"], env)
-        check(r.returncode == 0 and r.stdout.strip() == "ok", f"ping: {r}")
-        r = cli(["ping", "--json"], env)
-        check(r.returncode == 0 and json.loads(r.stdout) == {"ok": True}, f"ping --json: {r}")
-        ok("ping (endpoint from HONEYBEE_CONTROL)")
-
-        dead = f"tcp://127.0.0.1:{free_port()}"
-        r = cli(["ping", "-e", dead, "-T", "0.5"], env)
-        check(r.returncode == 3 and "no connection" in r.stderr, f"ping unreachable: {r}")
-        ok("unreachable control socket exits 3 within the timeout")
-
-        r = cli(["list"], env)
-        check(r.returncode == 0, f"list: {r}")
-        rows = [ln.split() for ln in r.stdout.splitlines()]
-        check(rows[0][:3] == ["ID", "STATE", "ATTEMPT"], f"list header: {r.stdout}")
-        check(any(row[0] == "feed" and row[1] == "connected" and row[-1] == ws.url("feed")
-                  for row in rows[1:]), f"list rows: {r.stdout}")
-        r = cli(["list", "--json"], env)
-        reply = json.loads(r.stdout)
-        check(reply["ok"] and {p["id"] for p in reply["peers"]} == {"feed", "feed10"},
-              f"list --json: {r.stdout}")
-        ok("list, readable and --json")
-
-        r = cli(["stats"], env)
-        check(r.returncode == 0 and ":" in r.stdout and "ok:" not in r.stdout, f"stats: {r}")
-        r = cli(["stats", "feed", "--json"], env)
-        check(r.returncode == 0 and json.loads(r.stdout)["ok"] is True, f"stats feed: {r}")
-        r = cli(["stats", "nope"], env)
-        check(r.returncode == 1 and "unknown_peer" in r.stderr, f"stats nope: {r}")
-        ok("stats, stats PEER, unknown peer exits 1 with the error code")
-
-        # --- events + connect/remove ---------------------------------------------
-        evp, evl = start(["events", "-p", "extra", "-t", str(120 * SLOW)], env)
-        evj, evjl = start(["events", "-k", "connected", "--json", "-n", "1",
-                           "-t", str(60 * SLOW)], env)
-        # Slow joiner: a SUB sees only what is published after its
-        # subscription reached the bridge. Run connect/remove cycles of
-        # "extra" until both subscribers have seen one (the --json one exits
-        # on its first `connected`); later lines are then complete.
-        for _ in range(int(20 * SLOW)):
-            check(cli(["connect", "extra", ws.url("extra")], env).returncode == 0,
-                  "probe connect")
-            bridge.wait_connected("extra")
-            check(cli(["remove", "extra"], env).returncode == 0, "probe remove")
-            wait_for(lambda: bridge.peer_state("extra") is None, 10, "probe removed")
-            if evj.poll() is not None and _quiet_wait(evl, "removed"):
-                # The removed event is out: the next connect is a new cycle.
-                break
-        else:
-            fail("events subscribers never saw the probe cycles")
-        peek(evl)
-        mark = len(evl.all)
-        evj.wait(10 * SLOW)
-        ev = json.loads(evjl.drain()[-1])
-        check(ev["kind"] == "connected" and ev["id"] == "extra" and "at" in ev,
-              f"events --json: {ev}")
-        ok("events --json -k connected prints the event object")
-
-        r = cli(["connect", "extra", ws.url("extra"),
-                 "--options", '{"reconnect": {"initial_delay": "100ms"}}'], env)
-        check(r.returncode == 0 and r.stdout.strip() == "ok", f"connect: {r}")
-        r = cli(["connect", "extra", ws.url("extra")], env)
-        check(r.returncode == 1 and "peer_exists" in r.stderr, f"connect twice: {r}")
-        r = cli(["connect", "bad", "http://example.invalid/"], env)
-        check(r.returncode == 1 and "invalid_url" in r.stderr, f"connect bad url: {r}")
-        r = cli(["connect", "x", ws.url("x"), "--options", "[1]"], env)
-        check(r.returncode == 2, f"connect with non-object options: {r}")
-        ok("connect: ok, peer_exists, invalid_url, bad --options")
-
-        bridge.wait_connected("extra")
-        r = cli(["remove", "extra"], env)
-        check(r.returncode == 0, f"remove: {r}")
-        # The probe cycle's last event may still arrive after `mark`, but
-        # events reach a subscriber in order: this cycle starts at the last
-        # `added` and is complete once a `removed` follows it.
-        def cycle():
-            peek(evl)
-            kinds = [ln.split()[1] for ln in evl.all[mark:]]
-            return "added" in kinds and kinds[-1] == "removed"
-        wait_for(cycle, 15, "the events of extra's cycle")
-        evp.send_signal(signal.SIGINT)
-        evp.wait(10 * SLOW)
-        check(evp.returncode == 0, f"events after SIGINT exited {evp.returncode}")
-        rest = evl.drain()[mark:]
-        lines = rest[max(i for i, ln in enumerate(rest) if ln.split()[1] == "added"):]
-        kinds = [ln.split()[1] for ln in lines]
-        check(kinds == ["added", "connected", "disconnected", "removed"],
-              f"events -p extra: {lines}")
-        check(all(ln.split()[2] == "extra" for ln in lines), f"events ids: {lines}")
-        check(f"url={ws.url('extra')}" in lines[1] and "reason=removed" in lines[2],
-              f"event fields: {lines}")
-        ok("events -p PEER: added, connected, disconnected, removed in order, with fields")
-
-        # --- sub ---------------------------------------------------------------
-        sp, sl = start(["sub", "-p", "feed", "--json", "-n", "8", "-t", str(30 * SLOW)], env)
-        mp, ml = start(["sub", "--meta", "-p", "feed", "-n", "2", "-t", str(30 * SLOW)], env)
-        # Push (every 100 ms, so few are in flight) until both subscribers
-        # have something; feed10's traffic must not appear under -p feed.
-        pump(ws, ["feed10", "feed"], "tick",
-             lambda: seen(sl) >= 1 and seen(ml) >= 1, "first messages on sub")
-        ws.push("feed", b"\x00\xffbin")
-        pump(ws, ["feed"], "more", lambda: sp.poll() is not None and mp.poll() is not None,
-             "sub -n to exit")
-        check(sp.returncode == 0 and mp.returncode == 0, "sub exit codes")
-        js = [json.loads(ln) for ln in sl.drain()]
-        check(len(js) == 8 and all(j["peer"] == "feed" for j in js), f"sub --json: {js}")
-        seqs = [j["seq"] for j in js]
-        check(seqs == list(range(seqs[0], seqs[0] + 8)), f"seq not consecutive: {seqs}")
-        binj = [j for j in js if j["binary"]]
-        check(binj and base64.b64decode(binj[0]["data_base64"]) == b"\x00\xffbin",
-              f"binary payload: {js}")
-        check(all("received_ns" in j and j["conn"] == 1 for j in js), f"metadata: {js}")
-        meta = ml.drain()
-        check(len(meta) == 2 and meta[0].startswith("feed conn=1 seq=") and " text " in meta[0],
-              f"sub --meta: {meta}")
-        stderr = sp.stderr.read().decode()
-        check("gap" not in stderr and "reconnected" not in stderr, f"sub stderr: {stderr}")
-        ok("sub -p PEER --json / --meta: exact peer filter, consecutive seq, binary as base64")
-
-        # A reconnect shows up on stderr as a conn change; SIGINT ends sub with 0.
-        rp, rl = start(["sub", "-p", "feed", "-t", str(60 * SLOW)], env)
-        pump(ws, ["feed"], "before", lambda: seen(rl) >= 1, "sub before reconnect")
-        before = ws.connect_count("feed")
-        ws.drop("feed")
-        wait_for(lambda: ws.connect_count("feed") > before and ws.live("feed"), 20,
-                 "feed reconnect")
-        pump(ws, ["feed"], "after", lambda: any(ln == "after" for ln in rl.all + peek(rl)),
-             "sub after reconnect")
-        rp.send_signal(signal.SIGINT)
-        rp.wait(10 * SLOW)
-        err = rp.stderr.read().decode()
-        check(rp.returncode == 0, f"sub after SIGINT exited {rp.returncode}")
-        check("feed: reconnected (conn 1 -> 2)" in err, f"reconnect report: {err!r}")
-        ok("sub reports a conn change on stderr, exits 0 on SIGINT")
-
-        # A reader that goes away ends sub (EPIPE), instead of a tail that
-        # runs forever behind `| head -1`.
-        full = dict(os.environ, **env)
-        hp = subprocess.Popen(["sh", "-c", f"'{CLI}' sub -p feed | head -n 1"], env=full,
-                              stdout=subprocess.PIPE)
-        pump(ws, ["feed"], "pipe", lambda: hp.poll() is not None, "sub | head -1 to exit")
-        check(hp.returncode == 0 and hp.stdout.read().decode().startswith("pipe"),
-              "sub | head -1")
-        ok("sub ends when its reader goes away")
-
-        # --- send ----------------------------------------------------------------
-        r = cli(["send", "feed", "hello via push"], env)
-        check(r.returncode == 0, f"send: {r}")
-        wait_for(lambda: "hello via push" in ws.got("feed"), 10, "pushed message at the peer")
-        r = cli(["send", "--binary", "feed", "-"], env, input="from stdin")
-        check(r.returncode == 0, f"send --binary -: {r}")
-        wait_for(lambda: b"from stdin" in ws.got("feed"), 10, "binary message at the peer")
-        r = cli(["send", "--via-control", "feed", "hello via control"], env)
-        check(r.returncode == 0 and r.stdout.strip() == "ok", f"send --via-control: {r}")
-        wait_for(lambda: "hello via control" in ws.got("feed"), 10, "control send at the peer")
-        r = cli(["send", "--via-control", "--binary", "feed", "\u00e9t\u00e9"], env)
-        check(r.returncode == 0, f"send --via-control --binary: {r}")
-        wait_for(lambda: "\u00e9t\u00e9".encode() in ws.got("feed"), 10, "binary control send")
-        r = cli(["send", "--via-control", "nope", "x"], env)
-        check(r.returncode == 1 and "unknown_peer" in r.stderr, f"send to unknown: {r}")
-        r = cli(["send", "-e", dead, "-T", "0.5", "feed", "x"], env)
-        check(r.returncode == 3, f"send unreachable: {r}")
-        ok("send: PUSH text, binary from stdin, via control, refusal 1, unreachable 3")
-
-        # --- health --------------------------------------------------------------
-        r = cli(["health"], env)
-        check(r.returncode == 0 and " 200" in r.stdout, f"health: {r}")
-        r = cli(["health", f"http://{bridge.http}/no-such-page"], env)
-        check(r.returncode == 1, f"health 404: {r}")
-        r = cli(["health", f"127.0.0.1:{free_port()}", "-T", "1"], env)
-        check(r.returncode == 3, f"health unreachable: {r}")
-        ok("health: 200 exits 0, other status 1, unreachable 3")
-    finally:
-        bridge.stop()
-        ws.stop()
-    return report(passed)
+    return p, H.Lines(p)
 
 
 def seen(lines):
-    return len(lines.all) + lines.q.qsize()
-
-
-def peek(lines):
-    """Move whatever has arrived into lines.all; returns the new lines."""
-    new = []
-    while True:
-        try:
-            ln = lines.q.get_nowait()
-        except Exception:
-            return new
-        if ln is None:
-            lines.q.put(None)
-            return new
-        lines.all.append(ln)
-        new.append(ln)
+    lines.peek()
+    return len(lines.all)
 
 
 def pump(ws, paths, text, until, what, timeout=20):
@@ -265,25 +69,208 @@ def pump(ws, paths, text, until, what, timeout=20):
             ws.push(p, f"{text}{i[0]}" if text not in ("before", "after") else text)
         time.sleep(0.1)
         return until()
-    wait_for(step, timeout, what)
+    H.wait_for(step, timeout, what)
 
 
-def _quiet_wait(lines, text):
-    """True if a line containing text arrives within 0.5 s (no failure)."""
-    deadline = time.monotonic() + 0.5 * SLOW
-    while time.monotonic() < deadline:
-        if any(text in ln for ln in lines.all):
-            return True
-        try:
-            ln = lines.q.get(timeout=0.05)
-        except Exception:
-            continue
-        if ln is None:
-            lines.q.put(None)
-            return any(text in x for x in lines.all)
-        lines.all.append(ln)
-    return any(text in ln for ln in lines.all)
+def test_usage(fx):
+    env = fx.env
+    r = cli(["--help"], env)
+    assert r.returncode == 0 and "Exit codes" in r.stdout, f"--help: {r}"
+    r = cli(["bogus"], env)
+    assert r.returncode == 2 and "unknown command" in r.stderr, f"bogus command: {r}"
+    r = cli(["remove"], env)
+    assert r.returncode == 2, f"remove without id: {r}"
+    r = cli(["version"], env)
+    assert r.returncode == 0 and r.stdout.startswith("honeybee-cli "), f"version: {r}"
+
+
+def test_ping(fx):
+    env = fx.env
+    r = cli(["ping"], env)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", f"ping: {r}"
+    r = cli(["ping", "--json"], env)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"ok": True}, f"ping --json: {r}"
+    # An unreachable control socket exits 3 within the timeout.
+    dead = f"tcp://127.0.0.1:{H.free_port()}"
+    r = cli(["ping", "-e", dead, "-T", "0.5"], env)
+    assert r.returncode == 3 and "no connection" in r.stderr, f"ping unreachable: {r}"
+
+
+def test_list_and_stats(fx):
+    env, ws = fx.env, fx.ws
+    r = cli(["list"], env)
+    assert r.returncode == 0, f"list: {r}"
+    rows = [ln.split() for ln in r.stdout.splitlines()]
+    assert rows[0][:3] == ["ID", "STATE", "ATTEMPT"], f"list header: {r.stdout}"
+    assert any(row[0] == "feed" and row[1] == "connected" and row[-1] == ws.url_of("feed")
+               for row in rows[1:]), f"list rows: {r.stdout}"
+    r = cli(["list", "--json"], env)
+    reply = json.loads(r.stdout)
+    assert reply["ok"] and {p["id"] for p in reply["peers"]} == {"feed", "feed10"}, \
+        f"list --json: {r.stdout}"
+
+    r = cli(["stats"], env)
+    assert r.returncode == 0 and ":" in r.stdout and "ok:" not in r.stdout, f"stats: {r}"
+    r = cli(["stats", "feed", "--json"], env)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True, f"stats feed: {r}"
+    r = cli(["stats", "nope"], env)
+    assert r.returncode == 1 and "unknown_peer" in r.stderr, f"stats nope: {r}"
+
+
+def test_events_connect_remove(fx):
+    """events --json -k, events -p PEER in order with fields; connect's
+    refusals; remove."""
+    env, ws, bridge = fx.env, fx.ws, fx.bridge
+    evp, evl = start(["events", "-p", "extra", "-t", str(H.t(120))], env)
+    evj, evjl = start(["events", "-k", "connected", "--json", "-n", "1",
+                       "-t", str(H.t(60))], env)
+    # Slow joiner: a SUB sees only what is published after its
+    # subscription reached the bridge. Run connect/remove cycles of
+    # "extra" until both subscribers have seen one (the --json one exits
+    # on its first `connected`); later lines are then complete.
+    for _ in range(int(H.t(20))):
+        assert cli(["connect", "extra", ws.url_of("extra")], env).returncode == 0, \
+            "probe connect"
+        bridge.wait_state("extra", "connected")
+        assert cli(["remove", "extra"], env).returncode == 0, "probe remove"
+        H.wait_for(lambda: bridge.peer_state("extra") is None, 10, "probe removed")
+        if evj.poll() is not None and evl.wait(lambda ln: "removed" in ln, 0.5,
+                                               required=False):
+            # The removed event is out: the next connect is a new cycle.
+            break
+    else:
+        raise AssertionError("events subscribers never saw the probe cycles")
+    evl.peek()
+    mark = len(evl.all)
+    evj.wait(H.t(10))
+    ev = json.loads(evjl.drain()[-1])
+    assert ev["kind"] == "connected" and ev["id"] == "extra" and "at" in ev, \
+        f"events --json: {ev}"
+
+    r = cli(["connect", "extra", ws.url_of("extra"),
+             "--options", '{"reconnect": {"initial_delay": "100ms"}}'], env)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", f"connect: {r}"
+    r = cli(["connect", "extra", ws.url_of("extra")], env)
+    assert r.returncode == 1 and "peer_exists" in r.stderr, f"connect twice: {r}"
+    r = cli(["connect", "bad", "http://example.invalid/"], env)
+    assert r.returncode == 1 and "invalid_url" in r.stderr, f"connect bad url: {r}"
+    r = cli(["connect", "x", ws.url_of("x"), "--options", "[1]"], env)
+    assert r.returncode == 2, f"connect with non-object options: {r}"
+
+    bridge.wait_state("extra", "connected")
+    r = cli(["remove", "extra"], env)
+    assert r.returncode == 0, f"remove: {r}"
+    # The probe cycle's last event may still arrive after `mark`, but
+    # events reach a subscriber in order: this cycle starts at the last
+    # `added` and is complete once a `removed` follows it.
+    def cycle():
+        evl.peek()
+        kinds = [ln.split()[1] for ln in evl.all[mark:]]
+        return "added" in kinds and kinds[-1] == "removed"
+    H.wait_for(cycle, 15, "the events of extra's cycle")
+    evp.send_signal(signal.SIGINT)
+    evp.wait(H.t(10))
+    assert evp.returncode == 0, f"events after SIGINT exited {evp.returncode}"
+    rest = evl.drain()[mark:]
+    lines = rest[max(i for i, ln in enumerate(rest) if ln.split()[1] == "added"):]
+    kinds = [ln.split()[1] for ln in lines]
+    assert kinds == ["added", "connected", "disconnected", "removed"], \
+        f"events -p extra: {lines}"
+    assert all(ln.split()[2] == "extra" for ln in lines), f"events ids: {lines}"
+    assert f"url={ws.url_of('extra')}" in lines[1] and "reason=removed" in lines[2], \
+        f"event fields: {lines}"
+
+
+def test_sub(fx):
+    """sub -p PEER --json / --meta: exact peer filter, consecutive seq,
+    binary as base64."""
+    env, ws = fx.env, fx.ws
+    sp, sl = start(["sub", "-p", "feed", "--json", "-n", "8", "-t", str(H.t(30))], env)
+    mp, ml = start(["sub", "--meta", "-p", "feed", "-n", "2", "-t", str(H.t(30))], env)
+    # Push (every 100 ms, so few are in flight) until both subscribers
+    # have something; feed10's traffic must not appear under -p feed.
+    pump(ws, ["feed10", "feed"], "tick",
+         lambda: seen(sl) >= 1 and seen(ml) >= 1, "first messages on sub")
+    ws.push("feed", b"\x00\xffbin")
+    pump(ws, ["feed"], "more", lambda: sp.poll() is not None and mp.poll() is not None,
+         "sub -n to exit")
+    assert sp.returncode == 0 and mp.returncode == 0, "sub exit codes"
+    js = [json.loads(ln) for ln in sl.drain()]
+    assert len(js) == 8 and all(j["peer"] == "feed" for j in js), f"sub --json: {js}"
+    seqs = [j["seq"] for j in js]
+    assert seqs == list(range(seqs[0], seqs[0] + 8)), f"seq not consecutive: {seqs}"
+    binj = [j for j in js if j["binary"]]
+    assert binj and base64.b64decode(binj[0]["data_base64"]) == b"\x00\xffbin", \
+        f"binary payload: {js}"
+    assert all("received_ns" in j and j["conn"] == 1 for j in js), f"metadata: {js}"
+    meta = ml.drain()
+    assert len(meta) == 2 and meta[0].startswith("feed conn=1 seq=") and " text " in meta[0], \
+        f"sub --meta: {meta}"
+    stderr = sp.stderr.read().decode()
+    assert "gap" not in stderr and "reconnected" not in stderr, f"sub stderr: {stderr}"
+
+
+def test_sub_reconnect(fx):
+    """A reconnect shows up on stderr as a conn change; SIGINT ends sub with 0."""
+    env, ws = fx.env, fx.ws
+    conn = fx.bridge.list()["feed"]["conn"]
+    rp, rl = start(["sub", "-p", "feed", "-t", str(H.t(60))], env)
+    pump(ws, ["feed"], "before", lambda: seen(rl) >= 1, "sub before reconnect")
+    before = ws.connect_count("feed")
+    ws.drop("feed")
+    H.wait_for(lambda: ws.connect_count("feed") > before and ws.live("feed"), 20,
+               "feed reconnect")
+    pump(ws, ["feed"], "after", lambda: "after" in rl.all + rl.peek(), "sub after reconnect")
+    rp.send_signal(signal.SIGINT)
+    rp.wait(H.t(10))
+    err = rp.stderr.read().decode()
+    assert rp.returncode == 0, f"sub after SIGINT exited {rp.returncode}"
+    assert f"feed: reconnected (conn {conn} -> {conn + 1})" in err, f"reconnect report: {err!r}"
+
+
+def test_sub_reader_gone(fx):
+    """A reader that goes away ends sub (EPIPE), instead of a tail that runs
+    forever behind `| head -1`."""
+    hp = subprocess.Popen(["sh", "-c", f"'{H.CLI}' sub -p feed | head -n 1"],
+                          env=dict(os.environ, **fx.env), stdout=subprocess.PIPE)
+    pump(fx.ws, ["feed"], "pipe", lambda: hp.poll() is not None, "sub | head -1 to exit")
+    assert hp.returncode == 0 and hp.stdout.read().decode().startswith("pipe"), \
+        "sub | head -1"
+
+
+def test_send(fx):
+    """send: PUSH text, binary from stdin, via control, refusal 1, unreachable 3."""
+    env, ws = fx.env, fx.ws
+    r = cli(["send", "feed", "hello via push"], env)
+    assert r.returncode == 0, f"send: {r}"
+    H.wait_for(lambda: "hello via push" in ws.got("feed"), 10, "pushed message at the peer")
+    r = cli(["send", "--binary", "feed", "-"], env, input="from stdin")
+    assert r.returncode == 0, f"send --binary -: {r}"
+    H.wait_for(lambda: b"from stdin" in ws.got("feed"), 10, "binary message at the peer")
+    r = cli(["send", "--via-control", "feed", "hello via control"], env)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", f"send --via-control: {r}"
+    H.wait_for(lambda: "hello via control" in ws.got("feed"), 10, "control send at the peer")
+    r = cli(["send", "--via-control", "--binary", "feed", "\u00e9t\u00e9"], env)
+    assert r.returncode == 0, f"send --via-control --binary: {r}"
+    H.wait_for(lambda: "\u00e9t\u00e9".encode() in ws.got("feed"), 10, "binary control send")
+    r = cli(["send", "--via-control", "nope", "x"], env)
+    assert r.returncode == 1 and "unknown_peer" in r.stderr, f"send to unknown: {r}"
+    dead = f"tcp://127.0.0.1:{H.free_port()}"
+    r = cli(["send", "-e", dead, "-T", "0.5", "feed", "x"], env)
+    assert r.returncode == 3, f"send unreachable: {r}"
+
+
+def test_health(fx):
+    """health: 200 exits 0, other status 1, unreachable 3."""
+    env = fx.env
+    r = cli(["health"], env)
+    assert r.returncode == 0 and " 200" in r.stdout, f"health: {r}"
+    r = cli(["health", f"http://{fx.bridge.http_addr}/no-such-page"], env)
+    assert r.returncode == 1, f"health 404: {r}"
+    r = cli(["health", f"127.0.0.1:{H.free_port()}", "-T", "1"], env)
+    assert r.returncode == 3, f"health unreachable: {r}"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    H.run([test_usage, test_ping, test_list_and_stats, test_events_connect_remove, test_sub,
+           test_sub_reconnect, test_sub_reader_gone, test_send, test_health], fixture=fixture)
