@@ -296,7 +296,7 @@ def test_build_context():
         shutil.rmtree(tmp, ignore_errors=True)
 
     read = set()
-    for target in ("honeybee_objects", "honeybee-bridge", "honeybee-cli"):
+    for target in ("honeybee_objects", "honeybee_bridge", "honeybee-bridge", "honeybee-cli"):
         dep = os.path.join(H.BIN, "CMakeFiles", f"{target}.dir", "compiler_depend.make")
         if not os.path.exists(dep):
             print(f"# {dep} missing (not the Makefile generator?): depfile check skipped")
@@ -424,6 +424,40 @@ def test_install_and_run():
             assert r.returncode == 0, f"compile against the installed library: {r.stderr}"
             r = H.run_cmd([exe], env={"LD_LIBRARY_PATH": os.path.join(prefix, pc)})
             assert r.stdout.strip() == "queue_full", f"installed library: {r}"
+
+            # The same through the installed CMake package (static library).
+            proj = os.path.join(stage, "cmake-user")
+            os.makedirs(proj)
+            with open(os.path.join(proj, "CMakeLists.txt"), "w") as f:
+                f.write("cmake_minimum_required(VERSION 3.18)\nproject(use C)\n"
+                        "find_package(honeybee 0.1 CONFIG REQUIRED)\n"
+                        "add_executable(use ../use.c)\n"
+                        "target_link_libraries(use PRIVATE honeybee::honeybee_static)\n")
+            r = H.run_cmd(["cmake", "-S", proj, "-B", os.path.join(proj, "build"),
+                           "-DCMAKE_PREFIX_PATH=" + prefix], timeout=120)
+            assert r.returncode == 0, f"find_package(honeybee): {r.stdout[-2000:]}{r.stderr}"
+            r = H.run_cmd(["cmake", "--build", os.path.join(proj, "build")], timeout=120)
+            assert r.returncode == 0, f"build against the CMake package: {r.stdout[-2000:]}"
+            r = H.run_cmd([os.path.join(proj, "build", "use")])
+            assert r.stdout.strip() == "queue_full", f"CMake package program: {r}"
+
+        # libhoneybee is the pool: neither it nor what it asks of its users
+        # (the .pc, the CMake package) names ZeroMQ; the bridge alone does.
+        libdir = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu")
+                  if os.path.exists(os.path.join(prefix, d, "pkgconfig", "honeybee.pc"))][0]
+        libdir = os.path.join(prefix, libdir)
+        so = H.run_cmd(["readelf", "-d", os.path.join(libdir, "libhoneybee.so")]).stdout
+        assert "libwebsockets" in so and "zmq" not in so, f"libhoneybee.so links:\n{so}"
+        with open(os.path.join(libdir, "pkgconfig", "honeybee.pc")) as f:
+            pc_text = f.read()
+        assert "zmq" not in pc_text, f"honeybee.pc requires ZeroMQ:\n{pc_text}"
+        for root, _, files in os.walk(os.path.join(libdir, "cmake", "honeybee")):
+            for name in files:
+                with open(os.path.join(root, name)) as f:
+                    assert "zmq" not in f.read().lower(), f"cmake/honeybee/{name} names ZeroMQ"
+        nm = H.run_cmd(["nm", "-A", os.path.join(libdir, "libhoneybee.a")]).stdout
+        assert not re.search(r" U (zmq|zsock|zactor|zauth|zcert)_", nm), \
+            "libhoneybee.a calls ZeroMQ (holds the bridge)"
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
