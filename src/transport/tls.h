@@ -54,10 +54,10 @@ void hb__tls_memo_free(hb__tls_memo **m);
 typedef struct hb__tls hb__tls;
 
 typedef enum hb__tls_status {
-    HB__TLS_OK = 0,  /* done / progress made */
-    HB__TLS_WANT,    /* needs more ciphertext from the peer (or has output pending) */
-    HB__TLS_CLOSED,  /* the peer sent close_notify */
-    HB__TLS_FAIL,    /* handshake or record failure; err says what (certificate, alert...) */
+    HB__TLS_OK = 0, /* done / progress made */
+    HB__TLS_WANT,   /* needs more ciphertext from the peer (or has output pending) */
+    HB__TLS_CLOSED, /* the peer sent close_notify */
+    HB__TLS_FAIL,   /* handshake or record failure; err says what (certificate, alert...) */
 } hb__tls_status;
 
 /*
