@@ -644,15 +644,19 @@ def expect_stream(data, max_size, utf8="eager", early=True, prefer="protocol",
         return Outcome(msgs, pings, end)
 
     while True:
-        if n - pos < 2:
+        if n - pos < 1:
             return out(("incomplete",))
-        b0, b1 = data[pos], data[pos + 1]
+        b0 = data[pos]
         fin, rsv, op = bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF
-        masked, ln7 = bool(b1 & 0x80), b1 & 0x7F
         control = op >= 8
-        proto = (rsv != 0 or op not in (CONT, TEXT, BINARY, CLOSE, PING, PONG) or masked
-                 or (control and (not fin or ln7 > 125))
+        proto = (rsv != 0 or op not in (CONT, TEXT, BINARY, CLOSE, PING, PONG)
+                 or (control and not fin)
                  or (op == CONT and not in_msg) or (op in (TEXT, BINARY) and in_msg))
+        if n - pos < 2:  # the first byte alone may already decide
+            return out(PROTO if proto and early else ("incomplete",))
+        b1 = data[pos + 1]
+        masked, ln7 = bool(b1 & 0x80), b1 & 0x7F
+        proto = proto or masked or (control and ln7 > 125)
         if proto and early:
             return out(PROTO)
         hl = 2 + (2 if ln7 == 126 else 8 if ln7 == 127 else 0)
