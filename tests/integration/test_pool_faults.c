@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "helpers/hbt.h"
+#include "helpers/hbt_only.h"
 #include "honeybee/pool.h"
 #include "transport/loop.h"
 
@@ -431,5 +432,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolver_bounded, s_setup, s_teardown),
     };
     if (getenv("HBT_FILTER")) cmocka_set_test_filter(getenv("HBT_FILTER")); /* debugging aid */
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
 }

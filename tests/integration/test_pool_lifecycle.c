@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "helpers/hbt.h"
+#include "helpers/hbt_only.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
@@ -309,5 +310,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
 }
