@@ -767,7 +767,7 @@ def _(t):
 def _(t):
     t.send(W.text("hello") + W.ping(b"p1") + W.pong(b"x") + W.binary(b"\x00\x01")
            + W.ping(b"p2") + W.text("world"))
-    t.pongs([b"p1", b"p2"])
+    t.pongs([b"p1", b"p2"], coalesce=True)
     t.echo([T("hello"), B(b"\x00\x01"), T("world")])
     t.close()
 

@@ -244,6 +244,7 @@ def run_cases(cases, pool_extra=None):
             b.ok({"op": "connect", "id": c.name, "url": c.server.url, "options": opts})
         t0 = time.monotonic()
         for c in cases:
+            tc = time.monotonic()
             try:
                 if c.kind == "frames":
                     check_frames(c, ctx)
@@ -251,7 +252,7 @@ def run_cases(cases, pool_extra=None):
                     check_handshake(c, ctx)
                 else:
                     c.check(c, ctx)
-                print("  ok   %s" % c.name, flush=True)
+                print("  ok   %-40s %.2fs" % (c.name, time.monotonic() - tc), flush=True)
             except Exception as e:
                 c.failure = "%s: %s" % (type(e).__name__, e)
                 failed.append(c)
@@ -579,6 +580,7 @@ def handshake_cases():
     def mid_close(conn):
         conn.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: webs")
         time.sleep(0.05)
+        conn.close_tcp()
 
     rnd = random.Random(11)
     garbage = bytes(rnd.getrandbits(8) for _ in range(2048))
@@ -611,7 +613,7 @@ def handshake_cases():
         Case("hs_never_answers", kind="handshake", script=handshake_script(never),
              opts={"connect_timeout": "1s"}),
         Case("hs_closes_mid_handshake", kind="handshake", script=handshake_script(mid_close)),
-        Case("hs_closes_at_once", kind="handshake", script=handshake_script(lambda c: None)),
+        Case("hs_closes_at_once", kind="handshake", script=handshake_script(lambda c: c.close_tcp())),
     ]
     return cs
 

@@ -249,6 +249,7 @@ class FuzzPeer:
         self.name, self.limit, self.master = name, limit, master
         self.records, self.lock, self.log = records, lock, log
         self.errors = []
+        self.stopping = False
         self.server = W.Server(self.script, name=name)
 
     def seed_for(self, index):
@@ -256,6 +257,8 @@ class FuzzPeer:
         return int.from_bytes(h[:8], "big") >> 1
 
     def script(self, conn):
+        if self.stopping:  # the run is over: hold the connection until removed
+            return W.idle(conn)
         seed = self.seed_for(conn.index)
         try:
             data, pieces, first = gen_stream(seed, self.limit)
@@ -308,7 +311,7 @@ def check_safety(rec, disc, inbox):
 def check_record(rec, disc, inbox):
     """'' if the bridge did what the oracle allows, else what went wrong."""
     n = max(len(o.messages) for o in rec.outs.values())
-    got_msgs = tuple(inbox.settled(rec.peer, rec.index, n, timeout=0.5, quiet=0.01))
+    got_msgs = tuple(inbox.settled(rec.peer, rec.index, n, timeout=0.5, quiet=0))
     got_end = P.end_of(disc)
     problems = []
     match = None
@@ -391,16 +394,20 @@ def run(seconds, master, n_peers, out, replay=None, limit=None, mode="strict"):
         disc = {p.name: [] for p in peers}
         deadline = t_start + seconds
         last_ping = 0.0
+        stopping = False
+        stop_deadline = None
         while True:
             now = time.monotonic()
             if now - last_ping > 0.5:
                 P.alive(b, timeout=10)
                 last_ping = now
-            e = ev.recv(0.05)
-            if e is not None and e["kind"] == "disconnected" and e["id"] in disc:
-                disc[e["id"]].append((time.monotonic(), e))
-            if e is not None and e["kind"] in ("removed", "dial_failed") and e["id"] in disc:
-                failures.append("unexpected event %s" % e)
+            e = ev.recv(0.02)
+            while e is not None:
+                if e["kind"] == "disconnected" and e["id"] in disc:
+                    disc[e["id"]].append((time.monotonic(), e))
+                if e["kind"] in ("removed", "dial_failed") and e["id"] in disc:
+                    failures.append("unexpected event %s" % e)
+                e = ev.recv(0)
             with lock:
                 pending = [r for r in records if not r.checked]
             for rec in pending:
@@ -428,13 +435,25 @@ def run(seconds, master, n_peers, out, replay=None, limit=None, mode="strict"):
             for p in peers:
                 while p.errors:
                     failures.append(p.errors.pop())
-            if replay is not None and checked >= 1:
-                break
-            if time.monotonic() > deadline:
-                break
             if len(failures) >= 20:
                 break
-        # Stop the servers and wait for what is still in flight to be checked.
+            if replay is not None and checked >= 1:
+                break
+            if not stopping and (time.monotonic() > deadline):
+                # No new streams; check every stream played so far.
+                stopping = True
+                stop_deadline = time.monotonic() + H.t(30)
+                for p in peers:
+                    p.stopping = True
+            if stopping:
+                with lock:
+                    left = [r for r in records if not r.checked]
+                if not left:
+                    break
+                if time.monotonic() > stop_deadline:
+                    failures.append("%d streams never ended: %s" % (len(left), [
+                        (r.peer, r.index, r.seed) for r in left[:5]]))
+                    break
         for p in peers:
             b.ok({"op": "remove", "id": p.name})
         for p in peers:

@@ -280,10 +280,15 @@ class Conn:
 
     # -- writing --
 
+    def _ready(self, events, timeout):
+        # poll, not select: a long run has descriptors above FD_SETSIZE
+        p = select.poll()
+        p.register(self.sock, events)
+        return bool(p.poll(max(0, int(timeout * 1000))))
+
     def _recv(self, timeout):
         """Bytes, b"" at the end of the stream, None if nothing came in time."""
-        r, _, _ = select.select([self.sock], [], [], timeout)
-        if not r:
+        if not self._ready(select.POLLIN, timeout):
             return None
         try:
             return self.sock.recv(1 << 20)
@@ -301,8 +306,7 @@ class Conn:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise TimeoutError("the client stopped reading")
-                    _, w, _ = select.select([], [self.sock], [], min(left, 0.5))
-                    if not w:
+                    if not self._ready(select.POLLOUT, min(left, 0.5)):
                         continue
                     try:
                         k = self.sock.send(view[:1 << 20])
@@ -494,6 +498,15 @@ class Server:
             c.error = e
         finally:
             c.done.set()
+            # Give the descriptor back once the reader is done with it (a
+            # fuzz run makes thousands of connections).
+            if c._reader is not None:
+                c._reader.join(10)
+            if c._reader is None or not c._reader.is_alive():
+                try:
+                    c.sock.close()
+                except OSError:
+                    pass
 
     def conn(self, index):
         with self.lock:
