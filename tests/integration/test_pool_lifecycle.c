@@ -152,7 +152,8 @@ static void test_stop_during_dial(void **state)
     assert_int_equal(hb_pool_remove(f->pool, "hang"), 0);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "hang", 1, 2000);
     assert_non_null(r);
-    assert_true(hbt_now_ms() - t0 < 1000);
+    /* (HB_TEST_SLOW: under valgrind on a loaded machine, 5 s) */
+    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "hang"), 0);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "hang"), 0);
 
@@ -248,7 +249,7 @@ static void test_remove_while_waiting(void **state)
         hb_pool_remove(f->pool, "wait");
     }
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "wait", 1, 2000));
-    assert_true(hbt_now_ms() - t0 < 1000);
+    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
     if (rc != 0) assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "wait"), 0);
