@@ -250,18 +250,18 @@ def run(selected):
     pool = {"connect_timeout": "10s", "send_queue": 4096,
             "reconnect": {"initial_delay": "30s", "max_delay": "30s", "jitter": 0},
             "keepalive": {"ping_interval": 0, "timeout": 0}}
-    b = H.Bridge(pool=pool, log={"level": "warn"})
-    b.start()
+    b = P.start(H.Bridge(pool=pool, log={"level": "warn"}))
     suite = Suite(selected)
     suite.control = b.endpoints["control"]
-    srv = W.Server(suite.script, name="cases")
-    inbox = P.InboxCollector(b)
-    echo = subprocess.Popen([sys.executable, os.path.join(HERE, "echo_subscriber.py"),
-                             "--inbox", b.endpoints["inbox"], "--send", b.endpoints["send"],
-                             "--parent", str(os.getpid())])
     table = []
     t0 = time.monotonic()
+    srv = inbox = echo = None
     try:
+        srv = W.Server(suite.script, name="cases")
+        inbox = P.InboxCollector(b)
+        echo = subprocess.Popen([sys.executable, os.path.join(HERE, "echo_subscriber.py"),
+                                 "--inbox", b.endpoints["inbox"], "--send", b.endpoints["send"],
+                                 "--parent", str(os.getpid())])
         ev = b.events()
         _probe(b, inbox)
         order = [cid for cid, _, _ in selected]
@@ -303,10 +303,13 @@ def run(selected):
         P.alive(b)
         ev.close()
     finally:
-        echo.terminate()
-        echo.wait(10)
-        inbox.stop()
-        srv.stop()
+        if echo:
+            echo.terminate()
+            echo.wait(10)
+        if inbox:
+            inbox.stop()
+        if srv:
+            srv.stop()
         P.finish(b)
     return table, time.monotonic() - t0
 

@@ -226,11 +226,11 @@ def run_cases(cases, pool_extra=None):
             oracle_check(c)
     pool = dict(POOL)
     pool.update(pool_extra or {})
-    b = H.Bridge(pool=pool, log={"level": "info"})
-    b.start()
-    inbox = P.InboxCollector(b)
+    b = P.start(H.Bridge(pool=pool, log={"level": "info"}))
     failed = []
+    inbox = None
     try:
+        inbox = P.InboxCollector(b)
         ev = P.live_subscriptions(b, inbox)
         ctx = Ctx(b, ev, inbox)
         for c in cases:
@@ -263,7 +263,8 @@ def run_cases(cases, pool_extra=None):
         P.alive(b)
         ev.close()
     finally:
-        inbox.stop()
+        if inbox:
+            inbox.stop()
         for c in cases:
             if c.server:
                 c.server.stop()

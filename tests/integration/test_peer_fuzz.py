@@ -362,15 +362,15 @@ def run(seconds, master, n_peers, out, replay=None, limit=None, mode="strict"):
             "reconnect": {"initial_delay": "10ms", "max_delay": "10ms", "multiplier": 1.0,
                           "jitter": 0, "stable_after": "1h"},
             "keepalive": {"ping_interval": 0, "timeout": 0}}
-    b = H.Bridge(pool=pool, log={"level": "warn"})
-    b.start()
-    inbox = P.InboxCollector(b)
+    b = P.start(H.Bridge(pool=pool, log={"level": "warn"}))
     records, lock = [], threading.Lock()
     peers = []
     failures = []
     checked = 0
     t_start = time.monotonic()
+    inbox = None
     try:
+        inbox = P.InboxCollector(b)
         ev = P.live_subscriptions(b, inbox)
         if replay is not None:
             p = FuzzPeer("replay", limit, master, records, lock, log)
@@ -473,7 +473,8 @@ def run(seconds, master, n_peers, out, replay=None, limit=None, mode="strict"):
         print("peer fuzz: oracle ends of the checked streams: %s" % ends, flush=True)
         ev.close()
     finally:
-        inbox.stop()
+        if inbox:
+            inbox.stop()
         for p in peers:
             p.server.stop()
         log.close()
