@@ -298,25 +298,28 @@ class Conn:
     def send(self, data, timeout=60.0):
         """Write all of data within timeout; False (and send_error) if the
         peer went away or stopped reading for that long."""
+        with self._wlock:
+            return self._send_locked(data, timeout)
+
+    def _send_locked(self, data, timeout):
         view = memoryview(data)
         deadline = time.monotonic() + timeout
-        with self._wlock:
-            try:
-                while view:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError("the client stopped reading")
-                    if not self._ready(select.POLLOUT, min(left, 0.5)):
-                        continue
-                    try:
-                        k = self.sock.send(view[:1 << 20])
-                    except BlockingIOError:
-                        continue
-                    view = view[k:]
-                return True
-            except (OSError, ValueError) as e:
-                self.send_error = e
-                return False
+        try:
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the client stopped reading")
+                if not self._ready(select.POLLOUT, min(left, 0.5)):
+                    continue
+                try:
+                    k = self.sock.send(view[:1 << 20])
+                except BlockingIOError:
+                    continue
+                view = view[k:]
+            return True
+        except (OSError, ValueError) as e:
+            self.send_error = e
+            return False
 
     def send_chunks(self, data, sizes, delay=0.0):
         """Write data in pieces (sizes: an int or a list, cycled)."""
@@ -383,7 +386,16 @@ class Conn:
                         self.client_close = (code, reason)
                         self._put(("close", code, reason))
                         if self.auto_close:
-                            self.send(frame(CLOSE, f.payload[:2]))
+                            # Echo the close, unless the script is in the
+                            # middle of a write (a client that closed stops
+                            # reading: that write would hold the lock until
+                            # its timeout, and a close frame cannot go in
+                            # the middle of another frame): then just hang up.
+                            if self._wlock.acquire(blocking=False):
+                                try:
+                                    self._send_locked(frame(CLOSE, f.payload[:2]), 5.0)
+                                finally:
+                                    self._wlock.release()
                             self.close_tcp()
                         continue
                     else:
