@@ -1,9 +1,10 @@
 """The hostile-peer matrix (issue 9 item 3; SPEC.md sections 4, 5, 7, 9).
 
 Each case is one peer of the real daemon pointed at its own scripted raw
-server (wsraw.Server): the first connection gets the hostile bytes (or a
-broken handshake), later ones (the redials) a correct handshake and
-silence. Many cases share one bridge process and run at the same time.
+server (wsraw.Server): the first connection gets the hostile bytes, later
+ones (the redials) a correct handshake and silence; a handshake case
+breaks every handshake. 74 cases in 5 groups, one bridge process per
+group, the cases of a group all at the same time.
 For every case the test asserts, against the real daemon:
 
 - it stays up and answers control `ping` (checked with every case);

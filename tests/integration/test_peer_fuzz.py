@@ -36,8 +36,6 @@ import hashlib
 import json
 import os
 import random
-import re
-import struct
 import sys
 import tempfile
 import threading
