@@ -500,7 +500,7 @@ def flood_case():
             problems.append("close echo %s" % (conn.client_close,))
         if conn.bad():
             problems.append("bad frames %s" % conn.bad()[:3])
-        if worst > H.t(2.0):
+        if worst > H.t(5.0):  # a loaded 2-core machine; a wedged bridge takes forever
             problems.append("control ping took %.2fs during the flood" % worst)
         e2 = ev.next(lambda e: e["id"] == c.name and e["kind"] == "connected", timeout=20)
         assert e1 is not e2
