@@ -6,7 +6,7 @@
 #                      [--destdir DIR] [--jobs N] [--strip] [-- CMAKE_ARGS...]
 #
 # The container image (docker/Dockerfile) is built with this script and the
-# test suite (tests/integration/test_ship_docker.py) runs it too, so what the
+# test suite (tests/integration/test_docker.py) runs it too, so what the
 # image ships is what the tests installed and ran.
 #
 # Defaults: prefix /usr/local, build dir build/install, build type Release,

@@ -1,11 +1,16 @@
-"""hbtest: shared helpers for the black-box tests of honeybee-bridge.
+"""hbtest: the one harness of the Python black-box tests (tests/integration/test_*.py).
 
 Everything here talks to the real daemon ($HB_BRIDGE) over real sockets:
-free ports on 127.0.0.1, a config file written to a temp dir, WebSocket
-servers (websockets 10.4 on an asyncio thread, or raw TCP for misbehaving
-peers), ZeroMQ SUB/PUSH/REQ clients, and decoders for the frames of
-SPEC.md sections 4 and 5. Every wait has a deadline (scaled by HB_SLOW, and
-longer under sanitizers) so that a loaded 2-core machine does not flake.
+free ports on 127.0.0.1, a config file written to a temp dir (or a shipped
+one, its endpoints moved by HONEYBEE_* variables), WebSocket servers
+(websockets 10.4 on an asyncio thread, or raw TCP for misbehaving peers),
+ZeroMQ SUB/PUSH/REQ clients, decoders for the frames of SPEC.md sections 4
+and 5, a line reader for child processes (honeybee-cli, the examples), and
+one runner. Every wait has a deadline scaled by t() (HB_SLOW, and longer
+under sanitizers) so that a loaded 2-core machine does not flake.
+
+Run with Debian's /usr/bin/python3 (python3-zmq, python3-websockets); ctest
+sets HB_BRIDGE, HB_SOURCE_DIR, HB_BINARY_DIR and HB_SANITIZER.
 """
 
 import asyncio
@@ -30,9 +35,15 @@ import queue as _queue
 import zmq
 import websockets
 
+SRC = os.environ.get("HB_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BIN = os.environ.get("HB_BINARY_DIR") or os.path.join(SRC, "build")
 BRIDGE = os.environ.get("HB_BRIDGE", "")
+CLI = os.path.join(BIN, "honeybee-cli")
+PYTHON = os.environ.get("HB_PYTHON", "/usr/bin/python3")
 SANITIZER = os.environ.get("HB_SANITIZER", "")
-SLOW = float(os.environ.get("HB_SLOW", "1")) * (3.0 if SANITIZER else 1.0)
+# The one slow factor: sanitizer builds run several times slower.
+SLOW = float(os.environ.get("HB_SLOW", "1")) * (4.0 if SANITIZER else 1.0)
 
 
 def t(seconds):
@@ -122,12 +133,20 @@ def to_yaml(cfg):
 class Bridge:
     """The real daemon on free ports.
 
-    cfg: extra config (dicts merged into bridge/pool, peers list, log).
+    peers: list of peer dicts ({"id": .., "url": .., options}); bridge, pool,
+    log: config sections (bridge keys override the free-port endpoints).
+    http=False leaves the HTTP server off. env: extra environment of the
+    daemon; nofile: its RLIMIT_NOFILE. exe: another honeybee-bridge (an
+    installed copy). config: the path of an existing config file to run
+    instead of a written one; its endpoints are then moved to free ports by
+    the HONEYBEE_* variables (endpoint_env()).
     """
 
     def __init__(self, peers=None, bridge=None, pool=None, log=None, http=True,
-                 tmpdir=None, ipc=False, extra_args=(), env=None, nofile=None):
-        assert BRIDGE, "HB_BRIDGE is not set (run through ctest)"
+                 tmpdir=None, ipc=False, extra_args=(), env=None, nofile=None,
+                 exe=None, config=None):
+        self.exe = exe or BRIDGE
+        assert self.exe, "HB_BRIDGE is not set (run through ctest)"
         self.tmp = tmpdir or tempfile.mkdtemp(prefix="hbtest-")
         self.ipc = ipc
         self.use_http = http
@@ -139,8 +158,10 @@ class Bridge:
         if peers:
             self.cfg["peers"] = peers
         self._assign_endpoints()
-        self.path = os.path.join(self.tmp, "honeybee.yaml")
-        self.write_config()
+        self.given_config = config
+        self.path = config or os.path.join(self.tmp, "honeybee.yaml")
+        if not config:
+            self.write_config()
         self.extra_args = list(extra_args)
         self.env = env
         self.nofile = nofile  # RLIMIT_NOFILE of the daemon, if set
@@ -165,12 +186,23 @@ class Bridge:
             b["http"] = "127.0.0.1:%d" % free_port()
         else:
             b["http"] = ""
+        self.http_addr = b["http"]
         self.http_port = int(b["http"].rsplit(":", 1)[1]) if b["http"] else None
         b["drain_timeout"] = "2s"
         b.update(self.overrides)
         self.cfg = dict(self.cfg, bridge=b)
 
+    def endpoint_env(self):
+        """The HONEYBEE_* variables naming this bridge's endpoints: what
+        points honeybee-cli and the examples at it (and, with config=, the
+        daemon itself at its free ports)."""
+        e = self.endpoints
+        return {"HONEYBEE_INBOX": e["inbox"], "HONEYBEE_EVENTS": e["events"],
+                "HONEYBEE_SEND": e["send"], "HONEYBEE_CONTROL": e["control"],
+                "HONEYBEE_HTTP": self.http_addr}
+
     def write_config(self, cfg=None):
+        assert not self.given_config, "write_config() on a given config file"
         if cfg is not None:
             self.cfg = cfg
         with open(self.path + ".tmp", "w") as f:
@@ -181,17 +213,19 @@ class Bridge:
         """Start the daemon; with wait, until it answers ping. A free port
         taken by another process in between (tests run in parallel) is
         retried on new ports."""
-        env = dict(os.environ)
-        if self.env:
-            env.update(self.env)
         for attempt in range(3):
+            env = dict(os.environ)
+            if self.given_config:
+                env.update(self.endpoint_env())
+            if self.env:
+                env.update(self.env)
             self._errf = open(self.stderr_path, "wb")
             pre = None
             if self.nofile:
                 import resource
                 n = self.nofile
                 pre = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
-            self.proc = subprocess.Popen([BRIDGE, "-c", self.path] + self.extra_args,
+            self.proc = subprocess.Popen([self.exe, "-c", self.path] + self.extra_args,
                                          stdout=subprocess.DEVNULL, stderr=self._errf, env=env,
                                          preexec_fn=pre)
             if not wait:
@@ -203,7 +237,8 @@ class Bridge:
                 if (attempt < 2 and self.proc.poll() == 1
                         and "already in use" in self.stderr().lower()):
                     self._assign_endpoints()
-                    self.write_config()
+                    if not self.given_config:
+                        self.write_config()
                     continue
                 raise
         return self
@@ -220,6 +255,7 @@ class Bridge:
         wait_for(ready, timeout, "the bridge to answer ping")
 
     def stderr(self):
+        """Everything the daemon logged so far."""
         try:
             with open(self.stderr_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
@@ -433,6 +469,10 @@ class WSServer:
     on_connect: list of messages to send to each new client.
     Records every received message as (conn index, message) in self.received
     and the close code each connection saw in self.close_codes.
+
+    One server can stand for many peers: each dials its own path
+    (url_of("feed") is ws://127.0.0.1:PORT/feed), and got(), live(),
+    connect_count(), push() and drop() act on one path.
     """
 
     def __init__(self, behaviour="record", on_connect=(), ping_interval=None):
@@ -444,6 +484,8 @@ class WSServer:
         self.clients = []
         self.n_connections = 0
         self.headers = []
+        self._lock = threading.Lock()  # the per-path maps: asyncio thread and the test's
+        self._by_path = {}  # path -> {"got": [msg], "connects": n, "live": set(ws)}
         self.loop = asyncio.new_event_loop()
         self.port = None
         self._stop = None
@@ -455,6 +497,14 @@ class WSServer:
     @property
     def url(self):
         return "ws://127.0.0.1:%d/" % self.port
+
+    def url_of(self, path):
+        """The URL of one path of this server (one peer per path)."""
+        return "ws://127.0.0.1:%d/%s" % (self.port, path)
+
+    def _path(self, path):
+        return self._by_path.setdefault("/" + path.lstrip("/"),
+                                        {"got": [], "connects": 0, "live": set()})
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
@@ -473,11 +523,17 @@ class WSServer:
         idx = self.n_connections
         self.headers.append(dict(ws.request_headers))
         self.clients.append(ws)
+        with self._lock:
+            mine = self._path(ws.path)
+            mine["connects"] += 1
+            mine["live"].add(ws)
         try:
             for m in self.on_connect:
                 await ws.send(m)
             async for msg in ws:
                 self.received.put((idx, msg))
+                with self._lock:
+                    mine["got"].append(msg)
                 if self.behaviour == "echo":
                     await ws.send(msg)
         except websockets.ConnectionClosed:
@@ -485,6 +541,8 @@ class WSServer:
         finally:
             if ws in self.clients:
                 self.clients.remove(ws)
+            with self._lock:
+                mine["live"].discard(ws)
             await ws.wait_closed()
             self.close_codes.put((idx, ws.close_code, ws.close_reason))
 
@@ -519,6 +577,45 @@ class WSServer:
 
     def connected(self):
         return len(self.clients)
+
+    # -- one path (one peer) of the server -------------------------------------
+
+    def got(self, path):
+        """The messages received on path so far."""
+        with self._lock:
+            return list(self._path(path)["got"])
+
+    def live(self, path):
+        """How many connections on path are open."""
+        with self._lock:
+            return len(self._path(path)["live"])
+
+    def connect_count(self, path):
+        """How many connections path has had."""
+        with self._lock:
+            return self._path(path)["connects"]
+
+    def push(self, path, msg):
+        """Send msg on every open connection of path; returns how many."""
+        async def go():
+            with self._lock:
+                conns = list(self._path(path)["live"])
+            for ws in conns:
+                try:
+                    await ws.send(msg)
+                except websockets.ConnectionClosed:
+                    pass
+            return len(conns)
+        return self._call(go())
+
+    def drop(self, path, code=1001, reason="test drops the connection"):
+        """Close path's connections from the server side."""
+        async def go():
+            with self._lock:
+                conns = list(self._path(path)["live"])
+            for ws in conns:
+                await ws.close(code, reason)
+        self._call(go())
 
     def next_received(self, timeout=5.0):
         try:
@@ -598,21 +695,127 @@ class RawWSServer:
         self.lsock.close()
 
 
+# ---- child processes ----------------------------------------------------------
+
+def run_cmd(cmd, env=None, timeout=30, input=None):
+    """Run a command to completion (text); env is added to os.environ.
+    Returns the CompletedProcess."""
+    full = dict(os.environ)
+    full.update(env or {})
+    return subprocess.run(cmd, env=full, capture_output=True, text=True,
+                          timeout=t(timeout), input=input)
+
+
+class Lines:
+    """A child's stdout, read line by line on a thread. .all keeps every
+    line taken so far; peek() takes what has arrived, wait() one matching
+    line, drain() everything up to EOF."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.q = _queue.Queue()
+        self.all = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            self.q.put(raw.decode("utf-8", "replace").rstrip("\n"))
+        self.q.put(None)
+
+    def _take(self, timeout):
+        """Move one line into .all: True; None if none came within timeout
+        (None: do not wait); False at EOF."""
+        try:
+            line = self.q.get(timeout=timeout) if timeout else self.q.get_nowait()
+        except _queue.Empty:
+            return None
+        if line is None:
+            self.q.put(None)  # EOF stays visible to the next call
+            return False
+        self.all.append(line)
+        return True
+
+    def peek(self):
+        """Move whatever has arrived into .all; returns the new lines."""
+        n = len(self.all)
+        while self._take(None):
+            pass
+        return self.all[n:]
+
+    def wait(self, pred, timeout=5.0, what="a line", required=True):
+        """A line matching pred, among those taken or the next ones; on
+        timeout or EOF fail, or return None if not required."""
+        for line in self.all:
+            if pred(line):
+                return line
+        deadline = time.monotonic() + t(timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._take(left):
+                break
+            if pred(self.all[-1]):
+                return self.all[-1]
+        if not required:
+            return None
+        raise AssertionError("timed out waiting for %s; output so far:\n%s" %
+                             (what, "\n".join(self.all[-40:])))
+
+    def drain(self, timeout=5.0):
+        """Everything up to EOF (or the timeout); returns .all."""
+        deadline = time.monotonic() + t(timeout)
+        while time.monotonic() < deadline:
+            if self._take(0.1) is False:
+                break
+        return self.all
+
+
 # ---- running a test file -------------------------------------------------------
 
-def run(tests):
-    """Run each test function, print a line per test, exit 1 on any failure."""
+class Skip(Exception):
+    """Raised by a test that cannot run here (a tool Debian does not
+    package); the message says why."""
+
+
+def run(tests, fixture=None):
+    """Run each test function (or those named on the command line), print a
+    line per test and a closing "N passed, N failed, N skipped"; exit 1 on
+    any failure, else 77 (the SKIP_RETURN_CODE tests/CMakeLists.txt sets,
+    so ctest's summary shows it) when a test was skipped, else 0.
+
+    fixture: a callable returning a context manager whose value every test
+    takes as its argument (one bridge shared by a file's tests); it is set
+    up once, and a failure to set it up or tear it down is a failure."""
     only = sys.argv[1:]
-    failed = 0
-    for fn in tests:
-        if only and fn.__name__ not in only:
-            continue
+    chosen = [fn for fn in tests if not only or fn.__name__ in only]
+    passed = failed = skipped = 0
+
+    def one(fn, *args):
+        nonlocal passed, failed, skipped
         t0 = time.monotonic()
         try:
-            fn()
+            fn(*args)
+            passed += 1
             print("ok   %-40s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("skip %-40s %s" % (fn.__name__, e), flush=True)
         except Exception:
             failed += 1
             print("FAIL %-40s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
             traceback.print_exc()
-    sys.exit(1 if failed else 0)
+
+    try:
+        if fixture is None:
+            for fn in chosen:
+                one(fn)
+        else:
+            with fixture() as fx:
+                for fn in chosen:
+                    one(fn, fx)
+    except Exception:
+        failed += 1
+        print("FAIL %-40s" % "(fixture)", flush=True)
+        traceback.print_exc()
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)
+    sys.exit(1 if failed else 77 if skipped else 0)

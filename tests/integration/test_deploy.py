@@ -17,11 +17,10 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ship_support import BRIDGE, SRC, check, fail, report, run  # noqa: E402
+import hbtest as H  # noqa: E402
 
-DEPLOY = os.path.join(SRC, "deploy")
-TOOLS = os.path.join(SRC, "tools", "node", "node_modules")
-passed = 0
+DEPLOY = os.path.join(H.SRC, "deploy")
+TOOLS = os.path.join(H.SRC, "tools", "node", "node_modules")
 
 VALIDATE_JS = r"""
 // Each object through its kubernetes-models class: validate() throws on a
@@ -53,23 +52,17 @@ process.stdin.on("end", () => {
 """
 
 
-def ok(name):
-    global passed
-    passed += 1
-    print(f"ok {passed} - {name}", flush=True)
-
-
 def kubectl():
     exe = shutil.which("kubectl")
     if not exe:
-        fail("kubectl not found (it renders deploy/ offline with `kubectl kustomize`; "
-             "Debian: kubernetes-client)")
+        raise H.Skip("kubectl not found (it renders deploy/ offline with `kubectl kustomize`; "
+                     "Debian 12's kubernetes-client 1.20 is too old for these trees)")
     return exe
 
 
 def render(path):
-    r = run([kubectl(), "kustomize", path], timeout=60)
-    check(r.returncode == 0, f"kubectl kustomize {path}: {r.stderr}")
+    r = H.run_cmd([kubectl(), "kustomize", path], timeout=60)
+    assert r.returncode == 0, f"kubectl kustomize {path}: {r.stderr}"
     return [d for d in yaml.safe_load_all(r.stdout) if d]
 
 
@@ -77,47 +70,46 @@ def validate(objs):
     env = dict(os.environ, NODE_PATH=TOOLS)
     r = subprocess.run(["node", "-e", VALIDATE_JS], input=json.dumps(objs), text=True,
                        capture_output=True, env=env, timeout=60)
-    check(r.returncode == 0, f"validator: {r.stderr}")
+    assert r.returncode == 0, f"validator: {r.stderr}"
     return r.stdout.splitlines()
 
 
 def duration_s(text):
     m = re.fullmatch(r"([\d.]+)(ms|s|m|h)?", str(text))
-    check(m, f"bad duration {text}")
+    assert m, f"bad duration {text}"
     return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
 
 
 def by_kind(objs, kind, name=None):
     found = [o for o in objs if o["kind"] == kind and name in (None, o["metadata"]["name"])]
-    check(len(found) == 1, f"expected one {kind}, got {len(found)}")
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
     return found[0]
 
 
 def check_config(cm, where):
     """The ConfigMap's honeybee.yaml passes --check; returns drain_timeout (s)."""
     text = cm["data"]["honeybee.yaml"]
-    tmp = tempfile.mkdtemp(prefix="hb-ship-")
+    tmp = tempfile.mkdtemp(prefix="hb-deploy-")
     try:
         path = os.path.join(tmp, "honeybee.yaml")
         with open(path, "w") as f:
             f.write(text)
-        r = run([BRIDGE, "--check", "-c", path])
-        check(r.returncode == 0, f"{where}: config fails --check: {r.stdout}{r.stderr}")
+        r = H.run_cmd([H.BRIDGE, "--check", "-c", path])
+        assert r.returncode == 0, f"{where}: config fails --check: {r.stdout}{r.stderr}"
     finally:
         shutil.rmtree(tmp)
     cfg = yaml.safe_load(text)
     b = cfg["bridge"]
     for k, port in (("inbox", 5550), ("events", 5551), ("send", 5552), ("control", 5553)):
-        check(b[k] == f"tcp://*:{port}", f"{where}: {k} must bind tcp://*:{port}, is {b[k]}")
-    check(b["http"] == "0.0.0.0:8080", f"{where}: http must bind 0.0.0.0:8080")
+        assert b[k] == f"tcp://*:{port}", f"{where}: {k} must bind tcp://*:{port}, is {b[k]}"
+    assert b["http"] == "0.0.0.0:8080", f"{where}: http must bind 0.0.0.0:8080"
     return duration_s(b.get("drain_timeout", "5s"))
 
 
 def check_manifests(objs, where):
     lines = validate(objs)
     bad = [ln for ln in lines if not ln.startswith("ok ")]
-    check(not bad and len(lines) == len(objs), f"{where}: schema validation: {bad or lines}")
-    ok(f"{where}: {len(objs)} objects validate against the Kubernetes schemas")
+    assert not bad and len(lines) == len(objs), f"{where}: schema validation: {bad or lines}"
 
     dep = by_kind(objs, "Deployment", "honeybee")
     svc = by_kind(objs, "Service")
@@ -125,77 +117,83 @@ def check_manifests(objs, where):
     drain = check_config(cm, where)
     spec = dep["spec"]
     pod = spec["template"]["spec"]
-    check(spec["replicas"] == 1, f"{where}: one replica per set of PUB sockets")
-    check(spec["strategy"]["type"] == "Recreate", f"{where}: Recreate (no two bridges at once)")
-    check(pod["terminationGracePeriodSeconds"] > drain + 5,
-          f"{where}: grace {pod['terminationGracePeriodSeconds']}s not above drain {drain}s")
+    assert spec["replicas"] == 1, f"{where}: one replica per set of PUB sockets"
+    assert spec["strategy"]["type"] == "Recreate", f"{where}: Recreate (no two bridges at once)"
+    assert pod["terminationGracePeriodSeconds"] > drain + 5, \
+        f"{where}: grace {pod['terminationGracePeriodSeconds']}s not above drain {drain}s"
     psc = pod["securityContext"]
-    check(psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001, f"{where}: pod user {psc}")
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001, f"{where}: pod user {psc}"
     (c,) = pod["containers"]
     csc = c["securityContext"]
-    check(csc["readOnlyRootFilesystem"] is True and csc["allowPrivilegeEscalation"] is False
-          and csc["capabilities"]["drop"] == ["ALL"], f"{where}: container security {csc}")
-    check(c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
-          c["readinessProbe"]["httpGet"]["path"] == "/readyz", f"{where}: probes")
+    assert (csc["readOnlyRootFilesystem"] is True and csc["allowPrivilegeEscalation"] is False
+           and csc["capabilities"]["drop"] == ["ALL"]), f"{where}: container security {csc}"
+    assert (c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
+           c["readinessProbe"]["httpGet"]["path"] == "/readyz"), f"{where}: probes"
     for kind in ("requests", "limits"):
-        check({"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: resources.{kind}")
+        assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: resources.{kind}"
     ann = dep["spec"]["template"]["metadata"]["annotations"]
-    check(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "8080"
-          and ann.get("prometheus.io/path") == "/metrics", f"{where}: scrape annotations {ann}")
+    assert (ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "8080"
+           and ann.get("prometheus.io/path") == "/metrics"), f"{where}: scrape annotations {ann}"
     env = {e["name"]: e.get("value") for e in c.get("env", [])}
-    check(env.get("HONEYBEE_LOG_FORMAT") == "json", f"{where}: JSON logs")
+    assert env.get("HONEYBEE_LOG_FORMAT") == "json", f"{where}: JSON logs"
     # The config volume is the generated (hash-suffixed) ConfigMap, read-only.
     vol = next(v for v in pod["volumes"] if "configMap" in v)
-    check(vol["configMap"]["name"] == cm["metadata"]["name"], f"{where}: configMap ref")
+    assert vol["configMap"]["name"] == cm["metadata"]["name"], f"{where}: configMap ref"
     mount = next(m for m in c["volumeMounts"] if m["name"] == vol["name"])
-    check(mount["mountPath"] == "/etc/honeybee" and mount.get("readOnly") is True,
-          f"{where}: config mount {mount}")
-    check(c["args"] == ["-c", "/etc/honeybee/honeybee.yaml"], f"{where}: args {c['args']}")
+    assert mount["mountPath"] == "/etc/honeybee" and mount.get("readOnly") is True, \
+        f"{where}: config mount {mount}"
+    assert c["args"] == ["-c", "/etc/honeybee/honeybee.yaml"], f"{where}: args {c['args']}"
     # The Service reaches the five container ports by name, and selects the pod.
     cports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    check(cports == {"inbox": 5550, "events": 5551, "send": 5552, "control": 5553, "http": 8080},
-          f"{where}: container ports {cports}")
+    want = {"inbox": 5550, "events": 5551, "send": 5552, "control": 5553, "http": 8080}
+    assert cports == want, \
+        f"{where}: container ports {cports}"
     sports = {p["port"]: p["targetPort"] for p in svc["spec"]["ports"]}
-    check({sports[p]: p for p in sports} == {k: v for k, v in cports.items()},
-          f"{where}: service ports {sports}")
+    assert {sports[p]: p for p in sports} == {k: v for k, v in cports.items()}, \
+        f"{where}: service ports {sports}"
     labels = dep["spec"]["template"]["metadata"]["labels"]
     sel = svc["spec"]["selector"]
-    check(sel and all(labels.get(k) == v for k, v in sel.items()), f"{where}: selector {sel}")
-    check(dep["spec"]["selector"]["matchLabels"] == sel, f"{where}: deployment selector")
-    ok(f"{where}: probes, limits, security, grace > drain ({drain:g}s), scrape, ports, config")
+    assert sel and all(labels.get(k) == v for k, v in sel.items()), f"{where}: selector {sel}"
+    assert dep["spec"]["selector"]["matchLabels"] == sel, f"{where}: deployment selector"
     return dep
 
 
-def main():
-    if not os.path.isdir(os.path.join(TOOLS, "kubernetes-models")):
-        fail(f"{TOOLS}/kubernetes-models missing: run scripts/node-deps.sh")
-
-    # The validator must be able to fail.
+def test_validator_can_fail():
+    """The schema validator rejects a broken Deployment."""
+    assert os.path.isdir(os.path.join(TOOLS, "kubernetes-models")), \
+        f"{TOOLS}/kubernetes-models missing: run scripts/node-deps.sh"
     broken = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
                "spec": {"replicas": "one", "selector": {}, "template": {
                    "spec": {"containers": [{"name": "c", "ports": [{"containerPort": "x"}]}]}}}}]
     lines = validate(broken)
-    check(lines and lines[0].startswith("bad "), f"validator accepted a broken object: {lines}")
-    ok("the schema validator rejects a broken Deployment")
+    assert lines and lines[0].startswith("bad "), f"validator accepted a broken object: {lines}"
 
-    base = render(os.path.join(DEPLOY, "base"))
-    check_manifests(base, "base")
 
+def test_base():
+    """The base: schemas, probes, limits, security, grace > drain, scrape,
+    ports, config."""
+    check_manifests(render(os.path.join(DEPLOY, "base")), "base")
+
+
+def test_overlay():
+    """overlays/example: the base's promises, namespace, image, patch,
+    config with peers, NetworkPolicy; the consumer reaches the Service by
+    name and passes the NetworkPolicy; the image's USER is the pod's."""
     overlay = render(os.path.join(DEPLOY, "overlays", "example"))
     dep = check_manifests(overlay, "overlays/example")
     ns = by_kind(overlay, "Namespace")["metadata"]["name"]
-    check(all(o["metadata"].get("namespace") == ns for o in overlay if o["kind"] != "Namespace"),
-          "overlay: every object in its namespace")
+    assert all(o["metadata"].get("namespace") == ns
+               for o in overlay if o["kind"] != "Namespace"), \
+        "overlay: every object in its namespace"
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    check(c["image"] == "registry.example.com/honeybee:0.1.0", f"overlay image {c['image']}")
-    check(c["resources"]["limits"]["memory"] == "1Gi", "overlay memory patch")
+    assert c["image"] == "registry.example.com/honeybee:0.1.0", f"overlay image {c['image']}"
+    assert c["resources"]["limits"]["memory"] == "1Gi", "overlay memory patch"
     cm = by_kind(overlay, "ConfigMap")
     peers = yaml.safe_load(cm["data"]["honeybee.yaml"]).get("peers") or []
-    check(len(peers) >= 1, "overlay config has peers")
+    assert len(peers) >= 1, "overlay config has peers"
     np_ = by_kind(overlay, "NetworkPolicy")
     zmq_ports = {p["port"] for p in np_["spec"]["ingress"][0]["ports"]}
-    check(zmq_ports == {5550, 5551, 5552, 5553}, f"networkpolicy ports {zmq_ports}")
-    ok("overlays/example: namespace, image, patch, config with peers, NetworkPolicy")
+    assert zmq_ports == {5550, 5551, 5552, 5553}, f"networkpolicy ports {zmq_ports}"
 
     # The example consumer reaches the bridge by the Service's name and
     # ports, passes the NetworkPolicy, and is not itself behind the Service.
@@ -208,27 +206,24 @@ def main():
     for var, port in (("HONEYBEE_INBOX", "zmq-inbox"), ("HONEYBEE_EVENTS", "zmq-events"),
                       ("HONEYBEE_SEND", "zmq-send"), ("HONEYBEE_CONTROL", "zmq-control")):
         want = f"tcp://{svc['metadata']['name']}:{ports[port]}"
-        check(env.get(var) == want, f"consumer {var}={env.get(var)}, expected {want}")
+        assert env.get(var) == want, f"consumer {var}={env.get(var)}, expected {want}"
     allowed = np_["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
     labels = pod["metadata"]["labels"]
-    check(all(labels.get(k) == v for k, v in allowed.items()), f"consumer labels {labels}")
+    assert all(labels.get(k) == v for k, v in allowed.items()), f"consumer labels {labels}"
     sel = svc["spec"]["selector"]
-    check(not all(labels.get(k) == v for k, v in sel.items()), "the Service selects the consumer")
+    assert not all(labels.get(k) == v for k, v in sel.items()), "the Service selects the consumer"
     script = cc["command"][-1]
-    check(os.path.isfile(os.path.join(SRC, script)), f"consumer runs {script}: missing")
-    check(cc["securityContext"]["readOnlyRootFilesystem"] is True and
-          pod["spec"]["securityContext"]["runAsNonRoot"] is True, "consumer security")
-    ok("overlays/example consumer: Service DNS name and ports, NetworkPolicy label")
+    assert os.path.isfile(os.path.join(H.SRC, script)), f"consumer runs {script}: missing"
+    assert (cc["securityContext"]["readOnlyRootFilesystem"] is True and
+           pod["spec"]["securityContext"]["runAsNonRoot"] is True), "consumer security"
 
     # The image and the manifests agree on the user.
-    dockerfile = open(os.path.join(SRC, "docker", "Dockerfile")).read()
+    dockerfile = open(os.path.join(H.SRC, "docker", "Dockerfile")).read()
     user = re.findall(r"^USER\s+(\d+):(\d+)", dockerfile, re.M)[-1]
     psc = dep["spec"]["template"]["spec"]["securityContext"]
-    check(int(user[0]) == psc["runAsUser"] and int(user[1]) == psc["runAsGroup"],
-          f"Dockerfile USER {user} vs runAsUser/runAsGroup {psc}")
-    ok("Dockerfile USER matches runAsUser/runAsGroup")
-    return report(passed)
+    assert int(user[0]) == psc["runAsUser"] and int(user[1]) == psc["runAsGroup"], \
+        f"Dockerfile USER {user} vs runAsUser/runAsGroup {psc}"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    H.run([test_validator_can_fail, test_base, test_overlay])
