@@ -162,24 +162,24 @@ static void test_host_name_mismatch_refused(void **state)
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "wrong"), 0);
 }
 
-/* A TLS profile (vhost) nobody uses any more is released; the plain one stays. */
+/* A TLS profile (one SSL_CTX) nobody uses any more is released. */
 static void test_profiles_released(void **state)
 {
     fx *f = *state;
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 0);
     s_peer(f, "p1", "127.0.0.1", f->good, f->ca, true);
     s_peer(f, "p2", "localhost", f->good, f->ca, true); /* same profile */
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p1", 1, 10000));
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p2", 1, 10000));
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 2);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
     assert_int_equal(hb_pool_remove(f->pool, "p1"), 0);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "p1", 1, 5000));
     hbt_sleep_ms(700); /* idle grace is 100 ms here, the sweep runs every 500 ms */
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 2); /* p2 still uses it */
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 1); /* p2 still uses it */
     assert_int_equal(hb_pool_remove(f->pool, "p2"), 0);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "p2", 1, 5000));
-    for (int i = 0; i < 400 && hb__pool_tls_profiles(f->pool) != 1; i++) hbt_sleep_ms(10);
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
+    for (int i = 0; i < 400 && hb__pool_tls_profiles(f->pool) != 0; i++) hbt_sleep_ms(10);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 0);
     /* and it comes back on demand */
     s_peer(f, "p3", "127.0.0.1", f->good, f->ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p3", 1, 10000));
