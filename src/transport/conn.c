@@ -499,15 +499,21 @@ static void s_tls_sched(hb__conn *c)
     if (c->tls && hb__tls_out(c->tls, &p)) s_want_write(c);
 }
 
+/* tls.c's texts say "TLS ..." themselves at times; the prefix once. */
+static const char *s_tls_pfx(const char *e)
+{
+    return strncmp(e, "TLS", 3) == 0 ? "" : "TLS: ";
+}
+
 /* A TLS failure: a dial fails, an open connection is lost. */
 static void s_tls_broken(hb__conn *c, const char *e)
 {
     if (c->st != S_OPEN) {
-        s_fail(c, "TLS: %s", e);
+        s_fail(c, "%s%s", s_tls_pfx(e), e);
         return;
     }
     char t[240];
-    snprintf(t, sizeof(t), "TLS: %s", e);
+    snprintf(t, sizeof(t), "%s%s", s_tls_pfx(e), e);
     c->ws_done = true;
     s_end(c, HB__CONN_LOST, 1006, t);
     s_drop(c);
@@ -521,7 +527,8 @@ static void s_tls_in(hb__conn *c)
     if (c->st == S_TLS) {
         hb__tls_status ts = hb__tls_handshake(c->tls, e, sizeof(e));
         if (ts == HB__TLS_FAIL || ts == HB__TLS_CLOSED) {
-            s_fail(c, "TLS: %s", *e ? e : "the server closed the session during the handshake");
+            if (!*e) snprintf(e, sizeof(e), "the server closed the session during the handshake");
+            s_fail(c, "%s%s", s_tls_pfx(e), e);
             return;
         }
         if (ts != HB__TLS_OK) {
@@ -739,7 +746,7 @@ static void s_dial_step(hb__conn *c)
         c->memo = s_memo_ref(d->memo);
         if (hb__tls_new(hb__loop_tls(c->loop), &prof, d->host, d->verify,
                         c->memo ? c->memo->m : NULL, &c->tls, e, sizeof(e)) != 0) {
-            s_fail(c, "TLS: %s", e);
+            s_fail(c, "%s%s", s_tls_pfx(e), e);
             return;
         }
     }
