@@ -6,6 +6,7 @@ Runs on Debian's python3 with websockets 10.4 (asyncio). Listens on
 reports what it sees on stdout, one line each:
 
     OPEN <n> <json: {"path":..., "headers": {...}, "subprotocol": ...}>
+                                 (with "tls_resumed": true|false on wss://)
     RECV <n> text <json string>
     RECV <n> binary <hex>
     CLOSED <n> <code> <json reason>
@@ -67,8 +68,11 @@ class Server:
         self.next += 1
         self.conns[n] = ws
         hdrs = {k: v for k, v in ws.request_headers.raw_items()}
-        out("OPEN %d %s" % (n, json.dumps({"path": path, "headers": hdrs,
-                                            "subprotocol": ws.subprotocol})))
+        info = {"path": path, "headers": hdrs, "subprotocol": ws.subprotocol}
+        tls = ws.transport.get_extra_info("ssl_object")
+        if tls is not None:
+            info["tls_resumed"] = bool(tls.session_reused)
+        out("OPEN %d %s" % (n, json.dumps(info)))
         throttle = asyncio.ensure_future(self.throttle(ws)) if self.slowread else None
         try:
             if self.onopen and self.onopen[0] == "close":
