@@ -214,6 +214,10 @@ HB_EXPORT hb_conn_end hb_conn_end_cause(const hb_conn *c);
 /* Inside on_data: payload bytes of the current frame still to come after
  * this piece (from the frame header), to size a buffer once. */
 HB_EXPORT size_t hb_conn_rx_remaining(hb_conn *c);
+/* Inside on_data and on_pong: when the bytes being delivered were read from
+ * the socket (monotonic ns, as hb_plugin_deliver's clock). One clock read
+ * per receive buffer, so a worker need not read the clock per message. */
+HB_EXPORT uint64_t hb_conn_rx_time(const hb_conn *c);
 
 /* Bytes of headroom a payload buffer must have in front of its payload:
  * the frame header is written there and the frame is masked in place. */

@@ -720,6 +720,11 @@ size_t hb_conn_rx_remaining(hb_conn *c)
     return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 }
 
+uint64_t hb_conn_rx_time(const hb_conn *c)
+{
+    return hb__conn_rx_time(c->t);
+}
+
 size_t hb_conn_headroom(void)
 {
     return HB__CONN_HEADROOM;

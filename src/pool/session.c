@@ -303,7 +303,7 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
                       bool binary)
 {
     hb_session *s = ud;
-    uint64_t now = hb__mono_ns(); /* the one clock read of this piece */
+    uint64_t now = hb_conn_rx_time(c); /* read once per receive buffer, not per piece */
     hb_keepalive_data(&s->ka, now);
     if (first && !final) hb_reader_expect(&s->rd, hb_conn_rx_remaining(c));
     hb_inbox_msg *m = NULL;
@@ -337,7 +337,7 @@ static void s_on_pong(void *ud, hb_conn *c)
     if (s->hooks.on_heartbeat)
         s->hooks.on_heartbeat(s->hooks.ud, s);
     else
-        hb_keepalive_frame(&s->ka, hb__mono_ns());
+        hb_keepalive_frame(&s->ka, hb_conn_rx_time(c));
 }
 
 /* Write a configured text (on_connect, app_ping) through the scratch buffer. */

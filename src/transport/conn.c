@@ -52,6 +52,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/clock.h"
 #include "transport/conn.h"
 #include "transport/loop.h"
 
@@ -126,8 +127,9 @@ struct hb__conn {
     uint8_t pong_len, close_len;
     int busy;
     uint64_t frame_left;
-    uint8_t *ctl;  /* LWS_PRE + HB__WS_MAX_HEADER + 125: pong payload, close payload */
-    uint8_t *rest; /* input not fed while paused */
+    uint64_t rx_ns; /* when the buffer being fed was read (monotonic) */
+    uint8_t *ctl;   /* LWS_PRE + HB__WS_MAX_HEADER + 125: pong payload, close payload */
+    uint8_t *rest;  /* input not fed while paused */
     size_t rest_len;
     hb__timer start_t;    /* the dial's next step; once open, resume after a pause */
     hb__timer end_t;      /* connect_timeout while dialing; the close grace after */
@@ -342,6 +344,10 @@ static void s_ws_fail(hb__conn *c, hb__conn_end why, int code, const char *detai
 {
     c->ws_done = true;
     s_end(c, why, code, detail);
+    if (c->close_sent) {
+        s_drop(c); /* our close is out already: nothing more to say */
+        return;
+    }
     s_queue_close(c, code, NULL, true);
 }
 
@@ -464,6 +470,7 @@ static void s_opened(hb__conn *c)
     hb__loop_link(c->loop, &c->link);
     if (c->rx_paused) s_block(c);
     c->ops->on_open(c->ud, c);
+    if (c->owned && c->want_write) s_want_write(c);
 }
 
 /* The plaintext byte stream: the upgrade answer, then frames. */
@@ -787,6 +794,7 @@ static void s_slot_granted(hb__slot_wait *w)
 static void s_resume(hb__conn *c)
 {
     if (c->rx_paused || c->st != S_OPEN) return;
+    c->rx_ns = hb__mono_ns(); /* what waited is read now, as far as anyone can tell */
     uint8_t *r = c->rest;
     size_t n = c->rest_len;
     c->rest = NULL;
@@ -955,6 +963,11 @@ uint64_t hb__conn_frame_left(const hb__conn *c)
     return c->frame_left;
 }
 
+uint64_t hb__conn_rx_time(const hb__conn *c)
+{
+    return c->rx_ns;
+}
+
 void hb__conn_close(hb__conn *c, int code, const char *reason)
 {
     if (!c || !c->owned) return;
@@ -1036,6 +1049,7 @@ static void s_dispatch(hb__conn *c, struct lws *wsi, enum lws_callback_reasons r
     case LWS_CALLBACK_RAW_RX:
         c->rx_seen = true;
         if (c->dropping || !in) return;
+        c->rx_ns = hb__mono_ns();
         if (c->tls) {
             hb__tls_put(c->tls, in, len);
             s_tls_in(c);

@@ -120,6 +120,9 @@ void hb__conn_want_write(hb__conn *c);
 void hb__conn_rx(hb__conn *c, bool enable);
 /* Inside on_data: payload bytes of the current frame after this piece. */
 uint64_t hb__conn_frame_left(const hb__conn *c);
+/* Inside on_data and on_pong: when the bytes being delivered were read
+ * (monotonic ns; one clock read per receive buffer, not per message). */
+uint64_t hb__conn_rx_time(const hb__conn *c);
 /*
  * Close with `code` and `reason` (RFC 6455 section 7: the close frame goes
  * out, the peer's answer is awaited up to a grace, then TCP is dropped) and

@@ -236,7 +236,7 @@ static void test_many_failing_dials_then_healthy(void **state)
         {"badaccept", "", "handshake: "},
         {"silent", "", "connect timeout ("},
         {"closes", "", "handshake: the server closed the connection"},
-        {"tls", "", "TLS: "},
+        {"tls", "", "TLS"},
         {"noaccept", "", "connect timeout ("},
     };
     enum { KINDS = sizeof(kinds) / sizeof(kinds[0]), PER_KIND = 5, DIALS = 10 };
