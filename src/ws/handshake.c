@@ -387,6 +387,10 @@ hb__ws_hs_result hb__ws_hs_feed(hb__ws_hs *hs, const uint8_t *p, size_t n, size_
     }
     size_t room = hs->cap - hs->seen;
     size_t give = n < room ? n : room;
+    if (give == 0) { /* http-parser takes 0 bytes as the end of the stream */
+        if (err) *err = NULL;
+        return HB__WS_HS_MORE;
+    }
     size_t took = http_parser_execute(&hs->parser, &s_settings, (const char *)p, give);
     hs->seen += took;
     *used = took;

@@ -366,6 +366,18 @@ static void test_answer_ok(void **state)
     /* offered, none chosen */
     assert_int_equal(s_verdict(OK_HEAD "\r\n", 2, 0, NULL, why, &proto), HB__WS_HS_OK);
     assert_null(proto);
+    /* an empty read is not the end of the answer */
+    s_dial_new(&d, 0, 0);
+    a = s_answer(&d, OK_HEAD "\r\n");
+    size_t used = 1;
+    const char *err;
+    assert_int_equal(hb__ws_hs_feed(d.hs, (const uint8_t *)a, 10, &used, &err), HB__WS_HS_MORE);
+    assert_int_equal(hb__ws_hs_feed(d.hs, (const uint8_t *)a + 10, 0, &used, &err), HB__WS_HS_MORE);
+    assert_int_equal(used, 0);
+    assert_int_equal(hb__ws_hs_feed(d.hs, (const uint8_t *)a + 10, strlen(a) - 10, &used, &err),
+                     HB__WS_HS_OK);
+    free(a);
+    s_dial_free(&d);
     /* not finished yet */
     assert_int_equal(s_verdict("HTTP/1.1 101 Switching", 0, 0, NULL, why, NULL), HB__WS_HS_MORE);
 }
