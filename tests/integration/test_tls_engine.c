@@ -1000,6 +1000,12 @@ static void test_misuse(void **state)
     assert_int_equal(hb__tls_new(s_cache, &none, "", true, NULL, &t, err, sizeof(err)), -1);
     assert_null(t);
     assert_non_null(strstr(err, "no host name"));
+    char longname[400];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = 0;
+    assert_int_equal(hb__tls_new(s_cache, &none, longname, true, NULL, &t, err, sizeof(err)), -1);
+    assert_null(t);
+    assert_non_null(strstr(err, "host name not usable"));
     assert_int_equal(hb__tls_new(s_cache, &none, NULL, false, NULL, &t, err, sizeof(err)), 0);
     assert_int_equal(hb__tls_write(t, (const uint8_t *)"x", 1), -1);
     hb__tls_shutdown(t); /* nothing to close yet: no output */
