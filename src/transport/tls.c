@@ -681,14 +681,15 @@ int hb__tls_new(hb__tls_cache *c, const hb__tls_profile *p, const char *host, bo
     SSL_set_app_data(t->ssl, t);
     SSL_set_connect_state(t->ssl);
     bool ip = s_is_ip(t->host);
-    if (!ip && *t->host && SSL_set_tlsext_host_name(t->ssl, t->host) != 1) goto nomem;
+    /* These refuse only a name longer than 255 bytes (or out of memory). */
+    if (!ip && *t->host && SSL_set_tlsext_host_name(t->ssl, t->host) != 1) goto badhost;
     if (verify) {
         SSL_set_verify(t->ssl, SSL_VERIFY_PEER, NULL);
         if (ip) {
-            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), t->host) != 1) goto nomem;
+            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), t->host) != 1) goto badhost;
         } else {
             SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            if (SSL_set1_host(t->ssl, t->host) != 1) goto nomem;
+            if (SSL_set1_host(t->ssl, t->host) != 1) goto badhost;
         }
     } else {
         SSL_set_verify(t->ssl, SSL_VERIFY_NONE, NULL);
@@ -696,6 +697,11 @@ int hb__tls_new(hb__tls_cache *c, const hb__tls_profile *p, const char *host, bo
     if (memo && s_memo_offer(t, memo, p, t->host, verify) != 0) goto nomem;
     *out = t;
     return 0;
+badhost:
+    snprintf(err, errlen, "TLS: host name not usable (%zu bytes; at most 255)", strlen(t->host));
+    ERR_clear_error();
+    hb__tls_free(&t);
+    return -1;
 nomem:
     snprintf(err, errlen, "out of memory");
     ERR_clear_error();

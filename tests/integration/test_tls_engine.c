@@ -183,6 +183,12 @@ static bool s_wait_line(proc *p, const char *prefix, char *out, size_t cap, int 
     return false;
 }
 
+/* Servers alive: a failed assertion leaves the test early, and the
+ * teardown after each test stops what it left behind. */
+static proc *s_live[16];
+
+static void s_stop(proc **pp);
+
 static proc *s_spawn(const char *const *argv, const char *port_prefix)
 {
     int pin[2], pout[2];
@@ -208,9 +214,15 @@ static proc *s_spawn(const char *const *argv, const char *port_prefix)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cond, NULL);
     pthread_create(&p->reader, NULL, s_reader, p);
+    for (int i = 0; i < 16; i++)
+        if (!s_live[i]) {
+            s_live[i] = p;
+            break;
+        }
     char line[256];
     if (!s_wait_line(p, port_prefix, line, sizeof(line), 15000)) {
         fprintf(stderr, "server did not start: %s\n", argv[0]);
+        s_stop(&p);
         return NULL;
     }
     char *colon = strrchr(line, ':');
@@ -223,6 +235,8 @@ static void s_stop(proc **pp)
     proc *p = *pp;
     if (!p) return;
     *pp = NULL;
+    for (int i = 0; i < 16; i++)
+        if (s_live[i] == p) s_live[i] = NULL;
     close(p->in_fd);
     kill(p->pid, SIGTERM);
     waitpid(p->pid, NULL, 0);
@@ -432,6 +446,12 @@ static void s_prof_free(hb__tls_profile *p)
 static int s_setup(void **state)
 {
     return hb__tls_cache_new(HEADROOM, 1000, &s_cache);
+}
+
+static int s_reap(void **state)
+{
+    for (int i = 0; i < 16; i++) s_stop(&s_live[i]);
+    return 0;
 }
 
 static int s_teardown(void **state)
@@ -1000,6 +1020,12 @@ static void test_misuse(void **state)
     assert_int_equal(hb__tls_new(s_cache, &none, "", true, NULL, &t, err, sizeof(err)), -1);
     assert_null(t);
     assert_non_null(strstr(err, "no host name"));
+    char longname[400];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = 0;
+    assert_int_equal(hb__tls_new(s_cache, &none, longname, true, NULL, &t, err, sizeof(err)), -1);
+    assert_null(t);
+    assert_non_null(strstr(err, "host name not usable"));
     assert_int_equal(hb__tls_new(s_cache, &none, NULL, false, NULL, &t, err, sizeof(err)), 0);
     assert_int_equal(hb__tls_write(t, (const uint8_t *)"x", 1), -1);
     hb__tls_shutdown(t); /* nothing to close yet: no output */
@@ -1016,25 +1042,25 @@ static void test_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_python),
-        cmocka_unit_test(test_echo_openssl),
-        cmocka_unit_test(test_sni),
-        cmocka_unit_test(test_wrong_host),
-        cmocka_unit_test(test_ip_literal_cert),
-        cmocka_unit_test(test_expired),
-        cmocka_unit_test(test_untrusted_and_ca_file),
-        cmocka_unit_test(test_verify_false),
-        cmocka_unit_test(test_client_cert),
-        cmocka_unit_test(test_alert_mid_stream),
-        cmocka_unit_test(test_close_without_notify),
-        cmocka_unit_test(test_close_notify),
-        cmocka_unit_test(test_hangup_in_handshake),
-        cmocka_unit_test(test_resumption),
-        cmocka_unit_test(test_profile_check),
-        cmocka_unit_test(test_cache_share_sweep),
-        cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_trim),
-        cmocka_unit_test(test_misuse),
+        cmocka_unit_test_teardown(test_echo_python, s_reap),
+        cmocka_unit_test_teardown(test_echo_openssl, s_reap),
+        cmocka_unit_test_teardown(test_sni, s_reap),
+        cmocka_unit_test_teardown(test_wrong_host, s_reap),
+        cmocka_unit_test_teardown(test_ip_literal_cert, s_reap),
+        cmocka_unit_test_teardown(test_expired, s_reap),
+        cmocka_unit_test_teardown(test_untrusted_and_ca_file, s_reap),
+        cmocka_unit_test_teardown(test_verify_false, s_reap),
+        cmocka_unit_test_teardown(test_client_cert, s_reap),
+        cmocka_unit_test_teardown(test_alert_mid_stream, s_reap),
+        cmocka_unit_test_teardown(test_close_without_notify, s_reap),
+        cmocka_unit_test_teardown(test_close_notify, s_reap),
+        cmocka_unit_test_teardown(test_hangup_in_handshake, s_reap),
+        cmocka_unit_test_teardown(test_resumption, s_reap),
+        cmocka_unit_test_teardown(test_profile_check, s_reap),
+        cmocka_unit_test_teardown(test_cache_share_sweep, s_reap),
+        cmocka_unit_test_teardown(test_garbage, s_reap),
+        cmocka_unit_test_teardown(test_trim, s_reap),
+        cmocka_unit_test_teardown(test_misuse, s_reap),
     };
     int rc = s_make_certs(NULL);
     if (rc != 0) {
