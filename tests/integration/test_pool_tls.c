@@ -292,8 +292,16 @@ static void test_expired_refused(void **state)
     fx *f = *state;
     hbt_server *srv = s_tls_server("expired");
     assert_non_null(srv);
-    s_peer(f, "old", "127.0.0.1", srv, f->ca, true);
-    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "old", 1, 10000);
+    char url[256];
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", hbt_server_port(srv));
+    hb_peer_cfg p;
+    hbt_peer(&p, "old", url);
+    p.opts.reconnect.max_retries = 1;
+    p.opts.connect_timeout_ns = 30000000000ull; /* a slow (sanitizer) build must not time out */
+    p.opts.tls.ca_file = strdup(f->ca);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "old", 1, 60000);
     assert_non_null(r);
     assert_string_equal(r->reason, "max_retries");
     hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "old", 1, 10);
