@@ -8,6 +8,7 @@
  *     connection connection_lost 1006; a peer's close code arrives as sent
  *     (1012 too: libwebsockets turned it into 1002 before the dialer owned
  *     the WebSocket protocol);
+ *   - a server's ping is answered, also between the fragments of a message;
  *   - handshake headers go out whole however large (lws used to drop what
  *     did not fit its buffer); a server that refuses them fails the dial
  *     at the handshake;
@@ -154,6 +155,26 @@ static void test_protocol_error_and_close_codes(void **state)
     assert_non_null(d);
     assert_string_equal(d->reason, "closed_by_peer");
     assert_int_equal(d->code, 4001);
+}
+
+/* The server's pings are answered, also between the fragments of a
+ * message (control frames go ahead; the message still arrives whole). */
+static void test_ping_between_fragments(void **state)
+{
+    fx *f = *state;
+    s_connect(f, "pp", 1);
+    hbt_server_cmd(f->srv, "ping alone");
+    assert_true(hbt_server_wait(f->srv, "PONG 1", 5000, NULL, 0));
+    hbt_server_cmd(f->srv, "raw 01 03 616263"); /* text "abc", not final */
+    hbt_server_cmd(f->srv, "ping between");
+    assert_true(hbt_server_wait(f->srv, "PONG 1", 5000, NULL, 0));
+    assert_int_equal(hbt_count_msgs(&f->sink), 0);
+    hbt_server_cmd(f->srv, "raw 80 03 646566"); /* continuation "def", final */
+    hb_inbox_msg *m = hbt_wait_msg(&f->sink, 1, 5000);
+    assert_non_null(m);
+    assert_int_equal(m->len, 6);
+    assert_memory_equal(m->data, "abcdef", 6);
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "pp"), 0);
 }
 
 /* Finding 16: handshake headers go out whole (lws dropped what did not fit
@@ -433,6 +454,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hostname_sync_dial_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_protocol_error_and_close_codes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ping_between_fragments, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_headers_too_large, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_timeout_not_queue_wait, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_failed_write_reported, s_setup, s_teardown),

@@ -25,6 +25,7 @@ connection, or to connection <n> only when prefixed with `@<n> `:
                                  (e.g. c1 00: a text frame with RSV1 set;
                                  83 00: reserved opcode 3; 88 02 03 f4: a
                                  close frame with code 1012)
+    ping [text]                  send a ping; prints `PONG <n>` when its pong comes
     drop                         abort the TCP connection (no close frame)
     silent                       stop reading (no pongs, no close replies)
     onopen close <code>          close every new connection at once
@@ -121,6 +122,14 @@ class Server:
             await ws.close(code=int(args[0]), reason=" ".join(args[1:]))
         elif cmd == "raw":
             ws.transport.write(bytes.fromhex("".join(args)))
+        elif cmd == "ping":
+            waiter = await ws.ping(" ".join(args))
+            n = next(k for k, w in self.conns.items() if w is ws)
+
+            async def pong():
+                await waiter
+                out("PONG %d" % n)
+            asyncio.ensure_future(pong())
         elif cmd == "drop":
             ws.transport.abort()
         elif cmd == "silent":
