@@ -217,10 +217,13 @@ static void s_reload(s_daemon *d)
         return;
     }
     free(errors);
-    const char *what = NULL;
-    if (hb__reload_needs_restart(d->cfg, next, &what))
+    char what[256];
+    size_t n = hb__reload_needs_restart(d->cfg, next, what, sizeof what);
+    if (n)
         HB_LOG(&d->lg, HB_LOG_WARN, NULL,
-               "reload: %s changed; the bridge and log sections need a restart", what);
+               "reload: %s changed but %s only read at start-up: the running value%s "
+               "stay%s until a restart",
+               what, n == 1 ? "is" : "are", n == 1 ? "" : "s", n == 1 ? "s" : "");
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);

@@ -90,9 +90,12 @@ size_t hb__reconnects_take_failed(hb__reconnects *r, void (*fn)(void *ud, const 
                                   void *ud);
 
 /*
- * True when the `bridge` or `log` sections differ (they need a restart);
- * `what` names the first difference.
+ * How many keys marked "needs a restart" in the schema table (HB__F_RESTART:
+ * the bridge and log sections) differ between the running configuration and
+ * the reloaded one; `what` gets their names, "bridge.inbox, log.level"
+ * (truncated to cap). A reload applies none of them. Any thread.
  */
-bool hb__reload_needs_restart(const hb_config *running, const hb_config *next, const char **what);
+size_t hb__reload_needs_restart(const hb_config *running, const hb_config *next, char *what,
+                                size_t cap);
 
 #endif

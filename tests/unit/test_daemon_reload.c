@@ -214,15 +214,43 @@ static void test_needs_restart(void **state)
     hb_config *a = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\n");
     hb_config *b = s_load("bridge:\n  inbox: tcp://127.0.0.1:5001\n");
     hb_config *c = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\nlog:\n  level: debug\n");
-    const char *what = NULL;
-    assert_false(hb__reload_needs_restart(a, a, &what));
-    assert_true(hb__reload_needs_restart(a, b, &what));
+    /* max_handshakes is read only at start-up (the pool's handshake cap). */
+    hb_config *d = s_load("bridge:\n  inbox: tcp://127.0.0.1:5001\n  max_handshakes: 7\n"
+                          "log: {level: debug}\npool: {send_queue: 3}\n");
+    /* pool and peers are what a reload applies. */
+    hb_config *e = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\npool: {send_queue: 3}\n"
+                          "peers: [{id: x, url: 'ws://127.0.0.1:1/'}]\n");
+    char what[256];
+    assert_int_equal(hb__reload_needs_restart(a, a, what, sizeof what), 0);
+    assert_string_equal(what, "");
+    assert_int_equal(hb__reload_needs_restart(a, b, what, sizeof what), 1);
     assert_string_equal(what, "bridge.inbox");
-    assert_true(hb__reload_needs_restart(a, c, &what));
+    assert_int_equal(hb__reload_needs_restart(a, c, what, sizeof what), 1);
     assert_string_equal(what, "log.level");
+    assert_int_equal(hb__reload_needs_restart(a, d, what, sizeof what), 3);
+    assert_string_equal(what, "bridge.inbox, bridge.max_handshakes, log.level");
+    assert_int_equal(hb__reload_needs_restart(a, e, what, sizeof what), 0);
+    /* Truncated to the buffer, still counted. */
+    char small[8];
+    assert_int_equal(hb__reload_needs_restart(a, d, small, sizeof small), 3);
+    assert_string_equal(small, "bridge.");
     hb_config_destroy(&a);
     hb_config_destroy(&b);
     hb_config_destroy(&c);
+    hb_config_destroy(&d);
+    hb_config_destroy(&e);
+}
+
+/* The column decides: every key of the sections the daemon reads only at
+ * start-up (bridge, log) is marked, and no key a reload applies is. */
+static void test_restart_column(void **state)
+{
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        bool start_only = k->section == HB__S_BRIDGE || k->section == HB__S_LOG;
+        if (start_only != !!(k->flags & HB__F_RESTART))
+            fail_msg("%s.%s: restart flag is wrong", hb__cfg_section_name(k->section), k->path);
+    }
 }
 
 /* ---- pending reconnects ---------------------------------------------------- */
@@ -379,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_pool_section_changes_inheritors),
         cmocka_unit_test(test_failed_connect_retried),
         cmocka_unit_test(test_needs_restart),
+        cmocka_unit_test(test_restart_column),
         cmocka_unit_test(test_pending_newest_wins),
         cmocka_unit_test(test_pending_failure_reported),
     };
