@@ -8,9 +8,9 @@
  * (src/daemon/http.c). Signals are blocked in every thread and read here
  * from a signalfd, so no code runs in a signal handler.
  *
- * Start: configuration (cli.c), logger, bridge (binds the four endpoints;
- * failure = exit 1 naming the endpoint), pool, HTTP, then the peers of the
- * file. Stop (SIGTERM/SIGINT): /readyz 503, the bridge stops reading the
+ * Start: configuration (cli.c), logger, the open file limit raised to the
+ * hard limit, bridge (binds the four endpoints; failure = exit 1 naming the
+ * endpoint), pool, HTTP, then the peers of the file. Stop (SIGTERM/SIGINT): /readyz 503, the bridge stops reading the
  * send socket (what it read is already queued), the pool drains and closes
  * every peer with 1001 and emits disconnected/removed, the bridge publishes
  * what is left and flushes within a bounded linger, exit 0.
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -253,6 +254,23 @@ static int s_signalfd(sigset_t *set)
     return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Many peers need many descriptors: raise the soft limit to the hard one
+ * before the pool exists (lws sizes its tables from it, and the pool
+ * budgets against it). The library never does this itself. */
+static void s_raise_nofile(const hb_logger *lg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    unsigned long long was = (unsigned long long)rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        HB_LOG(lg, HB_LOG_WARN, NULL, "cannot raise the open file limit from %llu: %s", was,
+               strerror(errno));
+    else
+        HB_LOG(lg, HB_LOG_DEBUG, NULL, "open file limit raised from %llu to %llu", was,
+               (unsigned long long)rl.rlim_cur);
+}
+
 static void s_shutdown(s_daemon *d, const char *why)
 {
     uint64_t t0 = hb__mono_ns();
@@ -287,6 +305,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    s_raise_nofile(&d.lg);
     if (hb__bridge_new(d.cfg, &d.lg, &d.bridge) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot create the bridge");
         goto out;
