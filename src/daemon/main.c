@@ -10,10 +10,11 @@
  *
  * Start: configuration (cli.c), logger, the open file limit raised to the
  * hard limit, bridge (binds the four endpoints; failure = exit 1 naming the
- * endpoint), pool, HTTP, then the peers of the file. Stop (SIGTERM/SIGINT): /readyz 503, the bridge stops reading the
- * send socket (what it read is already queued), the pool drains and closes
- * every peer with 1001 and emits disconnected/removed, the bridge publishes
- * what is left and flushes within a bounded linger, exit 0.
+ * endpoint), pool, HTTP, then the peers of the file. Stop (SIGTERM/SIGINT):
+ * /readyz 503, the bridge stops reading the send socket (what it read is
+ * already queued), the pool drains and closes every peer with 1001 and
+ * emits disconnected/removed, the bridge publishes what is left and flushes
+ * within a bounded linger, exit 0.
  *
  * Exit codes: 0 clean, 2 bad configuration or arguments (cli.c), 1 runtime
  * failure. This is the only place that exits.
