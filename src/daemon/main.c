@@ -64,11 +64,11 @@ typedef struct s_daemon {
     hb_config *cfg; /* the configuration the daemon started with */
     hb_logger lg;
     hb_log_stderr_opts lgo;
-    hb_bridge *bridge;
+    hb__bridge *bridge;
     hb_pool *pool;
-    hb_http *http;
+    hb__http *http;
     hb__reconnects *reconnects; /* reload's pending reconnects */
-    hb_file_peers file_peers;   /* main thread */
+    hb__file_peers file_peers;  /* main thread */
     _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
     _Atomic bool shutting_down; /* from the signal on */
 } s_daemon;
@@ -112,7 +112,7 @@ static char *s_http(void *ud, const char *path, int *status, const char **ctype,
         hb_pool_stats st;
         hb_peer_info *list = NULL;
         size_t n = 0;
-        hb_bridge_counters bc;
+        hb__bridge_counters bc;
         memset(&st, 0, sizeof(st));
         hb__bridge_counters_get(d->bridge, &bc);
         if (hb_pool_stats_get(d->pool, &st) != 0 || hb_pool_list(d->pool, &list, &n) != 0) {
@@ -200,7 +200,7 @@ static void s_log_lines(s_daemon *d, hb_log_level lvl, const char *prefix, const
 
 static void s_reload(s_daemon *d)
 {
-    const char *path = hb_cli_config_path();
+    const char *path = hb__cli_config_path();
     if (!path) path = d->cfg->path;
     if (!path) {
         HB_LOG(&d->lg, HB_LOG_WARN, NULL, "SIGHUP: no configuration file (-c) to reload");
@@ -229,8 +229,8 @@ static void s_reload(s_daemon *d)
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
-    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
+    hb__reload_result r;
     if (hb__reload_diff(&d->file_peers, next->peers, next->n_peers, &ops, &d->lg, &r) != 0)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, nothing changed");
     else
@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 {
     s_daemon d;
     memset(&d, 0, sizeof(d));
-    int rc = hb_cli_handle(argc, argv, &d.cfg);
+    int rc = hb__cli_handle(argc, argv, &d.cfg);
     if (rc != -1) return rc;
 
     d.lgo.json = d.cfg->log.format == HB_LOG_JSON;
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
     d.lg.ud = &d.lgo;
     d.lg.level = d.cfg->log.level;
 
-    int exit_code = HB_EXIT_RUNTIME;
+    int exit_code = HB__EXIT_RUNTIME;
     sigset_t set;
     int sfd = s_signalfd(&set);
     if (sfd < 0) {
@@ -384,7 +384,7 @@ int main(int argc, char **argv)
         }
     }
     s_shutdown(&d, why);
-    exit_code = HB_EXIT_OK;
+    exit_code = HB__EXIT_OK;
 
 out:
     if (exit_code != 0) atomic_store(&d.shutting_down, true);

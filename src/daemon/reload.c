@@ -16,7 +16,7 @@
 #include "config/schema.h"
 #include "daemon/reload.h"
 
-int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
+int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n)
 {
     hb_peer_cfg *copy = n ? calloc(n, sizeof(*copy)) : NULL;
     if (n && !copy) return HB_E_NOMEM;
@@ -32,7 +32,7 @@ int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
     return 0;
 }
 
-void hb__file_peers_free(hb_file_peers *fp)
+void hb__file_peers_free(hb__file_peers *fp)
 {
     for (size_t i = 0; i < fp->n; i++) hb_peer_cfg_free(&fp->peers[i]);
     free(fp->peers);
@@ -48,7 +48,7 @@ static const hb_peer_cfg *s_find(const hb_peer_cfg *v, size_t n, const char *id)
 }
 
 /* Forget one id from a file-peer set (order kept). */
-void hb__file_peers_drop(hb_file_peers *fp, const char *id)
+void hb__file_peers_drop(hb__file_peers *fp, const char *id)
 {
     for (size_t i = 0; i < fp->n; i++)
         if (!strcmp(fp->peers[i].id, id)) {
@@ -59,12 +59,12 @@ void hb__file_peers_drop(hb_file_peers *fp, const char *id)
         }
 }
 
-int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
-                    const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res)
+int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
+                    const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res)
 {
-    hb_reload_result r = {0};
+    hb__reload_result r = {0};
     /* Copy first: on ENOMEM nothing has been touched. */
-    hb_file_peers fresh = {0};
+    hb__file_peers fresh = {0};
     if (hb__file_peers_set(&fresh, next, n_next) != 0) return HB_E_NOMEM;
 
     for (size_t i = 0; i < fp->n; i++) {

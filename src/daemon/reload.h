@@ -14,7 +14,7 @@
 #include "honeybee/config.h"
 #include "honeybee/pool.h"
 
-typedef struct hb_reload_ops {
+typedef struct hb__reload_ops {
     int (*connect)(void *ud, const hb_peer_cfg *p); /* hb_pool_connect */
     int (*remove)(void *ud, const char *id);        /* hb_pool_remove */
     void (*connect_after_removed)(void *ud, const hb_peer_cfg *p);
@@ -22,31 +22,31 @@ typedef struct hb_reload_ops {
     void *ud;
     /* Forget a pending connect_after_removed of this id; may be NULL. */
     void (*cancel)(void *ud, const char *id);
-} hb_reload_ops;
+} hb__reload_ops;
 
 /* The peers the daemon took from the file (owned copies). Main thread. */
-typedef struct hb_file_peers {
+typedef struct hb__file_peers {
     hb_peer_cfg *peers;
     size_t n;
-} hb_file_peers;
+} hb__file_peers;
 
-int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n);
-void hb__file_peers_free(hb_file_peers *fp);
+int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n);
+void hb__file_peers_free(hb__file_peers *fp);
 /* Forget one id (a peer whose connect failed is not a file peer). */
-void hb__file_peers_drop(hb_file_peers *fp, const char *id);
+void hb__file_peers_drop(hb__file_peers *fp, const char *id);
 
 /* What a diff did, for logs and tests. */
-typedef struct hb_reload_result {
+typedef struct hb__reload_result {
     size_t added, removed, changed, unchanged, failed;
-} hb_reload_result;
+} hb__reload_result;
 
 /*
  * Apply `next` (the peers of the freshly loaded file) against `fp` and make
  * `fp` hold `next`. Returns 0, or HB_E_NOMEM (fp then unchanged). Main
  * thread.
  */
-int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
-                    const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res);
+int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
+                    const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res);
 
 /*
  * Pending reconnects of changed peers: connect a peer again once the pool
