@@ -24,9 +24,10 @@
 
 static void s_usage(void)
 {
-    fprintf(stderr, "usage: hb-rawpub --endpoint EP [--peers N] [--size BYTES] [--count PER_PEER]\n"
-                    "                 [--rate TOTAL_MSG_S] [--hwm N] [--nodrop] [--wait-ms MS]\n"
-                    "                 [--linger-ms MS] [--delay-ms MS]\n");
+    fprintf(stderr,
+            "usage: hb-rawpub --endpoint EP [--peers N] [--size BYTES] [--count PER_PEER]\n"
+            "                 [--rate TOTAL_MSG_S] [--hwm N] [--nodrop] [--subs N] [--wait-ms MS]\n"
+            "                 [--linger-ms MS] [--delay-ms MS]\n");
     exit(2);
 }
 
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
     uint64_t peers = 1, size = 200, count = 100000, wait_ms = 10000, linger_ms = 10000;
     uint64_t delay_ms = 300;
     double rate = 0;
-    int hwm = 100000, nodrop = 0;
+    int hwm = 100000, nodrop = 0, subs = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--endpoint") && v)
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
             linger_ms = bench_arg_u64(a, v), i++;
         else if (!strcmp(a, "--delay-ms"))
             delay_ms = bench_arg_u64(a, v), i++;
+        else if (!strcmp(a, "--subs"))
+            subs = (int)bench_arg_u64(a, v), i++;
         else if (!strcmp(a, "--nodrop"))
             nodrop = 1;
         else
@@ -88,6 +91,10 @@ int main(int argc, char **argv)
     zmq_setsockopt(pub, ZMQ_XPUB_NODROP, &nodrop, sizeof(nodrop));
     zmq_setsockopt(pub, ZMQ_LINGER, &lg, sizeof(lg));
     zmq_setsockopt(pub, ZMQ_RCVTIMEO, &to, sizeof(to));
+    /* Every subscriber's subscription is passed up (not only the first of
+     * a topic), so --subs N can wait for all of them. */
+    int verbose = 1;
+    zmq_setsockopt(pub, ZMQ_XPUB_VERBOSE, &verbose, sizeof(verbose));
     if (zmq_bind(pub, endpoint) != 0) {
         fprintf(stderr, "hb-rawpub: bind %s: %s\n", endpoint, zmq_strerror(errno));
         return 1;
@@ -95,10 +102,12 @@ int main(int argc, char **argv)
     printf("{\"event\":\"listening\"}\n");
     fflush(stdout);
     char sb[256];
-    if (zmq_recv(pub, sb, sizeof(sb), 0) < 0) {
-        fprintf(stderr, "hb-rawpub: no subscriber within %llu ms\n", (unsigned long long)wait_ms);
-        return 1;
-    }
+    for (int i = 0; i < subs; i++)
+        if (zmq_recv(pub, sb, sizeof(sb), 0) < 0) {
+            fprintf(stderr, "hb-rawpub: %d of %d subscribers within %llu ms\n", i, subs,
+                    (unsigned long long)wait_ms);
+            return 1;
+        }
     /* hb-sub announces "ready" a grace period after its handshake; start
      * after that, so its first message does not wait on its own sleep. */
     struct timespec dl = {(time_t)(delay_ms / 1000), (long)(delay_ms % 1000) * 1000000};

@@ -294,23 +294,19 @@ class Runner:
         ports = feed.wait_event("listening", 10)["ports"]
         plist = [("p%d" % i, "ws://127.0.0.1:%d/" % ports[i % len(ports)]) for i in range(peers)]
         b = self.start_bridge(plist)
-        sub = self.spawn("sub", [self.tool("hb-sub"), "--endpoint", b.eps["inbox"],
-                                 "--count", str(total), "--size", str(size),
-                                 "--idle-ms", str(self.a.idle_ms),
-                                 "--timeout-s", str(sc.get("timeout", 300))],
-                         cpu=self.a.tools_cpu)
-        sub.wait_event("ready", 30)
+        subs = self.spawn_subs("sub", b.eps["inbox"], sc, total)
         feed.wait_event("connected", 60)
         self.wait_connected(b, peers, 60)
         cpu0 = proc_cpu(b.pid)
         feed.send_signal(signal.SIGUSR1)
-        summ = sub.wait_event("summary", sc.get("timeout", 300) + 30)
+        summ = self.wait_subs(subs, sc)
         cpu1 = proc_cpu(b.pid)
         mem = proc_mem(b.pid)
         fdone = feed.wait_event("done", 30)
         rc = b.stop()
         feed.stop(signal.SIGINT)
-        sub.stop()
+        for sub in subs:
+            sub.stop()
         recv = summ["received"]
         res = {
             "path": "bridge", "rate": summ["rate"], "received": recv, "expected": total,
@@ -324,6 +320,68 @@ class Runner:
             "bridge_rc": rc, "stop": summ["stop"], "feed_max_late_us": fdone.get("max_late_us"),
         }
         return res
+
+    def spawn_subs(self, name, ep, sc, total):
+        """sc["subs"] (default 1) hb-sub processes on `ep`, each ready."""
+        subs = []
+        for i in range(sc.get("subs", 1)):
+            subs.append(self.spawn("%s%d" % (name, i),
+                                   [self.tool("hb-sub"), "--endpoint", ep, "--count", str(total),
+                                    "--size", str(sc["size"]), "--idle-ms", str(self.a.idle_ms),
+                                    "--timeout-s", str(sc.get("timeout", 300))],
+                                   cpu=self.a.tools_cpu))
+        for sub in subs:
+            sub.wait_event("ready", 30)
+        return subs
+
+    def wait_subs(self, subs, sc):
+        """The subscribers' summaries as one: what the slowest got (rate,
+        received, latency), losses summed."""
+        all_ = [s.wait_event("summary", sc.get("timeout", 300) + 30) for s in subs]
+        if len(all_) == 1:
+            return all_[0]
+        out = dict(all_[0])
+        for k in ("rate", "received"):
+            out[k] = min(x[k] for x in all_)
+        for k in ("gaps", "missing", "missed_at_start", "bad", "bad_size", "dups",
+                  "conn_changes"):
+            out[k] = sum(x[k] for x in all_)
+        out["lat_us"] = {k: max(x["lat_us"][k] for x in all_) for k in all_[0]["lat_us"]}
+        return out
+
+    def run_node(self, sc):
+        """The same run through the Node reference bridge (bench/node)."""
+        peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
+        total = peers * per
+        feed = self.spawn("feed-n", self.feed_args(peers, size, per, rate,
+                                                   listeners=min(peers, 8)),
+                          cpu=self.a.tools_cpu)
+        ports = feed.wait_event("listening", 10)["ports"]
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        argv = ["node", os.path.join(HERE, "node", "bridge.js"), "--inbox", ep, "--hwm", "100000"]
+        argv += ["p%d=ws://127.0.0.1:%d/" % (i, ports[i % len(ports)]) for i in range(peers)]
+        nb = self.spawn("node-bridge", argv, cpu=self.a.bridge_cpu)
+        subs = self.spawn_subs("sub-n", ep, sc, total)
+        nb.wait_event("connected", 60)
+        feed.wait_event("connected", 60)
+        cpu0 = proc_cpu(nb.p.pid)
+        feed.send_signal(signal.SIGUSR1)
+        summ = self.wait_subs(subs, sc)
+        cpu1 = proc_cpu(nb.p.pid)
+        mem = proc_mem(nb.p.pid)
+        feed.wait_event("done", 30)
+        nb.stop()
+        feed.stop(signal.SIGINT)
+        for sub in subs:
+            sub.stop()
+        recv = summ["received"]
+        return {"path": "node", "rate": summ["rate"], "received": recv,
+                "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv else None,
+                "expected": total, "gaps": summ["gaps"], "missing": summ["missing"],
+                "bad": summ["bad"] + summ["bad_size"], "dups": summ["dups"],
+                "p50": summ["lat_us"]["p50"], "p99": summ["lat_us"]["p99"],
+                "p999": summ["lat_us"]["p999"], "max": summ["lat_us"]["max"],
+                "hwm_kib": mem.get("VmHWM"), "stop": summ["stop"]}
 
     def run_direct(self, sc):
         peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
@@ -358,20 +416,24 @@ class Runner:
         peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
         total = peers * per
         ep = "tcp://127.0.0.1:%d" % free_port()
-        sub = self.spawn("sub-r", [self.tool("hb-sub"), "--endpoint", ep, "--count", str(total),
-                                   "--size", str(size), "--idle-ms", str(self.a.idle_ms),
-                                   "--timeout-s", str(sc.get("timeout", 300))],
-                         cpu=self.a.tools_cpu)
+        nsubs = sc.get("subs", 1)
+        subs = [self.spawn("sub-r%d" % i,
+                           [self.tool("hb-sub"), "--endpoint", ep, "--count", str(total),
+                            "--size", str(size), "--idle-ms", str(self.a.idle_ms),
+                            "--timeout-s", str(sc.get("timeout", 300))],
+                           cpu=self.a.tools_cpu) for i in range(nsubs)]
         argv = [self.tool("hb-rawpub"), "--endpoint", ep, "--peers", str(peers), "--size",
                 str(size), "--count", str(per), "--hwm", "100000"]
         if rate:
             argv += ["--rate", str(rate)]
         else:
             argv += ["--nodrop"]
+        if nsubs > 1:
+            argv += ["--subs", str(nsubs)]
         pub = self.spawn("rawpub", argv, cpu=self.a.bridge_cpu)
         pub.wait_event("start", 30)
         cpu0 = proc_cpu(pub.pid)
-        summ = sub.wait_event("summary", sc.get("timeout", 300) + 30)
+        summ = self.wait_subs(subs, sc)
         try:
             cpu1 = proc_cpu(pub.pid)
         except OSError:  # already gone
@@ -382,7 +444,8 @@ class Runner:
         except (RuntimeError, subprocess.TimeoutExpired):
             pass
         pub.stop(signal.SIGTERM, timeout=30)
-        sub.stop()
+        for sub in subs:
+            sub.stop()
         recv = summ["received"]
         return {"path": "raw", "rate": summ["rate"], "received": recv,
                 "cpu_us_per_msg": (cpu1 - cpu0) / recv * 1e6 if recv and cpu1 else None,
@@ -657,6 +720,8 @@ def scenarios(full, smoke):
              "per_peer": 400, "timeout": 60},
             {"name": "lat", "label": "2 peers, 2,000 msg/s (smoke)", "peers": 2, "size": 200,
              "per_peer": 500, "rate": 2000, "timeout": 60},
+            {"name": "subs4", "label": "1 peer x 200 B, 2 subscribers (smoke)", "peers": 1,
+             "size": 200, "per_peer": 2000, "subs": 2, "timeout": 60},
         ]
     k = 1 if full else 0.25
     return [
@@ -668,6 +733,8 @@ def scenarios(full, smoke):
          "per_peer": int(200000 * k)},
         {"name": "lat", "label": "10 peers x 200 B, 10,000 msg/s total", "peers": 10,
          "size": 200, "rate": 10000, "per_peer": int(20000 * (k if k >= 1 else 0.5))},
+        {"name": "subs4", "label": "1 peer x 200 B, 4 subscribers", "peers": 1, "size": 200,
+         "per_peer": int(2000000 * k), "subs": 4},
     ]
 
 
@@ -786,7 +853,7 @@ def main():
     ap.add_argument("--bin-dir", default=None, help="directory of hb-feed, hb-sub, ...")
     ap.add_argument("--smoke", action="store_true", help="tiny run that checks the harness")
     ap.add_argument("--full", action="store_true", help="full-length runs (default: quick)")
-    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,idle1k,"
+    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,subs4,idle1k,"
                     "idle2k,idle4k,idle10k,ramp10k,wss1k (each idle run also times the cold "
                     "start; ramp10k adds the peers over control 500 at a time)")
     ap.add_argument("--soak", type=float, default=0, help="soak seconds at 50k msg/s (0: skip)")
@@ -794,6 +861,8 @@ def main():
     ap.add_argument("--sweep", action="store_true",
                     help="add 64 B, 1 KiB, 16 KiB (1 peer) and 10, 200 peers (200 B) runs")
     ap.add_argument("--no-limits", action="store_true", help="skip the direct and raw runs")
+    ap.add_argument("--no-node", action="store_true",
+                    help="skip the Node reference bridge (bench/node: ws + zeromq)")
     ap.add_argument("--limits-only", action="store_true",
                     help="only the direct and raw runs of the streaming scenarios (no bridge)")
     ap.add_argument("--pin", action="store_true",
@@ -812,6 +881,17 @@ def main():
         a.bin_dir = os.path.join(base, "bench") if base else None
     if not a.bin_dir or not (a.bridge or a.limits_only):
         ap.error("need --bridge and --bin-dir (or HB_BRIDGE and HB_BINARY_DIR)")
+    # The Node reference bridge needs node and bench/node's npm packages
+    # (scripts/node-deps.sh installs them); without them it is skipped, saying so.
+    a.node_skip = None
+    if a.no_node:
+        a.node_skip = "--no-node"
+    elif not shutil.which("node"):
+        a.node_skip = "node not found"
+    elif not os.path.isdir(os.path.join(HERE, "node", "node_modules", "ws")):
+        a.node_skip = "bench/node/node_modules missing (run scripts/node-deps.sh)"
+    if a.node_skip:
+        print("bench: Node reference bridge skipped: %s" % a.node_skip)
     a.bridge_cpu = 1 if a.pin else None
     a.tools_cpu = 0 if a.pin else None
 
@@ -845,10 +925,11 @@ def main():
                 continue
             res = {}
             if a.limits_only:
-                res["direct"] = r.run_direct(sc)
+                if sc.get("subs", 1) == 1:
+                    res["direct"] = r.run_direct(sc)
                 res["raw"] = r.run_raw(sc)
                 results["scenarios"][sc["name"]] = dict(res, scenario=sc)
-                for path in ("direct", "raw"):
+                for path in [p for p in ("direct", "raw") if p in res]:
                     x = res[path]
                     rows.append({"scenario": "%s: %s" % (path, sc["label"]),
                                  "msgs": fmt(x["rate"]), "p50": fmt(x["p50"]),
@@ -861,8 +942,11 @@ def main():
             try:
                 res["bridge"] = r.run_bridge(sc)
                 if not a.no_limits:
-                    res["direct"] = r.run_direct(sc)
+                    if sc.get("subs", 1) == 1:  # hb-direct has no subscribers to multiply
+                        res["direct"] = r.run_direct(sc)
                     res["raw"] = r.run_raw(sc)
+                if not a.node_skip:
+                    res["node"] = r.run_node(sc)
             except Exception as e:  # note it, clean up, go on with the next one
                 failures.append("%s: %s" % (sc["name"], e))
                 rows.append({"scenario": "bridge: " + sc["label"], "notes": "FAILED: %s" % e})
@@ -884,6 +968,16 @@ def main():
                          "rss": fmt(br["hwm_kib"] / 1024.0 if br["hwm_kib"] else None,
                                     "%.1f MiB"),
                          "notes": "; ".join(notes)})
+            if "node" in res:
+                x = res["node"]
+                nshare = x["rate"] / raw["rate"] * 100 if raw and raw["rate"] else None
+                rows.append({"scenario": "  Node bridge (ws + zeromq)", "msgs": fmt(x["rate"]),
+                             "share": fmt(nshare, "%.0f%%"), "p50": fmt(x["p50"]),
+                             "p99": fmt(x["p99"]), "cpu": fmt(x.get("cpu_us_per_msg"), "%.2f"),
+                             "rss": fmt(x["hwm_kib"] / 1024.0 if x.get("hwm_kib") else None,
+                                        "%.1f MiB"),
+                             "notes": "honeybee %.1fx" % (br["rate"] / x["rate"])
+                             if x["rate"] else ""})
             for path in ("direct", "raw"):
                 if path in res:
                     x = res[path]

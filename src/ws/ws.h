@@ -33,8 +33,8 @@ typedef struct hb__ws_header {
 } hb__ws_header;
 
 typedef struct hb__ws_hs_cfg {
-    const char *host; /* Host header: host, [v6] host, with ":port" unless default */
-    const char *path; /* request target: "/..." (path and query) */
+    const char *host;             /* Host header: host, [v6] host, with ":port" unless default */
+    const char *path;             /* request target: "/..." (path and query) */
     const hb__ws_header *headers; /* the peer's extra headers, in order */
     size_t n_headers;
     const char *const *subprotocols; /* offered in this order; none: no header */
@@ -120,17 +120,17 @@ typedef struct hb__ws_cb {
 } hb__ws_cb;
 
 typedef enum hb__ws_status {
-    HB__WS_OK = 0,          /* every byte taken */
-    HB__WS_STOPPED,         /* on_data asked to stop; feed p + *used later */
-    HB__WS_CLOSED,          /* a close frame came; ignore what follows */
-    HB__WS_ERR_PROTOCOL,    /* close 1002: masked frame, RSV bits, reserved opcode, control
-                               frame > 125 bytes or fragmented, continuation without a start,
-                               new message inside a fragmented one, a 64-bit length with the
-                               top bit set, a bad close payload (1 byte, invalid code) */
-    HB__WS_ERR_TOO_LARGE,   /* close 1009: a frame header declared more than
-                               max_message_size, summed over the message's fragments; reported
-                               when the header arrives, before any of its payload */
-    HB__WS_ERR_UTF8,        /* close 1007: invalid UTF-8 in a text message or close reason */
+    HB__WS_OK = 0,        /* every byte taken */
+    HB__WS_STOPPED,       /* on_data asked to stop; feed p + *used later */
+    HB__WS_CLOSED,        /* a close frame came; ignore what follows */
+    HB__WS_ERR_PROTOCOL,  /* close 1002: masked frame, RSV bits, reserved opcode, control
+                             frame > 125 bytes or fragmented, continuation without a start,
+                             new message inside a fragmented one, a 64-bit length with the
+                             top bit set, a bad close payload (1 byte, invalid code) */
+    HB__WS_ERR_TOO_LARGE, /* close 1009: a frame header declared more than
+                             max_message_size, summed over the message's fragments; reported
+                             when the header arrives, before any of its payload */
+    HB__WS_ERR_UTF8,      /* close 1007: invalid UTF-8 in a text message or close reason */
     HB__WS_ERR_NOMEM,
 } hb__ws_status;
 
@@ -145,8 +145,8 @@ void hb__ws_free(hb__ws **ws);
  * After an error or CLOSED the codec is finished: feed nothing more.
  * *detail (may be NULL) says what was wrong, for a log line.
  */
-hb__ws_status hb__ws_feed(hb__ws *ws, const uint8_t *p, size_t n, const hb__ws_cb *cb,
-                          size_t *used, const char **detail);
+hb__ws_status hb__ws_feed(hb__ws *ws, const uint8_t *p, size_t n, const hb__ws_cb *cb, size_t *used,
+                          const char **detail);
 
 /*
  * Release what the decoder holds while it waits between frames (called by
