@@ -4,7 +4,9 @@
  * Version macros, the export macro, the one error enum (an X-macro table: the
  * enum, the machine name and the text come from the same row), and the logger
  * the library calls. The library never prints: it calls the logger it was
- * given, and a NULL logger is silent.
+ * given, and a NULL logger is silent. (One exception: a host that can give
+ * no random bytes at all cannot mask WebSocket frames safely; the library
+ * then writes one line to stderr and aborts.)
  */
 #ifndef HONEYBEE_COMMON_H
 #define HONEYBEE_COMMON_H
@@ -54,7 +56,8 @@ extern "C" {
     X(IO, "io_error", "input/output error")                                  \
     X(BIND, "bind_failed", "cannot bind endpoint")                           \
     X(TLS, "tls_error", "TLS setup failed")                                  \
-    X(INTERNAL, "internal", "internal error")
+    X(INTERNAL, "internal", "internal error")                                \
+    X(PEER_LIMIT, "peer_limit", "the pool's max_peers is reached")
 
 typedef enum hb_err {
 #define HB__ERR_ENUM(name, code, text) HB_E_##name,
