@@ -1,12 +1,14 @@
 /*
- * bridge.h: the ZeroMQ side of honeybee-bridge (internal to the project).
+ * bridge.h: the ZeroMQ side of honeybee-bridge, the daemon's library
+ * (src/bridge, built as honeybee_bridge; not part of libhoneybee).
  *
  * One "bridge thread" binds the four ZeroMQ sockets of SPEC.md section 1
  * and owns three of them (events PUB, send PULL, control REP) and an
- * eventfd in one zmq_poll loop. The inbox PUB is lent to the pool's loop
- * thread, which publishes the messages of each loop turn in one burst from
- * the sink's flush. The sink hands events over through a bounded intrusive queue and wakes the
- * bridge thread through the eventfd, once per batch (bridge.c).
+ * eventfd in one zmq_poll loop (bridge.c). The inbox PUB is lent to the
+ * pool's loop thread, which publishes the messages of each loop turn in one
+ * burst from the sink's flush (inbox.c). The sink hands events over through
+ * a bounded intrusive queue and wakes the bridge thread once per batch
+ * (events.c). The send PULL is send.c, the control REP control.c.
  *
  * The pure pieces (metadata frame, event JSON, control request parsing,
  * base64, Prometheus text) are declared here too so unit tests reach them.
@@ -172,22 +174,18 @@ bool hb__bridge_failed(hb_bridge *b);
 void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out);
 
 /*
- * Reload support: connect `peer` (copied) as soon as no peer with its id
- * is in the pool any more (its `removed` event is out). One entry per id:
- * a newer call for the same id replaces the older one. Any thread.
+ * The daemon's hook on the bridge thread (reload's pending reconnects wait
+ * for a peer's `removed` event, which this thread publishes). The bridge
+ * thread calls it after a turn in which a `removed` event went out, on its
+ * next turn after hb__bridge_poke, and every 50 ms for as long as it
+ * returns true (work left). It runs on the bridge thread and must not
+ * block. Set it on the main thread before hb__bridge_start.
  */
-void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer);
+typedef bool (*hb__bridge_hook)(void *ud, bool removed);
+void hb__bridge_set_hook(hb_bridge *b, hb__bridge_hook fn, void *ud);
 
-/* Forget the pending reconnect of `id`, if any (a reload removed it or
- * applies it otherwise). Any thread. */
-void hb__bridge_cancel_pending(hb_bridge *b, const char *id);
-
-/*
- * Call fn for each id whose pending reconnect failed (fd_limit, out of
- * memory...) since the last call, and forget them; returns how many. The
- * main thread drops them from its file peers so a later reload adds them.
- */
-size_t hb__bridge_take_failed(hb_bridge *b, void (*fn)(void *ud, const char *id), void *ud);
+/* Have the bridge thread call the hook on its next turn. Any thread. */
+void hb__bridge_poke(hb_bridge *b);
 
 /* Socket limits derived from the largest max_message_size (documented in
  * docs/operations.md): ZMQ_RCVHWM of the send PULL and ZMQ_MAXMSGSIZE of

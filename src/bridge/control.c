@@ -1,18 +1,20 @@
 /*
- * control.c: the control REP socket's operations (SPEC.md section 6).
+ * control.c: the control REP socket and its operations (SPEC.md section 6).
  *
- * One request text in, one reply text out; the caller (the bridge thread)
- * owns the socket and guarantees every request gets exactly this reply.
+ * hb__control_serve (bridge thread) reads one request and always answers
+ * it: a REP socket that skips a reply locks. hb__ctl_handle is the pure
+ * part, one request text in, one reply text out (the fuzzer drives it).
  * Parsing is in wire.c; here each op calls the pool. A refused `send`
  * answers the error code alone (no event) and is counted. An id that is
  * not a valid peer id (SPEC.md section 3) is bad_request in every op, as on
  * the send socket ("*" is valid in `send` only).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/bridge.h"
+#include "bridge/bridge_int.h"
 
 static char *s_dump(json_t *o)
 {
@@ -196,4 +198,49 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
     }
     hb__ctl_req_free(&rq);
     return reply;
+}
+
+void hb__control_serve(hb_bridge *b)
+{
+    zmq_msg_t req;
+    zmq_msg_init(&req);
+    int total = 0;
+    bool ok = true;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, b->s_control, total ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            if (total == 0) {
+                zmq_msg_close(&req);
+                return;
+            }
+            ok = false;
+            break;
+        }
+        bool more = zmq_msg_more(&part);
+        if (total++ == 0) {
+            zmq_msg_move(&req, &part);
+        }
+        zmq_msg_close(&part);
+        if (!more) break;
+    }
+    char *reply;
+    if (!ok || total != 1) {
+        reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, "a request is exactly one frame");
+    } else {
+        pthread_mutex_lock(&b->mu);
+        bool stopping = b->cmd_stop_sends;
+        pthread_mutex_unlock(&b->mu);
+        reply = hb__ctl_handle(b->pool, b->defaults, stopping, zmq_msg_data(&req),
+                               zmq_msg_size(&req), b->lg);
+    }
+    zmq_msg_close(&req);
+    const char *fallback = "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}";
+    const char *r = reply ? reply : fallback;
+    /* REP must answer every request, or the socket locks: never skip this. */
+    if (zmq_send(b->s_control, r, strlen(r), 0) < 0)
+        HB_LOG(b->lg, HB_LOG_WARN, NULL, "control reply failed: %s", zmq_strerror(errno));
+    free(reply);
+    atomic_fetch_add_explicit(&b->c_control_requests, 1, memory_order_relaxed);
 }

@@ -4,7 +4,7 @@
  * Threads: the main thread (this file: arguments, signals, reload,
  * shutdown), the pool's loop thread (and its resolver threads; it also
  * publishes on the inbox socket), the bridge thread (the other ZeroMQ
- * sockets, src/bridge/bridge.c) and the HTTP thread
+ * sockets, src/bridge/) and the HTTP thread
  * (src/daemon/http.c). Signals are blocked in every thread and read here
  * from a signalfd, so no code runs in a signal handler.
  *
@@ -65,6 +65,7 @@ typedef struct s_daemon {
     hb_bridge *bridge;
     hb_pool *pool;
     hb_http *http;
+    hb__reconnects *reconnects; /* reload's pending reconnects */
     hb_file_peers file_peers;   /* main thread */
     _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
     _Atomic bool shutting_down; /* from the signal on */
@@ -145,12 +146,25 @@ static int s_op_remove(void *ud, const char *id)
 
 static void s_op_after(void *ud, const hb_peer_cfg *p)
 {
-    hb__bridge_connect_after_removed(((s_daemon *)ud)->bridge, p);
+    hb__reconnects_put(((s_daemon *)ud)->reconnects, p);
 }
 
 static void s_op_cancel(void *ud, const char *id)
 {
-    hb__bridge_cancel_pending(((s_daemon *)ud)->bridge, id);
+    hb__reconnects_cancel(((s_daemon *)ud)->reconnects, id);
+}
+
+/* The bridge thread's hook: a removed event went out, a reconnect was
+ * queued, or some still wait. */
+static bool s_bridge_hook(void *ud, bool removed)
+{
+    (void)removed;
+    return hb__reconnects_check(((s_daemon *)ud)->reconnects);
+}
+
+static void s_poke_bridge(void *ud)
+{
+    hb__bridge_poke(((s_daemon *)ud)->bridge);
 }
 
 static void s_drop_file_peer(void *ud, const char *id)
@@ -209,7 +223,7 @@ static void s_reload(s_daemon *d)
                "reload: %s changed; the bridge and log sections need a restart", what);
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
-    hb__bridge_take_failed(d->bridge, s_drop_file_peer, &d->file_peers);
+    hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
     hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
     hb_reload_result r;
     if (hb__reload_diff(&d->file_peers, next->peers, next->n_peers, &ops, &d->lg, &r) != 0)
@@ -285,6 +299,11 @@ int main(int argc, char **argv)
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot start the pool: %s", hb_strerror(rc));
         goto out;
     }
+    if (hb__reconnects_new(d.pool, &d.lg, s_poke_bridge, &d, &d.reconnects) != 0) {
+        HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
+        goto out;
+    }
+    hb__bridge_set_hook(d.bridge, s_bridge_hook, &d);
     char err[600];
     rc = hb__bridge_start(d.bridge, d.pool, err, sizeof(err));
     if (rc != 0) {
@@ -350,6 +369,7 @@ out:
     if (d.bridge) hb__bridge_finish(d.bridge);
     if (d.pool) hb_pool_destroy(&d.pool);
     hb__bridge_destroy(&d.bridge);
+    hb__reconnects_destroy(&d.reconnects);
     hb__file_peers_free(&d.file_peers);
     hb_config_destroy(&d.cfg);
     if (sfd >= 0) close(sfd);

@@ -1,14 +1,14 @@
 /*
- * reload.c: the SIGHUP diff (see reload.h). Runs on the main thread, which
- * owns the list of file peers; the pool calls it makes are any-thread.
- * A changed peer is removed now and connected again by the bridge thread
- * once the pool no longer knows its id, i.e. once its `removed` event is
- * out, so subscribers always see removed before the new added. There is at
- * most one such pending reconnect per id (the newest replaces an older
- * one), and a reload that removes the id, or connects it at once, cancels
- * it, so an old configuration never comes back. A peer whose connect fails
- * is not kept as a file peer, so the next reload tries it again.
+ * reload.c: the SIGHUP diff and the pending reconnects (see reload.h).
+ *
+ * The diff runs on the main thread, which owns the list of file peers; the
+ * pool calls it makes are any-thread. A changed peer is removed now and
+ * connected again by the bridge thread once the pool no longer knows its
+ * id, i.e. once its `removed` event is out (hb__reconnects). A peer whose
+ * connect fails is not kept as a file peer, so the next reload tries it
+ * again.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,4 +177,192 @@ bool hb__reload_needs_restart(const hb_config *a, const hb_config *b, const char
         w = "log.format";
     if (what) *what = w;
     return w != NULL;
+}
+
+/* ---- pending reconnects ---------------------------------------------------- */
+
+/* A pending reconnect, or, on the `failed` list, the id of one whose
+ * connect failed. */
+typedef struct s_pending {
+    struct s_pending *next;
+    hb_peer_cfg peer;
+    bool cancelled; /* a tombstone: only peer.id is set; drops older entries */
+} s_pending;
+
+struct hb__reconnects {
+    hb_pool *pool;
+    const hb_logger *lg;
+    void (*poke)(void *ud);
+    void *poke_ud;
+    pthread_mutex_t mu; /* protects the two lists */
+    s_pending *pending; /* connect once the old peer is gone */
+    s_pending *failed;  /* whose connect failed, for the main thread */
+};
+
+static void s_pending_free(s_pending *p)
+{
+    hb_peer_cfg_free(&p->peer);
+    free(p);
+}
+
+int hb__reconnects_new(hb_pool *pool, const hb_logger *lg, void (*poke)(void *ud), void *poke_ud,
+                       hb__reconnects **out)
+{
+    hb__reconnects *r = calloc(1, sizeof(*r));
+    if (!r) return HB_E_NOMEM;
+    r->pool = pool;
+    r->lg = lg;
+    r->poke = poke;
+    r->poke_ud = poke_ud;
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return 0;
+}
+
+void hb__reconnects_destroy(hb__reconnects **rp)
+{
+    hb__reconnects *r = *rp;
+    if (!r) return;
+    s_pending *lists[2] = {r->pending, r->failed};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            s_pending *p = lists[i];
+            lists[i] = p->next;
+            s_pending_free(p);
+        }
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    *rp = NULL;
+}
+
+/* Queue `p` (taken) as the one entry of its id: an older entry for the
+ * same id goes (the newest configuration wins). */
+static void s_pending_put(hb__reconnects *r, s_pending *p)
+{
+    pthread_mutex_lock(&r->mu);
+    for (s_pending **pp = &r->pending; *pp;) {
+        s_pending *q = *pp;
+        if (!strcmp(q->peer.id, p->peer.id)) {
+            *pp = q->next;
+            s_pending_free(q);
+        } else {
+            pp = &q->next;
+        }
+    }
+    p->next = r->pending;
+    r->pending = p;
+    pthread_mutex_unlock(&r->mu);
+    if (r->poke) r->poke(r->poke_ud);
+}
+
+void hb__reconnects_put(hb__reconnects *r, const hb_peer_cfg *peer)
+{
+    s_pending *p = calloc(1, sizeof(*p));
+    if (!p || hb_peer_cfg_copy(&p->peer, peer) != 0) {
+        free(p);
+        HB_LOG(r->lg, HB_LOG_ERROR, peer->id, "reload: out of memory");
+        return;
+    }
+    s_pending_put(r, p);
+}
+
+void hb__reconnects_cancel(hb__reconnects *r, const char *id)
+{
+    /* A tombstone rather than a plain unlink: the bridge thread may hold
+     * the entry outside the lock right now (hb__reconnects_check), and puts
+     * it back only if no newer entry for its id, tombstone included, exists. */
+    s_pending *p = calloc(1, sizeof(*p));
+    if (p) p->peer.id = strdup(id);
+    if (!p || !p->peer.id) {
+        free(p);
+        HB_LOG(r->lg, HB_LOG_ERROR, id, "reload: out of memory");
+        return;
+    }
+    p->cancelled = true;
+    s_pending_put(r, p);
+}
+
+bool hb__reconnects_check(hb__reconnects *r)
+{
+    pthread_mutex_lock(&r->mu);
+    s_pending *list = r->pending;
+    r->pending = NULL;
+    pthread_mutex_unlock(&r->mu);
+    s_pending *keep = NULL, *failed = NULL;
+    while (list) {
+        s_pending *p = list;
+        list = p->next;
+        if (p->cancelled) { /* it did its job when it was queued */
+            s_pending_free(p);
+            continue;
+        }
+        hb_peer_info info;
+        memset(&info, 0, sizeof(info));
+        int rc = hb_pool_peer_info(r->pool, p->peer.id, &info);
+        if (rc == 0) {
+            free(info.url);
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        rc = hb_pool_connect(r->pool, &p->peer);
+        if (rc == HB_E_PEER_EXISTS) { /* removed event not out yet: later */
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        if (rc) {
+            HB_LOG(r->lg, HB_LOG_ERROR, p->peer.id,
+                   "reload: reconnecting changed peer failed: %s (a later reload retries it)",
+                   hb_strerror(rc));
+            p->next = failed;
+            failed = p;
+            continue;
+        }
+        HB_LOG(r->lg, HB_LOG_INFO, p->peer.id, "reload: changed peer connected again (%s)",
+               p->peer.url);
+        s_pending_free(p);
+    }
+    pthread_mutex_lock(&r->mu);
+    while (keep) {
+        s_pending *p = keep;
+        keep = p->next;
+        /* A reload may have queued a newer entry for this id meanwhile (or
+         * cancelled it): the newer one wins, this one goes. */
+        bool superseded = false;
+        for (s_pending *q = r->pending; q && !superseded; q = q->next)
+            superseded = !strcmp(q->peer.id, p->peer.id);
+        if (superseded) {
+            s_pending_free(p);
+            continue;
+        }
+        p->next = r->pending;
+        r->pending = p;
+    }
+    while (failed) {
+        s_pending *p = failed;
+        failed = p->next;
+        p->next = r->failed;
+        r->failed = p;
+    }
+    bool waiting = r->pending != NULL;
+    pthread_mutex_unlock(&r->mu);
+    return waiting;
+}
+
+size_t hb__reconnects_take_failed(hb__reconnects *r, void (*fn)(void *ud, const char *id), void *ud)
+{
+    pthread_mutex_lock(&r->mu);
+    s_pending *list = r->failed;
+    r->failed = NULL;
+    pthread_mutex_unlock(&r->mu);
+    size_t n = 0;
+    while (list) {
+        s_pending *p = list;
+        list = p->next;
+        fn(ud, p->peer.id);
+        s_pending_free(p);
+        n++;
+    }
+    return n;
 }
