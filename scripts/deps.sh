@@ -4,6 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libwebsockets-dev libzmq3-dev libczmq-dev libyaml-dev libjansson-dev libssl-dev
+      libhttp-parser-dev
       libcmocka-dev python3 python3-zmq python3-websockets openssl ca-certificates
       curl valgrind"
 missing=""

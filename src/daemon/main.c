@@ -65,21 +65,101 @@ typedef struct s_daemon {
     hb_bridge *bridge;
     hb_pool *pool;
     hb_http *http;
-    hb__reconnects *reconnects; /* reload's pending reconnects */
-    hb_file_peers file_peers;   /* main thread */
-    _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
-    _Atomic bool shutting_down; /* from the signal on */
+    hb_http_body *metrics_cur, *metrics_old; /* HTTP thread (and main after it stopped) */
+    hb__reconnects *reconnects;              /* reload's pending reconnects */
+    hb_file_peers file_peers;                /* main thread */
+    _Atomic bool ready;                      /* every socket bound; read by the HTTP thread */
+    _Atomic bool shutting_down;              /* from the signal on */
 } s_daemon;
 
 /* ---- HTTP: the HTTP thread ----------------------------------------------- */
 
-static char *s_text(const char *t, size_t *len)
+/* /metrics bodies are shared: one rendered body serves every scrape within
+ * S_METRICS_FRESH_NS, and at most two bodies are alive at once (the newest,
+ * and an older one slow clients still read); when both are held, a scrape
+ * gets the newest even if it is older than that. So /metrics costs at most
+ * two bodies however many clients read slowly (docs/operations.md). */
+#define S_METRICS_FRESH_NS (1000ull * 1000000ull)
+
+/* The HTTP server's own families, appended to the bridge's text. */
+static char *s_metrics_http(hb_http *srv, char *text)
 {
-    *len = strlen(t);
-    return strdup(t);
+    hb_http_counters hc;
+    hb__http_counters_get(srv, &hc);
+    char buf[2048];
+    size_t n = 0;
+#define S_ADD(...) \
+    n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, __VA_ARGS__)
+    S_ADD("# HELP honeybee_http_responses_total HTTP responses by status code.\n"
+          "# TYPE honeybee_http_responses_total counter\n");
+    for (size_t k = 0; k < HB_HTTP_N_CODES; k++) {
+        if (hb__http_codes[k])
+            S_ADD("honeybee_http_responses_total{code=\"%d\"} %" PRIu64 "\n", hb__http_codes[k],
+                  hc.responses[k]);
+        else
+            S_ADD("honeybee_http_responses_total{code=\"other\"} %" PRIu64 "\n", hc.responses[k]);
+    }
+    S_ADD("# HELP honeybee_http_evicted_total HTTP connections closed to make room "
+          "(bridge.http_max_connections).\n# TYPE honeybee_http_evicted_total counter\n"
+          "honeybee_http_evicted_total %" PRIu64 "\n",
+          hc.evicted);
+    S_ADD("# HELP honeybee_http_timeouts_total HTTP connections closed at the read or write "
+          "deadline.\n# TYPE honeybee_http_timeouts_total counter\n"
+          "honeybee_http_timeouts_total %" PRIu64 "\n",
+          hc.timed_out);
+    S_ADD("# HELP honeybee_http_accept_errors_total accept(2) failures (out of descriptors).\n"
+          "# TYPE honeybee_http_accept_errors_total counter\n"
+          "honeybee_http_accept_errors_total %" PRIu64 "\n",
+          hc.accept_errors);
+#undef S_ADD
+    if (n >= sizeof(buf)) n = sizeof(buf) - 1;
+    size_t len = strlen(text);
+    char *out = realloc(text, len + n + 1);
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    memcpy(out + len, buf, n);
+    out[len + n] = 0;
+    return out;
 }
 
-static char *s_http(void *ud, const char *path, int *status, const char **ctype, size_t *len)
+static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
+{
+    uint64_t now = hb__mono_ns();
+    hb_http_body *cur = d->metrics_cur, *old = d->metrics_old;
+    if (cur && (now < cur->made_ns + S_METRICS_FRESH_NS || (old && old->refs > 1))) {
+        *status = 200;
+        return hb__http_body_ref(cur);
+    }
+    hb_pool_stats st;
+    hb_peer_info *list = NULL;
+    size_t n = 0;
+    hb_bridge_counters bc;
+    memset(&st, 0, sizeof(st));
+    hb__bridge_counters_get(d->bridge, &bc);
+    if (hb_pool_stats_get(d->pool, &st) != 0 || hb_pool_list(d->pool, &list, &n) != 0) {
+        *status = 500;
+        return hb__http_body_text("cannot read the pool's statistics\n");
+    }
+    char *text = hb__metrics_render(&st, list, n, &bc);
+    hb_peer_list_free(list, n);
+    if (text) text = s_metrics_http(srv, text);
+    hb_http_body *b = text ? hb__http_body_new(text, strlen(text)) : NULL;
+    if (!b) {
+        *status = 500;
+        return hb__http_body_text("out of memory\n");
+    }
+    /* The cache keeps a reference on the two newest bodies. */
+    hb__http_body_unref(&d->metrics_old);
+    d->metrics_old = d->metrics_cur;
+    d->metrics_cur = b;
+    *status = 200;
+    return hb__http_body_ref(b);
+}
+
+static hb_http_body *s_http(void *ud, hb_http *srv, const char *path, int *status,
+                            const char **ctype)
 {
     s_daemon *d = ud;
     *ctype = "text/plain; charset=utf-8";
@@ -89,47 +169,30 @@ static char *s_http(void *ud, const char *path, int *status, const char **ctype,
         bool pool_ok = now < pb + S_HEALTH_STALE_NS, bridge_ok = now < bb + S_HEALTH_STALE_NS;
         if (pool_ok && bridge_ok && !hb__bridge_failed(d->bridge)) {
             *status = 200;
-            return s_text("ok\n", len);
+            return hb__http_body_text("ok\n");
         }
         *status = 503;
-        return s_text(!pool_ok ? "pool loop stalled\n" : "bridge thread stalled\n", len);
+        return hb__http_body_text(!pool_ok ? "pool loop stalled\n" : "bridge thread stalled\n");
     }
     if (!strcmp(path, "/readyz")) {
         if (atomic_load(&d->shutting_down)) {
             *status = 503;
-            return s_text("shutting down\n", len);
+            return hb__http_body_text("shutting down\n");
         }
         if (!atomic_load(&d->ready)) {
             *status = 503;
-            return s_text("starting\n", len);
+            return hb__http_body_text("starting\n");
         }
         *status = 200;
-        return s_text("ready\n", len);
+        return hb__http_body_text("ready\n");
     }
     if (!strcmp(path, "/metrics")) {
-        hb_pool_stats st;
-        hb_peer_info *list = NULL;
-        size_t n = 0;
-        hb_bridge_counters bc;
-        memset(&st, 0, sizeof(st));
-        hb__bridge_counters_get(d->bridge, &bc);
-        if (hb_pool_stats_get(d->pool, &st) != 0 || hb_pool_list(d->pool, &list, &n) != 0) {
-            *status = 500;
-            return s_text("cannot read the pool's statistics\n", len);
-        }
-        char *body = hb__metrics_render(&st, list, n, &bc);
-        hb_peer_list_free(list, n);
-        if (!body) {
-            *status = 500;
-            return s_text("out of memory\n", len);
-        }
-        *status = 200;
-        *ctype = "text/plain; version=0.0.4; charset=utf-8";
-        *len = strlen(body);
-        return body;
+        hb_http_body *b = s_metrics(d, srv, status);
+        if (*status == 200) *ctype = "text/plain; version=0.0.4; charset=utf-8";
+        return b;
     }
     *status = 404;
-    return s_text("not found (try /healthz, /readyz, /metrics)\n", len);
+    return NULL;
 }
 
 /* ---- reload: main thread ------------------------------------------------- */
@@ -311,7 +374,10 @@ int main(int argc, char **argv)
         goto out;
     }
     if (d.cfg->bridge.http && d.cfg->bridge.http[0]) {
-        rc = hb__http_start(d.cfg->bridge.http, s_http, &d, &d.lg, &d.http, err, sizeof(err));
+        hb_http_limits lim = {.max_connections = 64,
+                              .read_timeout_ns = 5000000000ull,
+                              .write_timeout_ns = 30000000000ull};
+        rc = hb__http_start(d.cfg->bridge.http, &lim, s_http, &d, &d.lg, &d.http, err, sizeof(err));
         if (rc != 0) {
             HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "%s", err);
             goto out;
@@ -366,6 +432,8 @@ int main(int argc, char **argv)
 out:
     if (exit_code != 0) atomic_store(&d.shutting_down, true);
     hb__http_stop(&d.http);
+    hb__http_body_unref(&d.metrics_cur);
+    hb__http_body_unref(&d.metrics_old);
     if (d.bridge) hb__bridge_finish(d.bridge);
     if (d.pool) hb_pool_destroy(&d.pool);
     hb__bridge_destroy(&d.bridge);
