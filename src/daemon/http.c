@@ -97,7 +97,6 @@ hb_http_body *hb__http_body_new(char *data, size_t len)
     b->refs = 1;
     b->data = data;
     b->len = data ? len : 0;
-    b->made_ns = hb__mono_ns();
     return b;
 }
 
@@ -118,6 +117,7 @@ void hb__http_body_unref(hb_http_body **bp)
     hb_http_body *b = *bp;
     *bp = NULL;
     if (!b || --b->refs) return;
+    if (b->on_free) b->on_free(b->free_ud);
     free(b->data);
     free(b);
 }

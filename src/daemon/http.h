@@ -23,13 +23,15 @@
  * A response body, shared by every connection that writes it. Reference
  * counts are touched on the HTTP thread only (the handler runs there), so
  * they are plain integers. hb__http_body_new takes ownership of `data`
- * (malloc'd, may be NULL when len is 0).
+ * (malloc'd, may be NULL when len is 0). `on_free`, if set, is called with
+ * `free_ud` when the last reference goes (the handler counts its bodies).
  */
 typedef struct hb_http_body {
     uint32_t refs;
     size_t len;
     char *data;
-    uint64_t made_ns; /* monotonic; for the handler's caching */
+    void (*on_free)(void *ud);
+    void *free_ud;
 } hb_http_body;
 
 hb_http_body *hb__http_body_new(char *data, size_t len);

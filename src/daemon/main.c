@@ -21,12 +21,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "honeybee/config.h"
@@ -65,21 +67,29 @@ typedef struct s_daemon {
     hb_bridge *bridge;
     hb_pool *pool;
     hb_http *http;
-    hb_http_body *metrics_cur, *metrics_old; /* HTTP thread (and main after it stopped) */
-    hb__reconnects *reconnects;              /* reload's pending reconnects */
-    hb_file_peers file_peers;                /* main thread */
-    _Atomic bool ready;                      /* every socket bound; read by the HTTP thread */
-    _Atomic bool shutting_down;              /* from the signal on */
+    hb_http_body *metrics_cur;  /* HTTP thread (and main after it stopped) */
+    int metrics_live;           /* /metrics bodies referenced; HTTP thread */
+    hb__reconnects *reconnects; /* reload's pending reconnects */
+    hb_file_peers file_peers;   /* main thread */
+    _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
+    _Atomic bool shutting_down; /* from the signal on */
+    /* Main thread: the signalfd, and what signals asked for. */
+    int sfd;
+    const char *stop_why; /* "SIGTERM" or "SIGINT": shut down */
+    bool hup_pending;     /* SIGHUP while busy: reload when done */
 } s_daemon;
 
 /* ---- HTTP: the HTTP thread ----------------------------------------------- */
 
-/* /metrics bodies are shared: one rendered body serves every scrape within
- * S_METRICS_FRESH_NS, and at most two bodies are alive at once (the newest,
- * and an older one slow clients still read); when both are held, a scrape
- * gets the newest even if it is older than that. So /metrics costs at most
- * two bodies however many clients read slowly (docs/operations.md). */
-#define S_METRICS_FRESH_NS (1000ull * 1000000ull)
+/*
+ * /metrics bodies are shared so that slow clients cannot multiply them: a
+ * scrape renders a fresh body unless two are alive already (the newest,
+ * and an older one a slow client still reads), in which case it gets the
+ * newest. So /metrics holds at most two bodies however many clients read
+ * slowly, and a scrape is fresh whenever nobody is stuck on an old one
+ * (docs/operations.md, "HTTP").
+ */
+#define S_METRICS_MAX_BODIES 2
 
 /* The HTTP server's own families, appended to the bridge's text. */
 static char *s_metrics_http(hb_http *srv, char *text)
@@ -124,13 +134,16 @@ static char *s_metrics_http(hb_http *srv, char *text)
     return out;
 }
 
+static void s_metrics_freed(void *ud)
+{
+    ((s_daemon *)ud)->metrics_live--;
+}
+
 static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
 {
-    uint64_t now = hb__mono_ns();
-    hb_http_body *cur = d->metrics_cur, *old = d->metrics_old;
-    if (cur && (now < cur->made_ns + S_METRICS_FRESH_NS || (old && old->refs > 1))) {
+    if (d->metrics_cur && d->metrics_live >= S_METRICS_MAX_BODIES) {
         *status = 200;
-        return hb__http_body_ref(cur);
+        return hb__http_body_ref(d->metrics_cur);
     }
     hb_pool_stats st;
     hb_peer_info *list = NULL;
@@ -150,9 +163,11 @@ static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
         *status = 500;
         return hb__http_body_text("out of memory\n");
     }
-    /* The cache keeps a reference on the two newest bodies. */
-    hb__http_body_unref(&d->metrics_old);
-    d->metrics_old = d->metrics_cur;
+    b->on_free = s_metrics_freed;
+    b->free_ud = d;
+    d->metrics_live++;
+    /* The cache keeps one reference, on the newest. */
+    hb__http_body_unref(&d->metrics_cur);
     d->metrics_cur = b;
     *status = 200;
     return hb__http_body_ref(b);
@@ -259,6 +274,16 @@ static void s_log_lines(s_daemon *d, hb_log_level lvl, const char *prefix, const
     }
 }
 
+static void s_signals(s_daemon *d, bool busy);
+
+/* The reload's stop op: a SIGTERM during a long diff stops it. */
+static bool s_op_stop(void *ud)
+{
+    s_daemon *d = ud;
+    s_signals(d, true);
+    return d->stop_why != NULL;
+}
+
 static void s_reload(s_daemon *d)
 {
     const char *path = hb_cli_config_path();
@@ -268,6 +293,7 @@ static void s_reload(s_daemon *d)
         return;
     }
     HB_LOG(&d->lg, HB_LOG_INFO, NULL, "SIGHUP: reloading peers from %s", path);
+    uint64_t t0 = hb__mono_ns();
     hb_config *next = NULL;
     char *errors = NULL;
     int rc = hb_config_load_file(path, &next, &errors);
@@ -287,15 +313,90 @@ static void s_reload(s_daemon *d)
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
-    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
+    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d,
+                         s_op_cancel,  s_op_stop};
     hb_reload_result r;
     if (hb__reload_diff(&d->file_peers, next->peers, next->n_peers, &ops, &d->lg, &r) != 0)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, nothing changed");
     else
         HB_LOG(&d->lg, HB_LOG_INFO, NULL,
-               "reload: %zu added, %zu removed, %zu changed, %zu unchanged, %zu failed", r.added,
-               r.removed, r.changed, r.unchanged, r.failed);
+               "reload%s: %zu added, %zu removed, %zu changed, %zu unchanged, %zu failed "
+               "(%" PRIu64 " ms)",
+               r.stopped ? " stopped by a signal" : "", r.added, r.removed, r.changed, r.unchanged,
+               r.failed, (hb__mono_ns() - t0) / 1000000u);
     hb_config_destroy(&next);
+}
+
+/* SIGUSR1: every peer's state, one line each, at info. */
+static void s_log_peers(s_daemon *d)
+{
+    hb_peer_info *list = NULL;
+    size_t n = 0;
+    if (hb_pool_list(d->pool, &list, &n) != 0) {
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "SIGUSR1: cannot list the peers");
+        return;
+    }
+    HB_LOG(&d->lg, HB_LOG_INFO, NULL, "SIGUSR1: %zu peers", n);
+    for (size_t i = 0; i < n; i++)
+        HB_LOG(&d->lg, HB_LOG_INFO, list[i].id,
+               "state %s, url %s, conn %" PRIu32 ", attempt %" PRIu32 ", seq %" PRIu64
+               ", send queue %" PRIu32 "%s",
+               hb_peer_state_name(list[i].state), list[i].url ? list[i].url : "", list[i].conn,
+               list[i].attempt, list[i].seq, list[i].send_queue_depth,
+               list[i].paused ? ", reading paused" : "");
+    hb_peer_list_free(list, n);
+}
+
+/* SIGUSR2: the pool's totals on one line, at info. */
+static void s_log_totals(s_daemon *d)
+{
+    hb_pool_stats st;
+    if (hb_pool_stats_get(d->pool, &st) != 0) return;
+    const hb_counters *c = &st.totals;
+    HB_LOG(&d->lg, HB_LOG_INFO, NULL,
+           "SIGUSR2: %" PRIu32 " peers (%" PRIu32 " connected, %" PRIu32 " connecting, %" PRIu32
+           " waiting), received %" PRIu64 " messages / %" PRIu64 " bytes, sent %" PRIu64
+           " / %" PRIu64 ", %" PRIu64 " reconnects",
+           st.n_peers, st.peers[HB_STATE_CONNECTED], st.peers[HB_STATE_CONNECTING],
+           st.peers[HB_STATE_WAITING], c->messages_received, c->bytes_received, c->messages_sent,
+           c->bytes_sent, c->reconnects);
+}
+
+/*
+ * Read every pending signal. SIGTERM and SIGINT set stop_why; SIGHUP
+ * reloads, or, when `busy` (adding peers or reloading already), is kept
+ * for when that is done; SIGUSR1 and SIGUSR2 log. Main thread; called by
+ * the main loop and between batches of long work, so a SIGTERM is never
+ * kept waiting by a start or a reload of many peers.
+ */
+static void s_signals(s_daemon *d, bool busy)
+{
+    struct signalfd_siginfo si;
+    while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGTERM:
+            if (!d->stop_why) d->stop_why = "SIGTERM";
+            break;
+        case SIGINT:
+            if (!d->stop_why) d->stop_why = "SIGINT";
+            break;
+        case SIGHUP:
+            d->hup_pending = true;
+            break;
+        case SIGUSR1:
+            s_log_peers(d);
+            break;
+        case SIGUSR2:
+            s_log_totals(d);
+            break;
+        default:
+            break;
+        }
+    }
+    while (!busy && !d->stop_why && d->hup_pending) {
+        d->hup_pending = false;
+        s_reload(d); /* a SIGHUP during it sets hup_pending again */
+    }
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -306,11 +407,48 @@ static int s_signalfd(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
     /* Blocked before any thread starts, so every thread inherits the mask
      * and the signals are only ever read from the signalfd. */
     if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/*
+ * After a graceful shutdown everything a client can see is done: every
+ * peer closed with 1001, its events published, the PUB sockets flushed.
+ * What is left is freeing, which libwebsockets 4.1.6 does per connection
+ * through a sorted timeout list, quadratic in the number of connections
+ * (about 3.5 s at 9,000 peers here, minutes at 100,000). The watchdog
+ * bounds it: if the teardown takes longer than S_TEARDOWN_MAX_MS, the
+ * process exits 0 without freeing. Its own thread, started once.
+ */
+#define S_TEARDOWN_MAX_MS 2000
+
+static void *s_watchdog(void *arg)
+{
+    const hb_logger *lg = arg;
+    struct timespec ts = {S_TEARDOWN_MAX_MS / 1000, (S_TEARDOWN_MAX_MS % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    HB_LOG(lg, HB_LOG_WARN, NULL,
+           "teardown took longer than %d ms after a complete shutdown: exiting without freeing",
+           S_TEARDOWN_MAX_MS);
+    _exit(HB_EXIT_OK);
+    return NULL;
+}
+
+static void s_start_watchdog(s_daemon *d)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, s_watchdog, &d->lg) != 0)
+        HB_LOG(&d->lg, HB_LOG_WARN, NULL, "cannot start the teardown watchdog");
+    pthread_attr_destroy(&a);
 }
 
 static void s_shutdown(s_daemon *d, const char *why)
@@ -342,6 +480,7 @@ int main(int argc, char **argv)
     int exit_code = HB_EXIT_RUNTIME;
     sigset_t set;
     int sfd = s_signalfd(&set);
+    d.sfd = sfd;
     if (sfd < 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot set up signals: %s", strerror(errno));
         goto out;
@@ -392,19 +531,44 @@ int main(int argc, char **argv)
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < d.cfg->n_peers; i++) {
-        rc = hb_pool_connect(d.pool, &d.cfg->peers[i]);
-        if (rc != 0) {
-            /* Not a file peer then (fd_limit, out of memory...): the next
-             * reload adds it again instead of thinking it unchanged. */
-            HB_LOG(&d.lg, HB_LOG_ERROR, d.cfg->peers[i].id,
-                   "cannot add peer: %s (a reload retries it)", hb_strerror(rc));
-            hb__file_peers_drop(&d.file_peers, d.cfg->peers[i].id);
-        }
+    /* The file's peers, in batches: signals are read between them, so a
+     * SIGTERM during the start of many peers stops it. */
+    bool *keep = d.cfg->n_peers ? malloc(d.cfg->n_peers * sizeof(*keep)) : NULL;
+    if (d.cfg->n_peers && !keep) {
+        HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
+        goto out;
     }
+    size_t added = 0, failed = 0;
+    uint64_t t0 = hb__mono_ns();
+    for (size_t i = 0; i < d.cfg->n_peers; i++) {
+        if (i % HB_RELOAD_BATCH == HB_RELOAD_BATCH - 1) {
+            s_signals(&d, true);
+            if (d.stop_why) {
+                for (size_t j = i; j < d.cfg->n_peers; j++) keep[j] = false;
+                break;
+            }
+        }
+        rc = hb_pool_connect(d.pool, &d.cfg->peers[i]);
+        keep[i] = rc == 0;
+        if (rc == 0) {
+            added++;
+            continue;
+        }
+        /* Not a file peer then (fd_limit, out of memory...): the next
+         * reload adds it again instead of thinking it unchanged. */
+        failed++;
+        HB_LOG(&d.lg, HB_LOG_ERROR, d.cfg->peers[i].id, "cannot add peer: %s (a reload retries it)",
+               hb_strerror(rc));
+    }
+    hb__file_peers_keep(&d.file_peers, keep);
+    free(keep);
+    if (d.cfg->n_peers)
+        HB_LOG(&d.lg, HB_LOG_INFO, NULL,
+               "%zu peers from the file added, %zu failed%s (%" PRIu64 " ms)", added, failed,
+               d.stop_why ? ", the rest skipped: shutting down" : "",
+               (hb__mono_ns() - t0) / 1000000u);
 
-    const char *why = NULL;
-    while (!why) {
+    while (!d.stop_why) {
         struct pollfd pfd = {.fd = sfd, .events = POLLIN};
         int n = poll(&pfd, 1, 500);
         if (n < 0 && errno != EINTR) {
@@ -415,25 +579,16 @@ int main(int argc, char **argv)
             HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "the bridge thread failed; exiting");
             goto out;
         }
-        struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-            if (si.ssi_signo == SIGHUP)
-                s_reload(&d);
-            else if (si.ssi_signo == SIGTERM)
-                why = "SIGTERM";
-            else if (si.ssi_signo == SIGINT)
-                why = "SIGINT";
-            if (why) break;
-        }
+        s_signals(&d, false);
     }
-    s_shutdown(&d, why);
+    s_shutdown(&d, d.stop_why);
     exit_code = HB_EXIT_OK;
+    s_start_watchdog(&d);
 
 out:
     if (exit_code != 0) atomic_store(&d.shutting_down, true);
     hb__http_stop(&d.http);
     hb__http_body_unref(&d.metrics_cur);
-    hb__http_body_unref(&d.metrics_old);
     if (d.bridge) hb__bridge_finish(d.bridge);
     if (d.pool) hb_pool_destroy(&d.pool);
     hb__bridge_destroy(&d.bridge);

@@ -93,7 +93,6 @@ def test_methods_paths_and_upgrade():
         assert status_of(a) == 400, a
         a = raw(p, b"GET /healthz HTTP/1.1\r\n" + b"X-Pad: " + b"p" * 9000 + b"\r\n\r\n")
         assert status_of(a) in (400, 431), a[:80]
-        time.sleep(1.1)  # a /metrics body serves the scrapes of one second
         m = b.metrics()
         assert m.get('honeybee_http_responses_total{code="405"}', 0) >= 6, m
 
@@ -133,7 +132,6 @@ def test_descriptor_exhaustion():
         finally:
             for s in held:
                 s.close()
-        time.sleep(1.1)
         m = b.metrics()
         assert m.get("honeybee_http_evicted_total", 0) > 0, m
 
@@ -152,7 +150,6 @@ def test_metrics_slow_readers_do_not_amplify():
         assert st == 200
         per_peer = len(body) / 10000.0
         pid = b.proc.pid
-        time.sleep(1.5)  # the next scrape renders a fresh body
         rss0 = rss_kib(pid)
         held = []
         try:
@@ -163,8 +160,6 @@ def test_metrics_slow_readers_do_not_amplify():
                 s.connect(("127.0.0.1", b.http_port))
                 s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
                 held.append(s)
-                if i % 50 == 49:
-                    time.sleep(1.1)  # across several refresh periods
             time.sleep(1)
             rss1 = rss_kib(pid)
             st, _ = b.http("/healthz", timeout=5)

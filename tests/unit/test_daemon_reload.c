@@ -92,7 +92,7 @@ static void test_diff(void **state)
     hb_file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "cancel:gone remove:gone remove:change after:change connect:new ");
@@ -129,7 +129,7 @@ static void test_control_peer_not_adopted(void **state)
     hb_config *b = s_load("peers:\n  - id: taken\n    url: ws://127.0.0.1:1/\n");
     hb_file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_PEER_EXISTS};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_int_equal(r.failed, 1);
@@ -155,7 +155,7 @@ static void test_pool_section_changes_inheritors(void **state)
     hb_file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "remove:inherits after:inherits ");
@@ -173,7 +173,7 @@ static void test_failed_connect_retried(void **state)
     hb_config *a = s_load("peers:\n  - id: p\n    url: ws://127.0.0.1:1/\n");
     hb_file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_FD_LIMIT};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb_reload_result r;
     assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "connect:p ");
