@@ -45,14 +45,14 @@
 
 /* Any thread: a write to the eventfd (never blocks: the counter saturates
  * only after 2^64-2 wakes). */
-void hb__bridge_wake(hb_bridge *b)
+void hb__bridge_wake(hb__bridge *b)
 {
     uint64_t one = 1;
     ssize_t r = write(b->efd, &one, sizeof(one));
     (void)r; /* EAGAIN means the counter is already non-zero: awake anyway */
 }
 
-hb_sink hb__bridge_sink(hb_bridge *b)
+hb_sink hb__bridge_sink(hb__bridge *b)
 {
     hb_sink s = {
         .inbox = hb__inbox_take, .event = hb__events_take, .ud = b, .flush = hb__inbox_flush};
@@ -88,7 +88,7 @@ int hb__zsend3(void *sock, zmq_msg_t f[3])
 
 /* The flush window at close: drain_timeout, within [S_LINGER_MIN_MS, 2 s]
  * (with drain_timeout 0 the last events must still get out). */
-static int s_linger_ms(const hb_bridge *b)
+static int s_linger_ms(const hb__bridge *b)
 {
     uint64_t ms = b->cfg.drain_timeout_ns / 1000000u;
     if (ms < S_LINGER_MIN_MS) ms = S_LINGER_MIN_MS;
@@ -115,7 +115,7 @@ int64_t hb__bridge_control_maxmsg(uint64_t max_msg)
     return (int64_t)max_msg * 6 + 65536;
 }
 
-static void *s_socket(hb_bridge *b, int type, const char *name, const char *ep, char *err,
+static void *s_socket(hb__bridge *b, int type, const char *name, const char *ep, char *err,
                       size_t cap)
 {
     void *s = zmq_socket(b->zctx, type);
@@ -155,7 +155,7 @@ static void *s_socket(hb_bridge *b, int type, const char *name, const char *ep, 
     return s;
 }
 
-static void s_close_all(hb_bridge *b)
+static void s_close_all(hb__bridge *b)
 {
     /* Take the inbox socket back from the loop thread (inbox.c). */
     pthread_mutex_lock(&b->in_mu);
@@ -174,7 +174,7 @@ static void s_close_all(hb_bridge *b)
     }
 }
 
-static int s_open(hb_bridge *b, char *err, size_t cap)
+static int s_open(hb__bridge *b, char *err, size_t cap)
 {
     b->zctx = zmq_ctx_new();
     if (!b->zctx) {
@@ -199,7 +199,7 @@ static int s_open(hb_bridge *b, char *err, size_t cap)
 
 static void *s_run(void *arg)
 {
-    hb_bridge *b = arg;
+    hb__bridge *b = arg;
     char err[512] = "";
     int rc = s_open(b, err, sizeof(err));
     pthread_mutex_lock(&b->mu);
@@ -275,9 +275,9 @@ static void *s_run(void *arg)
 
 /* ---- the main thread's side ---------------------------------------------- */
 
-int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out)
+int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out)
 {
-    hb_bridge *b = calloc(1, sizeof(*b));
+    hb__bridge *b = calloc(1, sizeof(*b));
     if (!b) return HB_E_NOMEM;
     b->cfg = cfg->bridge;
     if (!b->cfg.events_queue) b->cfg.events_queue = 65536;
@@ -303,7 +303,7 @@ int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out)
     return 0;
 }
 
-int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap)
+int hb__bridge_start(hb__bridge *b, hb_pool *pool, char *err, size_t cap)
 {
     b->pool = pool;
     if (pthread_create(&b->thread, NULL, s_run, b) != 0) {
@@ -323,7 +323,7 @@ int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap)
     return rc;
 }
 
-void hb__bridge_begin_shutdown(hb_bridge *b)
+void hb__bridge_begin_shutdown(hb__bridge *b)
 {
     pthread_mutex_lock(&b->mu);
     b->cmd_stop_sends = true;
@@ -344,7 +344,7 @@ void hb__bridge_begin_shutdown(hb_bridge *b)
     pthread_mutex_unlock(&b->mu);
 }
 
-void hb__bridge_finish(hb_bridge *b)
+void hb__bridge_finish(hb__bridge *b)
 {
     if (!b->thread_running) return;
     pthread_mutex_lock(&b->mu);
@@ -355,9 +355,9 @@ void hb__bridge_finish(hb_bridge *b)
     b->thread_running = false;
 }
 
-void hb__bridge_destroy(hb_bridge **bp)
+void hb__bridge_destroy(hb__bridge **bp)
 {
-    hb_bridge *b = *bp;
+    hb__bridge *b = *bp;
     if (!b) return;
     hb__bridge_finish(b);
     hb__events_discard(b);
@@ -377,17 +377,17 @@ void hb__bridge_destroy(hb_bridge **bp)
     *bp = NULL;
 }
 
-uint64_t hb__bridge_heartbeat(hb_bridge *b)
+uint64_t hb__bridge_heartbeat(hb__bridge *b)
 {
     return atomic_load(&b->heartbeat);
 }
 
-bool hb__bridge_failed(hb_bridge *b)
+bool hb__bridge_failed(hb__bridge *b)
 {
     return atomic_load(&b->failed);
 }
 
-void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out)
+void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out)
 {
     out->inbox_published = atomic_load_explicit(&b->in_published, memory_order_relaxed);
     out->inbox_after_close = atomic_load_explicit(&b->in_closed, memory_order_relaxed);
@@ -397,13 +397,13 @@ void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out)
     out->control_requests = atomic_load(&b->c_control_requests);
 }
 
-void hb__bridge_set_hook(hb_bridge *b, hb__bridge_hook fn, void *ud)
+void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud)
 {
     b->hook = fn;
     b->hook_ud = ud;
 }
 
-void hb__bridge_poke(hb_bridge *b)
+void hb__bridge_poke(hb__bridge *b)
 {
     atomic_store(&b->hook_due, true);
     hb__bridge_wake(b);

@@ -26,7 +26,7 @@
 
 #include "bridge/bridge.h"
 
-struct hb_bridge {
+struct hb__bridge {
     hb_bridge_cfg cfg; /* strings borrowed from the hb_config (outlives us) */
     const hb_peer_opts *defaults;
     uint64_t max_msg;
@@ -45,7 +45,7 @@ struct hb_bridge {
      * takes. */
     _Atomic(hb_inbox_msg *) done;
     /* The burst being collected: the loop thread's alone (and destroy's,
-     * once the pool is gone). At most HB_INBOX_BURST messages. */
+     * once the pool is gone). At most HB__INBOX_BURST messages. */
     hb_inbox_msg *burst_head, *burst_tail;
     uint32_t burst_n;
 
@@ -83,7 +83,7 @@ struct hb_bridge {
 /* ---- bridge.c ------------------------------------------------------------- */
 
 /* Wake the bridge thread (a write to the eventfd; never blocks). Any thread. */
-void hb__bridge_wake(hb_bridge *b);
+void hb__bridge_wake(hb__bridge *b);
 
 /* A frame holding a copy of p[0..n). 0, or -1 (ENOMEM) with `f` closed. */
 int hb__zframe_copy(zmq_msg_t *f, const void *p, size_t n);
@@ -99,7 +99,7 @@ bool hb__inbox_take(void *ud, hb_inbox_msg *m);
 void hb__inbox_flush(void *ud);
 /* Free the zero-copy messages ZeroMQ handed back (the loop thread, or
  * destroy once the pool and the context are gone). */
-void hb__inbox_reclaim(hb_bridge *b);
+void hb__inbox_reclaim(hb__bridge *b);
 /* The free function of a zero-copy frame (ZeroMQ's I/O thread). */
 void hb__inbox_zmq_free(void *data, void *hint);
 
@@ -108,21 +108,21 @@ void hb__inbox_zmq_free(void *data, void *hint);
 /* The sink's event callback: the loop thread or a pool caller's thread. */
 void hb__events_take(void *ud, hb_event *e);
 /* Publish one event on the events PUB (and log it). Bridge thread. */
-bool hb__events_publish(hb_bridge *b, const hb_event *e);
+bool hb__events_publish(hb__bridge *b, const hb_event *e);
 /* Publish what the hand-off holds; true if more may be waiting. *removed
  * tells whether a `removed` went out. Bridge thread. */
-bool hb__events_drain(hb_bridge *b, bool *removed);
+bool hb__events_drain(hb__bridge *b, bool *removed);
 /* Free what is left in the hand-off (destroy). */
-void hb__events_discard(hb_bridge *b);
+void hb__events_discard(hb__bridge *b);
 
 /* ---- send.c: bridge thread ------------------------------------------------ */
 
 /* Read and act on one message of the send PULL; false when none waits. */
-bool hb__send_handle(hb_bridge *b);
+bool hb__send_handle(hb__bridge *b);
 
 /* ---- control.c: bridge thread --------------------------------------------- */
 
 /* Read one request of the control REP and answer it (always). */
-void hb__control_serve(hb_bridge *b);
+void hb__control_serve(hb__bridge *b);
 
 #endif

@@ -36,7 +36,7 @@ static char *s_err(int err)
     return hb__ctl_error_reply(err, NULL);
 }
 
-static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl_req *rq,
+static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb__ctl_req *rq,
                        const hb_logger *lg)
 {
     /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut there
@@ -90,14 +90,14 @@ static int s_send_to(hb_pool *pool, const char *id, bool star, const void *data,
 
 /* A peer id as SPEC.md section 3 defines it (hb_peer_id_valid refuses
  * control characters, so a U+0000 that JSON_ALLOW_NUL let through too). */
-static bool s_id_ok(const hb_ctl_req *rq)
+static bool s_id_ok(const hb__ctl_req *rq)
 {
     return hb_peer_id_valid(rq->id, rq->id_len);
 }
 
 #define S_BAD_ID "invalid id: 1..128 bytes of UTF-8, no \"*\", no control characters"
 
-static char *s_send(hb_pool *pool, const hb_ctl_req *rq)
+static char *s_send(hb_pool *pool, const hb__ctl_req *rq)
 {
     bool star = rq->id_len == 1 && rq->id[0] == '*';
     if (!star && !s_id_ok(rq)) {
@@ -139,7 +139,7 @@ static char *s_list(hb_pool *pool)
     return s_dump(o);
 }
 
-static char *s_stats(hb_pool *pool, const hb_ctl_req *rq)
+static char *s_stats(hb_pool *pool, const hb__ctl_req *rq)
 {
     if (rq->id) {
         hb_peer_info info;
@@ -160,21 +160,22 @@ static char *s_stats(hb_pool *pool, const hb_ctl_req *rq)
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_down,
                      const void *buf, size_t len, const hb_logger *lg)
 {
-    hb_ctl_req rq;
+    hb__ctl_req rq;
     char msg[256];
     int rc = hb__ctl_parse(buf, len, &rq, msg, sizeof(msg));
     if (rc) return hb__ctl_error_reply(rc, msg);
     char *reply = NULL;
-    if (shutting_down && (rq.op == HB_OP_CONNECT || rq.op == HB_OP_REMOVE || rq.op == HB_OP_SEND)) {
+    if (shutting_down &&
+        (rq.op == HB__OP_CONNECT || rq.op == HB__OP_REMOVE || rq.op == HB__OP_SEND)) {
         reply = s_err(HB_E_SHUTTING_DOWN);
         hb__ctl_req_free(&rq);
         return reply;
     }
     switch (rq.op) {
-    case HB_OP_CONNECT:
+    case HB__OP_CONNECT:
         reply = s_connect(pool, defaults, &rq, lg);
         break;
-    case HB_OP_REMOVE:
+    case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
             reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
             break;
@@ -183,16 +184,16 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
         reply = rc ? s_err(rc) : s_ok();
         break;
-    case HB_OP_SEND:
+    case HB__OP_SEND:
         reply = s_send(pool, &rq);
         break;
-    case HB_OP_LIST:
+    case HB__OP_LIST:
         reply = s_list(pool);
         break;
-    case HB_OP_STATS:
+    case HB__OP_STATS:
         reply = s_stats(pool, &rq);
         break;
-    case HB_OP_PING:
+    case HB__OP_PING:
         reply = s_ok();
         break;
     }
@@ -200,7 +201,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
     return reply;
 }
 
-void hb__control_serve(hb_bridge *b)
+void hb__control_serve(hb__bridge *b)
 {
     zmq_msg_t req;
     zmq_msg_init(&req);

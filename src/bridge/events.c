@@ -24,7 +24,7 @@
 /* Loop thread or a pool caller's thread. Takes `e`. */
 void hb__events_take(void *ud, hb_event *e)
 {
-    hb_bridge *b = ud;
+    hb__bridge *b = ud;
     e->next = NULL;
     pthread_mutex_lock(&b->mu);
     if (b->ev_n >= b->cfg.events_queue) {
@@ -54,7 +54,7 @@ void hb__events_take(void *ud, hb_event *e)
 /* The daemon's log of a peer's lifecycle, one info line per step (dial
  * failures are logged by the pool, send_failed only at debug: it can be a
  * flood). */
-static void s_log_event(hb_bridge *b, const hb_event *e)
+static void s_log_event(hb__bridge *b, const hb_event *e)
 {
     switch (e->kind) {
     case HB_EV_ADDED:
@@ -81,7 +81,7 @@ static void s_log_event(hb_bridge *b, const hb_event *e)
 }
 
 /* Bridge thread. Returns true once published. */
-bool hb__events_publish(hb_bridge *b, const hb_event *e)
+bool hb__events_publish(hb__bridge *b, const hb_event *e)
 {
     s_log_event(b, e);
     char *json = hb__event_json(e);
@@ -110,7 +110,7 @@ bool hb__events_publish(hb_bridge *b, const hb_event *e)
  * Returns true if more may be waiting (the caller polls without sleeping).
  * Bridge thread.
  */
-bool hb__events_drain(hb_bridge *b, bool *removed)
+bool hb__events_drain(hb__bridge *b, bool *removed)
 {
     for (int round = 0; round < S_DRAIN_ROUNDS; round++) {
         pthread_mutex_lock(&b->mu);
@@ -135,7 +135,7 @@ bool hb__events_drain(hb_bridge *b, bool *removed)
 }
 
 /* Destroy (no other thread left). */
-void hb__events_discard(hb_bridge *b)
+void hb__events_discard(hb__bridge *b)
 {
     while (b->ev_head) {
         hb_event *e = b->ev_head;

@@ -47,7 +47,7 @@ void hb__inbox_zmq_free(void *data, void *hint)
     (void)data;
     hb_inbox_msg *m = hint;
     S_HANDED_BACK_BY_ZMQ(m);
-    hb_bridge *b = (hb_bridge *)(void *)m->next;
+    hb__bridge *b = (hb__bridge *)(void *)m->next;
     hb_inbox_msg *head = atomic_load_explicit(&b->done, memory_order_relaxed);
     do m->next = head;
     while (!atomic_compare_exchange_weak_explicit(&b->done, &head, m, memory_order_release,
@@ -56,7 +56,7 @@ void hb__inbox_zmq_free(void *data, void *hint)
 
 /* Loop thread at the end of every turn (when the stack is not empty), and
  * destroy; taking the whole stack at once makes any number of takers safe. */
-void hb__inbox_reclaim(hb_bridge *b)
+void hb__inbox_reclaim(hb__bridge *b)
 {
     hb_inbox_msg *m = atomic_exchange_explicit(&b->done, NULL, memory_order_acquire);
     while (m) {
@@ -67,9 +67,9 @@ void hb__inbox_reclaim(hb_bridge *b)
 }
 
 /* Loop thread, holding in_mu. Takes `m`. Returns true once published. */
-static bool s_publish(hb_bridge *b, void *sock, hb_inbox_msg *m)
+static bool s_publish(hb__bridge *b, void *sock, hb_inbox_msg *m)
 {
-    uint8_t meta[HB_META_LEN];
+    uint8_t meta[HB__META_LEN];
     hb__meta_encode(meta, m->flags, m->conn, m->seq, m->received_ns);
     zmq_msg_t f[3];
     if (hb__zframe_copy(&f[0], m->peer_id, m->peer_id_len) < 0) goto fail;
@@ -107,7 +107,7 @@ fail:
  * read's worth of messages per wake-up. */
 void hb__inbox_flush(void *ud)
 {
-    hb_bridge *b = ud;
+    hb__bridge *b = ud;
     /* Every turn, bursts or not: the loop turns at least twice a second, so
      * nothing handed back waits longer, and each message is freed on the
      * thread that allocated it. */
@@ -141,13 +141,13 @@ void hb__inbox_flush(void *ud)
  * the flush there), before the pool reads the next bytes. */
 bool hb__inbox_take(void *ud, hb_inbox_msg *m)
 {
-    hb_bridge *b = ud;
+    hb__bridge *b = ud;
     m->next = NULL;
     if (b->burst_tail)
         b->burst_tail->next = m;
     else
         b->burst_head = m;
     b->burst_tail = m;
-    if (++b->burst_n >= HB_INBOX_BURST) hb__inbox_flush(b);
+    if (++b->burst_n >= HB__INBOX_BURST) hb__inbox_flush(b);
     return true;
 }

@@ -15,7 +15,7 @@
 
 /* send_failed from the bridge itself: published at once (this thread owns
  * the events socket). */
-static void s_send_failed(hb_bridge *b, const char *id, int err)
+static void s_send_failed(hb__bridge *b, const char *id, int err)
 {
     hb_event *e = hb_event_new(HB_EV_SEND_FAILED, id, NULL, hb_errname(err), NULL);
     if (!e) return;
@@ -30,7 +30,7 @@ static void s_broadcast_refused(void *ud, const char *id, int err)
     s_send_failed(ud, id, err);
 }
 
-static void s_bad_send(hb_bridge *b, const zmq_msg_t *f0, bool have_f0, const char *why)
+static void s_bad_send(hb__bridge *b, const zmq_msg_t *f0, bool have_f0, const char *why)
 {
     char id[129] = "";
     if (have_f0) {
@@ -46,7 +46,7 @@ static void s_bad_send(hb_bridge *b, const zmq_msg_t *f0, bool have_f0, const ch
     s_send_failed(b, id, HB_E_BAD_REQUEST);
 }
 
-bool hb__send_handle(hb_bridge *b)
+bool hb__send_handle(hb__bridge *b)
 {
     zmq_msg_t f[3];
     int nf = 0, total = 0;

@@ -49,7 +49,7 @@
 
 typedef enum s_state { S_READ, S_WRITE } s_state;
 
-const int hb__http_codes[HB_HTTP_N_CODES] = {200, 400, 404, 405, 431, 500, 503, 0};
+const int hb__http_codes[HB__HTTP_N_CODES] = {200, 400, 404, 405, 431, 500, 503, 0};
 
 /* One connection. HTTP thread only. */
 typedef struct s_conn {
@@ -64,17 +64,17 @@ typedef struct s_conn {
     bool headers_done;
     char head[S_HEAD_MAX];
     size_t head_len, head_off;
-    hb_http_body *body; /* NULL: none, or a HEAD */
+    hb__http_body *body; /* NULL: none, or a HEAD */
     size_t body_off;
 } s_conn;
 
-struct hb_http {
+struct hb__http {
     pthread_t thread;
     int efd; /* stop: main thread writes, HTTP thread reads */
     int lfd[S_MAX_LISTEN];
     size_t nl;
-    hb_http_limits lim;
-    hb_http_handler fn;
+    hb__http_limits lim;
+    hb__http_handler fn;
     void *ud;
     const hb_logger *lg;
     /* HTTP thread only. */
@@ -82,14 +82,14 @@ struct hb_http {
     size_t nc;
     uint64_t accept_rest_until;
     /* Written by the HTTP thread, read anywhere. */
-    _Atomic uint64_t c_codes[HB_HTTP_N_CODES], c_evicted, c_timed_out, c_accept_err;
+    _Atomic uint64_t c_codes[HB__HTTP_N_CODES], c_evicted, c_timed_out, c_accept_err;
 };
 
 /* ---- bodies: HTTP thread -------------------------------------------------- */
 
-hb_http_body *hb__http_body_new(char *data, size_t len)
+hb__http_body *hb__http_body_new(char *data, size_t len)
 {
-    hb_http_body *b = calloc(1, sizeof(*b));
+    hb__http_body *b = calloc(1, sizeof(*b));
     if (!b) {
         free(data);
         return NULL;
@@ -100,21 +100,21 @@ hb_http_body *hb__http_body_new(char *data, size_t len)
     return b;
 }
 
-hb_http_body *hb__http_body_text(const char *text)
+hb__http_body *hb__http_body_text(const char *text)
 {
     char *d = strdup(text);
     return d ? hb__http_body_new(d, strlen(d)) : NULL;
 }
 
-hb_http_body *hb__http_body_ref(hb_http_body *b)
+hb__http_body *hb__http_body_ref(hb__http_body *b)
 {
     if (b) b->refs++;
     return b;
 }
 
-void hb__http_body_unref(hb_http_body **bp)
+void hb__http_body_unref(hb__http_body **bp)
 {
-    hb_http_body *b = *bp;
+    hb__http_body *b = *bp;
     *bp = NULL;
     if (!b || --b->refs) return;
     if (b->on_free) b->on_free(b->free_ud);
@@ -179,7 +179,7 @@ static const char *s_reason(int status)
 
 /* Switch `c` to WRITE with this status and body (one reference taken
  * over). `head_only`: headers only (HEAD), Content-Length still the body's. */
-static void s_respond(hb_http *h, s_conn *c, int status, const char *ctype, hb_http_body *body,
+static void s_respond(hb__http *h, s_conn *c, int status, const char *ctype, hb__http_body *body,
                       bool head_only)
 {
     size_t len = body ? body->len : 0;
@@ -196,17 +196,17 @@ static void s_respond(hb_http *h, s_conn *c, int status, const char *ctype, hb_h
     c->st = S_WRITE;
     c->deadline_ns = hb__mono_ns() + h->lim.write_timeout_ns;
     size_t k = 0;
-    while (k < HB_HTTP_N_CODES - 1 && hb__http_codes[k] != status) k++;
+    while (k < HB__HTTP_N_CODES - 1 && hb__http_codes[k] != status) k++;
     atomic_fetch_add_explicit(&h->c_codes[k], 1, memory_order_relaxed);
 }
 
-static void s_respond_text(hb_http *h, s_conn *c, int status, const char *text, bool head_only)
+static void s_respond_text(hb__http *h, s_conn *c, int status, const char *text, bool head_only)
 {
     s_respond(h, c, status, "text/plain; charset=utf-8", hb__http_body_text(text), head_only);
 }
 
 /* The request is complete: route it. */
-static void s_route(hb_http *h, s_conn *c)
+static void s_route(hb__http *h, s_conn *c)
 {
     unsigned m = c->parser.method;
     bool head = m == HTTP_HEAD;
@@ -218,7 +218,7 @@ static void s_route(hb_http *h, s_conn *c)
     c->path[plen] = 0;
     int status = 404;
     const char *ctype = "text/plain; charset=utf-8";
-    hb_http_body *body = NULL;
+    hb__http_body *body = NULL;
     if (!c->path_long && plen) body = h->fn(h->ud, h, c->path, &status, &ctype);
     if (status == 404 && !body)
         body = hb__http_body_text("not found (try /healthz, /readyz, /metrics)\n");
@@ -228,7 +228,7 @@ static void s_route(hb_http *h, s_conn *c)
 
 /* ---- connections: HTTP thread --------------------------------------------- */
 
-static void s_conn_close(hb_http *h, size_t i)
+static void s_conn_close(hb__http *h, size_t i)
 {
     s_conn *c = h->conns[i];
     close(c->fd);
@@ -238,7 +238,7 @@ static void s_conn_close(hb_http *h, size_t i)
 }
 
 /* Read what is there. Returns false when the connection is to be closed. */
-static bool s_conn_read(hb_http *h, s_conn *c)
+static bool s_conn_read(hb__http *h, s_conn *c)
 {
     char buf[4096];
     for (;;) {
@@ -265,7 +265,7 @@ static bool s_conn_read(hb_http *h, s_conn *c)
 }
 
 /* Write what the socket takes. Returns false when done or failed. */
-static bool s_conn_write(hb_http *h, s_conn *c)
+static bool s_conn_write(hb__http *h, s_conn *c)
 {
     (void)h;
     for (;;) {
@@ -291,7 +291,7 @@ static bool s_conn_write(hb_http *h, s_conn *c)
     }
 }
 
-static void s_accept(hb_http *h, int lfd, uint64_t now)
+static void s_accept(hb__http *h, int lfd, uint64_t now)
 {
     for (int k = 0; k < 64; k++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -331,7 +331,7 @@ static void s_accept(hb_http *h, int lfd, uint64_t now)
 /* The HTTP thread. */
 static void *s_run(void *arg)
 {
-    hb_http *h = arg;
+    hb__http *h = arg;
     size_t cap = h->nl + 1 + h->lim.max_connections;
     struct pollfd *pfd = calloc(cap, sizeof(*pfd));
     if (!pfd) {
@@ -399,7 +399,7 @@ static void *s_run(void *arg)
 
 /* ---- start and stop: main thread ------------------------------------------ */
 
-static int s_listen(hb_http *h, const struct addrinfo *a, const char *hostport, char *err,
+static int s_listen(hb__http *h, const struct addrinfo *a, const char *hostport, char *err,
                     size_t cap)
 {
     int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -419,8 +419,8 @@ static int s_listen(hb_http *h, const struct addrinfo *a, const char *hostport, 
     return 0;
 }
 
-int hb__http_start(const char *hostport, const hb_http_limits *lim, hb_http_handler fn, void *ud,
-                   const hb_logger *lg, hb_http **out, char *err, size_t cap)
+int hb__http_start(const char *hostport, const hb__http_limits *lim, hb__http_handler fn, void *ud,
+                   const hb_logger *lg, hb__http **out, char *err, size_t cap)
 {
     char host[256];
     int port = 0;
@@ -429,7 +429,7 @@ int hb__http_start(const char *hostport, const hb_http_limits *lim, hb_http_hand
         snprintf(err, cap, "http: invalid address \"%s\" (expected host:port)", hostport);
         return HB_E_CONFIG;
     }
-    hb_http *h = calloc(1, sizeof(*h));
+    hb__http *h = calloc(1, sizeof(*h));
     if (!h) return HB_E_NOMEM;
     h->lim = *lim;
     if (!h->lim.max_connections) h->lim.max_connections = 1;
@@ -497,20 +497,20 @@ int hb__http_start(const char *hostport, const hb_http_limits *lim, hb_http_hand
     return 0;
 }
 
-void hb__http_counters_get(hb_http *h, hb_http_counters *out)
+void hb__http_counters_get(hb__http *h, hb__http_counters *out)
 {
     memset(out, 0, sizeof(*out));
     if (!h) return;
-    for (size_t k = 0; k < HB_HTTP_N_CODES; k++)
+    for (size_t k = 0; k < HB__HTTP_N_CODES; k++)
         out->responses[k] = atomic_load_explicit(&h->c_codes[k], memory_order_relaxed);
     out->evicted = atomic_load_explicit(&h->c_evicted, memory_order_relaxed);
     out->timed_out = atomic_load_explicit(&h->c_timed_out, memory_order_relaxed);
     out->accept_errors = atomic_load_explicit(&h->c_accept_err, memory_order_relaxed);
 }
 
-void hb__http_stop(hb_http **hp)
+void hb__http_stop(hb__http **hp)
 {
-    hb_http *h = *hp;
+    hb__http *h = *hp;
     if (!h) return;
     uint64_t one = 1;
     ssize_t w = write(h->efd, &one, sizeof(one));

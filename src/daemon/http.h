@@ -26,19 +26,19 @@
  * (malloc'd, may be NULL when len is 0). `on_free`, if set, is called with
  * `free_ud` when the last reference goes (the handler counts its bodies).
  */
-typedef struct hb_http_body {
+typedef struct hb__http_body {
     uint32_t refs;
     size_t len;
     char *data;
     void (*on_free)(void *ud);
     void *free_ud;
-} hb_http_body;
+} hb__http_body;
 
-hb_http_body *hb__http_body_new(char *data, size_t len);
+hb__http_body *hb__http_body_new(char *data, size_t len);
 /* The same from static text (copied). NULL on ENOMEM. */
-hb_http_body *hb__http_body_text(const char *text);
-hb_http_body *hb__http_body_ref(hb_http_body *b);
-void hb__http_body_unref(hb_http_body **b);
+hb__http_body *hb__http_body_text(const char *text);
+hb__http_body *hb__http_body_ref(hb__http_body *b);
+void hb__http_body_unref(hb__http_body **b);
 
 /*
  * Answer a GET or HEAD of `path` (without the query). Runs on the HTTP
@@ -46,15 +46,15 @@ void hb__http_body_unref(hb_http_body **b);
  * text) and returns a body the server takes one reference of (NULL: an empty body). Return status
  * 404 for a path it does not serve.
  */
-typedef struct hb_http hb_http;
-typedef hb_http_body *(*hb_http_handler)(void *ud, hb_http *srv, const char *path, int *status,
-                                         const char **content_type);
+typedef struct hb__http hb__http;
+typedef hb__http_body *(*hb__http_handler)(void *ud, hb__http *srv, const char *path, int *status,
+                                           const char **content_type);
 
-typedef struct hb_http_limits {
+typedef struct hb__http_limits {
     uint32_t max_connections;  /* open at once; a new one closes the oldest */
     uint64_t read_timeout_ns;  /* from accept to a complete request */
     uint64_t write_timeout_ns; /* from the request to the last byte of the response */
-} hb_http_limits;
+} hb__http_limits;
 
 /*
  * Listen on `hostport` ("127.0.0.1:8080", "[::1]:8080", "*:8080" for every
@@ -62,23 +62,23 @@ typedef struct hb_http_limits {
  * thread. Returns 0, or HB_E_BIND / HB_E_CONFIG with a message in `err`
  * naming the address and why. Main thread.
  */
-int hb__http_start(const char *hostport, const hb_http_limits *lim, hb_http_handler fn, void *ud,
-                   const hb_logger *lg, hb_http **out, char *err, size_t cap);
+int hb__http_start(const char *hostport, const hb__http_limits *lim, hb__http_handler fn, void *ud,
+                   const hb_logger *lg, hb__http **out, char *err, size_t cap);
 
 /* What the server did, for /metrics. responses[k] counts the answers with
  * status hb__http_codes[k] (the last slot, code 0, any other). Any thread. */
-#define HB_HTTP_N_CODES 8
-extern const int hb__http_codes[HB_HTTP_N_CODES];
-typedef struct hb_http_counters {
-    uint64_t responses[HB_HTTP_N_CODES];
+#define HB__HTTP_N_CODES 8
+extern const int hb__http_codes[HB__HTTP_N_CODES];
+typedef struct hb__http_counters {
+    uint64_t responses[HB__HTTP_N_CODES];
     uint64_t evicted;       /* closed to make room (max_connections) */
     uint64_t timed_out;     /* closed at the read or write deadline */
     uint64_t accept_errors; /* accept(2) failed (EMFILE...): accepting rested */
-} hb_http_counters;
-void hb__http_counters_get(hb_http *h, hb_http_counters *out);
+} hb__http_counters;
+void hb__http_counters_get(hb__http *h, hb__http_counters *out);
 
 /* Stop the thread, close every connection, free everything; *h becomes
  * NULL. Main thread. */
-void hb__http_stop(hb_http **h);
+void hb__http_stop(hb__http **h);
 
 #endif

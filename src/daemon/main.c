@@ -8,12 +8,13 @@
  * (src/daemon/http.c). Signals are blocked in every thread and read here
  * from a signalfd, so no code runs in a signal handler.
  *
- * Start: configuration (cli.c), logger, bridge (binds the four endpoints;
- * failure = exit 1 naming the endpoint), pool, HTTP, then the peers of the
- * file. Stop (SIGTERM/SIGINT): /readyz 503, the bridge stops reading the
- * send socket (what it read is already queued), the pool drains and closes
- * every peer with 1001 and emits disconnected/removed, the bridge publishes
- * what is left and flushes within a bounded linger, exit 0.
+ * Start: configuration (cli.c), logger, the open file limit raised to the
+ * hard limit, bridge (binds the four endpoints; failure = exit 1 naming the
+ * endpoint), pool, HTTP, then the peers of the file. Stop (SIGTERM/SIGINT):
+ * /readyz 503, the bridge stops reading the send socket (what it read is
+ * already queued), the pool drains and closes every peer with 1001 and
+ * emits disconnected/removed, the bridge publishes what is left and flushes
+ * within a bounded linger, exit 0.
  *
  * Exit codes: 0 clean, 2 bad configuration or arguments (cli.c), 1 runtime
  * failure. This is the only place that exits.
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,13 +66,13 @@ typedef struct s_daemon {
     hb_config *cfg; /* the configuration the daemon started with */
     hb_logger lg;
     hb_log_stderr_opts lgo;
-    hb_bridge *bridge;
+    hb__bridge *bridge;
     hb_pool *pool;
-    hb_http *http;
-    hb_http_body *metrics_cur;  /* HTTP thread (and main after it stopped) */
+    hb__http *http;
+    hb__http_body *metrics_cur; /* HTTP thread (and main after it stopped) */
     int metrics_live;           /* /metrics bodies referenced; HTTP thread */
     hb__reconnects *reconnects; /* reload's pending reconnects */
-    hb_file_peers file_peers;   /* main thread */
+    hb__file_peers file_peers;  /* main thread */
     _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
     _Atomic bool shutting_down; /* from the signal on */
     /* Main thread: the signalfd, and what signals asked for. */
@@ -92,9 +94,9 @@ typedef struct s_daemon {
 #define S_METRICS_MAX_BODIES 2
 
 /* The HTTP server's own families, appended to the bridge's text. */
-static char *s_metrics_http(hb_http *srv, char *text)
+static char *s_metrics_http(hb__http *srv, char *text)
 {
-    hb_http_counters hc;
+    hb__http_counters hc;
     hb__http_counters_get(srv, &hc);
     char buf[2048];
     size_t n = 0;
@@ -102,7 +104,7 @@ static char *s_metrics_http(hb_http *srv, char *text)
     n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, __VA_ARGS__)
     S_ADD("# HELP honeybee_http_responses_total HTTP responses by status code.\n"
           "# TYPE honeybee_http_responses_total counter\n");
-    for (size_t k = 0; k < HB_HTTP_N_CODES; k++) {
+    for (size_t k = 0; k < HB__HTTP_N_CODES; k++) {
         if (hb__http_codes[k])
             S_ADD("honeybee_http_responses_total{code=\"%d\"} %" PRIu64 "\n", hb__http_codes[k],
                   hc.responses[k]);
@@ -139,7 +141,7 @@ static void s_metrics_freed(void *ud)
     ((s_daemon *)ud)->metrics_live--;
 }
 
-static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
+static hb__http_body *s_metrics(s_daemon *d, hb__http *srv, int *status)
 {
     if (d->metrics_cur && d->metrics_live >= S_METRICS_MAX_BODIES) {
         *status = 200;
@@ -148,7 +150,7 @@ static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
     hb_pool_stats st;
     hb_peer_info *list = NULL;
     size_t n = 0;
-    hb_bridge_counters bc;
+    hb__bridge_counters bc;
     memset(&st, 0, sizeof(st));
     hb__bridge_counters_get(d->bridge, &bc);
     if (hb_pool_stats_get(d->pool, &st) != 0 || hb_pool_list(d->pool, &list, &n) != 0) {
@@ -158,7 +160,7 @@ static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
     char *text = hb__metrics_render(&st, list, n, &bc);
     hb_peer_list_free(list, n);
     if (text) text = s_metrics_http(srv, text);
-    hb_http_body *b = text ? hb__http_body_new(text, strlen(text)) : NULL;
+    hb__http_body *b = text ? hb__http_body_new(text, strlen(text)) : NULL;
     if (!b) {
         *status = 500;
         return hb__http_body_text("out of memory\n");
@@ -173,8 +175,8 @@ static hb_http_body *s_metrics(s_daemon *d, hb_http *srv, int *status)
     return hb__http_body_ref(b);
 }
 
-static hb_http_body *s_http(void *ud, hb_http *srv, const char *path, int *status,
-                            const char **ctype)
+static hb__http_body *s_http(void *ud, hb__http *srv, const char *path, int *status,
+                             const char **ctype)
 {
     s_daemon *d = ud;
     *ctype = "text/plain; charset=utf-8";
@@ -202,7 +204,7 @@ static hb_http_body *s_http(void *ud, hb_http *srv, const char *path, int *statu
         return hb__http_body_text("ready\n");
     }
     if (!strcmp(path, "/metrics")) {
-        hb_http_body *b = s_metrics(d, srv, status);
+        hb__http_body *b = s_metrics(d, srv, status);
         if (*status == 200) *ctype = "text/plain; version=0.0.4; charset=utf-8";
         return b;
     }
@@ -286,7 +288,7 @@ static bool s_op_stop(void *ud)
 
 static void s_reload(s_daemon *d)
 {
-    const char *path = hb_cli_config_path();
+    const char *path = hb__cli_config_path();
     if (!path) path = d->cfg->path;
     if (!path) {
         HB_LOG(&d->lg, HB_LOG_WARN, NULL, "SIGHUP: no configuration file (-c) to reload");
@@ -306,16 +308,19 @@ static void s_reload(s_daemon *d)
         return;
     }
     free(errors);
-    const char *what = NULL;
-    if (hb__reload_needs_restart(d->cfg, next, &what))
+    char what[256];
+    size_t n = hb__reload_needs_restart(d->cfg, next, what, sizeof what);
+    if (n)
         HB_LOG(&d->lg, HB_LOG_WARN, NULL,
-               "reload: %s changed; the bridge and log sections need a restart", what);
+               "reload: %s changed but %s only read at start-up: the running value%s "
+               "stay%s until a restart",
+               what, n == 1 ? "is" : "are", n == 1 ? "" : "s", n == 1 ? "s" : "");
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
-    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d,
-                         s_op_cancel,  s_op_stop};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d,
+                          s_op_cancel,  s_op_stop};
+    hb__reload_result r;
     if (hb__reload_diff(&d->file_peers, next->peers, next->n_peers, &ops, &d->lg, &r) != 0)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, nothing changed");
     else
@@ -436,7 +441,7 @@ static void *s_watchdog(void *arg)
     HB_LOG(lg, HB_LOG_WARN, NULL,
            "teardown took longer than %d ms after a complete shutdown: exiting without freeing",
            S_TEARDOWN_MAX_MS);
-    _exit(HB_EXIT_OK);
+    _exit(HB__EXIT_OK);
     return NULL;
 }
 
@@ -449,6 +454,23 @@ static void s_start_watchdog(s_daemon *d)
     if (pthread_create(&t, &a, s_watchdog, &d->lg) != 0)
         HB_LOG(&d->lg, HB_LOG_WARN, NULL, "cannot start the teardown watchdog");
     pthread_attr_destroy(&a);
+}
+
+/* Many peers need many descriptors: raise the soft limit to the hard one
+ * before the pool exists (lws sizes its tables from it, and the pool
+ * budgets against it). The library never does this itself. */
+static void s_raise_nofile(const hb_logger *lg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    unsigned long long was = (unsigned long long)rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        HB_LOG(lg, HB_LOG_WARN, NULL, "cannot raise the open file limit from %llu: %s", was,
+               strerror(errno));
+    else
+        HB_LOG(lg, HB_LOG_DEBUG, NULL, "open file limit raised from %llu to %llu", was,
+               (unsigned long long)rl.rlim_cur);
 }
 
 static void s_shutdown(s_daemon *d, const char *why)
@@ -469,7 +491,7 @@ int main(int argc, char **argv)
 {
     s_daemon d;
     memset(&d, 0, sizeof(d));
-    int rc = hb_cli_handle(argc, argv, &d.cfg);
+    int rc = hb__cli_handle(argc, argv, &d.cfg);
     if (rc != -1) return rc;
 
     d.lgo.json = d.cfg->log.format == HB_LOG_JSON;
@@ -477,7 +499,7 @@ int main(int argc, char **argv)
     d.lg.ud = &d.lgo;
     d.lg.level = d.cfg->log.level;
 
-    int exit_code = HB_EXIT_RUNTIME;
+    int exit_code = HB__EXIT_RUNTIME;
     sigset_t set;
     int sfd = s_signalfd(&set);
     d.sfd = sfd;
@@ -486,6 +508,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    s_raise_nofile(&d.lg);
     if (hb__bridge_new(d.cfg, &d.lg, &d.bridge) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot create the bridge");
         goto out;
@@ -513,9 +536,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (d.cfg->bridge.http && d.cfg->bridge.http[0]) {
-        hb_http_limits lim = {.max_connections = 64,
-                              .read_timeout_ns = 5000000000ull,
-                              .write_timeout_ns = 30000000000ull};
+        hb__http_limits lim = {.max_connections = 64,
+                               .read_timeout_ns = 5000000000ull,
+                               .write_timeout_ns = 30000000000ull};
         rc = hb__http_start(d.cfg->bridge.http, &lim, s_http, &d, &d.lg, &d.http, err, sizeof(err));
         if (rc != 0) {
             HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "%s", err);
@@ -541,7 +564,7 @@ int main(int argc, char **argv)
     size_t added = 0, failed = 0;
     uint64_t t0 = hb__mono_ns();
     for (size_t i = 0; i < d.cfg->n_peers; i++) {
-        if (i % HB_RELOAD_BATCH == HB_RELOAD_BATCH - 1) {
+        if (i % HB__RELOAD_BATCH == HB__RELOAD_BATCH - 1) {
             s_signals(&d, true);
             if (d.stop_why) {
                 for (size_t j = i; j < d.cfg->n_peers; j++) keep[j] = false;
@@ -582,7 +605,7 @@ int main(int argc, char **argv)
         s_signals(&d, false);
     }
     s_shutdown(&d, d.stop_why);
-    exit_code = HB_EXIT_OK;
+    exit_code = HB__EXIT_OK;
     s_start_watchdog(&d);
 
 out:

@@ -9,12 +9,14 @@
  * again.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/schema.h"
 #include "daemon/reload.h"
 
-int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
+int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n)
 {
     hb_peer_cfg *copy = n ? calloc(n, sizeof(*copy)) : NULL;
     if (n && !copy) return HB_E_NOMEM;
@@ -30,7 +32,7 @@ int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
     return 0;
 }
 
-void hb__file_peers_free(hb_file_peers *fp)
+void hb__file_peers_free(hb__file_peers *fp)
 {
     for (size_t i = 0; i < fp->n; i++) hb_peer_cfg_free(&fp->peers[i]);
     free(fp->peers);
@@ -39,7 +41,7 @@ void hb__file_peers_free(hb_file_peers *fp)
 }
 
 /* Forget one id from a file-peer set (order kept). */
-void hb__file_peers_drop(hb_file_peers *fp, const char *id)
+void hb__file_peers_drop(hb__file_peers *fp, const char *id)
 {
     for (size_t i = 0; i < fp->n; i++)
         if (!strcmp(fp->peers[i].id, id)) {
@@ -50,7 +52,7 @@ void hb__file_peers_drop(hb_file_peers *fp, const char *id)
         }
 }
 
-void hb__file_peers_keep(hb_file_peers *fp, const bool *keep)
+void hb__file_peers_keep(hb__file_peers *fp, const bool *keep)
 {
     size_t o = 0;
     for (size_t i = 0; i < fp->n; i++) {
@@ -97,18 +99,18 @@ static const hb_peer_cfg *s_find(const s_index *ix, const char *id)
     return p ? *p : NULL;
 }
 
-/* Every HB_RELOAD_BATCH steps: does the caller want to stop? */
-static bool s_should_stop(const hb_reload_ops *ops, size_t step)
+/* Every HB__RELOAD_BATCH steps: does the caller want to stop? */
+static bool s_should_stop(const hb__reload_ops *ops, size_t step)
 {
-    return ops->stop && step % HB_RELOAD_BATCH == HB_RELOAD_BATCH - 1 && ops->stop(ops->ud);
+    return ops->stop && step % HB__RELOAD_BATCH == HB__RELOAD_BATCH - 1 && ops->stop(ops->ud);
 }
 
-int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
-                    const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res)
+int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
+                    const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res)
 {
-    hb_reload_result r = {0};
+    hb__reload_result r = {0};
     /* Copy and index first: on ENOMEM nothing has been touched. */
-    hb_file_peers fresh = {0};
+    hb__file_peers fresh = {0};
     s_index in_next = {0}, in_old = {0};
     bool *keep = n_next ? malloc(n_next * sizeof(*keep)) : NULL;
     if ((n_next && !keep) || s_index_build(&in_next, next, n_next) != 0 ||
@@ -211,41 +213,25 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
     return 0;
 }
 
-static bool s_str_eq(const char *a, const char *b)
+size_t hb__reload_needs_restart(const hb_config *running, const hb_config *next, char *what,
+                                size_t cap)
 {
-    return !strcmp(a ? a : "", b ? b : "");
-}
-
-bool hb__reload_needs_restart(const hb_config *a, const hb_config *b, const char **what)
-{
-    const hb_bridge_cfg *x = &a->bridge, *y = &b->bridge;
-    const char *w = NULL;
-    if (!s_str_eq(x->inbox, y->inbox))
-        w = "bridge.inbox";
-    else if (!s_str_eq(x->events, y->events))
-        w = "bridge.events";
-    else if (!s_str_eq(x->send, y->send))
-        w = "bridge.send";
-    else if (!s_str_eq(x->control, y->control))
-        w = "bridge.control";
-    else if (!s_str_eq(x->http, y->http))
-        w = "bridge.http";
-    else if (x->inbox_hwm != y->inbox_hwm)
-        w = "bridge.inbox_hwm";
-    else if (x->events_hwm != y->events_hwm)
-        w = "bridge.events_hwm";
-    else if (x->drain_timeout_ns != y->drain_timeout_ns)
-        w = "bridge.drain_timeout";
-    else if (x->events_queue != y->events_queue)
-        w = "bridge.events_queue";
-    else if (x->control_queue != y->control_queue)
-        w = "bridge.control_queue";
-    else if (a->log.level != b->log.level)
-        w = "log.level";
-    else if (a->log.format != b->log.format)
-        w = "log.format";
-    if (what) *what = w;
-    return w != NULL;
+    size_t n = 0, len = 0;
+    if (cap) what[0] = '\0';
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        if (!(k->flags & HB__F_RESTART)) continue;
+        const void *a = hb__cfg_section_base((hb_config *)running, k->section);
+        const void *b = hb__cfg_section_base((hb_config *)next, k->section);
+        if (!a || !b || hb__cfg_key_equal(k, a, b)) continue;
+        if (len < cap) {
+            int w = snprintf(what + len, cap - len, "%s%s.%s", n ? ", " : "",
+                             hb__cfg_section_name(k->section), k->path);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    return n;
 }
 
 /* ---- pending reconnects ---------------------------------------------------- */

@@ -14,7 +14,7 @@
 #include "honeybee/config.h"
 #include "honeybee/pool.h"
 
-typedef struct hb_reload_ops {
+typedef struct hb__reload_ops {
     int (*connect)(void *ud, const hb_peer_cfg *p); /* hb_pool_connect */
     int (*remove)(void *ud, const char *id);        /* hb_pool_remove */
     void (*connect_after_removed)(void *ud, const hb_peer_cfg *p);
@@ -22,32 +22,32 @@ typedef struct hb_reload_ops {
     void *ud;
     /* Forget a pending connect_after_removed of this id; may be NULL. */
     void (*cancel)(void *ud, const char *id);
-    /* Asked every HB_RELOAD_BATCH peers: true stops the diff where it is
+    /* Asked every HB__RELOAD_BATCH peers: true stops the diff where it is
      * (SIGTERM during a long reload); may be NULL. */
     bool (*stop)(void *ud);
-} hb_reload_ops;
+} hb__reload_ops;
 
-#define HB_RELOAD_BATCH 256
+#define HB__RELOAD_BATCH 256
 
 /* The peers the daemon took from the file (owned copies). Main thread. */
-typedef struct hb_file_peers {
+typedef struct hb__file_peers {
     hb_peer_cfg *peers;
     size_t n;
-} hb_file_peers;
+} hb__file_peers;
 
-int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n);
-void hb__file_peers_free(hb_file_peers *fp);
+int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n);
+void hb__file_peers_free(hb__file_peers *fp);
 /* Forget one id (a peer whose connect failed is not a file peer). */
-void hb__file_peers_drop(hb_file_peers *fp, const char *id);
+void hb__file_peers_drop(hb__file_peers *fp, const char *id);
 /* Keep only the peers whose keep[i] is true (order kept); one pass, for
  * many drops at once. */
-void hb__file_peers_keep(hb_file_peers *fp, const bool *keep);
+void hb__file_peers_keep(hb__file_peers *fp, const bool *keep);
 
 /* What a diff did, for logs and tests. */
-typedef struct hb_reload_result {
+typedef struct hb__reload_result {
     size_t added, removed, changed, unchanged, failed;
     bool stopped; /* ops->stop said so: the diff is partly applied */
-} hb_reload_result;
+} hb__reload_result;
 
 /*
  * Apply `next` (the peers of the freshly loaded file) against `fp` and make
@@ -56,8 +56,8 @@ typedef struct hb_reload_result {
  * When ops->stop stops it, res->stopped is set and fp holds `next` minus
  * the peers that failed so far (the daemon is shutting down). Main thread.
  */
-int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
-                    const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res);
+int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
+                    const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res);
 
 /*
  * Pending reconnects of changed peers: connect a peer again once the pool
@@ -101,9 +101,12 @@ size_t hb__reconnects_take_failed(hb__reconnects *r, void (*fn)(void *ud, const 
                                   void *ud);
 
 /*
- * True when the `bridge` or `log` sections differ (they need a restart);
- * `what` names the first difference.
+ * How many keys marked "needs a restart" in the schema table (HB__F_RESTART:
+ * the bridge and log sections) differ between the running configuration and
+ * the reloaded one; `what` gets their names, "bridge.inbox, log.level"
+ * (truncated to cap). A reload applies none of them. Any thread.
  */
-bool hb__reload_needs_restart(const hb_config *running, const hb_config *next, const char **what);
+size_t hb__reload_needs_restart(const hb_config *running, const hb_config *next, char *what,
+                                size_t cap);
 
 #endif

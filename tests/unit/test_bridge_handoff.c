@@ -3,7 +3,7 @@
  * sockets (white-box: bridge_int.h):
  *
  * - what the pool's sink does with messages and events: inbox messages are
- *   collected into a burst of at most HB_INBOX_BURST and handed on when it
+ *   collected into a burst of at most HB__INBOX_BURST and handed on when it
  *   is full or when the pool's loop turn ends (the sink's flush); with no
  *   inbox socket they are counted and freed, never kept. The events sink
  *   drops and counts beyond its bound, and destroy frees what is left
@@ -34,30 +34,30 @@ static void test_bounds(void **state)
     hb_config *cfg = NULL;
     assert_int_equal(hb_config_defaults(&cfg), 0);
     cfg->bridge.events_queue = 2;
-    hb_bridge *b = NULL;
+    hb__bridge *b = NULL;
     assert_int_equal(hb__bridge_new(cfg, NULL, &b), 0);
     hb_sink sink = hb__bridge_sink(b);
     assert_non_null(sink.flush);
 
     /* A burst is held until it is full: nothing handed on before. */
-    hb_bridge_counters c;
-    for (int i = 0; i < HB_INBOX_BURST - 1; i++) assert_true(sink.inbox(sink.ud, hbts_msg()));
+    hb__bridge_counters c;
+    for (int i = 0; i < HB__INBOX_BURST - 1; i++) assert_true(sink.inbox(sink.ud, hbts_msg()));
     hb__bridge_counters_get(b, &c);
     assert_int_equal(c.inbox_after_close, 0);
     /* The last one fills it: handed on at once, and with no inbox socket
      * yet, every message is counted and freed. The sink never pauses. */
     assert_true(sink.inbox(sink.ud, hbts_msg()));
     hb__bridge_counters_get(b, &c);
-    assert_int_equal(c.inbox_after_close, HB_INBOX_BURST);
+    assert_int_equal(c.inbox_after_close, HB__INBOX_BURST);
     /* The end of a loop turn hands on a partial burst. */
     assert_true(sink.inbox(sink.ud, hbts_msg()));
     assert_true(sink.inbox(sink.ud, hbts_msg()));
     sink.flush(sink.ud);
     hb__bridge_counters_get(b, &c);
-    assert_int_equal(c.inbox_after_close, HB_INBOX_BURST + 2);
+    assert_int_equal(c.inbox_after_close, HB__INBOX_BURST + 2);
     sink.flush(sink.ud); /* an empty burst: nothing */
     hb__bridge_counters_get(b, &c);
-    assert_int_equal(c.inbox_after_close, HB_INBOX_BURST + 2);
+    assert_int_equal(c.inbox_after_close, HB__INBOX_BURST + 2);
     assert_int_equal(c.inbox_published, 0);
 
     /* One more in the burst: destroy frees it. */
@@ -81,7 +81,7 @@ static hb_config *s_cfg(void)
 }
 
 /* The eventfd's counter (reading resets it); 0 when nothing was written. */
-static uint64_t s_wakes(hb_bridge *b)
+static uint64_t s_wakes(hb__bridge *b)
 {
     uint64_t v = 0;
     if (read(b->efd, &v, sizeof(v)) != (ssize_t)sizeof(v)) return 0;
@@ -91,7 +91,7 @@ static uint64_t s_wakes(hb_bridge *b)
 static void test_wakeups(void **state)
 {
     hb_config *cfg = s_cfg();
-    hb_bridge *b = NULL;
+    hb__bridge *b = NULL;
     assert_int_equal(hb__bridge_new(cfg, NULL, &b), 0);
     hb_sink sink = hb__bridge_sink(b);
 
@@ -142,7 +142,7 @@ static void test_wakeups(void **state)
 static void test_done_stack(void **state)
 {
     hb_config *cfg = s_cfg();
-    hb_bridge *b = NULL;
+    hb__bridge *b = NULL;
     assert_int_equal(hb__bridge_new(cfg, NULL, &b), 0);
     hb_inbox_msg *m[3];
     for (int i = 0; i < 3; i++) {

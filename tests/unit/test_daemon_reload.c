@@ -89,11 +89,11 @@ static const char *s_v2 = "peers:\n"
 static void test_diff(void **state)
 {
     hb_config *a = s_load(s_v1), *b = s_load(s_v2);
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "cancel:gone remove:gone remove:change after:change connect:new ");
     assert_int_equal(r.added, 1);
@@ -127,10 +127,10 @@ static void test_control_peer_not_adopted(void **state)
 {
     hb_config *a = s_load("peers: []\n");
     hb_config *b = s_load("peers:\n  - id: taken\n    url: ws://127.0.0.1:1/\n");
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_PEER_EXISTS};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_int_equal(r.failed, 1);
     assert_int_equal(fp.n, 0); /* not a file peer: a reload without it keeps it */
@@ -152,11 +152,11 @@ static void test_pool_section_changes_inheritors(void **state)
                           "peers:\n"
                           "  - id: inherits\n    url: ws://127.0.0.1:1/\n"
                           "  - id: own\n    url: ws://127.0.0.1:2/\n    send_queue: 5\n");
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "remove:inherits after:inherits ");
     assert_int_equal(r.unchanged, 1);
@@ -171,10 +171,10 @@ static void test_pool_section_changes_inheritors(void **state)
 static void test_failed_connect_retried(void **state)
 {
     hb_config *a = s_load("peers:\n  - id: p\n    url: ws://127.0.0.1:1/\n");
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_FD_LIMIT};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "connect:p ");
     assert_int_equal(r.failed, 1);
@@ -214,15 +214,43 @@ static void test_needs_restart(void **state)
     hb_config *a = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\n");
     hb_config *b = s_load("bridge:\n  inbox: tcp://127.0.0.1:5001\n");
     hb_config *c = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\nlog:\n  level: debug\n");
-    const char *what = NULL;
-    assert_false(hb__reload_needs_restart(a, a, &what));
-    assert_true(hb__reload_needs_restart(a, b, &what));
+    /* max_handshakes is read only at start-up (the pool's handshake cap). */
+    hb_config *d = s_load("bridge:\n  inbox: tcp://127.0.0.1:5001\n  max_handshakes: 7\n"
+                          "log: {level: debug}\npool: {send_queue: 3}\n");
+    /* pool and peers are what a reload applies. */
+    hb_config *e = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\npool: {send_queue: 3}\n"
+                          "peers: [{id: x, url: 'ws://127.0.0.1:1/'}]\n");
+    char what[256];
+    assert_int_equal(hb__reload_needs_restart(a, a, what, sizeof what), 0);
+    assert_string_equal(what, "");
+    assert_int_equal(hb__reload_needs_restart(a, b, what, sizeof what), 1);
     assert_string_equal(what, "bridge.inbox");
-    assert_true(hb__reload_needs_restart(a, c, &what));
+    assert_int_equal(hb__reload_needs_restart(a, c, what, sizeof what), 1);
     assert_string_equal(what, "log.level");
+    assert_int_equal(hb__reload_needs_restart(a, d, what, sizeof what), 3);
+    assert_string_equal(what, "bridge.inbox, bridge.max_handshakes, log.level");
+    assert_int_equal(hb__reload_needs_restart(a, e, what, sizeof what), 0);
+    /* Truncated to the buffer, still counted. */
+    char small[8];
+    assert_int_equal(hb__reload_needs_restart(a, d, small, sizeof small), 3);
+    assert_string_equal(small, "bridge.");
     hb_config_destroy(&a);
     hb_config_destroy(&b);
     hb_config_destroy(&c);
+    hb_config_destroy(&d);
+    hb_config_destroy(&e);
+}
+
+/* The column decides: every key of the sections the daemon reads only at
+ * start-up (bridge, log) is marked, and no key a reload applies is. */
+static void test_restart_column(void **state)
+{
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        bool start_only = k->section == HB__S_BRIDGE || k->section == HB__S_LOG;
+        if (start_only != !!(k->flags & HB__F_RESTART))
+            fail_msg("%s.%s: restart flag is wrong", hb__cfg_section_name(k->section), k->path);
+    }
 }
 
 /* ---- pending reconnects ---------------------------------------------------- */
@@ -379,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_pool_section_changes_inheritors),
         cmocka_unit_test(test_failed_connect_retried),
         cmocka_unit_test(test_needs_restart),
+        cmocka_unit_test(test_restart_column),
         cmocka_unit_test(test_pending_newest_wins),
         cmocka_unit_test(test_pending_failure_reported),
     };
