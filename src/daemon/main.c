@@ -36,7 +36,9 @@
 #include "honeybee/config.h"
 #include "honeybee/pool.h"
 
+#include "bridge/auth.h"
 #include "bridge/bridge.h"
+#include "core/endpoint.h"
 #include "core/clock.h"
 #include "core/tsan.h"
 #include "daemon/cli.h"
@@ -315,6 +317,17 @@ static void s_reload(s_daemon *d)
                "reload: %s changed but %s only read at start-up: the running value%s "
                "stay%s until a restart",
                what, n == 1 ? "is" : "are", n == 1 ? "" : "s", n == 1 ? "s" : "");
+    /* The client keys and address rules of bridge.curve reload (the server
+     * certificate needs a restart); a directory that went missing keeps
+     * the running ones. */
+    if (hb__bridge_set_policy(d->bridge, &next->pool_wide) != 0)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, pool.allow unchanged");
+    char aerr[512];
+    hb__auth_stores *stores = hb__auth_stores_new(&next->bridge.curve, aerr, sizeof(aerr));
+    if (stores)
+        hb__bridge_reload_auth(d->bridge, &stores);
+    else
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: %s; keeping the running client keys", aerr);
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
@@ -402,6 +415,44 @@ static void s_signals(s_daemon *d, bool busy)
         d->hup_pending = false;
         s_reload(d); /* a SIGHUP during it sets hup_pending again */
     }
+}
+
+/* ---- who may connect: main thread ---------------------------------------- */
+
+/*
+ * bridge.curve: load the server certificate and the client keys and hand
+ * them to the bridge; without CURVE, warn about every socket bound beyond
+ * loopback (anyone who reaches it reads every message, or steers the
+ * bridge). Returns 0, or -1 after logging (a configuration error: exit 2).
+ */
+static int s_auth(s_daemon *d)
+{
+    const hb_bridge_cfg *bc = &d->cfg->bridge;
+    char err[512];
+    hb__auth *a = NULL;
+    if (hb__auth_new(&bc->curve, &a, err, sizeof(err)) != 0) {
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "%s", err);
+        return -1;
+    }
+    if (hb__auth_curve(a)) {
+        HB_LOG(&d->lg, HB_LOG_INFO, NULL,
+               "CURVE on every ZeroMQ socket: readers' keys in %s, writers' keys in %s",
+               bc->curve.readers, bc->curve.writers);
+    } else {
+        const char *eps[4] = {bc->inbox, bc->events, bc->send, bc->control};
+        static const char *const what[4] = {"read every message", "read every event",
+                                            "write to any peer", "steer the bridge"};
+        for (int i = 0; i < 4; i++) {
+            hb__endpoint e;
+            if (hb__endpoint_parse(eps[i], &e, NULL) && !hb__endpoint_is_local(&e))
+                HB_LOG(&d->lg, HB_LOG_WARN, NULL,
+                       "bridge.%s binds %s beyond loopback without CURVE: anyone who reaches "
+                       "it can %s (set bridge.curve, docs/security.md)",
+                       hb__zsock_names[i], eps[i], what[i]);
+        }
+    }
+    hb__bridge_set_auth(d->bridge, a);
+    return 0;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -513,6 +564,10 @@ int main(int argc, char **argv)
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot create the bridge");
         goto out;
     }
+    if (s_auth(&d) != 0) {
+        exit_code = HB__EXIT_CONFIG;
+        goto out;
+    }
     hb_pool_config pc;
     memset(&pc, 0, sizeof(pc));
     pc.sink = hb__bridge_sink(d.bridge);
@@ -536,9 +591,9 @@ int main(int argc, char **argv)
         goto out;
     }
     if (d.cfg->bridge.http && d.cfg->bridge.http[0]) {
-        hb__http_limits lim = {.max_connections = 64,
-                               .read_timeout_ns = 5000000000ull,
-                               .write_timeout_ns = 30000000000ull};
+        hb__http_limits lim = {.max_connections = d.cfg->bridge.http_max_connections,
+                               .read_timeout_ns = d.cfg->bridge.http_read_timeout_ns,
+                               .write_timeout_ns = d.cfg->bridge.http_write_timeout_ns};
         rc = hb__http_start(d.cfg->bridge.http, &lim, s_http, &d, &d.lg, &d.http, err, sizeof(err));
         if (rc != 0) {
             HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "%s", err);
