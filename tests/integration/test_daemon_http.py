@@ -97,6 +97,21 @@ def test_methods_paths_and_upgrade():
         assert m.get('honeybee_http_responses_total{code="405"}', 0) >= 6, m
 
 
+def test_idle_connection_times_out():
+    """A connection that never sends its request is closed at
+    http_read_timeout; one that never reads its response at
+    http_write_timeout."""
+    with H.Bridge(bridge={"http_read_timeout": "1s", "http_write_timeout": "1s"}) as b:
+        s = socket.create_connection(("127.0.0.1", b.http_port), timeout=H.t(10))
+        t0 = time.monotonic()
+        assert s.recv(1) == b"", "the server answered a request never sent"
+        took = time.monotonic() - t0
+        s.close()
+        assert took < H.t(4), "idle connection held %.1fs (read timeout 1s)" % took
+        st, _ = b.http("/healthz")
+        assert st == 200
+
+
 def test_descriptor_exhaustion():
     """Under RLIMIT_NOFILE 256, 300 connections held open (half of them
     WebSocket upgrade requests, half silent) take at most
@@ -175,5 +190,5 @@ def test_metrics_slow_readers_do_not_amplify():
 
 if __name__ == "__main__":
     H.run([test_binds_exactly_the_address, test_methods_paths_and_upgrade,
-           test_descriptor_exhaustion,
+           test_idle_connection_times_out, test_descriptor_exhaustion,
            test_metrics_slow_readers_do_not_amplify])
