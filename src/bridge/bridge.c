@@ -524,14 +524,15 @@ void hb__bridge_set_auth(hb__bridge *b, hb__auth *auth)
     b->auth = auth;
 }
 
-void hb__bridge_reload_auth(hb__bridge *b, hb__auth_stores **s)
+int hb__bridge_reload_auth(hb__bridge *b, hb__auth_stores **s)
 {
     if (!b->auth) {
         hb__auth_stores_destroy(s);
-        return;
+        return HB_E_INVALID;
     }
     hb__auth_swap_stores(b->auth, s);
     hb__bridge_wake(b);
+    return 0;
 }
 
 void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud)

@@ -198,9 +198,11 @@ struct hb__auth;
 void hb__bridge_set_auth(hb__bridge *b, struct hb__auth *auth);
 
 /* Client key stores reloaded from a new configuration (SIGHUP), taken
- * over; the bridge thread applies them. No-op without auth. Main thread. */
+ * over; the bridge thread applies them. HB_E_INVALID (stores freed) when
+ * the bridge started without a ZAP handler: then only a restart adds one.
+ * Main thread. */
 struct hb__auth_stores;
-void hb__bridge_reload_auth(hb__bridge *b, struct hb__auth_stores **s);
+int hb__bridge_reload_auth(hb__bridge *b, struct hb__auth_stores **s);
 
 /* The pool-wide keys a reload read (pool.allow, pool.allow_private):
  * copied, applied by the bridge thread before its next request. The

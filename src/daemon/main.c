@@ -324,9 +324,12 @@ static void s_reload(s_daemon *d)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, pool.allow unchanged");
     char aerr[512];
     hb__auth_stores *stores = hb__auth_stores_new(&next->bridge.curve, aerr, sizeof(aerr));
-    if (stores)
-        hb__bridge_reload_auth(d->bridge, &stores);
-    else
+    const hb_curve_cfg *cv = &next->bridge.curve;
+    if (stores && hb__bridge_reload_auth(d->bridge, &stores) != 0 && (cv->n_allow || cv->n_deny))
+        HB_LOG(&d->lg, HB_LOG_WARN, NULL,
+               "reload: bridge.curve.allow/deny need a restart: the bridge started without "
+               "bridge.curve, so no ZAP handler checks its sockets");
+    else if (!stores)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: %s; keeping the running client keys", aerr);
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
