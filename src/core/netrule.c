@@ -253,6 +253,32 @@ static const char *const s_private_nets[] = {
     "::1/128",        "fc00::/7",      "fe80::/10",
 };
 
+static bool s_private(int fam, const unsigned char *a)
+{
+    for (size_t i = 0; i < sizeof(s_private_nets) / sizeof(s_private_nets[0]); i++) {
+        hb__cidr net;
+        if (hb__cidr_parse(s_private_nets[i], &net) && hb__cidr_match(&net, fam, a)) return true;
+    }
+    return false;
+}
+
+bool hb__sockaddr_private(const struct sockaddr *sa)
+{
+    unsigned char a[16];
+    if (sa->sa_family == AF_INET) {
+        memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return s_private(AF_INET, a);
+    }
+    if (sa->sa_family != AF_INET6) return false;
+    memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    static const unsigned char v4map[12] = {[10] = 0xff, [11] = 0xff};
+    if (!memcmp(a, v4map, 12)) {
+        memmove(a, a + 12, 4);
+        return s_private(AF_INET, a);
+    }
+    return s_private(AF_INET6, a);
+}
+
 bool hb__url_host_private(const char *url)
 {
     hb__ws_url u;
@@ -268,9 +294,5 @@ bool hb__url_host_private(const char *url)
     int fam;
     unsigned char a[16];
     if (!s_host_ip(host, &fam, a)) return false; /* a name: not resolved here */
-    for (size_t i = 0; i < sizeof(s_private_nets) / sizeof(s_private_nets[0]); i++) {
-        hb__cidr net;
-        if (hb__cidr_parse(s_private_nets[i], &net) && hb__cidr_match(&net, fam, a)) return true;
-    }
-    return false;
+    return s_private(fam, a);
 }

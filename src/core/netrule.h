@@ -56,4 +56,10 @@ bool hb__allow_match(char *const *rules, size_t n, const char *url);
  */
 bool hb__url_host_private(const char *url);
 
+/* The same ranges for an address a name resolved to (AF_INET or AF_INET6;
+ * false for anything else), for a check after DNS: a dialler that refuses
+ * private destinations calls it on each address before it connects. */
+struct sockaddr;
+bool hb__sockaddr_private(const struct sockaddr *sa);
+
 #endif

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "core/endpoint.h"
@@ -212,12 +214,38 @@ static void test_private_hosts(void **state)
         if (hb__url_host_private(pub[i])) fail_msg("%s private", pub[i]);
 }
 
+static bool s_sa_private(const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1)
+        v4->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1)
+        v6->sin6_family = AF_INET6;
+    else
+        fail_msg("bad address %s", ip);
+    return hb__sockaddr_private((struct sockaddr *)&ss);
+}
+
+static void test_resolved_addresses(void **state)
+{
+    (void)state;
+    assert_true(s_sa_private("127.0.0.1"));
+    assert_true(s_sa_private("169.254.169.254"));
+    assert_true(s_sa_private("::ffff:10.0.0.1"));
+    assert_true(s_sa_private("fd00:ec2::254"));
+    assert_false(s_sa_private("93.184.216.34"));
+    assert_false(s_sa_private("2606:2800:220:1::1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_endpoints),     cmocka_unit_test(test_overlap_and_local),
         cmocka_unit_test(test_cidr),          cmocka_unit_test(test_allow_rules),
-        cmocka_unit_test(test_private_hosts),
+        cmocka_unit_test(test_private_hosts), cmocka_unit_test(test_resolved_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
