@@ -73,6 +73,7 @@ typedef struct s_daemon {
     hb__http *http;
     hb__http_body *metrics_cur; /* HTTP thread (and main after it stopped) */
     int metrics_live;           /* /metrics bodies referenced; HTTP thread */
+    uint64_t metrics_next_ns;   /* no new render before (monotonic); HTTP thread */
     hb__reconnects *reconnects; /* reload's pending reconnects */
     hb__file_peers file_peers;  /* main thread */
     _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
@@ -88,9 +89,9 @@ typedef struct s_daemon {
 /*
  * /metrics bodies are shared so that slow clients cannot multiply them: a
  * scrape renders a fresh body unless two are alive already (the newest,
- * and an older one a slow client still reads), in which case it gets the
- * newest. So /metrics holds at most two bodies however many clients read
- * slowly, and a scrape is fresh whenever nobody is stuck on an old one
+ * and an older one a slow client still reads) or the last render was too
+ * recent (below), in which case it gets the newest. So /metrics holds at most two bodies however
+ * many clients read slowly, and a scrape is fresh whenever nobody is stuck on an old one
  * (docs/operations.md, "HTTP").
  */
 #define S_METRICS_MAX_BODIES 2
@@ -145,7 +146,8 @@ static void s_metrics_freed(void *ud)
 
 static hb__http_body *s_metrics(s_daemon *d, hb__http *srv, int *status)
 {
-    if (d->metrics_cur && d->metrics_live >= S_METRICS_MAX_BODIES) {
+    uint64_t t0 = hb__mono_ns();
+    if (d->metrics_cur && (d->metrics_live >= S_METRICS_MAX_BODIES || t0 < d->metrics_next_ns)) {
         *status = 200;
         return hb__http_body_ref(d->metrics_cur);
     }
@@ -170,6 +172,11 @@ static hb__http_body *s_metrics(s_daemon *d, hb__http *srv, int *status)
     b->on_free = s_metrics_freed;
     b->free_ud = d;
     d->metrics_live++;
+    /* Rendering takes the HTTP thread: after a render of T, the next one
+     * waits 9 T, so a flood of scrapes gets at most a tenth of the thread
+     * and /healthz keeps answering (a small pool, rendered in microseconds,
+     * is fresh at every scrape). */
+    d->metrics_next_ns = hb__mono_ns() + 9 * (hb__mono_ns() - t0);
     /* The cache keeps one reference, on the newest. */
     hb__http_body_unref(&d->metrics_cur);
     d->metrics_cur = b;

@@ -69,6 +69,7 @@ def test_methods_paths_and_upgrade():
     methods, 404 for other paths, a query ignored, an Upgrade ignored."""
     with H.Bridge() as b:
         p = b.http_port
+        H.wait_for(lambda: b.http("/readyz")[0] == 200, 10, "/readyz")
         a = raw(p, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status_of(a) == 200 and a.endswith(b"\r\n\r\nok\n"), a
         a = raw(p, b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
