@@ -14,7 +14,12 @@
  * Endpoints default to HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND and
  * HONEYBEE_CONTROL (a bind address tcp://(star):5550 is read as 127.0.0.1),
  * else the bridge's defaults. Output: one line per thing seen, the same in
- * every example language (see examples/python/consumer.py).
+ * every example language (see examples/python/consumer.py). A bridge with
+ * bridge.curve set needs --server-key (its public key, 40 characters of
+ * Z85, or its public certificate file) and --cert (this client's
+ * certificate with the secret key, `honeybee-cli keygen`), or
+ * HONEYBEE_SERVER_KEY and HONEYBEE_CLIENT_CERT; czmq reads the
+ * certificates (docs/security.md).
  *
  * Single-threaded: both SUB sockets are read from one zmq_poll loop. It uses
  * nothing from libhoneybee: a consumer needs only a ZeroMQ binding.
@@ -28,11 +33,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <czmq.h>
 #include <jansson.h>
 #include <zmq.h>
 
 typedef struct opts {
     const char *inbox, *events, *send, *control, *peer, *send_to, *message;
+    const char *server_key, *cert;
     long count;
     double seconds;
 } opts;
@@ -79,9 +86,68 @@ static const char *s_endpoint(const char *flag, const char *env, const char *def
     return buf;
 }
 
+/* CURVE: the bridge's public key and this client's pair; all zero = off. */
+static uint8_t s_server[32], s_pub[32], s_sec[32];
+static bool s_curve;
+
+/* czmq's certificate loader leaks on a file that is not a certificate
+ * (czmq 4.2.1): it only gets files that look like one. */
+static zcert_t *s_cert_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "curve") && strstr(buf, "public-key") ? zcert_load(path) : NULL;
+}
+
+/* --server-key/--cert, else the environment. 0, or -1 with a message. */
+static int s_curve_load(const opts *o)
+{
+    const char *server = o->server_key ? o->server_key : getenv("HONEYBEE_SERVER_KEY");
+    const char *cert = o->cert ? o->cert : getenv("HONEYBEE_CLIENT_CERT");
+    if ((!server || !*server) && (!cert || !*cert)) return 0;
+    if (!server || !*server || !cert || !*cert) {
+        fprintf(stderr, "CURVE needs both --server-key and --cert\n");
+        return -1;
+    }
+    if (!(strlen(server) == 40 && zmq_z85_decode(s_server, server))) {
+        zcert_t *c = s_cert_load(server);
+        if (!c) {
+            fprintf(stderr, "--server-key %s: neither a Z85 key nor a certificate\n", server);
+            return -1;
+        }
+        memcpy(s_server, zcert_public_key(c), 32);
+        zcert_destroy(&c);
+    }
+    zcert_t *c = s_cert_load(cert);
+    if (!c) {
+        fprintf(stderr, "--cert %s: not a czmq certificate\n", cert);
+        return -1;
+    }
+    memcpy(s_pub, zcert_public_key(c), 32);
+    memcpy(s_sec, zcert_secret_key(c), 32);
+    zcert_destroy(&c);
+    s_curve = true;
+    return 0;
+}
+
+/* Make `sock` a CURVE client of the bridge, before it connects. */
+static void *s_secure(void *sock)
+{
+    if (sock && s_curve) {
+        zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, s_server, 32);
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, s_pub, 32);
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, s_sec, 32);
+    }
+    return sock;
+}
+
 static void s_list(void *ctx, const char *ep)
 {
-    void *req = zmq_socket(ctx, ZMQ_REQ);
+    void *req = s_secure(zmq_socket(ctx, ZMQ_REQ));
     int zero = 0;
     zmq_setsockopt(req, ZMQ_LINGER, &zero, sizeof zero);
     zmq_connect(req, ep);
@@ -206,7 +272,8 @@ int main(int argc, char **argv)
         {"send", required_argument, NULL, 's'},    {"control", required_argument, NULL, 'c'},
         {"peer", required_argument, NULL, 'p'},    {"count", required_argument, NULL, 'n'},
         {"seconds", required_argument, NULL, 't'}, {"send-to", required_argument, NULL, 'T'},
-        {"message", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0},
+        {"message", required_argument, NULL, 'm'}, {"server-key", required_argument, NULL, 'K'},
+        {"cert", required_argument, NULL, 'C'},    {NULL, 0, NULL, 0},
     };
     opts o = {.message = "hello from c"};
     int c;
@@ -239,11 +306,17 @@ int main(int argc, char **argv)
         case 'm':
             o.message = optarg;
             break;
+        case 'K':
+            o.server_key = optarg;
+            break;
+        case 'C':
+            o.cert = optarg;
+            break;
         default:
             fprintf(stderr,
                     "usage: %s [--inbox EP] [--events EP] [--send EP] [--control EP] "
                     "[--peer ID] [--count N] [--seconds T] [--send-to ID] "
-                    "[--message TEXT]\n",
+                    "[--message TEXT] [--server-key KEY|FILE --cert FILE]\n",
                     argv[0]);
             return 2;
         }
@@ -256,13 +329,14 @@ int main(int argc, char **argv)
     s_endpoint(o.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553", control_ep,
                sizeof control_ep);
 
+    if (s_curve_load(&o) != 0) return 2;
     void *ctx = zmq_ctx_new();
     int zero = 0;
-    void *inbox = zmq_socket(ctx, ZMQ_SUB);
+    void *inbox = s_secure(zmq_socket(ctx, ZMQ_SUB));
     zmq_setsockopt(inbox, ZMQ_LINGER, &zero, sizeof zero);
     const char *topic = o.peer ? o.peer : "";
     zmq_setsockopt(inbox, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    void *events = zmq_socket(ctx, ZMQ_SUB);
+    void *events = s_secure(zmq_socket(ctx, ZMQ_SUB));
     zmq_setsockopt(events, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(events, ZMQ_SUBSCRIBE, "", 0);
     if (zmq_connect(inbox, inbox_ep) != 0 || zmq_connect(events, events_ep) != 0) {
@@ -274,7 +348,7 @@ int main(int argc, char **argv)
     if (*control_ep) s_list(ctx, control_ep);
 
     if (o.send_to) {
-        void *push = zmq_socket(ctx, ZMQ_PUSH);
+        void *push = s_secure(zmq_socket(ctx, ZMQ_PUSH));
         int linger = 5000; /* let the message leave before close */
         zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
         zmq_connect(push, send_ep);

@@ -14,19 +14,26 @@
 // HONEYBEE_EVENTS, HONEYBEE_SEND, HONEYBEE_CONTROL (a bind address such as
 // tcp://*:5550 is read as 127.0.0.1), else the bridge's defaults. Output is
 // one line per thing seen, the same in every example language (see
-// examples/python/consumer.py).
+// examples/python/consumer.py). A bridge with bridge.curve set needs
+// --server-key (its public key, 40 characters of Z85, or its public
+// certificate file) and --cert (this client's certificate with the secret
+// key, `honeybee-cli keygen`), or HONEYBEE_SERVER_KEY and
+// HONEYBEE_CLIENT_CERT (docs/security.md).
 "use strict";
 
+const fs = require("fs");
 const zmq = require("zeromq");
 
 function parseArgs(argv) {
   const a = { count: 0, seconds: 0, message: "hello from node" };
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    const known = ["inbox", "events", "send", "control", "peer", "count", "seconds", "sendTo", "message"];
+    const known = ["inbox", "events", "send", "control", "peer", "count", "seconds", "sendTo",
+      "message", "serverKey", "cert"];
     if (!argv[i].startsWith("--") || !known.includes(key) || i + 1 >= argv.length) {
       console.error(`usage: consumer.js [--inbox EP] [--events EP] [--send EP] [--control EP]
-       [--peer ID] [--count N] [--seconds T] [--send-to ID] [--message TEXT]`);
+       [--peer ID] [--count N] [--seconds T] [--send-to ID] [--message TEXT]
+       [--server-key KEY|FILE --cert FILE]`);
       process.exit(2);
     }
     a[key] = argv[++i];
@@ -42,6 +49,28 @@ function endpoint(value, env, def) {
   return ep.replace(/^(tcp:\/\/)(\*|0\.0\.0\.0):/, "$1127.0.0.1:");
 }
 
+// A czmq certificate (ZPL text): its Z85 keys, the secret one if present.
+function readCert(path) {
+  const text = fs.readFileSync(path, "utf8");
+  const pub = /^\s*public-key\s*=\s*"([^"]{40})"/m.exec(text);
+  const sec = /^\s*secret-key\s*=\s*"([^"]{40})"/m.exec(text);
+  if (!pub) throw new Error(`${path}: not a czmq certificate`);
+  return { publicKey: pub[1], secretKey: sec ? sec[1] : null };
+}
+
+// Socket options of a CURVE client of the bridge, or {} without CURVE.
+function curveOptions(a) {
+  const server = a.serverKey !== undefined ? a.serverKey : process.env.HONEYBEE_SERVER_KEY;
+  const cert = a.cert !== undefined ? a.cert : process.env.HONEYBEE_CLIENT_CERT;
+  if (!server && !cert) return {};
+  if (!server || !cert) throw new Error("CURVE needs both --server-key and --cert");
+  const serverKey =
+    server.length === 40 && !fs.existsSync(server) ? server : readCert(server).publicKey;
+  const mine = readCert(cert);
+  if (!mine.secretKey) throw new Error(`--cert ${cert}: no secret key (give the _secret file)`);
+  return { curveServerKey: serverKey, curvePublicKey: mine.publicKey, curveSecretKey: mine.secretKey };
+}
+
 function decodeMeta(buf) {
   return {
     version: buf.readUInt8(0),
@@ -52,9 +81,9 @@ function decodeMeta(buf) {
   };
 }
 
-async function listPeers(ep) {
+async function listPeers(ep, curve) {
   // REQ has no retry of its own: one request, a receive timeout, give up.
-  const req = new zmq.Request({ receiveTimeout: 5000, linger: 0 });
+  const req = new zmq.Request({ receiveTimeout: 5000, linger: 0, ...curve });
   req.connect(ep);
   try {
     await req.send(JSON.stringify({ op: "list" }));
@@ -80,19 +109,20 @@ async function main() {
   const sendEp = endpoint(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552");
   const controlEp = endpoint(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553");
 
-  const inbox = new zmq.Subscriber({ linger: 0 });
+  const curve = curveOptions(a);
+  const inbox = new zmq.Subscriber({ linger: 0, ...curve });
   // Prefix filter: "relay1" also matches "relay10"; frame 0 is compared below.
   inbox.subscribe(a.peer || "");
   inbox.connect(inboxEp);
-  const events = new zmq.Subscriber({ linger: 0 });
+  const events = new zmq.Subscriber({ linger: 0, ...curve });
   events.subscribe();
   events.connect(eventsEp);
   console.log(`ready inbox=${inboxEp}`);
 
-  if (controlEp) await listPeers(controlEp);
+  if (controlEp) await listPeers(controlEp, curve);
 
   if (a.sendTo) {
-    const push = new zmq.Push({ linger: 5000 });
+    const push = new zmq.Push({ linger: 5000, ...curve });
     push.connect(sendEp);
     // Refusals come back as send_failed events: PULL is one-way.
     await push.send([a.sendTo, a.message]);

@@ -13,7 +13,11 @@ and can write one message to a peer through the send socket.
 Endpoints come from --inbox/--events/--send/--control, else from the
 environment (HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND,
 HONEYBEE_CONTROL; a bind address such as tcp://*:5550 is read as
-127.0.0.1), else the bridge's defaults. Output is one line per thing seen,
+127.0.0.1), else the bridge's defaults. A bridge with bridge.curve set
+needs --server-key (its public key, 40 characters of Z85, or its public
+certificate file) and --cert (this client's certificate with the secret
+key, `honeybee-cli keygen`), or HONEYBEE_SERVER_KEY and
+HONEYBEE_CLIENT_CERT (docs/security.md). Output is one line per thing seen,
 the same in every example language:
 
     peers n=1 relay-a=connected
@@ -35,6 +39,7 @@ import sys
 import time
 
 import zmq
+import zmq.auth
 
 META = struct.Struct(">BBHIQQ")  # version, flags, reserved, conn, seq, received_ns
 
@@ -44,6 +49,31 @@ def endpoint(value, env, default):
     address (tcp://*:5550, tcp://0.0.0.0:5550) becomes loopback."""
     ep = value if value is not None else os.environ.get(env) or default
     return re.sub(r"^(tcp://)(\*|0\.0\.0\.0):", r"\g<1>127.0.0.1:", ep)
+
+
+def curve_keys(server_key, cert):
+    """(server public, client public, client secret) for CURVE, or None.
+    The certificates are czmq's format, which pyzmq reads."""
+    server_key = server_key if server_key is not None else os.environ.get("HONEYBEE_SERVER_KEY")
+    cert = cert if cert is not None else os.environ.get("HONEYBEE_CLIENT_CERT")
+    if not server_key and not cert:
+        return None
+    if not server_key or not cert:
+        sys.exit("CURVE needs both --server-key and --cert")
+    if len(server_key) == 40 and not os.path.exists(server_key):
+        server = server_key.encode()
+    else:
+        server, _ = zmq.auth.load_certificate(server_key)
+    public, secret = zmq.auth.load_certificate(cert)
+    if secret is None:
+        sys.exit(f"--cert {cert}: no secret key in it (give the _secret file)")
+    return server, public, secret
+
+
+def secure(sock, keys):
+    """Make sock a CURVE client of the bridge (before it connects)."""
+    if keys:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
 
 
 def show(payload, binary):
@@ -73,9 +103,10 @@ class Tracker:
             print(f"reconnect peer={peer} conn={pconn}->{conn}")
 
 
-def list_peers(ctx, ep, timeout):
+def list_peers(ctx, ep, timeout, keys):
     """One control request; REQ has no retry, so: send, poll, give up."""
     req = ctx.socket(zmq.REQ)
+    secure(req, keys)
     req.linger = 0
     req.connect(ep)
     try:
@@ -105,6 +136,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=0, help="exit after T seconds")
     ap.add_argument("--send-to", help="peer id to write --message to ('*' = all)")
     ap.add_argument("--message", default="hello from python")
+    ap.add_argument("--server-key", help="the bridge's CURVE public key (Z85) or certificate")
+    ap.add_argument("--cert", help="this client's CURVE certificate (the _secret file)")
     a = ap.parse_args()
 
     inbox_ep = endpoint(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550")
@@ -112,14 +145,17 @@ def main():
     send_ep = endpoint(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552")
     control_ep = endpoint(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553")
 
+    keys = curve_keys(a.server_key, a.cert)
     ctx = zmq.Context()
     inbox = ctx.socket(zmq.SUB)
+    secure(inbox, keys)
     inbox.linger = 0
     # ZeroMQ filters by prefix: "relay1" also matches "relay10", so frame 0
     # is compared below as well.
     inbox.setsockopt_string(zmq.SUBSCRIBE, a.peer or "")
     inbox.connect(inbox_ep)
     events = ctx.socket(zmq.SUB)
+    secure(events, keys)
     events.linger = 0
     events.setsockopt(zmq.SUBSCRIBE, b"")
     events.connect(events_ep)
@@ -127,10 +163,11 @@ def main():
 
     # The current state first (events only tell what happens from now on).
     if control_ep:
-        list_peers(ctx, control_ep, 5.0)
+        list_peers(ctx, control_ep, 5.0, keys)
 
     if a.send_to:
         push = ctx.socket(zmq.PUSH)
+        secure(push, keys)
         push.linger = 5000  # let the message leave before close
         push.connect(send_ep)
         # Refusals (unknown peer, not connected, queue full) come back as

@@ -50,6 +50,8 @@ typedef struct hb_peer_opts {
     uint64_t write_timeout_ns; /* > 0, default 10s */
     uint64_t max_message_size; /* 1 B .. 2 GiB, default 16 MiB */
     uint32_t send_queue;       /* >= 1, default 1024 */
+    uint64_t send_queue_bytes; /* default 64 MiB (config: >= 1; 0 in code: no bound); an
+                                * empty queue always takes one message */
     hb_tls_cfg tls;
 } hb_peer_opts;
 
@@ -72,6 +74,17 @@ typedef struct hb_peer_cfg {
     int line; /* line in the file the peer came from, 0 if none */
 } hb_peer_cfg;
 
+/* bridge.curve: who may use the ZeroMQ sockets (SPEC.md section 9). */
+typedef struct hb_curve_cfg {
+    char *server_cert; /* czmq certificate file with the secret key; NULL = CURVE off */
+    char *readers;     /* directory of client certificates allowed on inbox, events */
+    char *writers;     /* directory of client certificates allowed on send, control */
+    char **allow;      /* client addresses (IP or CIDR) admitted; none = any */
+    size_t n_allow;
+    char **deny; /* client addresses refused */
+    size_t n_deny;
+} hb_curve_cfg;
+
 typedef struct hb_bridge_cfg {
     char *inbox; /* ZeroMQ endpoints */
     char *events;
@@ -81,10 +94,22 @@ typedef struct hb_bridge_cfg {
     int inbox_hwm; /* >= 0, 0 = unlimited */
     int events_hwm;
     uint64_t drain_timeout_ns;
-    uint32_t events_queue;   /* hand-off bound for events */
-    uint32_t control_queue;  /* bound of the pool's command doorway */
-    uint32_t max_handshakes; /* dials in their handshake at once */
+    uint32_t events_queue;          /* hand-off bound for events */
+    uint32_t control_queue;         /* bound of the pool's command doorway */
+    uint32_t max_handshakes;        /* dials in their handshake at once */
+    uint32_t http_max_connections;  /* HTTP connections at once; one more closes the oldest */
+    uint64_t http_read_timeout_ns;  /* to send the request */
+    uint64_t http_write_timeout_ns; /* to take the response */
+    hb_curve_cfg curve;
 } hb_bridge_cfg;
+
+/* The pool-wide keys of `pool`: they bound every peer, and no peer or
+ * control `connect` overrides them. */
+typedef struct hb_pool_wide_cfg {
+    char **allow; /* URL rules peers may dial (SPEC.md section 9); none = any */
+    size_t n_allow;
+    bool allow_private; /* control connect may dial loopback/private/link-local hosts */
+} hb_pool_wide_cfg;
 
 typedef enum hb_log_format { HB_LOG_TEXT = 0, HB_LOG_JSON = 1 } hb_log_format;
 
@@ -97,6 +122,7 @@ typedef struct hb_config {
     char *path; /* file it came from, NULL for built-in defaults */
     hb_bridge_cfg bridge;
     hb_peer_opts pool;
+    hb_pool_wide_cfg pool_wide;
     hb_peer_cfg *peers;
     size_t n_peers;
     hb_log_cfg log;

@@ -39,6 +39,9 @@ typedef struct hb_worker_stats {
     hb_peer_state state;
     uint64_t connected_at_ns; /* wall clock; 0 if not connected */
     uint32_t attempt;         /* current dial attempt in the run of failures */
+    /* Messages accepted by send and not yet written or dropped. They must
+     * leave in the order accepted: the pool bounds the queue's bytes
+     * (send_queue_bytes) from this count. */
     uint32_t send_queue_depth;
 } hb_worker_stats;
 

@@ -42,6 +42,13 @@
 #define S_SEND_HWM_MAX 1000
 /* Floor of the sockets' linger, so drain_timeout 0 still flushes the PUBs. */
 #define S_LINGER_MIN_MS 250
+/* What the socket monitors report: failed handshakes and ended connections. */
+#define S_MON_EVENTS                                                              \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
+     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED)
+
+const char *const hb__zsock_names[HB__ZS__COUNT] = {"inbox", "events", "send", "control"};
+const char *const hb__hs_fail_names[HB__HS__COUNT] = {"auth", "protocol", "other"};
 
 /* Any thread: a write to the eventfd (never blocks: the counter saturates
  * only after 2^64-2 wakes). */
@@ -115,9 +122,57 @@ int64_t hb__bridge_control_maxmsg(uint64_t max_msg)
     return (int64_t)max_msg * 6 + 65536;
 }
 
-static void *s_socket(hb__bridge *b, int type, const char *name, const char *ep, char *err,
-                      size_t cap)
+/* The socket monitor of socket `i`: a PAIR end the bridge thread reads.
+ * Set up before the socket is lent (the inbox) or used. */
+static int s_monitor(hb__bridge *b, void *s, hb__zsock i, char *err, size_t cap)
 {
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://hb-monitor-%s", hb__zsock_names[i]);
+    if (zmq_socket_monitor(s, ep, S_MON_EVENTS) != 0 ||
+        !(b->mon[i] = zmq_socket(b->zctx, ZMQ_PAIR)) || zmq_connect(b->mon[i], ep) != 0) {
+        snprintf(err, cap, "cannot monitor the %s socket: %s", hb__zsock_names[i],
+                 zmq_strerror(errno));
+        return -1;
+    }
+    int zero = 0;
+    zmq_setsockopt(b->mon[i], ZMQ_LINGER, &zero, sizeof(zero));
+    return 0;
+}
+
+/* One monitor event: count it. Bridge thread. */
+static void s_monitor_read(hb__bridge *b, hb__zsock i)
+{
+    zmq_msg_t f;
+    zmq_msg_init(&f);
+    if (zmq_msg_recv(&f, b->mon[i], ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f);
+        return;
+    }
+    uint16_t ev = 0;
+    if (zmq_msg_size(&f) >= 2) memcpy(&ev, zmq_msg_data(&f), 2);
+    bool more = zmq_msg_more(&f);
+    zmq_msg_close(&f);
+    while (more) { /* the endpoint frame */
+        zmq_msg_init(&f);
+        if (zmq_msg_recv(&f, b->mon[i], 0) < 0)
+            more = false;
+        else
+            more = zmq_msg_more(&f);
+        zmq_msg_close(&f);
+    }
+    int kind = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH        ? HB__HS_AUTH
+               : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL  ? HB__HS_PROTOCOL
+               : ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? HB__HS_OTHER
+                                                            : -1;
+    if (kind >= 0)
+        atomic_fetch_add_explicit(&b->c_hs_failed[i][kind], 1, memory_order_relaxed);
+    else if (ev == ZMQ_EVENT_DISCONNECTED)
+        atomic_fetch_add_explicit(&b->c_disconnects[i], 1, memory_order_relaxed);
+}
+
+static void *s_socket(hb__bridge *b, int type, hb__zsock idx, const char *ep, char *err, size_t cap)
+{
+    const char *name = hb__zsock_names[idx];
     void *s = zmq_socket(b->zctx, type);
     if (!s) {
         snprintf(err, cap, "cannot create %s socket: %s", name, zmq_strerror(errno));
@@ -136,7 +191,7 @@ static void *s_socket(hb__bridge *b, int type, const char *name, const char *ep,
      * guard): subscriptions on PUB, a message on PULL, a request on REP. */
     int64_t max;
     if (type == ZMQ_PUB) {
-        int hwm = !strcmp(name, "inbox") ? b->cfg.inbox_hwm : b->cfg.events_hwm;
+        int hwm = idx == HB__ZS_INBOX ? b->cfg.inbox_hwm : b->cfg.events_hwm;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
         max = S_SUB_MAXMSG;
     } else if (type == ZMQ_PULL) {
@@ -147,6 +202,18 @@ static void *s_socket(hb__bridge *b, int type, const char *name, const char *ep,
         max = hb__bridge_control_maxmsg(b->max_msg);
     }
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    /* Readers and writers are told apart by their ZAP domain (auth.h). */
+    if (b->auth &&
+        hb__auth_secure(b->auth, s, idx <= HB__ZS_EVENTS ? HB__AUTH_READERS : HB__AUTH_WRITERS) !=
+            0) {
+        snprintf(err, cap, "cannot set up CURVE on the %s socket: %s", name, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    if (s_monitor(b, s, idx, err, cap) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_bind(s, ep) != 0) {
         snprintf(err, cap, "cannot bind %s endpoint %s: %s", name, ep, zmq_strerror(errno));
         zmq_close(s);
@@ -168,6 +235,12 @@ static void s_close_all(hb__bridge *b)
             zmq_close(*socks[i]);
             *socks[i] = NULL;
         }
+    for (size_t i = 0; i < HB__ZS__COUNT; i++)
+        if (b->mon[i]) {
+            zmq_close(b->mon[i]);
+            b->mon[i] = NULL;
+        }
+    hb__auth_stop(b->auth);
     if (b->zctx) {
         zmq_ctx_term(b->zctx); /* waits at most the linger for the PUB flush */
         b->zctx = NULL;
@@ -181,16 +254,23 @@ static int s_open(hb__bridge *b, char *err, size_t cap)
         snprintf(err, cap, "cannot create ZeroMQ context: %s", zmq_strerror(errno));
         return HB_E_INTERNAL;
     }
-    void *in = s_socket(b, ZMQ_PUB, "inbox", b->cfg.inbox, err, cap);
+    /* The ZAP handler first: a client that connects before it is bound
+     * would not be asked about. */
+    if (b->auth && hb__auth_start(b->auth, b->zctx) != 0) {
+        snprintf(err, cap, "cannot start the ZAP handler: %s", zmq_strerror(errno));
+        s_close_all(b);
+        return HB_E_INTERNAL;
+    }
+    void *in = s_socket(b, ZMQ_PUB, HB__ZS_INBOX, b->cfg.inbox, err, cap);
     if (in) {
         /* From here on the loop thread publishes on it (under in_mu). */
         pthread_mutex_lock(&b->in_mu);
         b->in_sock = in;
         pthread_mutex_unlock(&b->in_mu);
     }
-    if (!in || !(b->s_events = s_socket(b, ZMQ_PUB, "events", b->cfg.events, err, cap)) ||
-        !(b->s_send = s_socket(b, ZMQ_PULL, "send", b->cfg.send, err, cap)) ||
-        !(b->s_control = s_socket(b, ZMQ_REP, "control", b->cfg.control, err, cap))) {
+    if (!in || !(b->s_events = s_socket(b, ZMQ_PUB, HB__ZS_EVENTS, b->cfg.events, err, cap)) ||
+        !(b->s_send = s_socket(b, ZMQ_PULL, HB__ZS_SEND, b->cfg.send, err, cap)) ||
+        !(b->s_control = s_socket(b, ZMQ_REP, HB__ZS_CONTROL, b->cfg.control, err, cap))) {
         s_close_all(b);
         return HB_E_BIND;
     }
@@ -215,12 +295,21 @@ static void *s_run(void *arg)
     uint64_t next_hook = 0;
     for (;;) {
         atomic_store(&b->heartbeat, hb__mono_ns());
-        zmq_pollitem_t items[3] = {
-            {.fd = b->efd, .events = ZMQ_POLLIN},
-            {.socket = b->s_control, .events = ZMQ_POLLIN},
-            {.socket = b->s_send, .events = ZMQ_POLLIN},
-        };
-        int nitems = b->sends_stopped ? 2 : 3;
+        /* eventfd, control, the monitors, ZAP, then send (last: it is left
+         * out once sends are stopped). */
+        enum { I_EFD = 0, I_CONTROL, I_MON, I_ZAP = I_MON + HB__ZS__COUNT, I_SEND, I__N };
+        zmq_pollitem_t items[I__N];
+        memset(items, 0, sizeof(items));
+        items[I_EFD] = (zmq_pollitem_t){.fd = b->efd, .events = ZMQ_POLLIN};
+        items[I_CONTROL] = (zmq_pollitem_t){.socket = b->s_control, .events = ZMQ_POLLIN};
+        for (int i = 0; i < HB__ZS__COUNT; i++)
+            items[I_MON + i] = (zmq_pollitem_t){.socket = b->mon[i], .events = ZMQ_POLLIN};
+        /* Without auth the slot is an fd of -1, which poll ignores. */
+        void *zap = hb__auth_socket(b->auth);
+        items[I_ZAP] = zap ? (zmq_pollitem_t){.socket = zap, .events = ZMQ_POLLIN}
+                           : (zmq_pollitem_t){.fd = -1};
+        items[I_SEND] = (zmq_pollitem_t){.socket = b->s_send, .events = ZMQ_POLLIN};
+        int nitems = b->sends_stopped ? I_SEND : I__N;
         int n = zmq_poll(items, nitems, more ? 0 : hook_more ? S_HOOK_MS : S_POLL_MS);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -229,7 +318,10 @@ static void *s_run(void *arg)
             atomic_store(&b->failed, true);
             break;
         }
-        if (items[0].revents & ZMQ_POLLIN) {
+        if (items[I_ZAP].revents & ZMQ_POLLIN) hb__auth_serve(b->auth);
+        for (int i = 0; i < HB__ZS__COUNT; i++)
+            if (items[I_MON + i].revents & ZMQ_POLLIN) s_monitor_read(b, (hb__zsock)i);
+        if (items[I_EFD].revents & ZMQ_POLLIN) {
             uint64_t v;
             ssize_t r = read(b->efd, &v, sizeof(v));
             (void)r;
@@ -248,8 +340,9 @@ static void *s_run(void *arg)
         bool removed = false;
         more = hb__events_drain(b, &removed);
         if (finish) break;
-        if (items[1].revents & ZMQ_POLLIN) hb__control_serve(b);
-        if (!b->sends_stopped && (items[2].revents & ZMQ_POLLIN))
+        if (b->auth) hb__auth_apply(b->auth); /* stores a reload handed over */
+        if (items[I_CONTROL].revents & ZMQ_POLLIN) hb__control_serve(b);
+        if (!b->sends_stopped && (items[I_SEND].revents & ZMQ_POLLIN))
             for (int i = 0; i < S_SEND_BATCH && hb__send_handle(b); i++) {
             }
         if (b->hook) {
@@ -282,6 +375,11 @@ int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out)
     b->cfg = cfg->bridge;
     if (!b->cfg.events_queue) b->cfg.events_queue = 65536;
     b->defaults = &cfg->pool;
+    b->policy = hb__policy_copy(&cfg->pool_wide);
+    if (!b->policy) {
+        free(b);
+        return HB_E_NOMEM;
+    }
     /* At least the default 16 MiB, so a peer added over control with a
      * larger limit than the file's is still reachable up to that. */
     b->max_msg = cfg->pool.max_message_size;
@@ -370,6 +468,9 @@ void hb__bridge_destroy(hb__bridge **bp)
                "%" PRIu64 " inbox messages were received after the inbox socket closed at "
                "shutdown: not published",
                late);
+    hb__auth_destroy(&b->auth);
+    hb__policy_free(&b->policy);
+    hb__policy_free(&b->policy_next);
     pthread_mutex_destroy(&b->in_mu);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
@@ -395,6 +496,43 @@ void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out)
     out->events_dropped = atomic_load(&b->c_events_dropped);
     out->send_received = atomic_load(&b->c_send_received);
     out->control_requests = atomic_load(&b->c_control_requests);
+    for (int i = 0; i < HB__ZS__COUNT; i++) {
+        for (int k = 0; k < HB__HS__COUNT; k++)
+            out->handshake_failed[i][k] =
+                atomic_load_explicit(&b->c_hs_failed[i][k], memory_order_relaxed);
+        out->disconnects[i] = atomic_load_explicit(&b->c_disconnects[i], memory_order_relaxed);
+    }
+    out->auth = b->auth != NULL;
+    hb__auth_denied(b->auth, out->auth_denied);
+}
+
+int hb__bridge_set_policy(hb__bridge *b, const hb_pool_wide_cfg *pw)
+{
+    hb_pool_wide_cfg *c = hb__policy_copy(pw);
+    if (!c) return HB_E_NOMEM;
+    pthread_mutex_lock(&b->mu);
+    hb_pool_wide_cfg *old = b->policy_next;
+    b->policy_next = c;
+    pthread_mutex_unlock(&b->mu);
+    hb__policy_free(&old);
+    return 0;
+}
+
+void hb__bridge_set_auth(hb__bridge *b, hb__auth *auth)
+{
+    hb__auth_destroy(&b->auth);
+    b->auth = auth;
+}
+
+int hb__bridge_reload_auth(hb__bridge *b, hb__auth_stores **s)
+{
+    if (!b->auth) {
+        hb__auth_stores_destroy(s);
+        return HB_E_INVALID;
+    }
+    hb__auth_swap_stores(b->auth, s);
+    hb__bridge_wake(b);
+    return 0;
 }
 
 void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud)

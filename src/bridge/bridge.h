@@ -31,6 +31,27 @@
  * in one burst (it also publishes at the end of every loop turn). */
 #define HB__INBOX_BURST 64
 
+/* The four sockets, in the order of SPEC.md section 1 (metrics labels). */
+typedef enum hb__zsock {
+    HB__ZS_INBOX = 0,
+    HB__ZS_EVENTS,
+    HB__ZS_SEND,
+    HB__ZS_CONTROL,
+    HB__ZS__COUNT
+} hb__zsock;
+extern const char *const hb__zsock_names[HB__ZS__COUNT];
+
+/* How a client's handshake failed (ZeroMQ's socket monitor): refused by
+ * the ZAP handler, a protocol error (a wrong server key, a NULL client on
+ * a CURVE socket, garbage), or without detail (a client that vanished). */
+typedef enum hb__hs_fail {
+    HB__HS_AUTH = 0,
+    HB__HS_PROTOCOL,
+    HB__HS_OTHER,
+    HB__HS__COUNT
+} hb__hs_fail;
+extern const char *const hb__hs_fail_names[HB__HS__COUNT];
+
 /* Counters the bridge keeps itself (not the pool's). Snapshot, any thread. */
 typedef struct hb__bridge_counters {
     uint64_t inbox_published;   /* messages written to the inbox PUB */
@@ -39,6 +60,10 @@ typedef struct hb__bridge_counters {
     uint64_t events_dropped;    /* events lost because the events hand-off was full */
     uint64_t send_received;     /* messages read from the send PULL */
     uint64_t control_requests;  /* requests answered on the control REP */
+    bool auth;                  /* bridge.curve asks for ZAP: the next two are rendered */
+    uint64_t handshake_failed[HB__ZS__COUNT][HB__HS__COUNT];
+    uint64_t auth_denied[2][3];          /* [readers|writers][address|key|mechanism], auth.h */
+    uint64_t disconnects[HB__ZS__COUNT]; /* client connections that ended */
 } hb__bridge_counters;
 
 /* ---- pure helpers (wire.c, metrics.c); any thread ------------------------ */
@@ -118,12 +143,18 @@ json_t *hb__peer_stats_json(const hb_peer_info *p);
 
 /*
  * Execute one control request against the pool and return the reply text
- * (caller frees; never NULL unless out of memory). `defaults` is the `pool`
+ * (caller frees; never NULL unless out of memory). `policy` (may be NULL:
+ * everything allowed) is what a `connect` may dial. `defaults` is the `pool`
  * section a `connect`'s options merge into. `shutting_down` makes connect,
  * remove and send answer shutting_down. Runs on the bridge thread.
  */
-char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_down,
-                     const void *buf, size_t len, const hb_logger *lg);
+char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
+                     bool shutting_down, const void *buf, size_t len, const hb_logger *lg);
+
+/* A deep copy of the pool-wide keys (pool.allow, pool.allow_private) for
+ * the bridge thread; NULL on ENOMEM. */
+hb_pool_wide_cfg *hb__policy_copy(const hb_pool_wide_cfg *pw);
+void hb__policy_free(hb_pool_wide_cfg **pw);
 
 /* ---- the bridge ---------------------------------------------------------- */
 
@@ -161,6 +192,22 @@ void hb__bridge_begin_shutdown(hb__bridge *b);
  * thread) with a bounded linger, join the thread.
  */
 void hb__bridge_finish(hb__bridge *b);
+
+/* The ZAP handler and CURVE keys (auth.h), taken over; before start. */
+struct hb__auth;
+void hb__bridge_set_auth(hb__bridge *b, struct hb__auth *auth);
+
+/* Client key stores reloaded from a new configuration (SIGHUP), taken
+ * over; the bridge thread applies them. HB_E_INVALID (stores freed) when
+ * the bridge started without a ZAP handler: then only a restart adds one.
+ * Main thread. */
+struct hb__auth_stores;
+int hb__bridge_reload_auth(hb__bridge *b, struct hb__auth_stores **s);
+
+/* The pool-wide keys a reload read (pool.allow, pool.allow_private):
+ * copied, applied by the bridge thread before its next request. The
+ * configuration given to hb__bridge_new is the first. Main thread. */
+int hb__bridge_set_policy(hb__bridge *b, const hb_pool_wide_cfg *pw);
 
 /* Free everything (after hb_pool_destroy: the sink must be idle). */
 void hb__bridge_destroy(hb__bridge **b);

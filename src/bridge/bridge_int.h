@@ -24,6 +24,7 @@
 
 #include <zmq.h>
 
+#include "bridge/auth.h"
 #include "bridge/bridge.h"
 
 struct hb__bridge {
@@ -74,9 +75,20 @@ struct hb__bridge {
     _Atomic bool failed;
     _Atomic uint64_t c_events_published, c_events_dropped, c_send_received, c_control_requests;
 
+    /* Written by the bridge thread (monitor events), read anywhere. */
+    _Atomic uint64_t c_hs_failed[HB__ZS__COUNT][HB__HS__COUNT];
+    _Atomic uint64_t c_disconnects[HB__ZS__COUNT];
+
+    /* Set before the thread starts; then the bridge thread's (ZAP). */
+    hb__auth *auth;
+    /* What control connect may dial: the bridge thread's; a reload hands a
+     * new one over in `policy_next` (under mu). */
+    hb_pool_wide_cfg *policy, *policy_next;
+
     /* Bridge thread only. */
     void *zctx;
     void *s_events, *s_send, *s_control;
+    void *mon[HB__ZS__COUNT]; /* PAIR ends of the sockets' monitors */
     bool sends_stopped;
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bridge/bridge_int.h"
+#include "core/netrule.h"
 
 static char *s_dump(json_t *o)
 {
@@ -36,8 +37,54 @@ static char *s_err(int err)
     return hb__ctl_error_reply(err, NULL);
 }
 
-static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb__ctl_req *rq,
-                       const hb_logger *lg)
+hb_pool_wide_cfg *hb__policy_copy(const hb_pool_wide_cfg *pw)
+{
+    hb_pool_wide_cfg *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    c->allow_private = pw->allow_private;
+    c->allow = pw->n_allow ? calloc(pw->n_allow, sizeof(char *)) : NULL;
+    if (pw->n_allow && !c->allow) {
+        free(c);
+        return NULL;
+    }
+    for (; c->n_allow < pw->n_allow; c->n_allow++)
+        if (!(c->allow[c->n_allow] = strdup(pw->allow[c->n_allow]))) {
+            hb__policy_free(&c);
+            return NULL;
+        }
+    return c;
+}
+
+void hb__policy_free(hb_pool_wide_cfg **pp)
+{
+    hb_pool_wide_cfg *p = *pp;
+    if (!p) return;
+    for (size_t i = 0; i < p->n_allow; i++) free(p->allow[i]);
+    free(p->allow);
+    free(p);
+    *pp = NULL;
+}
+
+/* pool.allow and pool.allow_private for a connect's URL: 0 or not_allowed
+ * with the reason in msg. */
+static int s_allowed(const hb_pool_wide_cfg *pw, const char *url, char *msg, size_t cap)
+{
+    if (!pw) return 0;
+    if (!hb__allow_match(pw->allow, pw->n_allow, url)) {
+        snprintf(msg, cap, "url is outside pool.allow");
+        return HB_E_NOT_ALLOWED;
+    }
+    if (!pw->allow_private && hb__url_host_private(url)) {
+        snprintf(msg, cap,
+                 "url is a loopback, private or link-local host, refused by "
+                 "pool.allow_private: false");
+        return HB_E_NOT_ALLOWED;
+    }
+    return 0;
+}
+
+static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
+                       const hb__ctl_req *rq, const hb_logger *lg)
 {
     /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut there
      * is not the URL the client sent. */
@@ -58,6 +105,12 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb__ct
         return reply;
     }
     free(errors);
+    char why[160];
+    if ((rc = s_allowed(policy, peer.url, why, sizeof(why))) != 0) {
+        HB_LOG(lg, HB_LOG_WARN, peer.id, "connect refused: %s (%s)", why, peer.url);
+        hb_peer_cfg_free(&peer);
+        return hb__ctl_error_reply(rc, why);
+    }
     rc = hb_pool_connect(pool, &peer);
     if (rc == 0) HB_LOG(lg, HB_LOG_DEBUG, peer.id, "peer added over control (%s)", peer.url);
     hb_peer_cfg_free(&peer);
@@ -157,8 +210,8 @@ static char *s_stats(hb_pool *pool, const hb__ctl_req *rq)
     return s_dump(hb__stats_json(&st));
 }
 
-char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_down,
-                     const void *buf, size_t len, const hb_logger *lg)
+char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
+                     bool shutting_down, const void *buf, size_t len, const hb_logger *lg)
 {
     hb__ctl_req rq;
     char msg[256];
@@ -173,7 +226,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
     }
     switch (rq.op) {
     case HB__OP_CONNECT:
-        reply = s_connect(pool, defaults, &rq, lg);
+        reply = s_connect(pool, defaults, policy, &rq, lg);
         break;
     case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
@@ -232,8 +285,14 @@ void hb__control_serve(hb__bridge *b)
     } else {
         pthread_mutex_lock(&b->mu);
         bool stopping = b->cmd_stop_sends;
+        hb_pool_wide_cfg *next = b->policy_next;
+        b->policy_next = NULL;
         pthread_mutex_unlock(&b->mu);
-        reply = hb__ctl_handle(b->pool, b->defaults, stopping, zmq_msg_data(&req),
+        if (next) {
+            hb__policy_free(&b->policy);
+            b->policy = next;
+        }
+        reply = hb__ctl_handle(b->pool, b->defaults, b->policy, stopping, zmq_msg_data(&req),
                                zmq_msg_size(&req), b->lg);
     }
     zmq_msg_close(&req);

@@ -187,6 +187,34 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         s_header(&b, "honeybee_inbox_unpublished_total", "counter",
                  "Messages received after the inbox socket closed at shutdown (not published).");
         s_printf(&b, "honeybee_inbox_unpublished_total %" PRIu64 "\n", bc->inbox_after_close);
+        s_header(&b, "honeybee_zmq_handshake_failures_total", "counter",
+                 "ZeroMQ clients whose handshake failed, by socket and kind (auth: refused by "
+                 "bridge.curve; protocol: wrong server key, no CURVE, garbage).");
+        for (int i = 0; i < HB__ZS__COUNT; i++)
+            for (int k = 0; k < HB__HS__COUNT; k++)
+                s_printf(&b,
+                         "honeybee_zmq_handshake_failures_total{socket=\"%s\",kind=\"%s\"} "
+                         "%" PRIu64 "\n",
+                         hb__zsock_names[i], hb__hs_fail_names[k], bc->handshake_failed[i][k]);
+        s_header(&b, "honeybee_zmq_disconnects_total", "counter",
+                 "ZeroMQ client connections that ended, by socket (a sender ZeroMQ cut for a "
+                 "frame over the socket's limit is one).");
+        for (int i = 0; i < HB__ZS__COUNT; i++)
+            s_printf(&b, "honeybee_zmq_disconnects_total{socket=\"%s\"} %" PRIu64 "\n",
+                     hb__zsock_names[i], bc->disconnects[i]);
+        if (bc->auth) {
+            static const char *const dom[2] = {"readers", "writers"};
+            static const char *const why[3] = {"address", "key", "mechanism"};
+            s_header(&b, "honeybee_zmq_auth_denied_total", "counter",
+                     "Handshakes the ZAP handler refused, by domain (readers: inbox, events; "
+                     "writers: send, control) and reason.");
+            for (int d = 0; d < 2; d++)
+                for (int r = 0; r < 3; r++)
+                    s_printf(&b,
+                             "honeybee_zmq_auth_denied_total{domain=\"%s\",reason=\"%s\"} "
+                             "%" PRIu64 "\n",
+                             dom[d], why[r], bc->auth_denied[d][r]);
+        }
     }
     for (size_t i = 0; i < n; i++) free(ids[i]);
     free(ids);

@@ -36,6 +36,7 @@ int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), 
             hb_bridge_cfg b;
             hb_peer_opts p;
             hb_log_cfg l;
+            hb_pool_wide_cfg w;
         } scratch;
         if (hb__cfg_section_copy(k->section, &scratch, base)) {
             errs.oom = true;
@@ -44,14 +45,13 @@ int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), 
         if (hb__cfg_set(k, &scratch, &n, k->env, key, &errs) &&
             hb__cfg_check_value(k, &scratch, k->env, 0, key, &errs)) {
             hb__cfg_section_free(k->section, base);
-            memcpy(base, &scratch,
-                   k->section == HB__S_BRIDGE ? sizeof(hb_bridge_cfg)
-                   : k->section == HB__S_POOL ? sizeof(hb_peer_opts)
-                                              : sizeof(hb_log_cfg));
+            memcpy(base, &scratch, hb__cfg_section_size(k->section));
         } else {
             hb__cfg_section_free(k->section, &scratch);
         }
     }
+    /* An override may put two sockets on one endpoint. */
+    if (!errs.n && !errs.oom) hb__config_check_endpoints(cfg, NULL, NULL, &errs);
     int rc = (errs.n || errs.dropped) ? HB_E_CONFIG : errs.oom ? HB_E_NOMEM : 0;
     if (rc && errors) *errors = hb__errs_take(&errs);
     hb__errs_free(&errs);

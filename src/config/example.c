@@ -40,6 +40,8 @@ static const char *const s_intro[HB__S__COUNT] = {
     "peer only (`reconnect: {initial_delay: 5s}` keeps the other reconnect keys). "
     "SIGHUP re-reads this list.",
     "Logging to stderr, one line per record. Changes need a restart.",
+    "Pool-wide keys, written in `pool` too: they bound every peer, and neither a "
+    "peer nor the options of a control connect may set them.",
 };
 
 /* "> 0", ">= 1", "0 .. 1", "1B .. 2GiB"; "" when unbounded. */
@@ -136,6 +138,11 @@ void hb_config_write_example(void *fp)
         if (sec != HB__S_PEER) {
             fprintf(f, "%s:\n", hb__cfg_section_name(sec));
             s_write_rows(f, sec, 2);
+            if (sec == HB__S_POOL) {
+                fputs("\n", f);
+                s_comment(f, 2, s_intro[HB__S_POOLWIDE]);
+                s_write_rows(f, HB__S_POOLWIDE, 2);
+            }
             continue;
         }
         /* Peers have no default: an empty list, then a commented example. */
@@ -171,10 +178,12 @@ static void s_cell(FILE *f, const char *s)
 
 void hb__config_write_doc(FILE *f)
 {
-    static const hb__cfg_section order[] = {HB__S_BRIDGE, HB__S_POOL, HB__S_PEER, HB__S_LOG};
+    static const hb__cfg_section order[] = {HB__S_BRIDGE, HB__S_POOL, HB__S_POOLWIDE, HB__S_PEER,
+                                            HB__S_LOG};
     for (size_t s = 0; s < sizeof order / sizeof order[0]; s++) {
         hb__cfg_section sec = order[s];
-        fprintf(f, "### `%s`\n\n", hb__cfg_section_name(sec));
+        fprintf(f, "### `%s`%s\n\n", hb__cfg_section_name(sec),
+                sec == HB__S_POOLWIDE ? ", pool-wide" : "");
         fprintf(f, "%s\n", s_intro[sec]);
         fputs("\n| key | type | default | range | env | meaning |\n"
               "|-----|------|---------|-------|-----|---------|\n",
@@ -190,6 +199,8 @@ void hb__config_write_doc(FILE *f)
             fputs(" | ", f);
             if (k->flags & HB__F_REQUIRED)
                 fputs("required", f);
+            else if (k->def && !*k->def && k->type == HB__T_STRLIST)
+                fputs("empty", f);
             else if (k->def && *k->def)
                 fprintf(f, "`%s`", k->def);
             else if (k->def)

@@ -87,10 +87,12 @@ void hb__cfg_walk(const hb__cfg_walk_ctx *c, const hb__node *map, const char *pr
             hb__cfg_walk(c, vn, path, key);
         } else {
             const char *hint = "";
-            if (c->mask == (1u << HB__S_POOL) &&
+            if ((c->mask & (1u << HB__S_POOLWIDE)) &&
                 (!strcmp(path, "headers") || !strcmp(path, "subprotocols") ||
                  !strcmp(path, "on_connect")))
                 hint = " (headers, subprotocols and on_connect belong to peers only)";
+            if ((c->mask & (1u << HB__S_PEER)) && s_find(1u << HB__S_POOLWIDE, path, &idx))
+                hint = " here (it is pool-wide: set it in `pool`, for every peer)";
             hb__errs_add(c->errs, c->file, kn->line, key, "unknown key%s", hint);
         }
     }
@@ -103,6 +105,7 @@ int hb_config_defaults(hb_config **out)
     if (!cfg) return HB_E_NOMEM;
     if (hb__cfg_section_defaults(HB__S_BRIDGE, &cfg->bridge) ||
         hb__cfg_section_defaults(HB__S_POOL, &cfg->pool) ||
+        hb__cfg_section_defaults(HB__S_POOLWIDE, &cfg->pool_wide) ||
         hb__cfg_section_defaults(HB__S_LOG, &cfg->log)) {
         hb_config_destroy(&cfg);
         return HB_E_NOMEM;
@@ -117,6 +120,7 @@ void hb_config_destroy(hb_config **pcfg)
     hb_config *cfg = *pcfg;
     hb__cfg_section_free(HB__S_BRIDGE, &cfg->bridge);
     hb__cfg_section_free(HB__S_POOL, &cfg->pool);
+    hb__cfg_section_free(HB__S_POOLWIDE, &cfg->pool_wide);
     hb__cfg_section_free(HB__S_LOG, &cfg->log);
     for (size_t i = 0; i < cfg->n_peers; i++) hb_peer_cfg_free(&cfg->peers[i]);
     free(cfg->peers);
@@ -222,14 +226,18 @@ int hb_config_load_string(const char *yaml, size_t len, const char *name, hb_con
                                  "unknown key (expected bridge, pool, peers or log)");
                     continue;
                 }
+                /* `pool` holds the peers' defaults and the pool-wide keys. */
+                unsigned mask = 1u << sec;
+                if (sec == HB__S_POOL) mask |= 1u << HB__S_POOLWIDE;
                 hb__cfg_walk_ctx c = {.file = name,
                                       .errs = &errs,
-                                      .mask = 1u << sec,
+                                      .mask = mask,
                                       .allow_identity = true,
                                       .lines = top.line};
                 c.bases[HB__S_BRIDGE] = &cfg->bridge;
                 c.bases[HB__S_POOL] = &cfg->pool;
                 c.bases[HB__S_LOG] = &cfg->log;
+                c.bases[HB__S_POOLWIDE] = &cfg->pool_wide;
                 hb__cfg_walk(&c, vn, "", k);
             }
             if (peers) {

@@ -32,8 +32,13 @@ static const char *const s_formats[] = {"text", "json", NULL};
 
 #define BR(field)        HB__S_BRIDGE, #field, 0, offsetof(hb_bridge_cfg, field), 0
 #define BRF(path, field) HB__S_BRIDGE, path, 0, offsetof(hb_bridge_cfg, field), 0
-#define PO(path, field)  HB__S_POOL, path, 0, offsetof(hb_peer_opts, field), 0
-#define PE(field)        HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), 0
+#define BRN(path, field, count) \
+    HB__S_BRIDGE, path, 0, offsetof(hb_bridge_cfg, field), offsetof(hb_bridge_cfg, count)
+#define PW(path, field) HB__S_POOLWIDE, path, 0, offsetof(hb_pool_wide_cfg, field), 0
+#define PWN(path, field, count) \
+    HB__S_POOLWIDE, path, 0, offsetof(hb_pool_wide_cfg, field), offsetof(hb_pool_wide_cfg, count)
+#define PO(path, field) HB__S_POOL, path, 0, offsetof(hb_peer_opts, field), 0
+#define PE(field)       HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), 0
 #define PEN(field, count) \
     HB__S_PEER, #field, 0, offsetof(hb_peer_cfg, field), offsetof(hb_peer_cfg, count)
 #define LO(field) HB__S_LOG, #field, 0, offsetof(hb_log_cfg, field), 0
@@ -90,6 +95,38 @@ const hb__cfg_key hb__cfg_keys[] = {
       "Dials in their handshake at once; more wait their turn (a cold start with thousands "
       "of peers stays fast and its memory compact). A peer that hangs in its handshake "
       "holds a slot until connect_timeout."),
+    R(BR(http_max_connections), HB__T_U32, "64", 1, 65536, HB__F_MIN | HB__F_MAX | HB__F_RESTART,
+      NULL, NULL, "connections", NULL,
+      "HTTP connections open at once; one more closes the oldest, so a client that opens "
+      "many cannot lock out the next probe."),
+    R(BRF("http_read_timeout", http_read_timeout_ns), HB__T_DURATION, "5s",
+      POS_DURATION | HB__F_RESTART, NULL, NULL, "duration", NULL,
+      "Time an HTTP client has, from connecting, to send its request; then it is cut."),
+    R(BRF("http_write_timeout", http_write_timeout_ns), HB__T_DURATION, "30s",
+      POS_DURATION | HB__F_RESTART, NULL, NULL, "duration", NULL,
+      "Time an HTTP client has to take the whole response (/metrics is about 620 bytes per "
+      "peer); then it is cut."),
+    R(BRF("curve.server_cert", curve.server_cert), HB__T_OPTSTR, "", 0, 0, HB__F_RESTART, NULL,
+      hb__cfg_check_file, "path", NULL,
+      "The bridge's czmq certificate with its secret key (honeybee-cli keygen; the _secret "
+      "file). Set, every ZeroMQ socket is a CURVE server and only the clients of readers "
+      "and writers get in; \"\" = plain TCP (docs/security.md)."),
+    R(BRF("curve.readers", curve.readers), HB__T_OPTSTR, "", 0, 0, 0, NULL, hb__cfg_check_dir,
+      "path", NULL,
+      "Directory of the client certificates (czmq, public) allowed on inbox and events; "
+      "required with server_cert. Re-read when it changes and on SIGHUP."),
+    R(BRF("curve.writers", curve.writers), HB__T_OPTSTR, "", 0, 0, 0, NULL, hb__cfg_check_dir,
+      "path", NULL,
+      "Directory of the client certificates allowed on send and control (who steers the "
+      "bridge); required with server_cert. Re-read when it changes and on SIGHUP."),
+    R(BRN("curve.allow", curve.allow, curve.n_allow), HB__T_STRLIST, "", 0, 0, 0, NULL,
+      hb__cfg_check_networks, "list", NULL,
+      "Client addresses (192.0.2.7, 10.0.0.0/8, fd00::/8) admitted on every ZeroMQ socket, "
+      "with or without CURVE; empty: any. Reloaded on SIGHUP."),
+    R(BRN("curve.deny", curve.deny, curve.n_deny), HB__T_STRLIST, "", 0, 0, 0, NULL,
+      hb__cfg_check_networks, "list", NULL,
+      "Client addresses refused on every ZeroMQ socket (checked before allow). Reloaded on "
+      "SIGHUP."),
 
     /* ---- pool (and every peer) ---- */
     R(PO("connect_timeout", connect_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL, NULL,
@@ -134,14 +171,30 @@ const hb__cfg_key hb__cfg_keys[] = {
       "with too_large."),
     R(PO("send_queue", send_queue), HB__T_U32, "1024", 1, 0, HB__F_MIN, NULL, NULL, "messages",
       NULL, "Per-peer outbound queue; a send to a full queue is refused (queue_full)."),
+    R(PO("send_queue_bytes", send_queue_bytes), HB__T_SIZE, "64MiB", 1, 1024 * GIB,
+      HB__F_MIN | HB__F_MAX, NULL, NULL, "size", NULL,
+      "Per-peer outbound queue in payload bytes; a send that would pass it is refused "
+      "(queue_full). An empty queue always takes one message (up to max_message_size)."),
     R(PO("tls.verify", tls.verify), HB__T_BOOL, "true", 0, 0, 0, NULL, NULL, "bool", NULL,
       "Verify the server certificate and host name (wss:// only)."),
-    R(PO("tls.ca_file", tls.ca_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, NULL, "path", NULL,
-      "Extra CA bundle (PEM) trusted besides the system store; \"\" = none."),
-    R(PO("tls.cert_file", tls.cert_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, NULL, "path", NULL,
-      "Client certificate (PEM); \"\" = none."),
-    R(PO("tls.key_file", tls.key_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, NULL, "path", NULL,
-      "Private key of the client certificate (PEM); \"\" = none."),
+    R(PO("tls.ca_file", tls.ca_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, hb__cfg_check_pem, "path",
+      NULL, "Extra CA bundle (PEM) trusted besides the system store; \"\" = none."),
+    R(PO("tls.cert_file", tls.cert_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, hb__cfg_check_pem,
+      "path", NULL, "Client certificate (PEM); \"\" = none."),
+    R(PO("tls.key_file", tls.key_file), HB__T_OPTSTR, "", 0, 0, 0, NULL, hb__cfg_check_pem, "path",
+      NULL, "Private key of the client certificate (PEM); \"\" = none."),
+
+    /* ---- pool, pool-wide: no peer or connect overrides these ---- */
+    R(PWN("allow", allow, n_allow), HB__T_STRLIST, "", 0, 0, 0, NULL, hb__cfg_check_allow, "list",
+      NULL,
+      "URLs peers may dial, from the file and from control connect: rules such as "
+      "wss://*.example.com, ws://10.0.0.0/8:8080, relay.example.com:443 or *; empty: any. "
+      "A file peer outside them fails --check, a connect answers not_allowed."),
+    R(PW("allow_private", allow_private), HB__T_BOOL, "true", 0, 0, 0, NULL, NULL, "bool", NULL,
+      "false: control connect refuses (not_allowed) hosts written as loopback, private or "
+      "link-local addresses (127.0.0.1, 10.x, 169.254.169.254, fd00::, localhost); names "
+      "are checked as written, not resolved (docs/security.md). File peers are not "
+      "affected."),
 
     /* ---- peer only ---- */
     R(PE(id), HB__T_STRING, NULL, 0, 0, HB__F_REQUIRED | HB__F_IDENTITY, NULL,
@@ -167,9 +220,15 @@ const hb__cfg_key hb__cfg_keys[] = {
 
 const size_t hb__cfg_nkeys = sizeof hb__cfg_keys / sizeof hb__cfg_keys[0];
 
-static const char *const s_section_names[HB__S__COUNT] = {"bridge", "pool", "peers", "log"};
+static const char *const s_section_names[HB__S__COUNT] = {"bridge", "pool", "peers", "log", "pool"};
 static const size_t s_section_sizes[HB__S__COUNT] = {sizeof(hb_bridge_cfg), sizeof(hb_peer_opts),
-                                                     sizeof(hb_peer_cfg), sizeof(hb_log_cfg)};
+                                                     sizeof(hb_peer_cfg), sizeof(hb_log_cfg),
+                                                     sizeof(hb_pool_wide_cfg)};
+
+size_t hb__cfg_section_size(hb__cfg_section s)
+{
+    return (unsigned)s < HB__S__COUNT ? s_section_sizes[s] : 0;
+}
 
 const char *hb__cfg_section_name(hb__cfg_section s)
 {
@@ -336,6 +395,8 @@ void *hb__cfg_section_base(hb_config *cfg, int section)
         return &cfg->pool;
     case HB__S_LOG:
         return &cfg->log;
+    case HB__S_POOLWIDE:
+        return &cfg->pool_wide;
     default:
         return NULL;
     }

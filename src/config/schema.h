@@ -22,10 +22,11 @@
 #include <stdio.h>
 
 typedef enum hb__cfg_section {
-    HB__S_BRIDGE = 0, /* hb_bridge_cfg: the `bridge` section */
-    HB__S_POOL = 1,   /* hb_peer_opts: `pool`, and any peer, key by key */
-    HB__S_PEER = 2,   /* hb_peer_cfg: keys only a peer has */
-    HB__S_LOG = 3,    /* hb_log_cfg: the `log` section */
+    HB__S_BRIDGE = 0,   /* hb_bridge_cfg: the `bridge` section */
+    HB__S_POOL = 1,     /* hb_peer_opts: `pool`, and any peer, key by key */
+    HB__S_PEER = 2,     /* hb_peer_cfg: keys only a peer has */
+    HB__S_LOG = 3,      /* hb_log_cfg: the `log` section */
+    HB__S_POOLWIDE = 4, /* hb_pool_wide_cfg: keys of `pool` no peer overrides */
     HB__S__COUNT
 } hb__cfg_section;
 
@@ -76,6 +77,16 @@ bool hb__cfg_check_tokens(const hb__cfg_key *k, const void *base, const char *fi
                           const char *key, hb__errs *errs); /* each item an HTTP token */
 bool hb__cfg_check_utf8(const hb__cfg_key *k, const void *base, const char *file, int line,
                         const char *key, hb__errs *errs); /* text, or each item */
+bool hb__cfg_check_networks(const hb__cfg_key *k, const void *base, const char *file, int line,
+                            const char *key, hb__errs *errs); /* each item an IP or a CIDR */
+bool hb__cfg_check_allow(const hb__cfg_key *k, const void *base, const char *file, int line,
+                         const char *key, hb__errs *errs); /* each item a pool.allow rule */
+bool hb__cfg_check_pem(const hb__cfg_key *k, const void *base, const char *file, int line,
+                       const char *key, hb__errs *errs); /* "" or a readable PEM file */
+bool hb__cfg_check_file(const hb__cfg_key *k, const void *base, const char *file, int line,
+                        const char *key, hb__errs *errs); /* "" or a readable regular file */
+bool hb__cfg_check_dir(const hb__cfg_key *k, const void *base, const char *file, int line,
+                       const char *key, hb__errs *errs); /* "" or a readable directory */
 
 struct hb__cfg_key {
     hb__cfg_section section;
@@ -123,8 +134,11 @@ typedef struct hb__cfg_type_ops {
 } hb__cfg_type_ops;
 
 extern const hb__cfg_type_ops hb__cfg_types[HB__T__COUNT];
-/* Top-level name of a section ("bridge", "pool", "peers", "log"). */
+/* Top-level name of a section ("bridge", "pool", "peers", "log"; the
+ * pool-wide keys are in "pool" too). */
 const char *hb__cfg_section_name(hb__cfg_section s);
+/* sizeof the struct a section's fields live in. */
+size_t hb__cfg_section_size(hb__cfg_section s);
 
 /* ---- collected errors ----------------------------------------------------- */
 
@@ -212,6 +226,11 @@ bool hb__cfg_section_equal(hb__cfg_section section, const void *a, const void *b
  * true when nothing was wrong. */
 bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_lines *top,
                          const hb__cfg_lines *peers, hb__errs *errs);
+
+/* The cross-key rules of the endpoints: no two of the four sockets and the
+ * HTTP address on one endpoint (also after the environment overrides). */
+bool hb__config_check_endpoints(const hb_config *cfg, const char *file, const hb__cfg_lines *top,
+                                hb__errs *errs);
 
 /* Validates one peer: its own keys (and, with check_all, every pool key).
  * `key` prefixes messages ("peers[2]" or "options"). */

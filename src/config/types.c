@@ -38,6 +38,23 @@ static bool s_clean_scalar(const hb__node *v)
     return v->kind == HB__N_SCALAR && !memchr(v->text, '\0', v->len);
 }
 
+/* A scalar that is text: quoted, or plain but not what YAML reads as a
+ * number, a boolean or null. Header values and list items must be text, so
+ * `{"Origin": 5}` in a control connect (a JSON number) is refused like an
+ * unquoted `5` in the file, instead of turning into "5". */
+static bool s_is_text(const hb__node *v)
+{
+    if (v->kind != HB__N_SCALAR) return false;
+    if (!v->plain) return true;
+    if (s_is_null(v)) return false;
+    static const char *const words[] = {"true", "false", "yes", "no", "on", "off"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcasecmp(v->text, words[i])) return false;
+    char *end;
+    (void)strtod(v->text, &end);
+    return end == v->text || *end != '\0';
+}
+
 /* What the message shows of a value that was not accepted. */
 static const char *s_shown(const hb__node *v, char *q, size_t cap)
 {
@@ -396,8 +413,11 @@ static bool s_set_headers(const hb__cfg_key *k, void *base, const hb__node *v, c
     char q[128];
     for (size_t i = 0; i < n && ok; i++) {
         const hb__node *kn = v->kids[2 * i], *vn = v->kids[2 * i + 1];
-        if (kn->kind != HB__N_SCALAR || vn->kind != HB__N_SCALAR) {
-            hb__errs_add(errs, file, vn->line, key, "header values must be strings");
+        if (kn->kind != HB__N_SCALAR || !s_is_text(vn)) {
+            hb__errs_add(errs, file, vn->line, key,
+                         "header values must be strings (quote numbers, booleans and null), "
+                         "got %s",
+                         s_shown(vn, q, sizeof q));
             ok = false;
             break;
         }
@@ -464,6 +484,12 @@ static void s_free_list(const hb__cfg_key *k, void *base)
     *f = NULL, *s_count(k, base) = 0;
 }
 
+/* A list's default: "" (no items) is written [], as a user writes it. */
+static void s_yaml_list(const char *def, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", *def ? def : "[]");
+}
+
 static bool s_set_list(const hb__cfg_key *k, void *base, const hb__node *v, const char *file,
                        const char *key, hb__errs *errs)
 {
@@ -484,10 +510,17 @@ static bool s_set_list(const hb__cfg_key *k, void *base, const hb__node *v, cons
     bool ok = true;
     for (size_t i = 0; i < v->n && ok; i++) {
         const hb__node *it = v->kids[i];
-        if (it->kind != HB__N_SCALAR) {
-            hb__errs_add(errs, file, it->line, key,
-                         "item %zu: expected a string, got %s (quote JSON messages)", i,
-                         s_kind_name(it));
+        if (!s_is_text(it)) {
+            char q[128];
+            if (it->kind != HB__N_SCALAR)
+                hb__errs_add(errs, file, it->line, key,
+                             "item %zu: expected a string, got %s (quote JSON messages)", i,
+                             s_kind_name(it));
+            else
+                hb__errs_add(errs, file, it->line, key,
+                             "item %zu: expected a string, got %s (quote numbers, booleans and "
+                             "null)",
+                             i, s_shown(it, q, sizeof q));
             ok = false;
             break;
         }
@@ -621,7 +654,7 @@ const hb__cfg_type_ops hb__cfg_types[HB__T__COUNT] = {
                        .repr_min = -INFINITY,
                        .repr_max = INFINITY,
                        .bound_text = s_bound_number,
-                       .yaml = s_yaml_plain,
+                       .yaml = s_yaml_list,
                        .free = s_free_list,
                        .copy = s_copy_list,
                        .equal = s_equal_list,

@@ -8,6 +8,9 @@
  */
 #include "config/schema.h"
 
+#include "core/endpoint.h"
+#include "core/netrule.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +41,58 @@ bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
             ok &= hb__cfg_check_value(row, p, file, line > 0 ? line : p->line, k, errs);
         }
     }
+    /* What the peer writes itself must fit its own limit: a 20 MB
+     * on_connect message would be refused on every connect. */
+    uint64_t max = p->opts.max_message_size;
+    for (size_t i = 0; i < p->n_on_connect; i++)
+        if (p->on_connect[i] && strlen(p->on_connect[i]) > max) {
+            snprintf(k, sizeof k, "%s.on_connect", key);
+            hb__errs_add(errs, file, p->line, k,
+                         "item %zu is %zu bytes, more than max_message_size (%llu bytes)", i,
+                         strlen(p->on_connect[i]), (unsigned long long)max);
+            ok = false;
+        }
+    if (p->opts.keepalive.app_ping && strlen(p->opts.keepalive.app_ping) > max) {
+        snprintf(k, sizeof k, "%s.keepalive.app_ping", key);
+        hb__errs_add(errs, file, p->line, k, "is longer than max_message_size (%llu bytes)",
+                     (unsigned long long)max);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Line of the row at `path` in `section`, 0 if unknown. */
+static int s_row_line(const hb__cfg_lines *l, hb__cfg_section section, const char *path)
+{
+    for (size_t i = 0; i < hb__cfg_nkeys; i++)
+        if (hb__cfg_keys[i].section == section && !strcmp(hb__cfg_keys[i].path, path))
+            return l && l->line ? l->line[i] : 0;
+    return 0;
+}
+
+bool hb__config_check_endpoints(const hb_config *cfg, const char *file, const hb__cfg_lines *top,
+                                hb__errs *errs)
+{
+    const hb_bridge_cfg *b = &cfg->bridge;
+    const char *names[5] = {"inbox", "events", "send", "control", "http"};
+    const char *eps[5] = {b->inbox, b->events, b->send, b->control, b->http};
+    hb__endpoint e[5];
+    bool have[5], ok = true;
+    for (int i = 0; i < 5; i++)
+        have[i] = i < 4 ? hb__endpoint_parse(eps[i], &e[i], NULL)
+                        : (eps[i] && *eps[i] && hb__listen_parse(eps[i], &e[i], NULL));
+    for (int i = 1; i < 5; i++)
+        for (int j = 0; j < i; j++) {
+            if (!have[i] || !have[j] || !hb__endpoint_overlap(&e[i], &e[j])) continue;
+            char key[64];
+            snprintf(key, sizeof key, "bridge.%s", names[i]);
+            hb__errs_add(errs, file, s_row_line(top, HB__S_BRIDGE, names[i]), key,
+                         "%s binds where bridge.%s binds (%s): every socket needs its own "
+                         "endpoint",
+                         eps[i], names[j], eps[j]);
+            ok = false;
+            break;
+        }
     return ok;
 }
 
@@ -79,6 +134,33 @@ bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_l
     for (size_t i = 0; i < cfg->n_peers; i++) {
         snprintf(key, sizeof key, "peers[%zu]", i);
         ok &= hb__peer_validate(&cfg->peers[i], file, key, peers ? &peers[i] : NULL, false, errs);
+    }
+
+    ok &= hb__config_check_endpoints(cfg, file, top, errs);
+
+    /* bridge.curve: a CURVE server needs both lists of clients. */
+    const hb_curve_cfg *cv = &cfg->bridge.curve;
+    if (cv->server_cert && *cv->server_cert) {
+        const char *dirs[2] = {cv->readers, cv->writers};
+        const char *nm[2] = {"curve.readers", "curve.writers"};
+        for (int i = 0; i < 2; i++)
+            if (!dirs[i] || !*dirs[i]) {
+                snprintf(key, sizeof key, "bridge.%s", nm[i]);
+                hb__errs_add(errs, file, s_row_line(top, HB__S_BRIDGE, "curve.server_cert"), key,
+                             "is required with bridge.curve.server_cert (a directory of client "
+                             "certificates)");
+                ok = false;
+            }
+    }
+
+    /* pool.allow: every peer of the file must be within it. */
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        const hb_peer_cfg *p = &cfg->peers[i];
+        if (!p->url || hb__allow_match(cfg->pool_wide.allow, cfg->pool_wide.n_allow, p->url))
+            continue;
+        snprintf(key, sizeof key, "peers[%zu].url", i);
+        hb__errs_add(errs, file, p->line, key, "%s is not allowed by pool.allow", p->url);
+        ok = false;
     }
 
     /* Duplicate ids: sort indices by id and compare neighbours. */

@@ -8,6 +8,8 @@
  */
 #include "daemon/cli.h"
 
+#include "bridge/auth.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,19 @@ int hb__cli_handle(int argc, char **argv, hb_config **cfg_out)
     if (rc == 0) {
         rc = hb_config_apply_env(cfg, NULL, &errors);
         if (rc) hb_config_destroy(&cfg);
+    }
+    if (rc == 0) {
+        /* bridge.curve's certificate and key directories are czmq's, read
+         * by the bridge's library: the schema checked that they exist,
+         * this that they load. */
+        char aerr[512];
+        if (hb__auth_check(&cfg->bridge.curve, aerr, sizeof(aerr)) != 0) {
+            size_t n = strlen(aerr) + strlen(path ? path : "") + 8;
+            errors = malloc(n);
+            if (errors) snprintf(errors, n, "%s%s%s\n", path ? path : "", path ? ": " : "", aerr);
+            hb_config_destroy(&cfg);
+            rc = HB_E_CONFIG;
+        }
     }
     if (rc) {
         if (errors)

@@ -40,13 +40,6 @@ void hb__file_peers_free(hb__file_peers *fp)
     fp->n = 0;
 }
 
-static const hb_peer_cfg *s_find(const hb_peer_cfg *v, size_t n, const char *id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(v[i].id, id)) return &v[i];
-    return NULL;
-}
-
 /* Forget one id from a file-peer set (order kept). */
 void hb__file_peers_drop(hb__file_peers *fp, const char *id)
 {
@@ -59,17 +52,85 @@ void hb__file_peers_drop(hb__file_peers *fp, const char *id)
         }
 }
 
+void hb__file_peers_keep(hb__file_peers *fp, const bool *keep)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < fp->n; i++) {
+        if (!keep[i]) {
+            hb_peer_cfg_free(&fp->peers[i]);
+            continue;
+        }
+        if (o != i) fp->peers[o] = fp->peers[i];
+        o++;
+    }
+    fp->n = o;
+}
+
+/* A sorted index of peers by id, for bsearch. */
+typedef struct s_index {
+    const hb_peer_cfg **by_id;
+    size_t n;
+} s_index;
+
+static int s_cmp_ptr(const void *a, const void *b)
+{
+    return strcmp((*(const hb_peer_cfg *const *)a)->id, (*(const hb_peer_cfg *const *)b)->id);
+}
+
+static int s_cmp_key(const void *key, const void *elem)
+{
+    return strcmp(key, (*(const hb_peer_cfg *const *)elem)->id);
+}
+
+static int s_index_build(s_index *ix, const hb_peer_cfg *v, size_t n)
+{
+    ix->n = n;
+    ix->by_id = n ? malloc(n * sizeof(*ix->by_id)) : NULL;
+    if (n && !ix->by_id) return HB_E_NOMEM;
+    for (size_t i = 0; i < n; i++) ix->by_id[i] = &v[i];
+    if (n) qsort(ix->by_id, n, sizeof(*ix->by_id), s_cmp_ptr);
+    return 0;
+}
+
+static const hb_peer_cfg *s_find(const s_index *ix, const char *id)
+{
+    const hb_peer_cfg *const *p =
+        ix->n ? bsearch(id, ix->by_id, ix->n, sizeof(*ix->by_id), s_cmp_key) : NULL;
+    return p ? *p : NULL;
+}
+
+/* Every HB__RELOAD_BATCH steps: does the caller want to stop? */
+static bool s_should_stop(const hb__reload_ops *ops, size_t step)
+{
+    return ops->stop && step % HB__RELOAD_BATCH == HB__RELOAD_BATCH - 1 && ops->stop(ops->ud);
+}
+
 int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
                     const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res)
 {
     hb__reload_result r = {0};
-    /* Copy first: on ENOMEM nothing has been touched. */
+    /* Copy and index first: on ENOMEM nothing has been touched. */
     hb__file_peers fresh = {0};
-    if (hb__file_peers_set(&fresh, next, n_next) != 0) return HB_E_NOMEM;
+    s_index in_next = {0}, in_old = {0};
+    bool *keep = n_next ? malloc(n_next * sizeof(*keep)) : NULL;
+    if ((n_next && !keep) || s_index_build(&in_next, next, n_next) != 0 ||
+        s_index_build(&in_old, fp->peers, fp->n) != 0 ||
+        hb__file_peers_set(&fresh, next, n_next) != 0) {
+        free(keep);
+        free(in_next.by_id);
+        free(in_old.by_id);
+        return HB_E_NOMEM;
+    }
+    for (size_t i = 0; i < n_next; i++) keep[i] = true;
+    size_t step = 0;
 
-    for (size_t i = 0; i < fp->n; i++) {
+    for (size_t i = 0; i < fp->n && !r.stopped; i++) {
         const hb_peer_cfg *old = &fp->peers[i];
-        if (s_find(next, n_next, old->id)) continue;
+        if (s_should_stop(ops, step++)) {
+            r.stopped = true;
+            break;
+        }
+        if (s_find(&in_next, old->id)) continue;
         if (ops->cancel) ops->cancel(ops->ud, old->id);
         int rc = ops->remove(ops->ud, old->id);
         if (rc == 0) {
@@ -83,9 +144,13 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             r.failed++;
         }
     }
-    for (size_t i = 0; i < n_next; i++) {
+    for (size_t i = 0; i < n_next && !r.stopped; i++) {
         const hb_peer_cfg *nw = &next[i];
-        const hb_peer_cfg *old = s_find(fp->peers, fp->n, nw->id);
+        if (s_should_stop(ops, step++)) {
+            r.stopped = true;
+            break;
+        }
+        const hb_peer_cfg *old = s_find(&in_old, nw->id);
         if (old && hb_peer_cfg_equal(old, nw)) {
             r.unchanged++;
             continue;
@@ -101,13 +166,13 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
                  * without it must not remove it). */
                 HB_LOG(lg, HB_LOG_WARN, nw->id,
                        "reload: a peer with this id exists (added over control?); not added");
-                hb__file_peers_drop(&fresh, nw->id);
+                keep[i] = false;
                 r.failed++;
             } else {
                 /* fd_limit, out of memory...: not a file peer, so the next
                  * reload tries again. */
                 HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot add peer: %s", hb_strerror(rc));
-                hb__file_peers_drop(&fresh, nw->id);
+                keep[i] = false;
                 r.failed++;
             }
             continue;
@@ -129,7 +194,7 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             } else {
                 HB_LOG(lg, HB_LOG_WARN, nw->id, "reload: cannot connect changed peer: %s",
                        hb_strerror(rc));
-                hb__file_peers_drop(&fresh, nw->id);
+                keep[i] = false;
                 r.failed++;
             }
         } else {
@@ -138,6 +203,10 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             r.failed++;
         }
     }
+    hb__file_peers_keep(&fresh, keep);
+    free(keep);
+    free(in_next.by_id);
+    free(in_old.by_id);
     hb__file_peers_free(fp);
     *fp = fresh;
     if (res) *res = r;

@@ -22,7 +22,12 @@ typedef struct hb__reload_ops {
     void *ud;
     /* Forget a pending connect_after_removed of this id; may be NULL. */
     void (*cancel)(void *ud, const char *id);
+    /* Asked every HB__RELOAD_BATCH peers: true stops the diff where it is
+     * (SIGTERM during a long reload); may be NULL. */
+    bool (*stop)(void *ud);
 } hb__reload_ops;
+
+#define HB__RELOAD_BATCH 256
 
 /* The peers the daemon took from the file (owned copies). Main thread. */
 typedef struct hb__file_peers {
@@ -34,16 +39,22 @@ int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n);
 void hb__file_peers_free(hb__file_peers *fp);
 /* Forget one id (a peer whose connect failed is not a file peer). */
 void hb__file_peers_drop(hb__file_peers *fp, const char *id);
+/* Keep only the peers whose keep[i] is true (order kept); one pass, for
+ * many drops at once. */
+void hb__file_peers_keep(hb__file_peers *fp, const bool *keep);
 
 /* What a diff did, for logs and tests. */
 typedef struct hb__reload_result {
     size_t added, removed, changed, unchanged, failed;
+    bool stopped; /* ops->stop said so: the diff is partly applied */
 } hb__reload_result;
 
 /*
  * Apply `next` (the peers of the freshly loaded file) against `fp` and make
- * `fp` hold `next`. Returns 0, or HB_E_NOMEM (fp then unchanged). Main
- * thread.
+ * `fp` hold `next`. Ids are matched through sorted indexes, so a reload of
+ * n peers costs O(n log n). Returns 0, or HB_E_NOMEM (fp then unchanged).
+ * When ops->stop stops it, res->stopped is set and fp holds `next` minus
+ * the peers that failed so far (the daemon is shutting down). Main thread.
  */
 int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
                     const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res);

@@ -76,6 +76,18 @@ struct hb_plugin {
     atomic_bool kick_pending;
     hb__note start_note, stop_note, kick_note;
     hb__conn_memo *memo; /* loop thread (freed by the last reference): TLS resumption */
+
+    /* send_queue_bytes (s_send_one; any sending thread, under qmu). The
+     * worker's queue keeps the messages it accepted in order and drops
+     * them from the front only (written, or all at a disconnect), so the
+     * bytes it holds are those of the last `depth` accepted messages:
+     * qsum[c % qcap] is the byte total of the first c accepted messages,
+     * kept for the last qcap counts; the ring grows on demand up to
+     * send_queue + 1 entries. */
+    pthread_mutex_t qmu;
+    uint64_t *qsum;
+    uint32_t qcap;
+    uint64_t qn; /* messages accepted so far */
 };
 
 struct hb_timer {
@@ -154,6 +166,8 @@ static void s_unref(hb_plugin *p)
     if (p->worker) p->worker->ops->destroy(p->worker);
     hb__conn_memo_unref(&p->memo);
     hb_peer_cfg_free(&p->cfg);
+    pthread_mutex_destroy(&p->qmu);
+    free(p->qsum);
     free(p);
 }
 
@@ -868,6 +882,7 @@ int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
     p->pool = pool;
     p->id_len = id_len;
     atomic_init(&p->refs, 1);
+    pthread_mutex_init(&p->qmu, NULL);
     p->start_note.fn = s_on_start;
     p->stop_note.fn = s_on_stop;
     p->kick_note.fn = s_on_kick;
@@ -934,15 +949,64 @@ static void s_count_refusal(hb_plugin *p, int err)
  * the payload's validity, computed once by the caller (ignored for binary).
  * p->removing is read without the lock on purpose: a remove that races with
  * the send is decided by the worker (it stops accepting). */
+/* Room for the byte totals of `need` counts in the ring (qmu held).
+ * False on ENOMEM. */
+static bool s_qsum_reserve(hb_plugin *p, uint64_t need)
+{
+    if (need <= p->qcap) return true;
+    uint64_t cap = p->qcap ? p->qcap : 8;
+    while (cap < need) cap *= 2;
+    uint64_t max = (uint64_t)p->cfg.opts.send_queue + 2;
+    if (cap > max) cap = max < need ? need : max;
+    uint64_t *v = malloc(cap * sizeof(*v));
+    if (!v) return false;
+    /* Move the totals still needed: counts qn - (qcap-1) .. qn. */
+    uint64_t first = p->qcap && p->qn >= p->qcap ? p->qn - (p->qcap - 1) : 0;
+    for (uint64_t c = first; p->qcap && c <= p->qn; c++) v[c % cap] = p->qsum[c % p->qcap];
+    if (!p->qcap) v[0] = 0;
+    free(p->qsum);
+    p->qsum = v;
+    p->qcap = (uint32_t)cap;
+    return true;
+}
+
+/* Any thread, no lock held; the caller holds a reference on p. `utf8` is
+ * the payload's validity, computed once by the caller (ignored for binary).
+ * p->removing is read without the lock on purpose: a remove that races with
+ * the send is decided by the worker (it stops accepting). The byte bound
+ * (send_queue_bytes; 0 = none, for options built in code) is checked
+ * here, from the worker's queue depth (see qsum); an empty queue takes one
+ * message whatever its size. */
 static int s_send_one(hb_plugin *p, const void *data, size_t len, hb_msg_type type, bool utf8)
 {
     int rc;
-    if (len > p->cfg.opts.max_message_size)
+    if (len > p->cfg.opts.max_message_size) {
         rc = HB_E_TOO_LARGE;
-    else if (type == HB_MSG_TEXT && !utf8)
+    } else if (type == HB_MSG_TEXT && !utf8) {
         rc = HB_E_BAD_REQUEST;
-    else
-        rc = p->worker->ops->send(p->worker, data, len, type == HB_MSG_BINARY || !utf8);
+    } else {
+        pthread_mutex_lock(&p->qmu);
+        hb_worker_stats ws;
+        memset(&ws, 0, sizeof(ws));
+        p->worker->ops->stats(p->worker, &ws);
+        uint64_t depth = ws.send_queue_depth;
+        if (depth > p->qn) depth = p->qn;
+        rc = 0;
+        if (!s_qsum_reserve(p, depth + 2)) {
+            rc = HB_E_NOMEM;
+        } else if (depth && p->cfg.opts.send_queue_bytes) {
+            uint64_t queued = p->qsum[p->qn % p->qcap] - p->qsum[(p->qn - depth) % p->qcap];
+            if (queued + len > p->cfg.opts.send_queue_bytes) rc = HB_E_QUEUE_FULL;
+        }
+        if (rc == 0)
+            rc = p->worker->ops->send(p->worker, data, len, type == HB_MSG_BINARY || !utf8);
+        if (rc == 0) {
+            uint64_t total = p->qsum[p->qn % p->qcap] + len;
+            p->qn++;
+            p->qsum[p->qn % p->qcap] = total;
+        }
+        pthread_mutex_unlock(&p->qmu);
+    }
     if (rc) s_count_refusal(p, rc);
     return rc;
 }

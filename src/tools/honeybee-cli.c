@@ -37,6 +37,9 @@
 #include <openssl/evp.h>
 #include <zmq.h>
 
+#include <czmq.h>
+#include <sys/stat.h>
+
 #include <honeybee/common.h>
 
 /* Exit codes (also in --help). */
@@ -108,6 +111,10 @@ static void s_usage(FILE *out)
         "        control requests; readable output, raw reply with --json\n"
         "  health [URL]\n"
         "        GET URL (default http://HONEYBEE_HTTP/healthz, 127.0.0.1:8080)\n"
+        "  keygen NAME [-d DIR]\n"
+        "        make a CURVE key pair (czmq certificates): DIR/NAME.key (public: give it\n"
+        "        to the bridge, or to clients for a bridge) and DIR/NAME.key_secret\n"
+        "        (secret, mode 0600: keep it); prints the public key\n"
         "  version\n"
         "\n"
         "Options:\n"
@@ -121,6 +128,11 @@ static void s_usage(FILE *out)
         "  -n, --count N       exit after N messages (sub, events)\n"
         "  -t, --time SECONDS  exit after SECONDS (sub, events)\n"
         "  -T, --timeout SECS  reply/connect timeout for requests (default 5)\n"
+        "  --server-key KEY    the bridge's public CURVE key (40 characters of Z85) or its\n"
+        "                      certificate file; or $HONEYBEE_SERVER_KEY (bridge.curve)\n"
+        "  --cert FILE         this client's certificate with its secret key (a _secret\n"
+        "                      file of keygen); or $HONEYBEE_CLIENT_CERT\n"
+        "  -d, --dir DIR       keygen: where to write (default .)\n"
         "  --meta              sub: prefix each payload with peer, conn, seq, time, type\n"
         "  --json              one JSON object per line (sub, events), or the raw reply\n"
         "  -h, --help          this text\n"
@@ -145,6 +157,7 @@ typedef struct cli_opts {
     bool json;
     int binary; /* -1 let the bridge decide, 0 text, 1 binary */
     bool via_control;
+    const char *server_key, *cert, *dir;
     int nargs;
     char **args;
 } cli_opts;
@@ -160,7 +173,16 @@ static double s_parse_seconds(const char *s, const char *what)
 
 static void s_parse_opts(int argc, char **argv, cli_opts *o)
 {
-    enum { OPT_META = 256, OPT_JSON, OPT_BINARY, OPT_TEXT, OPT_OPTIONS, OPT_VIA };
+    enum {
+        OPT_META = 256,
+        OPT_JSON,
+        OPT_BINARY,
+        OPT_TEXT,
+        OPT_OPTIONS,
+        OPT_VIA,
+        OPT_SKEY,
+        OPT_CERT
+    };
     static const struct option longopts[] = {
         {"endpoint", required_argument, NULL, 'e'},
         {"peer", required_argument, NULL, 'p'},
@@ -174,6 +196,9 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
         {"text", no_argument, NULL, OPT_TEXT},
         {"options", required_argument, NULL, OPT_OPTIONS},
         {"via-control", no_argument, NULL, OPT_VIA},
+        {"server-key", required_argument, NULL, OPT_SKEY},
+        {"cert", required_argument, NULL, OPT_CERT},
+        {"dir", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -182,7 +207,7 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
     o->binary = -1;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "e:p:k:n:t:T:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:p:k:n:t:T:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'e':
             o->endpoint = optarg;
@@ -226,6 +251,15 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
         case OPT_VIA:
             o->via_control = true;
             break;
+        case OPT_SKEY:
+            o->server_key = optarg;
+            break;
+        case OPT_CERT:
+            o->cert = optarg;
+            break;
+        case 'd':
+            o->dir = optarg;
+            break;
         case 'h':
             s_usage(stdout);
             exit(EXIT_OK);
@@ -260,6 +294,104 @@ static char *s_endpoint(const cli_opts *o, const char *env, const char *def)
     char *out = strdup(ep);
     if (!out) abort();
     return out;
+}
+
+/* ---- CURVE (bridge.curve, docs/security.md) ------------------------------- */
+
+/* czmq's certificate loader leaks on a file that is not a certificate
+ * (czmq 4.2.1): it only gets files that look like one. */
+static zcert_t *s_cert_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "curve") && strstr(buf, "public-key") ? zcert_load(path) : NULL;
+}
+
+/* The bridge's public key and this client's key pair, when the bridge runs
+ * CURVE; applied to every socket by s_secure. Main thread. */
+static struct {
+    bool on;
+    uint8_t server[32], pub[32], sec[32];
+} s_curve;
+
+/* --server-key/--cert, else $HONEYBEE_SERVER_KEY/$HONEYBEE_CLIENT_CERT.
+ * Both or neither; a file that is not a czmq certificate is a usage error. */
+static void s_curve_load(const cli_opts *o)
+{
+    const char *server = o->server_key ? o->server_key : getenv("HONEYBEE_SERVER_KEY");
+    const char *cert = o->cert ? o->cert : getenv("HONEYBEE_CLIENT_CERT");
+    bool hs = server && *server, hc = cert && *cert;
+    if (!hs && !hc) return;
+    if (!hs || !hc)
+        s_die_usage("CURVE needs both --server-key and --cert (or HONEYBEE_SERVER_KEY and "
+                    "HONEYBEE_CLIENT_CERT)");
+    if (strlen(server) == 40 && zmq_z85_decode(s_curve.server, server)) {
+        /* the key itself */
+    } else {
+        zcert_t *c = s_cert_load(server);
+        if (!c) s_die_usage("--server-key: '%s' is neither a Z85 key nor a certificate", server);
+        memcpy(s_curve.server, zcert_public_key(c), 32);
+        zcert_destroy(&c);
+    }
+    zcert_t *c = s_cert_load(cert);
+    if (!c) s_die_usage("--cert: '%s' is not a czmq certificate", cert);
+    memcpy(s_curve.pub, zcert_public_key(c), 32);
+    memcpy(s_curve.sec, zcert_secret_key(c), 32);
+    zcert_destroy(&c);
+    static const uint8_t zero[32];
+    if (!memcmp(s_curve.sec, zero, 32))
+        s_die_usage("--cert: '%s' has no secret key (give the _secret file)", cert);
+    s_curve.on = true;
+}
+
+/* Make `sock` a CURVE client of the bridge, before it connects. */
+static void s_secure(void *sock)
+{
+    if (!sock || !s_curve.on) return;
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, s_curve.server, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, s_curve.pub, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, s_curve.sec, 32);
+}
+
+/* keygen NAME: DIR/NAME.key and DIR/NAME.key_secret (0600); never
+ * overwrites. */
+static int s_cmd_keygen(const cli_opts *o)
+{
+    if (o->nargs != 1 || !*o->args[0] || strchr(o->args[0], '/'))
+        s_die_usage("keygen needs one NAME (no '/')");
+    const char *dir = o->dir ? o->dir : ".";
+    char pub[4096], sec[4200];
+    snprintf(pub, sizeof pub, "%s/%s.key", dir, o->args[0]);
+    snprintf(sec, sizeof sec, "%s_secret", pub);
+    struct stat st;
+    if (stat(pub, &st) == 0 || stat(sec, &st) == 0) {
+        s_warn("keygen: %s or %s exists; not overwritten", pub, sec);
+        return EXIT_REFUSED;
+    }
+    zcert_t *c = zcert_new();
+    if (!c) {
+        s_warn("keygen: cannot make a key pair");
+        return EXIT_REFUSED;
+    }
+    zcert_set_meta(c, "name", "%s", o->args[0]);
+    mode_t old = umask(077); /* the secret file is born private */
+    const char *bad = NULL;
+    if (zcert_save_secret(c, sec) != 0 || chmod(sec, 0600) != 0) bad = sec;
+    umask(old);
+    if (!bad && zcert_save_public(c, pub) != 0) bad = pub;
+    if (bad) {
+        s_warn("keygen: cannot write %s: %s", bad, strerror(errno));
+        zcert_destroy(&c);
+        return EXIT_REFUSED;
+    }
+    printf("public key %s\npublic certificate %s\nsecret certificate %s\n", zcert_public_txt(c),
+           pub, sec);
+    zcert_destroy(&c);
+    return EXIT_OK;
 }
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -487,6 +619,7 @@ static void s_print_inbox(const cli_opts *o, zmq_msg_t *f)
 static void *s_sub_open(void *ctx, const char *ep, const char *topic)
 {
     void *sock = zmq_socket(ctx, ZMQ_SUB);
+    s_secure(sock);
     if (!sock) {
         s_warn("cannot create a socket: %s", zmq_strerror(errno));
         return NULL;
@@ -624,6 +757,7 @@ static json_t *s_request(void *ctx, const cli_opts *o, json_t *req)
 {
     char *ep = s_endpoint(o, "HONEYBEE_CONTROL", DEFAULT_CONTROL);
     void *sock = zmq_socket(ctx, ZMQ_REQ);
+    s_secure(sock);
     int zero = 0, one = 1, ms = (int)(o->timeout * 1000);
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     /* Queue only on a live connection, so a send to a bridge that is not
@@ -796,6 +930,7 @@ static int s_cmd_send(void *ctx, const cli_opts *o)
     } else {
         char *ep = s_endpoint(o, "HONEYBEE_SEND", DEFAULT_SEND);
         void *sock = zmq_socket(ctx, ZMQ_PUSH);
+        s_secure(sock);
         int one = 1, ms = (int)(o->timeout * 1000);
         zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
         zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof ms);
@@ -937,6 +1072,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (!strcmp(cmd, "health")) return s_cmd_health(&o);
+    if (!strcmp(cmd, "keygen")) return s_cmd_keygen(&o);
+    s_curve_load(&o);
 
     void *ctx = zmq_ctx_new();
     if (!ctx) {

@@ -139,12 +139,14 @@ class Bridge:
     daemon; nofile: its RLIMIT_NOFILE. exe: another honeybee-bridge (an
     installed copy). config: the path of an existing config file to run
     instead of a written one; its endpoints are then moved to free ports by
-    the HONEYBEE_* variables (endpoint_env()).
+    the HONEYBEE_* variables (endpoint_env()). client_keys: (server public,
+    client public, client secret) that make the harness's own sockets CURVE
+    clients (a bridge with bridge.curve).
     """
 
     def __init__(self, peers=None, bridge=None, pool=None, log=None, http=True,
                  tmpdir=None, ipc=False, extra_args=(), env=None, nofile=None,
-                 exe=None, config=None):
+                 exe=None, config=None, client_keys=None):
         self.exe = exe or BRIDGE
         assert self.exe, "HB_BRIDGE is not set (run through ctest)"
         self.tmp = tmpdir or tempfile.mkdtemp(prefix="hbtest-")
@@ -167,6 +169,7 @@ class Bridge:
         self.nofile = nofile  # RLIMIT_NOFILE of the daemon, if set
         self.proc = None
         self.ctx = zmq.Context.instance()
+        self.client_keys = client_keys
         self._req = None
         self._push = None
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
@@ -264,10 +267,15 @@ class Bridge:
 
     # -- control ---------------------------------------------------------------
 
+    def _secure(self, sock):
+        if self.client_keys:
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self.client_keys
+        return sock
+
     def request_raw(self, frames, timeout=5.0):
         """Send raw frames on a REQ socket; return the reply frames."""
         if self._req is None:
-            self._req = self.ctx.socket(zmq.REQ)
+            self._req = self._secure(self.ctx.socket(zmq.REQ))
             self._req.setsockopt(zmq.LINGER, 0)
             self._req.connect(self.endpoints["control"])
         self._req.send_multipart(frames)
@@ -307,7 +315,7 @@ class Bridge:
 
     def push(self, *frames):
         if self._push is None:
-            self._push = self.ctx.socket(zmq.PUSH)
+            self._push = self._secure(self.ctx.socket(zmq.PUSH))
             self._push.setsockopt(zmq.LINGER, 1000)
             self._push.connect(self.endpoints["send"])
         self._push.send_multipart([f if isinstance(f, bytes) else f.encode() for f in frames])
@@ -315,7 +323,7 @@ class Bridge:
     # -- subscribers -----------------------------------------------------------
 
     def sub(self, which, topic=b"", hwm=None):
-        s = self.ctx.socket(zmq.SUB)
+        s = self._secure(self.ctx.socket(zmq.SUB))
         s.setsockopt(zmq.LINGER, 0)
         if hwm is not None:
             s.setsockopt(zmq.RCVHWM, hwm)

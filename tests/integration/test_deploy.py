@@ -136,6 +136,16 @@ def check_manifests(objs, where):
            and ann.get("prometheus.io/path") == "/metrics"), f"{where}: scrape annotations {ann}"
     env = {e["name"]: e.get("value") for e in c.get("env", [])}
     assert env.get("HONEYBEE_LOG_FORMAT") == "json", f"{where}: JSON logs"
+    # CURVE keys come from optional Secrets, read-only, readable by the
+    # pod's group.
+    secrets = {v["secret"]["secretName"]: v for v in pod["volumes"] if "secret" in v}
+    assert set(secrets) == {"honeybee-server-key", "honeybee-readers", "honeybee-writers"}, \
+        f"{where}: key secrets {sorted(secrets)}"
+    for v in secrets.values():
+        assert v["secret"]["optional"] is True, v
+        m = next(m for m in c["volumeMounts"] if m["name"] == v["name"])
+        assert m["readOnly"] is True and m["mountPath"].startswith("/etc/honeybee-keys/"), m
+    assert pod["securityContext"].get("fsGroup") == pod["securityContext"]["runAsGroup"]
     # The config volume is the generated (hash-suffixed) ConfigMap, read-only.
     vol = next(v for v in pod["volumes"] if "configMap" in v)
     assert vol["configMap"]["name"] == cm["metadata"]["name"], f"{where}: configMap ref"
@@ -207,6 +217,15 @@ def test_overlay():
                       ("HONEYBEE_SEND", "zmq-send"), ("HONEYBEE_CONTROL", "zmq-control")):
         want = f"tcp://{svc['metadata']['name']}:{ports[port]}"
         assert env.get(var) == want, f"consumer {var}={env.get(var)}, expected {want}"
+    # Clients by pod and namespace: a pod label alone in any namespace
+    # (namespaceSelector {}) is not enough; and an egress policy that keeps
+    # the bridge off private ranges and cloud metadata.
+    for src in np_["spec"]["ingress"][0]["from"]:
+        assert src.get("namespaceSelector") != {}, f"any namespace admitted: {src}"
+    assert "Egress" in np_["spec"]["policyTypes"], "no egress policy"
+    blocks = [t["ipBlock"] for e in np_["spec"]["egress"] for t in e.get("to", [])
+              if "ipBlock" in t]
+    assert blocks and all("169.254.0.0/16" in b.get("except", []) for b in blocks), blocks
     allowed = np_["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
     labels = pod["metadata"]["labels"]
     assert all(labels.get(k) == v for k, v in allowed.items()), f"consumer labels {labels}"

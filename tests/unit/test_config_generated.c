@@ -117,12 +117,7 @@ static void test_example_file(void **state)
     assert_int_equal(hb_config_defaults(&d), 0);
     for (int s = 0; s < HB__S__COUNT; s++) {
         if (s == HB__S_PEER) continue;
-        void *a = s == HB__S_BRIDGE ? (void *)&c->bridge
-                  : s == HB__S_POOL ? (void *)&c->pool
-                                    : (void *)&c->log;
-        void *b = s == HB__S_BRIDGE ? (void *)&d->bridge
-                  : s == HB__S_POOL ? (void *)&d->pool
-                                    : (void *)&d->log;
+        void *a = hb__cfg_section_base(c, s), *b = hb__cfg_section_base(d, s);
         assert_true(hb__cfg_section_equal((hb__cfg_section)s, a, b));
     }
     assert_int_equal(c->n_peers, 0);
@@ -202,10 +197,11 @@ static void test_table_sound(void **state)
             memset(&scratch, 0, sizeof scratch);
             hb_config big;
             memset(&big, 0, sizeof big);
-            void *base = k->section == HB__S_BRIDGE ? (void *)&big.bridge
-                         : k->section == HB__S_POOL ? (void *)&big.pool
-                         : k->section == HB__S_LOG  ? (void *)&big.log
-                                                    : (void *)&scratch;
+            void *base = k->section == HB__S_BRIDGE     ? (void *)&big.bridge
+                         : k->section == HB__S_POOL     ? (void *)&big.pool
+                         : k->section == HB__S_LOG      ? (void *)&big.log
+                         : k->section == HB__S_POOLWIDE ? (void *)&big.pool_wide
+                                                        : (void *)&scratch;
             hb__errs errs = {0};
             hb__node v = {
                 .kind = HB__N_SCALAR, .plain = true, .text = (char *)k->def, .len = strlen(k->def)};

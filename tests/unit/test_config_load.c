@@ -25,8 +25,61 @@
 
 static char *s_errors;
 
+/* The tls.* keys name PEM files that must exist: made in a temp directory,
+ * and "@D@" in a YAML text stands for it. */
+static char s_dir[64];
+
+static void s_make_pems(void)
+{
+    if (s_dir[0]) return;
+    snprintf(s_dir, sizeof s_dir, "/tmp/hb-cfgtest-XXXXXX");
+    assert_non_null(mkdtemp(s_dir));
+    const char *names[] = {"ca.pem", "c.pem", "k.pem", "peer.pem"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", s_dir, names[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", f);
+        fclose(f);
+    }
+}
+
+static char s_subst_buf[8192];
+
+/* `yaml` with every "@D@" replaced by the PEM directory. */
+static const char *s_subst(const char *yaml)
+{
+    s_make_pems();
+    size_t o = 0;
+    for (const char *p = yaml; *p && o + 64 < sizeof s_subst_buf;) {
+        if (!strncmp(p, "@D@", 3)) {
+            o += (size_t)snprintf(s_subst_buf + o, sizeof s_subst_buf - o, "%s", s_dir);
+            p += 3;
+        } else {
+            s_subst_buf[o++] = *p++;
+        }
+    }
+    s_subst_buf[o] = 0;
+    return s_subst_buf;
+}
+
+/* "@D@/name" as the test's directory makes it. */
+static const char *s_path(const char *name)
+{
+    static char buf[4][128];
+    static int k;
+    s_make_pems();
+    char *b = buf[k++ % 4];
+    snprintf(b, 128, "%s/%s", s_dir, name);
+    return b;
+}
+
+static const char *s_subst(const char *yaml);
+
 static hb_config *load_ok(const char *yaml)
 {
+    if (strstr(yaml, "@D@")) yaml = s_subst(yaml);
     hb_config *cfg = NULL;
     char *errors = NULL;
     int rc = hb_config_load_string(yaml, strlen(yaml), "conf.yaml", &cfg, &errors);
@@ -170,9 +223,9 @@ static const char s_full[] = "bridge:\n"
                              "  send_queue: 4096\n"
                              "  tls:\n"
                              "    verify: false\n"
-                             "    ca_file: /etc/ca.pem\n"
-                             "    cert_file: /etc/c.pem\n"
-                             "    key_file: /etc/k.pem\n"
+                             "    ca_file: @D@/ca.pem\n"
+                             "    cert_file: @D@/c.pem\n"
+                             "    key_file: @D@/k.pem\n"
                              "peers:\n"
                              "  - id: relay-a\n"
                              "    url: wss://relay.example.com/\n"
@@ -217,9 +270,9 @@ static void test_every_key(void **state)
     assert_int_equal(p->max_message_size, 512 * 1024);
     assert_int_equal(p->send_queue, 4096);
     assert_false(p->tls.verify);
-    assert_string_equal(p->tls.ca_file, "/etc/ca.pem");
-    assert_string_equal(p->tls.cert_file, "/etc/c.pem");
-    assert_string_equal(p->tls.key_file, "/etc/k.pem");
+    assert_string_equal(p->tls.ca_file, s_path("ca.pem"));
+    assert_string_equal(p->tls.cert_file, s_path("c.pem"));
+    assert_string_equal(p->tls.key_file, s_path("k.pem"));
     assert_int_equal(c->n_peers, 2);
     const hb_peer_cfg *a = &c->peers[0], *b = &c->peers[1];
     assert_string_equal(a->id, "relay-a");
@@ -238,7 +291,7 @@ static void test_every_key(void **state)
     assert_string_equal(a->on_connect[1], "second");
     /* Peers inherit the whole pool section. */
     assert_int_equal(a->opts.reconnect.max_retries, 7);
-    assert_string_equal(a->opts.tls.ca_file, "/etc/ca.pem");
+    assert_string_equal(a->opts.tls.ca_file, s_path("ca.pem"));
     assert_string_equal(a->opts.keepalive.app_ping, "ping");
     assert_string_equal(b->id, "b\xc3\xa9");
     assert_string_equal(b->url, "ws://[::1]:9000/x?y=1");
@@ -258,7 +311,7 @@ static void test_peer_merge(void **state)
                            "  - id: a\n"
                            "    url: ws://a/\n"
                            "    reconnect: {initial_delay: 5s}\n"
-                           "    tls: {ca_file: /peer.pem}\n"
+                           "    tls: {ca_file: @D@/peer.pem}\n"
                            "    send_queue: 7\n"
                            "  - id: b\n"
                            "    url: ws://b/\n"
@@ -277,7 +330,7 @@ static void test_peer_merge(void **state)
     assert_true(a->opts.reconnect.multiplier == 2.0);              /* default */
     assert_int_equal(a->opts.send_queue, 7);
     assert_false(a->opts.tls.verify);
-    assert_string_equal(a->opts.tls.ca_file, "/peer.pem");
+    assert_string_equal(a->opts.tls.ca_file, s_path("peer.pem"));
     assert_string_equal(a->opts.keepalive.app_ping, "hi");
     assert_int_equal(b->opts.reconnect.initial_delay_ns, 1 * SEC);
     assert_int_equal(b->opts.send_queue, 1024);
@@ -497,7 +550,8 @@ static void test_peer_errors(void **state)
     hb_config *c = load_ok(yaml);
     assert_int_equal(strlen(c->peers[0].id), 128);
     hb_config_destroy(&c);
-    e = load_bad("peers:\n  - id: a\n    url: ws://x/\n    headers:\n      A: 1\n      a: 2\n");
+    e = load_bad(
+        "peers:\n  - id: a\n    url: ws://x/\n    headers:\n      A: \"1\"\n      a: \"2\"\n");
     has_line(e, "conf.yaml:6: peers[0].headers: duplicate header \"a\"");
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "honeybee/config.h"
 
@@ -20,14 +21,26 @@
 
 static hb_config *s_cfg; /* defaults with a non-default pool */
 
+static char s_pem[64]; /* a PEM file the pool's tls.ca_file names (it must exist) */
+
 static int setup(void **state)
 {
     (void)state;
-    const char yaml[] = "pool:\n"
-                        "  reconnect: {max_delay: 45s, jitter: 0.5}\n"
-                        "  tls: {ca_file: /pool.pem}\n";
+    snprintf(s_pem, sizeof s_pem, "/tmp/hb-peertest-XXXXXX");
+    int fd = mkstemp(s_pem);
+    if (fd < 0) return -1;
+    const char pem[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    if (write(fd, pem, sizeof pem - 1) != (ssize_t)(sizeof pem - 1)) return -1;
+    close(fd);
+    char yaml[256];
+    int n = snprintf(yaml, sizeof yaml,
+                     "pool:\n"
+                     "  reconnect: {max_delay: 45s, jitter: 0.5}\n"
+                     "  tls: {ca_file: \"%s\"}\n",
+                     s_pem);
     char *err = NULL;
-    int rc = hb_config_load_string(yaml, sizeof yaml - 1, "p.yaml", &s_cfg, &err);
+    int rc = hb_config_load_string(yaml, (size_t)n, "p.yaml", &s_cfg, &err);
+    if (rc) fprintf(stderr, "%s\n", err ? err : "");
     free(err);
     return rc;
 }
@@ -36,6 +49,7 @@ static int teardown(void **state)
 {
     (void)state;
     hb_config_destroy(&s_cfg);
+    unlink(s_pem);
     return 0;
 }
 
@@ -64,7 +78,7 @@ static void test_from_json_merge(void **state)
     assert_int_equal(p.opts.reconnect.max_delay_ns, 45 * SEC);    /* pool */
     assert_true(p.opts.reconnect.jitter == 0.5);                  /* pool */
     assert_true(p.opts.reconnect.multiplier == 2.0);              /* default */
-    assert_string_equal(p.opts.tls.ca_file, "/pool.pem");
+    assert_string_equal(p.opts.tls.ca_file, s_pem);
     assert_false(p.opts.tls.verify);
     assert_int_equal(p.opts.max_message_size, 1 << 20);
     assert_int_equal(p.opts.keepalive.ping_interval_ns, 0);
@@ -174,7 +188,7 @@ static void test_copy_equal(void **state)
     assert_true(hb_peer_cfg_equal(&a, &b));
     assert_true(b.id != a.id && b.headers != a.headers && b.on_connect != a.on_connect);
     assert_true(b.opts.tls.ca_file != a.opts.tls.ca_file);
-    assert_string_equal(b.opts.tls.ca_file, "/pool.pem");
+    assert_string_equal(b.opts.tls.ca_file, s_pem);
     assert_string_equal(b.headers[0].value, "v");
     /* line is where it came from, not how it behaves. */
     b.line = 42;

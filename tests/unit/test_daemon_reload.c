@@ -92,7 +92,7 @@ static void test_diff(void **state)
     hb__file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "cancel:gone remove:gone remove:change after:change connect:new ");
@@ -129,7 +129,7 @@ static void test_control_peer_not_adopted(void **state)
     hb_config *b = s_load("peers:\n  - id: taken\n    url: ws://127.0.0.1:1/\n");
     hb__file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_PEER_EXISTS};
-    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_int_equal(r.failed, 1);
@@ -155,7 +155,7 @@ static void test_pool_section_changes_inheritors(void **state)
     hb__file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "remove:inherits after:inherits ");
@@ -173,7 +173,7 @@ static void test_failed_connect_retried(void **state)
     hb_config *a = s_load("peers:\n  - id: p\n    url: ws://127.0.0.1:1/\n");
     hb__file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_FD_LIMIT};
-    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
     hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "connect:p ");
@@ -242,12 +242,16 @@ static void test_needs_restart(void **state)
 }
 
 /* The column decides: every key of the sections the daemon reads only at
- * start-up (bridge, log) is marked, and no key a reload applies is. */
+ * start-up (bridge, log) is marked, and no key a reload applies is. A
+ * reload applies bridge.curve's client keys and address rules (the server
+ * certificate needs a restart). */
 static void test_restart_column(void **state)
 {
     for (size_t i = 0; i < hb__cfg_nkeys; i++) {
         const hb__cfg_key *k = &hb__cfg_keys[i];
-        bool start_only = k->section == HB__S_BRIDGE || k->section == HB__S_LOG;
+        bool reloaded = k->section == HB__S_BRIDGE && !strncmp(k->path, "curve.", 6) &&
+                        strcmp(k->path, "curve.server_cert") != 0;
+        bool start_only = (k->section == HB__S_BRIDGE || k->section == HB__S_LOG) && !reloaded;
         if (start_only != !!(k->flags & HB__F_RESTART))
             fail_msg("%s.%s: restart flag is wrong", hb__cfg_section_name(k->section), k->path);
     }
