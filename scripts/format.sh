@@ -2,10 +2,28 @@
 # Format every C file of the project with the committed .clang-format.
 #   scripts/format.sh          rewrite files in place
 #   scripts/format.sh --check  list files that differ and exit 1 (the suite runs this)
+# The files are those git knows (tracked or new, not ignored): without git,
+# or outside a git checkout, there is no list and the script fails (exit 2)
+# rather than pass having checked nothing.
 set -eu
 cd "$(dirname "$0")/.."
+if ! command -v git >/dev/null 2>&1; then
+    echo "format.sh: git not found: it lists the files to check (scripts/deps.sh installs it)" >&2
+    exit 2
+fi
+if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    echo "format.sh: $(pwd) is not a git checkout: no list of files to check (clone the repository)" >&2
+    exit 2
+fi
 files=$(git ls-files -co --exclude-standard '*.c' '*.h' | grep -v '^build' || true)
-[ -n "$files" ] || exit 0
+if [ -z "$files" ]; then
+    echo "format.sh: git lists no C files in $(pwd)" >&2
+    exit 2
+fi
+if ! command -v clang-format >/dev/null 2>&1; then
+    echo "format.sh: clang-format not found (scripts/deps.sh installs it)" >&2
+    exit 2
+fi
 if [ "${1:-}" = "--check" ]; then
     bad=0
     for f in $files; do
