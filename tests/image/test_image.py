@@ -25,6 +25,7 @@ buildah or debootstrap. Registered only with -DHONEYBEE_TEST_IMAGE=ON (the
 suite's release build); tests/CMakeLists.txt.
 """
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -37,7 +38,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import hbtest as H  # noqa: E402
 
-IMAGE = os.environ.get("HB_IMAGE_TAG", "localhost/honeybee:test")
+# One tag per checkout: suites of two worktrees on one machine do not run
+# each other's image (scripts/image.sh serialises the builds).
+IMAGE = os.environ.get("HB_IMAGE_TAG") or \
+    "localhost/honeybee:test-" + hashlib.sha1(H.SRC.encode()).hexdigest()[:10]
 CONFIG = "/etc/honeybee/honeybee.yaml"
 # The runtime stage's own layers together (the binaries, the config and the
 # shared libraries they link): a bound that catches an image that grew by a

@@ -306,7 +306,7 @@ def test_old_kubectl_is_named():
                           ("Client Version: v1.26.1\nKustomize Version: v4.5.7", "4.5"),
                           ("Client Version: v1.32.4\nKustomize Version: v5.5.0", None)):
             with open(fake, "w") as f:
-                f.write(f"#!/bin/sh\ncat <<'EOF'\n{text}\nEOF\n")
+                f.write(f"#!{H.PYTHON}\nprint({text!r})\n")
             os.chmod(fake, 0o755)
             problem = kubectl_problem(fake)
             if bad:
