@@ -16,8 +16,8 @@
 #
 # DIR is created (debootstrap, about 3 minutes) unless it holds a finished
 # one already; the repository is cloned into DIR/root/honeybee afresh each
-# time. /proc, /sys, /dev, /dev/pts and /dev/shm are mounted into DIR for
-# the run and unmounted after it. Needs root, debootstrap and the Debian
+# time. DIR itself (bind-mounted on itself), /proc, /sys, /dev, /dev/pts
+# and /dev/shm are mounted for the run and unmounted after it. Needs root, debootstrap and the Debian
 # mirror (apt-get inside the chroot installs what scripts/deps.sh lists).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +48,10 @@ mnt() { # fstype-or-bind source target
     if [ "$1" = bind ]; then mount --bind "$2" "$3"; else mount -t "$1" "$2" "$3"; fi
     mounted+=("$3")
 }
+# DIR onto itself first: the chroot's / must be a mount point, because
+# buildah's storage makes / private in its mount namespace (mount(2) says
+# EINVAL for a / that is a plain directory).
+mnt bind "$dir" "$dir"
 mnt proc proc "$dir/proc"
 mnt sysfs sysfs "$dir/sys"
 mnt bind /dev "$dir/dev"

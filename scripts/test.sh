@@ -66,7 +66,7 @@ skip_reasons() { # build dir
     local log=$1/Testing/Temporary/LastTest.log
     [ -f "$log" ] || return 0
     awk '/^[0-9]+\/[0-9]+ Test: / { name = $3 }
-         /^skip / { sub(/^skip +/, ""); print "  skipped: " name ": " $0 }' "$log"
+         /^skip / { sub(/^skip +/, ""); sub(/ +/, ": "); print "  skipped: " name " " $0 }' "$log"
 }
 run_ctest() { # name, extra ctest args...
     local dir=$root/build/$1; shift
