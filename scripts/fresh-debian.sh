@@ -16,8 +16,9 @@
 #
 # DIR is created (debootstrap, about 3 minutes) unless it holds a finished
 # one already; the repository is cloned into DIR/root/honeybee afresh each
-# time. DIR itself (bind-mounted on itself), /proc, /sys, /dev, /dev/pts
-# and /dev/shm are mounted for the run and unmounted after it. Needs root, debootstrap and the Debian
+# time. DIR itself (bind-mounted on itself), /proc, and the host's /sys and
+# /dev (with what is below them) are mounted for the run and unmounted
+# after it. Needs root, debootstrap and the Debian
 # mirror (apt-get inside the chroot installs what scripts/deps.sh lists).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,23 +41,21 @@ fi
 mounted=()
 cleanup() {
     local i
+    # Lazy: detaches each mount with everything below it (the rbinds).
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" || true; done
 }
 trap cleanup EXIT
-mnt() { # fstype-or-bind source target
-    mkdir -p "$3"
-    if [ "$1" = bind ]; then mount --bind "$2" "$3"; else mount -t "$1" "$2" "$3"; fi
-    mounted+=("$3")
-}
 # DIR onto itself first: the chroot's / must be a mount point, because
 # buildah's storage makes / private in its mount namespace (mount(2) says
-# EINVAL for a / that is a plain directory).
-mnt bind "$dir" "$dir"
-mnt proc proc "$dir/proc"
-mnt sysfs sysfs "$dir/sys"
-mnt bind /dev "$dir/dev"
-mnt devpts devpts "$dir/dev/pts"
-mnt tmpfs tmpfs "$dir/dev/shm"
+# EINVAL for a / that is a plain directory). Every mount here is private or
+# a slave, so nothing mounted inside the chroot propagates to the host.
+mount --bind "$dir" "$dir" && mounted+=("$dir")
+mount --make-private "$dir"
+mount -t proc proc "$dir/proc" && mounted+=("$dir/proc")
+for fs in sys dev; do
+    mount --rbind "/$fs" "$dir/$fs" && mounted+=("$dir/$fs")
+    mount --make-rslave "$dir/$fs"
+done
 cp /etc/resolv.conf "$dir/etc/resolv.conf"
 if [ ${#cas[@]} -gt 0 ]; then
     mkdir -p "$dir/usr/local/share/ca-certificates"
