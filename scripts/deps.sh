@@ -6,15 +6,12 @@ set -eu
 # Build, test and fuzz.
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libwebsockets-dev libzmq3-dev libczmq-dev libyaml-dev libjansson-dev libssl-dev
-      libcmocka-dev python3 python3-zmq python3-websockets openssl ca-certificates
+      libhttp-parser-dev libwslay-dev libcmocka-dev python3 python3-zmq python3-websockets openssl ca-certificates
       curl valgrind"
 # What a fresh Debian 12 lacks besides, that the suite uses: git (the format
 # check lists the files with git ls-files), python3-yaml (the docker and
 # deploy tests read YAML).
 PKGS_SUITE="git python3-yaml"
-# The WebSocket codec's libraries (src/ws): the image's build stage installs
-# them too, and the runtime stage their libwslay1 and libhttp-parser2.9.
-PKGS_CODEC="libwslay-dev libhttp-parser-dev"
 # The image step of scripts/test.sh (scripts/image.sh): buildah builds
 # docker/Dockerfile without a daemon, debootstrap makes its base images.
 PKGS_IMAGE="buildah debootstrap"
@@ -28,7 +25,7 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 
 missing=""
-for p in $PKGS $PKGS_SUITE $PKGS_CODEC $PKGS_IMAGE $PKGS_NODE; do
+for p in $PKGS $PKGS_SUITE $PKGS_IMAGE $PKGS_NODE; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -54,7 +54,8 @@ extern "C" {
     X(IO, "io_error", "input/output error")                                  \
     X(BIND, "bind_failed", "cannot bind endpoint")                           \
     X(TLS, "tls_error", "TLS setup failed")                                  \
-    X(INTERNAL, "internal", "internal error")
+    X(INTERNAL, "internal", "internal error")                                \
+    X(PEER_LIMIT, "peer_limit", "the pool's max_peers is reached")
 
 typedef enum hb_err {
 #define HB__ERR_ENUM(name, code, text) HB_E_##name,

@@ -153,6 +153,11 @@ typedef struct hb_pool_config {
  * Create a pool and start its loop thread. Returns 0 and *out, or an error
  * (HB_E_NOMEM, HB_E_INVALID for a missing sink, HB_E_INTERNAL if lws fails).
  * Caller owns the pool; release with hb_pool_destroy().
+ *
+ * The pool budgets file descriptors against the soft RLIMIT_NOFILE as it is
+ * when this is called (connects near it fail with HB_E_FD_LIMIT) and never
+ * changes it: a program that wants many peers raises its limit first, as
+ * honeybee-bridge does at start.
  */
 HB_EXPORT int hb_pool_new(const hb_pool_config *cfg, hb_pool **out);
 
@@ -162,7 +167,8 @@ HB_EXPORT int hb_pool_new(const hb_pool_config *cfg, hb_pool **out);
  * copied. Returns 0, HB_E_PEER_EXISTS (also while a removed peer's `removed`
  * event is not out yet), HB_E_BAD_REQUEST (bad id), HB_E_INVALID_URL,
  * HB_E_INVALID_OPTION, HB_E_FD_LIMIT (near the open-file limit),
- * HB_E_SHUTTING_DOWN. Any thread; does not block on the network.
+ * HB_E_PEER_LIMIT (max_peers reached), HB_E_SHUTTING_DOWN. Any thread; does not block on the
+ * network.
  */
 HB_EXPORT int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer);
 

@@ -1,12 +1,14 @@
 /*
- * bridge.h: the ZeroMQ side of honeybee-bridge (internal to the project).
+ * bridge.h: the ZeroMQ side of honeybee-bridge, the daemon's library
+ * (src/bridge, built as honeybee_bridge; not part of libhoneybee).
  *
  * One "bridge thread" binds the four ZeroMQ sockets of SPEC.md section 1
  * and owns three of them (events PUB, send PULL, control REP) and an
- * eventfd in one zmq_poll loop. The inbox PUB is lent to the pool's loop
- * thread, which publishes the messages of each loop turn in one burst from
- * the sink's flush. The sink hands events over through a bounded intrusive queue and wakes the
- * bridge thread through the eventfd, once per batch (bridge.c).
+ * eventfd in one zmq_poll loop (bridge.c). The inbox PUB is lent to the
+ * pool's loop thread, which publishes the messages of each loop turn in one
+ * burst from the sink's flush (inbox.c). The sink hands events over through
+ * a bounded intrusive queue and wakes the bridge thread once per batch
+ * (events.c). The send PULL is send.c, the control REP control.c.
  *
  * The pure pieces (metadata frame, event JSON, control request parsing,
  * base64, Prometheus text) are declared here too so unit tests reach them.
@@ -23,26 +25,26 @@
 #include "honeybee/config.h"
 #include "honeybee/pool.h"
 
-#define HB_META_LEN     24
-#define HB_META_VERSION 1
+#define HB__META_LEN     24
+#define HB__META_VERSION 1
 /* Inbox messages the loop thread collects at most before it publishes them
  * in one burst (it also publishes at the end of every loop turn). */
-#define HB_INBOX_BURST 64
+#define HB__INBOX_BURST 64
 
 /* Counters the bridge keeps itself (not the pool's). Snapshot, any thread. */
-typedef struct hb_bridge_counters {
+typedef struct hb__bridge_counters {
     uint64_t inbox_published;   /* messages written to the inbox PUB */
     uint64_t inbox_after_close; /* messages that came while the inbox PUB was closed */
     uint64_t events_published;  /* events written to the events PUB */
     uint64_t events_dropped;    /* events lost because the events hand-off was full */
     uint64_t send_received;     /* messages read from the send PULL */
     uint64_t control_requests;  /* requests answered on the control REP */
-} hb_bridge_counters;
+} hb__bridge_counters;
 
 /* ---- pure helpers (wire.c, metrics.c); any thread ------------------------ */
 
 /* The 24-byte metadata frame of the inbox socket (SPEC.md section 4). */
-void hb__meta_encode(uint8_t out[HB_META_LEN], uint8_t flags, uint32_t conn, uint64_t seq,
+void hb__meta_encode(uint8_t out[HB__META_LEN], uint8_t flags, uint32_t conn, uint64_t seq,
                      uint64_t received_ns);
 
 /*
@@ -51,29 +53,29 @@ void hb__meta_encode(uint8_t out[HB_META_LEN], uint8_t flags, uint32_t conn, uin
  * `stats` uses the key itself. (send_failed, which has a reason label, is
  * rendered apart.)
  */
-typedef struct hb_counter_family {
+typedef struct hb__counter_family {
     const char *key; /* "messages_received_total" */
     const char *help;
     uint64_t (*get)(const hb_counters *c);
-} hb_counter_family;
-extern const hb_counter_family hb__counter_families[];
+} hb__counter_family;
+extern const hb__counter_family hb__counter_families[];
 extern const size_t hb__n_counter_families;
 
 /* The JSON object of the events socket's frame 2. Caller frees. NULL on ENOMEM. */
 char *hb__event_json(const hb_event *e);
 
-typedef enum hb_ctl_op {
-    HB_OP_CONNECT = 0,
-    HB_OP_REMOVE,
-    HB_OP_SEND,
-    HB_OP_LIST,
-    HB_OP_STATS,
-    HB_OP_PING,
-} hb_ctl_op;
+typedef enum hb__ctl_op {
+    HB__OP_CONNECT = 0,
+    HB__OP_REMOVE,
+    HB__OP_SEND,
+    HB__OP_LIST,
+    HB__OP_STATS,
+    HB__OP_PING,
+} hb__ctl_op;
 
 /* A parsed control request. Strings point into `root` (owned). */
-typedef struct hb_ctl_req {
-    hb_ctl_op op;
+typedef struct hb__ctl_req {
+    hb__ctl_op op;
     json_t *root;
     const char *id; /* NULL if absent (stats) */
     size_t id_len;
@@ -83,15 +85,15 @@ typedef struct hb_ctl_req {
     const char *data;
     size_t data_len;
     bool binary;
-} hb_ctl_req;
+} hb__ctl_req;
 
 /*
  * Parse one control request frame. Returns 0 and fills *req (release with
  * hb__ctl_req_free), or an hb_err (HB_E_BAD_REQUEST, HB_E_UNKNOWN_OP,
  * HB_E_INVALID_OPTION) with a message for a person in msg.
  */
-int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_t cap);
-void hb__ctl_req_free(hb_ctl_req *req);
+int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size_t cap);
+void hb__ctl_req_free(hb__ctl_req *req);
 
 /* {"ok":false,"error":CODE,"message":MSG} as text. Caller frees. */
 char *hb__ctl_error_reply(int err, const char *message);
@@ -107,7 +109,7 @@ int hb__base64_decode(const char *in, size_t len, unsigned char **out, size_t *o
  * list (sorted by id). `bc` may be NULL. Caller frees. NULL on ENOMEM.
  */
 char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, size_t n,
-                         const hb_bridge_counters *bc);
+                         const hb__bridge_counters *bc);
 
 /* The JSON objects of the control ops `list` and `stats`. Caller owns. */
 json_t *hb__peer_info_json(const hb_peer_info *p);
@@ -125,7 +127,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
 
 /* ---- the bridge ---------------------------------------------------------- */
 
-typedef struct hb_bridge hb_bridge;
+typedef struct hb__bridge hb__bridge;
 
 /*
  * Allocate a bridge (queues, eventfd; no thread, no socket yet). `cfg` must
@@ -133,17 +135,17 @@ typedef struct hb_bridge hb_bridge;
  * `connect`); its largest max_message_size sizes ZMQ_MAXMSGSIZE of the
  * PULL and REP sockets. Main thread.
  */
-int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb_bridge **out);
+int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out);
 
 /* The sink to give to hb_pool_new. Its callbacks run on the pool's threads. */
-hb_sink hb__bridge_sink(hb_bridge *b);
+hb_sink hb__bridge_sink(hb__bridge *b);
 
 /*
  * Start the bridge thread, which creates and binds the four sockets. Blocks
  * until they are bound. Returns 0, or HB_E_BIND with a message naming the
  * endpoint and zmq_strerror in `err` (the thread is then gone). Main thread.
  */
-int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap);
+int hb__bridge_start(hb__bridge *b, hb_pool *pool, char *err, size_t cap);
 
 /*
  * Graceful shutdown, step 1: stop reading the send socket and answer
@@ -151,43 +153,39 @@ int hb__bridge_start(hb_bridge *b, hb_pool *pool, char *err, size_t cap);
  * has acknowledged, so every send read before is already queued in the
  * pool. Main thread.
  */
-void hb__bridge_begin_shutdown(hb_bridge *b);
+void hb__bridge_begin_shutdown(hb__bridge *b);
 
 /*
  * Step 2 (after hb_pool_shutdown): publish every event still in the
  * hand-off queue, close the sockets (the inbox one taken back from the loop
  * thread) with a bounded linger, join the thread.
  */
-void hb__bridge_finish(hb_bridge *b);
+void hb__bridge_finish(hb__bridge *b);
 
 /* Free everything (after hb_pool_destroy: the sink must be idle). */
-void hb__bridge_destroy(hb_bridge **b);
+void hb__bridge_destroy(hb__bridge **b);
 
 /* Monotonic ns of the bridge thread's last turn (for /healthz). Any thread. */
-uint64_t hb__bridge_heartbeat(hb_bridge *b);
+uint64_t hb__bridge_heartbeat(hb__bridge *b);
 
 /* True once the bridge thread stopped on a runtime failure. Any thread. */
-bool hb__bridge_failed(hb_bridge *b);
+bool hb__bridge_failed(hb__bridge *b);
 
-void hb__bridge_counters_get(hb_bridge *b, hb_bridge_counters *out);
-
-/*
- * Reload support: connect `peer` (copied) as soon as no peer with its id
- * is in the pool any more (its `removed` event is out). One entry per id:
- * a newer call for the same id replaces the older one. Any thread.
- */
-void hb__bridge_connect_after_removed(hb_bridge *b, const hb_peer_cfg *peer);
-
-/* Forget the pending reconnect of `id`, if any (a reload removed it or
- * applies it otherwise). Any thread. */
-void hb__bridge_cancel_pending(hb_bridge *b, const char *id);
+void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out);
 
 /*
- * Call fn for each id whose pending reconnect failed (fd_limit, out of
- * memory...) since the last call, and forget them; returns how many. The
- * main thread drops them from its file peers so a later reload adds them.
+ * The daemon's hook on the bridge thread (reload's pending reconnects wait
+ * for a peer's `removed` event, which this thread publishes). The bridge
+ * thread calls it after a turn in which a `removed` event went out, on its
+ * next turn after hb__bridge_poke, and every 50 ms for as long as it
+ * returns true (work left). It runs on the bridge thread and must not
+ * block. Set it on the main thread before hb__bridge_start.
  */
-size_t hb__bridge_take_failed(hb_bridge *b, void (*fn)(void *ud, const char *id), void *ud);
+typedef bool (*hb__bridge_hook)(void *ud, bool removed);
+void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud);
+
+/* Have the bridge thread call the hook on its next turn. Any thread. */
+void hb__bridge_poke(hb__bridge *b);
 
 /* Socket limits derived from the largest max_message_size (documented in
  * docs/operations.md): ZMQ_RCVHWM of the send PULL and ZMQ_MAXMSGSIZE of

@@ -1,18 +1,20 @@
 /*
- * control.c: the control REP socket's operations (SPEC.md section 6).
+ * control.c: the control REP socket and its operations (SPEC.md section 6).
  *
- * One request text in, one reply text out; the caller (the bridge thread)
- * owns the socket and guarantees every request gets exactly this reply.
+ * hb__control_serve (bridge thread) reads one request and always answers
+ * it: a REP socket that skips a reply locks. hb__ctl_handle is the pure
+ * part, one request text in, one reply text out (the fuzzer drives it).
  * Parsing is in wire.c; here each op calls the pool. A refused `send`
  * answers the error code alone (no event) and is counted. An id that is
  * not a valid peer id (SPEC.md section 3) is bad_request in every op, as on
  * the send socket ("*" is valid in `send` only).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/bridge.h"
+#include "bridge/bridge_int.h"
 
 static char *s_dump(json_t *o)
 {
@@ -34,7 +36,7 @@ static char *s_err(int err)
     return hb__ctl_error_reply(err, NULL);
 }
 
-static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_ctl_req *rq,
+static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb__ctl_req *rq,
                        const hb_logger *lg)
 {
     /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut there
@@ -88,14 +90,14 @@ static int s_send_to(hb_pool *pool, const char *id, bool star, const void *data,
 
 /* A peer id as SPEC.md section 3 defines it (hb_peer_id_valid refuses
  * control characters, so a U+0000 that JSON_ALLOW_NUL let through too). */
-static bool s_id_ok(const hb_ctl_req *rq)
+static bool s_id_ok(const hb__ctl_req *rq)
 {
     return hb_peer_id_valid(rq->id, rq->id_len);
 }
 
 #define S_BAD_ID "invalid id: 1..128 bytes of UTF-8, no \"*\", no control characters"
 
-static char *s_send(hb_pool *pool, const hb_ctl_req *rq)
+static char *s_send(hb_pool *pool, const hb__ctl_req *rq)
 {
     bool star = rq->id_len == 1 && rq->id[0] == '*';
     if (!star && !s_id_ok(rq)) {
@@ -137,7 +139,7 @@ static char *s_list(hb_pool *pool)
     return s_dump(o);
 }
 
-static char *s_stats(hb_pool *pool, const hb_ctl_req *rq)
+static char *s_stats(hb_pool *pool, const hb__ctl_req *rq)
 {
     if (rq->id) {
         hb_peer_info info;
@@ -158,21 +160,22 @@ static char *s_stats(hb_pool *pool, const hb_ctl_req *rq)
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_down,
                      const void *buf, size_t len, const hb_logger *lg)
 {
-    hb_ctl_req rq;
+    hb__ctl_req rq;
     char msg[256];
     int rc = hb__ctl_parse(buf, len, &rq, msg, sizeof(msg));
     if (rc) return hb__ctl_error_reply(rc, msg);
     char *reply = NULL;
-    if (shutting_down && (rq.op == HB_OP_CONNECT || rq.op == HB_OP_REMOVE || rq.op == HB_OP_SEND)) {
+    if (shutting_down &&
+        (rq.op == HB__OP_CONNECT || rq.op == HB__OP_REMOVE || rq.op == HB__OP_SEND)) {
         reply = s_err(HB_E_SHUTTING_DOWN);
         hb__ctl_req_free(&rq);
         return reply;
     }
     switch (rq.op) {
-    case HB_OP_CONNECT:
+    case HB__OP_CONNECT:
         reply = s_connect(pool, defaults, &rq, lg);
         break;
-    case HB_OP_REMOVE:
+    case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
             reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
             break;
@@ -181,19 +184,64 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, bool shutting_
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
         reply = rc ? s_err(rc) : s_ok();
         break;
-    case HB_OP_SEND:
+    case HB__OP_SEND:
         reply = s_send(pool, &rq);
         break;
-    case HB_OP_LIST:
+    case HB__OP_LIST:
         reply = s_list(pool);
         break;
-    case HB_OP_STATS:
+    case HB__OP_STATS:
         reply = s_stats(pool, &rq);
         break;
-    case HB_OP_PING:
+    case HB__OP_PING:
         reply = s_ok();
         break;
     }
     hb__ctl_req_free(&rq);
     return reply;
+}
+
+void hb__control_serve(hb__bridge *b)
+{
+    zmq_msg_t req;
+    zmq_msg_init(&req);
+    int total = 0;
+    bool ok = true;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, b->s_control, total ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            if (total == 0) {
+                zmq_msg_close(&req);
+                return;
+            }
+            ok = false;
+            break;
+        }
+        bool more = zmq_msg_more(&part);
+        if (total++ == 0) {
+            zmq_msg_move(&req, &part);
+        }
+        zmq_msg_close(&part);
+        if (!more) break;
+    }
+    char *reply;
+    if (!ok || total != 1) {
+        reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, "a request is exactly one frame");
+    } else {
+        pthread_mutex_lock(&b->mu);
+        bool stopping = b->cmd_stop_sends;
+        pthread_mutex_unlock(&b->mu);
+        reply = hb__ctl_handle(b->pool, b->defaults, stopping, zmq_msg_data(&req),
+                               zmq_msg_size(&req), b->lg);
+    }
+    zmq_msg_close(&req);
+    const char *fallback = "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}";
+    const char *r = reply ? reply : fallback;
+    /* REP must answer every request, or the socket locks: never skip this. */
+    if (zmq_send(b->s_control, r, strlen(r), 0) < 0)
+        HB_LOG(b->lg, HB_LOG_WARN, NULL, "control reply failed: %s", zmq_strerror(errno));
+    free(reply);
+    atomic_fetch_add_explicit(&b->c_control_requests, 1, memory_order_relaxed);
 }

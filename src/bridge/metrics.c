@@ -124,7 +124,7 @@ static uint64_t s_rc(const hb_counters *c)
 }
 
 /* Also the keys of the control op `stats` (wire.c). */
-const hb_counter_family hb__counter_families[] = {
+const hb__counter_family hb__counter_families[] = {
     {"messages_received_total", "WebSocket messages received from peers.", s_rx},
     {"messages_sent_total", "WebSocket messages written to peers.", s_tx},
     {"bytes_received_total", "Payload bytes received from peers.", s_brx},
@@ -135,7 +135,7 @@ const size_t hb__n_counter_families =
     sizeof(hb__counter_families) / sizeof(hb__counter_families[0]);
 
 char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, size_t n,
-                         const hb_bridge_counters *bc)
+                         const hb__bridge_counters *bc)
 {
     s_buf b = {0};
     char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
@@ -154,7 +154,7 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         }
 
     for (size_t f = 0; f < hb__n_counter_families; f++) {
-        const hb_counter_family *cf = &hb__counter_families[f];
+        const hb__counter_family *cf = &hb__counter_families[f];
         char name[64];
         snprintf(name, sizeof(name), "honeybee_%s", cf->key);
         s_header(&b, name, "counter", cf->help);

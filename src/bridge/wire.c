@@ -25,10 +25,10 @@ static void s_put_be(uint8_t *p, uint64_t v, int n)
     }
 }
 
-void hb__meta_encode(uint8_t out[HB_META_LEN], uint8_t flags, uint32_t conn, uint64_t seq,
+void hb__meta_encode(uint8_t out[HB__META_LEN], uint8_t flags, uint32_t conn, uint64_t seq,
                      uint64_t received_ns)
 {
-    out[0] = HB_META_VERSION;
+    out[0] = HB__META_VERSION;
     out[1] = flags;
     out[2] = 0;
     out[3] = 0;
@@ -90,10 +90,10 @@ char *hb__ctl_error_reply(int err, const char *message)
 
 static const struct {
     const char *name;
-    hb_ctl_op op;
+    hb__ctl_op op;
 } s_ops[] = {
-    {"connect", HB_OP_CONNECT}, {"remove", HB_OP_REMOVE}, {"send", HB_OP_SEND},
-    {"list", HB_OP_LIST},       {"stats", HB_OP_STATS},   {"ping", HB_OP_PING},
+    {"connect", HB__OP_CONNECT}, {"remove", HB__OP_REMOVE}, {"send", HB__OP_SEND},
+    {"list", HB__OP_LIST},       {"stats", HB__OP_STATS},   {"ping", HB__OP_PING},
 };
 
 /* A required or optional string member. Returns 0, or HB_E_BAD_REQUEST. */
@@ -115,7 +115,7 @@ static int s_get_str(json_t *root, const char *key, bool required, const char **
     return 0;
 }
 
-int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_t cap)
+int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size_t cap)
 {
     memset(req, 0, sizeof(*req));
     json_error_t jerr;
@@ -148,7 +148,7 @@ int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_
     }
     req->op = s_ops[i].op;
     switch (req->op) {
-    case HB_OP_CONNECT: {
+    case HB__OP_CONNECT: {
         if ((rc = s_get_str(root, "id", true, &req->id, &req->id_len, msg, cap))) goto err;
         if ((rc = s_get_str(root, "url", true, &req->url, &req->url_len, msg, cap))) goto err;
         if (!hb_peer_id_valid(req->id, req->id_len) || strlen(req->id) != req->id_len) {
@@ -173,10 +173,10 @@ int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_
         }
         break;
     }
-    case HB_OP_REMOVE:
+    case HB__OP_REMOVE:
         if ((rc = s_get_str(root, "id", true, &req->id, &req->id_len, msg, cap))) goto err;
         break;
-    case HB_OP_SEND: {
+    case HB__OP_SEND: {
         if ((rc = s_get_str(root, "id", true, &req->id, &req->id_len, msg, cap))) goto err;
         if ((rc = s_get_str(root, "data", true, &req->data, &req->data_len, msg, cap))) goto err;
         json_t *b = json_object_get(root, "binary");
@@ -190,11 +190,11 @@ int hb__ctl_parse(const void *buf, size_t len, hb_ctl_req *req, char *msg, size_
         }
         break;
     }
-    case HB_OP_STATS:
+    case HB__OP_STATS:
         if ((rc = s_get_str(root, "id", false, &req->id, &req->id_len, msg, cap))) goto err;
         break;
-    case HB_OP_LIST:
-    case HB_OP_PING:
+    case HB__OP_LIST:
+    case HB__OP_PING:
         break;
     }
     return 0;
@@ -203,7 +203,7 @@ err:
     return rc;
 }
 
-void hb__ctl_req_free(hb_ctl_req *req)
+void hb__ctl_req_free(hb__ctl_req *req)
 {
     json_decref(req->root);
     free(req->options);

@@ -7,10 +7,7 @@
  */
 #include "config/schema.h"
 
-#include "core/units.h"
-
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +49,7 @@ static void s_range(const hb__cfg_key *k, char *out, size_t cap)
     bool has_max = (k->flags & HB__F_MAX) && !(k->type == HB__T_INT && k->max >= INT_MAX);
     for (int i = 0; i < 2; i++) {
         double v = i ? k->max : k->min;
-        char *b = i ? hi : lo;
-        if (k->type == HB__T_DURATION)
-            hb__format_duration((uint64_t)v, b, sizeof lo);
-        else if (k->type == HB__T_SIZE)
-            hb__format_size((uint64_t)v, b, sizeof lo);
-        else
-            snprintf(b, sizeof lo, "%.15g", v);
+        hb__cfg_types[k->type].bound_text(v, i ? hi : lo, sizeof lo);
     }
     if (!(k->flags & HB__F_MIN))
         snprintf(out, cap, "%s", has_max ? hi : "");
@@ -89,15 +80,6 @@ static void s_comment(FILE *f, int indent, const char *text)
     }
 }
 
-/* The default as YAML: strings quoted, the rest as written in the table. */
-static void s_value(const hb__cfg_key *k, const char *v, char *out, size_t cap)
-{
-    if (k->type == HB__T_STRING || k->type == HB__T_OPTSTR)
-        snprintf(out, cap, "\"%s\"", v);
-    else
-        snprintf(out, cap, "%s", v);
-}
-
 /* Writes the rows of one section, opening group mappings as paths change. */
 static void s_write_rows(FILE *f, hb__cfg_section sec, int base)
 {
@@ -123,7 +105,7 @@ static void s_write_rows(FILE *f, hb__cfg_section sec, int base)
         char val[256];
         const char *name = dot ? dot + 1 : k->path;
         if (k->def)
-            s_value(k, k->def, val, sizeof val);
+            hb__cfg_types[k->type].yaml(k->def, val, sizeof val); /* strings quoted */
         else
             snprintf(val, sizeof val, "%s", hb__cfg_sample(k->path) ? hb__cfg_sample(k->path) : "");
         /* In the peer example the first key opens the list item. */

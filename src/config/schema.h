@@ -6,11 +6,13 @@
  * Each row is one key: the section it lives in, its path inside the
  * section, its type and where in the struct it goes, its default written the
  * way a user writes it (parsed by the same code as the file, so defaults can
- * never disagree with the parser), its bounds, an extra check, its unit, the
- * environment variable that overrides it and its documentation. Parsing
- * (YAML and the JSON of a control `connect`), defaults, validation, copy,
- * comparison, the example config and docs/config.md are all loops over this
- * table.
+ * never disagree with the parser), its bounds, flags (required, needs a
+ * restart...), an extra check, its unit, the environment variable that
+ * overrides it and its documentation. Parsing (YAML and the JSON of a
+ * control `connect`), defaults, validation, copy, comparison, the reload's
+ * restart check, the example config and docs/config.md are all loops over
+ * this table. Each value type has its own small interface (types.c), each
+ * extra check is a function (checks.c).
  */
 #ifndef HB_CONFIG_SCHEMA_H
 #define HB_CONFIG_SCHEMA_H
@@ -39,18 +41,8 @@ typedef enum hb__cfg_type {
     HB__T_ENUM,     /* an int-sized enum; names in `choices`, index = value */
     HB__T_HEADERS,  /* hb_header * with a size_t count at count_off */
     HB__T_STRLIST,  /* char ** with a size_t count at count_off */
+    HB__T__COUNT
 } hb__cfg_type;
-
-typedef enum hb__cfg_check {
-    HB__C_NONE,
-    HB__C_ENDPOINT, /* non-empty ZeroMQ endpoint "transport://address" */
-    HB__C_HTTP,     /* "" or "host:port" */
-    HB__C_PEER_ID,  /* hb_peer_id_valid */
-    HB__C_URL,      /* ws:// or wss:// with a host */
-    HB__C_HEADERS,  /* HTTP token names, values without control characters */
-    HB__C_TOKENS,   /* each item an HTTP token (subprotocols) */
-    HB__C_UTF8,     /* valid UTF-8 text (sent as WebSocket text) */
-} hb__cfg_check;
 
 enum {
     HB__F_MIN = 1u << 0,      /* min applies */
@@ -58,9 +50,34 @@ enum {
     HB__F_MAX = 1u << 2,      /* max applies */
     HB__F_REQUIRED = 1u << 3, /* no default: a peer must give it */
     HB__F_IDENTITY = 1u << 4, /* id, url: not allowed in connect `options` */
+    HB__F_RESTART = 1u << 5,  /* read only at start-up: a reload cannot apply a change */
 };
 
-typedef struct hb__cfg_key {
+typedef struct hb__cfg_key hb__cfg_key;
+typedef struct hb__errs hb__errs;
+typedef struct hb__node hb__node;
+
+/* A row's extra check on the value held in `base` (checks.c): records an
+ * error naming `key` at `line` and returns false when it fails. */
+typedef bool (*hb__cfg_checker)(const hb__cfg_key *k, const void *base, const char *file, int line,
+                                const char *key, hb__errs *errs);
+
+bool hb__cfg_check_endpoint(const hb__cfg_key *k, const void *base, const char *file, int line,
+                            const char *key, hb__errs *errs); /* "transport://address" */
+bool hb__cfg_check_http(const hb__cfg_key *k, const void *base, const char *file, int line,
+                        const char *key, hb__errs *errs); /* "" or "host:port" */
+bool hb__cfg_check_peer_id(const hb__cfg_key *k, const void *base, const char *file, int line,
+                           const char *key, hb__errs *errs); /* hb_peer_id_valid */
+bool hb__cfg_check_url(const hb__cfg_key *k, const void *base, const char *file, int line,
+                       const char *key, hb__errs *errs); /* ws:// or wss:// with a host */
+bool hb__cfg_check_headers(const hb__cfg_key *k, const void *base, const char *file, int line,
+                           const char *key, hb__errs *errs); /* token names, clean values */
+bool hb__cfg_check_tokens(const hb__cfg_key *k, const void *base, const char *file, int line,
+                          const char *key, hb__errs *errs); /* each item an HTTP token */
+bool hb__cfg_check_utf8(const hb__cfg_key *k, const void *base, const char *file, int line,
+                        const char *key, hb__errs *errs); /* text, or each item */
+
+struct hb__cfg_key {
     hb__cfg_section section;
     const char *path; /* inside the section, "reconnect.jitter" */
     hb__cfg_type type;
@@ -70,14 +87,42 @@ typedef struct hb__cfg_key {
     double min, max;  /* bounds, in ns or bytes for durations and sizes */
     unsigned flags;
     const char *const *choices; /* ENUM: NULL-terminated names */
-    hb__cfg_check check;
-    const char *unit; /* for the docs: "duration", "size", "messages", ... */
-    const char *env;  /* environment variable that overrides it, or NULL */
-    const char *doc;  /* one or two sentences for a person */
-} hb__cfg_key;
+    hb__cfg_checker check;      /* NULL: type and bounds only */
+    const char *unit;           /* for the docs: "duration", "size", "messages", ... */
+    const char *env;            /* environment variable that overrides it, or NULL */
+    const char *doc;            /* one or two sentences for a person */
+};
 
 extern const hb__cfg_key hb__cfg_keys[];
 extern const size_t hb__cfg_nkeys;
+
+/*
+ * A value type's interface (types.c). `set` parses a node into the row's
+ * field of `base`, replacing (and freeing) what was there; on failure it
+ * records an error naming `key` and leaves the field as it was. Numbers
+ * have `number` (the value for the row's bounds) and, for 64-bit values
+ * past 2^53, `above` (exact "> max"). `bound_text` and `yaml` write a bound
+ * and a default the way a user writes them. Types that own memory have
+ * `free` (leaves the field empty) and `copy` (after a struct copy, makes
+ * dst's field its own copy of src's; false on out of memory, dst's field
+ * then freeable); `counted` types keep a size_t count at count_off.
+ */
+typedef struct hb__cfg_type_ops {
+    const char *name;
+    bool (*set)(const hb__cfg_key *k, void *base, const hb__node *v, const char *file,
+                const char *key, hb__errs *errs);
+    double repr_min, repr_max; /* what the field's C type can hold */
+    double (*number)(const void *field);
+    bool (*above)(const void *field, double max);
+    void (*bound_text)(double v, char *out, size_t cap);
+    void (*yaml)(const char *def, char *out, size_t cap);
+    void (*free)(const hb__cfg_key *k, void *base);
+    bool (*copy)(const hb__cfg_key *k, void *dst, const void *src);
+    bool (*equal)(const hb__cfg_key *k, const void *a, const void *b);
+    bool counted;
+} hb__cfg_type_ops;
+
+extern const hb__cfg_type_ops hb__cfg_types[HB__T__COUNT];
 /* Top-level name of a section ("bridge", "pool", "peers", "log"). */
 const char *hb__cfg_section_name(hb__cfg_section s);
 
@@ -85,7 +130,7 @@ const char *hb__cfg_section_name(hb__cfg_section s);
 
 /* Problems found so far, kept sorted by line when rendered; capped so that a
  * hostile input cannot make the message list huge. */
-typedef struct hb__errs {
+struct hb__errs {
     struct hb__err_item {
         int line;
         char *text;
@@ -93,7 +138,7 @@ typedef struct hb__errs {
     size_t n, cap;
     size_t dropped;
     bool oom;
-} hb__errs;
+};
 
 /* Adds "FILE:LINE: KEY: message" (FILE: KEY: when line <= 0; KEY: when no
  * file). */
@@ -102,6 +147,8 @@ void hb__errs_add(hb__errs *e, const char *file, int line, const char *key, cons
 /* One problem per line, sorted by line (stable). Caller frees. Frees e. */
 char *hb__errs_take(hb__errs *e);
 void hb__errs_free(hb__errs *e);
+/* A value quoted for a message into buf: printable, at most ~40 characters. */
+const char *hb__cfg_quote(const char *s, size_t len, char *buf, size_t cap);
 
 /* ---- the parse tree (YAML or JSON) ------------------------------------------ */
 
@@ -110,7 +157,7 @@ typedef enum hb__node_kind { HB__N_SCALAR, HB__N_MAP, HB__N_SEQ } hb__node_kind;
 /* A loaded document: scalars keep their text, whether they were plain (not
  * quoted: YAML numbers, booleans and null are plain), and their line. A map
  * holds keys and values alternately in kids. */
-typedef struct hb__node {
+struct hb__node {
     hb__node_kind kind;
     int line; /* 1-based; 0 when unknown (JSON) */
     bool plain;
@@ -118,7 +165,7 @@ typedef struct hb__node {
     size_t len;
     struct hb__node **kids;
     size_t n, cap;
-} hb__node;
+};
 
 void hb__node_free(hb__node *n);
 
@@ -143,6 +190,14 @@ bool hb__cfg_set(const hb__cfg_key *k, void *base, const hb__node *v, const char
 /* Checks bounds and the row's check on the value held in `base`. */
 bool hb__cfg_check_value(const hb__cfg_key *k, const void *base, const char *file, int line,
                          const char *key, hb__errs *errs);
+
+/* Records the row's range as the error ("must be between 0 and 1"); with
+ * `repr`, the field's C type's limits stand in where the row has none. */
+void hb__cfg_range_error(const hb__cfg_key *k, bool repr, const char *file, int line,
+                         const char *key, hb__errs *errs);
+
+/* True when row k holds the same value in `a` and `b` (structs of its section). */
+bool hb__cfg_key_equal(const hb__cfg_key *k, const void *a, const void *b);
 
 /* Fills a struct of `section` with its defaults (strings allocated). */
 int hb__cfg_section_defaults(hb__cfg_section section, void *base);

@@ -78,15 +78,19 @@ int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
+            /* libyaml notices a broken construct where it gives up (the
+             * problem mark), often lines after the construct began (the
+             * context mark): the message leads with the line a person has to
+             * fix and names the other. */
             int line = (int)parser.problem_mark.line + 1;
+            const char *problem = parser.problem ? parser.problem : "error";
             if (parser.error == YAML_MEMORY_ERROR)
                 rc = HB_E_NOMEM;
             else if (parser.context)
-                hb__errs_add(errs, file, line, "(syntax)", "%s %s",
-                             parser.problem ? parser.problem : "error", parser.context);
+                hb__errs_add(errs, file, (int)parser.context_mark.line + 1, "(syntax)",
+                             "%s (opened here): %s at line %d", parser.context, problem, line);
             else
-                hb__errs_add(errs, file, line, "(syntax)", "%s",
-                             parser.problem ? parser.problem : "error");
+                hb__errs_add(errs, file, line, "(syntax)", "%s", problem);
             if (!rc) rc = HB_E_CONFIG;
             break;
         }

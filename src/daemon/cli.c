@@ -36,7 +36,7 @@ static const char s_help[] =
     "Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the peer list.\n"
     "Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration or arguments.\n";
 
-const char *hb_cli_config_path(void)
+const char *hb__cli_config_path(void)
 {
     return s_config_path;
 }
@@ -46,7 +46,7 @@ static int s_bad_args(const char *what, const char *arg)
 {
     fprintf(stderr, "honeybee-bridge: %s%s%s\n", what, arg ? " " : "", arg ? arg : "");
     fputs(s_usage, stderr);
-    return HB_EXIT_CONFIG;
+    return HB__EXIT_CONFIG;
 }
 
 /* Prints the collected problems (each line already "FILE:LINE: KEY: ..."). */
@@ -57,7 +57,7 @@ static void s_print_errors(const char *errors)
     if (n && errors[n - 1] != '\n') fputs("\n", stderr);
 }
 
-int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
+int hb__cli_handle(int argc, char **argv, hb_config **cfg_out)
 {
     *cfg_out = NULL;
     const char *path = NULL;
@@ -89,15 +89,15 @@ int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
     if (help) {
         fputs(s_usage, stdout);
         fputs(s_help, stdout);
-        return HB_EXIT_OK;
+        return HB__EXIT_OK;
     }
     if (version) {
         printf("honeybee-bridge %s\n", HB_VERSION_STRING);
-        return HB_EXIT_OK;
+        return HB__EXIT_OK;
     }
     if (print) {
         hb_config_write_example(stdout);
-        return fflush(stdout) == 0 ? HB_EXIT_OK : HB_EXIT_RUNTIME;
+        return fflush(stdout) == 0 ? HB__EXIT_OK : HB__EXIT_RUNTIME;
     }
 
     hb_config *cfg = NULL;
@@ -116,13 +116,13 @@ int hb_cli_handle(int argc, char **argv, hb_config **cfg_out)
         if (check)
             fprintf(stderr, "honeybee-bridge: %s: configuration is not valid\n",
                     path ? path : "built-in defaults");
-        return HB_EXIT_CONFIG;
+        return HB__EXIT_CONFIG;
     }
     if (check) {
         printf("%s: configuration OK (%zu peer%s)\n", path ? path : "built-in defaults",
                cfg->n_peers, cfg->n_peers == 1 ? "" : "s");
         hb_config_destroy(&cfg);
-        return HB_EXIT_OK;
+        return HB__EXIT_OK;
     }
     s_config_path = path;
     *cfg_out = cfg;

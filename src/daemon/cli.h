@@ -4,7 +4,7 @@
  *   honeybee-bridge [-c FILE | --config FILE] [--check] [--print-config]
  *                   [--version] [--help]
  *
- * main() calls hb_cli_handle first. This is the only part of the daemon,
+ * main() calls hb__cli_handle first. This is the only part of the daemon,
  * with main.c, that prints or picks exit codes. Main thread only, before any
  * other thread starts (it uses getenv and writes stdout/stderr).
  */
@@ -14,9 +14,9 @@
 #include "honeybee/config.h"
 
 /* Exit codes of SPEC.md section 2. */
-#define HB_EXIT_OK      0 /* clean shutdown, --help, --version, valid --check */
-#define HB_EXIT_RUNTIME 1 /* runtime failure, e.g. an endpoint cannot be bound */
-#define HB_EXIT_CONFIG  2 /* bad configuration or arguments */
+#define HB__EXIT_OK      0 /* clean shutdown, --help, --version, valid --check */
+#define HB__EXIT_RUNTIME 1 /* runtime failure, e.g. an endpoint cannot be bound */
+#define HB__EXIT_CONFIG  2 /* bad configuration or arguments */
 
 /*
  * Parses the arguments and does what they ask. Returns:
@@ -29,7 +29,7 @@
  *       printed to stderr as "FILE:LINE: KEY: message"; exit 2. *cfg_out is
  *       NULL.
  */
-int hb_cli_handle(int argc, char **argv, hb_config **cfg_out);
+int hb__cli_handle(int argc, char **argv, hb_config **cfg_out);
 
 /*
  * The path given with -c/--config, or NULL when running on defaults. Valid
@@ -38,6 +38,6 @@ int hb_cli_handle(int argc, char **argv, hb_config **cfg_out);
  * still hold), and on failure log the returned errors and keep the running
  * set. Without a file there is nothing to reload.
  */
-const char *hb_cli_config_path(void);
+const char *hb__cli_config_path(void);
 
 #endif

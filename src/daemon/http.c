@@ -30,11 +30,11 @@
 
 #define S_CHUNK 16384
 
-struct hb_http {
+struct hb__http {
     struct lws_context *ctx; /* HTTP thread only, after creation */
     pthread_t thread;
     _Atomic bool stop; /* main thread sets, HTTP thread reads */
-    hb_http_handler fn;
+    hb__http_handler fn;
     void *ud;
     const hb_logger *lg;
     char iface[INET6_ADDRSTRLEN + 1];
@@ -57,7 +57,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     s_req *rq = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
-        hb_http *h = lws_context_user(lws_get_context(wsi));
+        hb__http *h = lws_context_user(lws_get_context(wsi));
         int status = 404;
         const char *ctype = "text/plain; charset=utf-8";
         size_t blen = 0;
@@ -79,7 +79,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         size_t n = rq->len - rq->off;
         if (n > S_CHUNK) n = S_CHUNK;
         bool last = rq->off + n >= rq->len;
-        hb_http *h = lws_context_user(lws_get_context(wsi));
+        hb__http *h = lws_context_user(lws_get_context(wsi));
         unsigned char *buf = h->wbuf;
         if (n) memcpy(buf + LWS_PRE, rq->body + rq->off, n);
         int w = lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
@@ -114,7 +114,7 @@ static const struct lws_protocols s_protocols[] = {
 /* The HTTP thread: service until told to stop, then destroy the context. */
 static void *s_run(void *arg)
 {
-    hb_http *h = arg;
+    hb__http *h = arg;
     while (!atomic_load(&h->stop))
         if (lws_service(h->ctx, 0) < 0) {
             /* Broken context: stop serving (/healthz then fails to connect,
@@ -127,8 +127,8 @@ static void *s_run(void *arg)
     return NULL;
 }
 
-int hb__http_start(const char *hostport, hb_http_handler fn, void *ud, const hb_logger *lg,
-                   hb_http **out, char *err, size_t cap)
+int hb__http_start(const char *hostport, hb__http_handler fn, void *ud, const hb_logger *lg,
+                   hb__http **out, char *err, size_t cap)
 {
     char host[256];
     int port = 0;
@@ -158,7 +158,7 @@ int hb__http_start(const char *hostport, hb_http_handler fn, void *ud, const hb_
         return HB_E_BIND;
     }
     close(fd);
-    hb_http *h = calloc(1, sizeof(*h));
+    hb__http *h = calloc(1, sizeof(*h));
     if (!h) {
         freeaddrinfo(ai);
         return HB_E_NOMEM;
@@ -200,9 +200,9 @@ int hb__http_start(const char *hostport, hb_http_handler fn, void *ud, const hb_
     return 0;
 }
 
-void hb__http_stop(hb_http **hp)
+void hb__http_stop(hb__http **hp)
 {
-    hb_http *h = *hp;
+    hb__http *h = *hp;
     if (!h) return;
     atomic_store(&h->stop, true);
     /* The context lives until the thread has seen `stop`. A cancel that

@@ -4,16 +4,17 @@
  * Threads: the main thread (this file: arguments, signals, reload,
  * shutdown), the pool's loop thread (and its resolver threads; it also
  * publishes on the inbox socket), the bridge thread (the other ZeroMQ
- * sockets, src/bridge/bridge.c) and the HTTP thread
+ * sockets, src/bridge/) and the HTTP thread
  * (src/daemon/http.c). Signals are blocked in every thread and read here
  * from a signalfd, so no code runs in a signal handler.
  *
- * Start: configuration (cli.c), logger, bridge (binds the four endpoints;
- * failure = exit 1 naming the endpoint), pool, HTTP, then the peers of the
- * file. Stop (SIGTERM/SIGINT): /readyz 503, the bridge stops reading the
- * send socket (what it read is already queued), the pool drains and closes
- * every peer with 1001 and emits disconnected/removed, the bridge publishes
- * what is left and flushes within a bounded linger, exit 0.
+ * Start: configuration (cli.c), logger, the open file limit raised to the
+ * hard limit, bridge (binds the four endpoints; failure = exit 1 naming the
+ * endpoint), pool, HTTP, then the peers of the file. Stop (SIGTERM/SIGINT):
+ * /readyz 503, the bridge stops reading the send socket (what it read is
+ * already queued), the pool drains and closes every peer with 1001 and
+ * emits disconnected/removed, the bridge publishes what is left and flushes
+ * within a bounded linger, exit 0.
  *
  * Exit codes: 0 clean, 2 bad configuration or arguments (cli.c), 1 runtime
  * failure. This is the only place that exits.
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -62,10 +64,11 @@ typedef struct s_daemon {
     hb_config *cfg; /* the configuration the daemon started with */
     hb_logger lg;
     hb_log_stderr_opts lgo;
-    hb_bridge *bridge;
+    hb__bridge *bridge;
     hb_pool *pool;
-    hb_http *http;
-    hb_file_peers file_peers;   /* main thread */
+    hb__http *http;
+    hb__reconnects *reconnects; /* reload's pending reconnects */
+    hb__file_peers file_peers;  /* main thread */
     _Atomic bool ready;         /* every socket bound; read by the HTTP thread */
     _Atomic bool shutting_down; /* from the signal on */
 } s_daemon;
@@ -109,7 +112,7 @@ static char *s_http(void *ud, const char *path, int *status, const char **ctype,
         hb_pool_stats st;
         hb_peer_info *list = NULL;
         size_t n = 0;
-        hb_bridge_counters bc;
+        hb__bridge_counters bc;
         memset(&st, 0, sizeof(st));
         hb__bridge_counters_get(d->bridge, &bc);
         if (hb_pool_stats_get(d->pool, &st) != 0 || hb_pool_list(d->pool, &list, &n) != 0) {
@@ -145,12 +148,25 @@ static int s_op_remove(void *ud, const char *id)
 
 static void s_op_after(void *ud, const hb_peer_cfg *p)
 {
-    hb__bridge_connect_after_removed(((s_daemon *)ud)->bridge, p);
+    hb__reconnects_put(((s_daemon *)ud)->reconnects, p);
 }
 
 static void s_op_cancel(void *ud, const char *id)
 {
-    hb__bridge_cancel_pending(((s_daemon *)ud)->bridge, id);
+    hb__reconnects_cancel(((s_daemon *)ud)->reconnects, id);
+}
+
+/* The bridge thread's hook: a removed event went out, a reconnect was
+ * queued, or some still wait. */
+static bool s_bridge_hook(void *ud, bool removed)
+{
+    (void)removed;
+    return hb__reconnects_check(((s_daemon *)ud)->reconnects);
+}
+
+static void s_poke_bridge(void *ud)
+{
+    hb__bridge_poke(((s_daemon *)ud)->bridge);
 }
 
 static void s_drop_file_peer(void *ud, const char *id)
@@ -184,7 +200,7 @@ static void s_log_lines(s_daemon *d, hb_log_level lvl, const char *prefix, const
 
 static void s_reload(s_daemon *d)
 {
-    const char *path = hb_cli_config_path();
+    const char *path = hb__cli_config_path();
     if (!path) path = d->cfg->path;
     if (!path) {
         HB_LOG(&d->lg, HB_LOG_WARN, NULL, "SIGHUP: no configuration file (-c) to reload");
@@ -203,15 +219,18 @@ static void s_reload(s_daemon *d)
         return;
     }
     free(errors);
-    const char *what = NULL;
-    if (hb__reload_needs_restart(d->cfg, next, &what))
+    char what[256];
+    size_t n = hb__reload_needs_restart(d->cfg, next, what, sizeof what);
+    if (n)
         HB_LOG(&d->lg, HB_LOG_WARN, NULL,
-               "reload: %s changed; the bridge and log sections need a restart", what);
+               "reload: %s changed but %s only read at start-up: the running value%s "
+               "stay%s until a restart",
+               what, n == 1 ? "is" : "are", n == 1 ? "" : "s", n == 1 ? "s" : "");
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
-    hb__bridge_take_failed(d->bridge, s_drop_file_peer, &d->file_peers);
-    hb_reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
-    hb_reload_result r;
+    hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
+    hb__reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d, s_op_cancel};
+    hb__reload_result r;
     if (hb__reload_diff(&d->file_peers, next->peers, next->n_peers, &ops, &d->lg, &r) != 0)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, nothing changed");
     else
@@ -236,6 +255,23 @@ static int s_signalfd(sigset_t *set)
     return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* Many peers need many descriptors: raise the soft limit to the hard one
+ * before the pool exists (lws sizes its tables from it, and the pool
+ * budgets against it). The library never does this itself. */
+static void s_raise_nofile(const hb_logger *lg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    unsigned long long was = (unsigned long long)rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        HB_LOG(lg, HB_LOG_WARN, NULL, "cannot raise the open file limit from %llu: %s", was,
+               strerror(errno));
+    else
+        HB_LOG(lg, HB_LOG_DEBUG, NULL, "open file limit raised from %llu to %llu", was,
+               (unsigned long long)rl.rlim_cur);
+}
+
 static void s_shutdown(s_daemon *d, const char *why)
 {
     uint64_t t0 = hb__mono_ns();
@@ -254,7 +290,7 @@ int main(int argc, char **argv)
 {
     s_daemon d;
     memset(&d, 0, sizeof(d));
-    int rc = hb_cli_handle(argc, argv, &d.cfg);
+    int rc = hb__cli_handle(argc, argv, &d.cfg);
     if (rc != -1) return rc;
 
     d.lgo.json = d.cfg->log.format == HB_LOG_JSON;
@@ -262,7 +298,7 @@ int main(int argc, char **argv)
     d.lg.ud = &d.lgo;
     d.lg.level = d.cfg->log.level;
 
-    int exit_code = HB_EXIT_RUNTIME;
+    int exit_code = HB__EXIT_RUNTIME;
     sigset_t set;
     int sfd = s_signalfd(&set);
     if (sfd < 0) {
@@ -270,6 +306,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    s_raise_nofile(&d.lg);
     if (hb__bridge_new(d.cfg, &d.lg, &d.bridge) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot create the bridge");
         goto out;
@@ -285,6 +322,11 @@ int main(int argc, char **argv)
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot start the pool: %s", hb_strerror(rc));
         goto out;
     }
+    if (hb__reconnects_new(d.pool, &d.lg, s_poke_bridge, &d, &d.reconnects) != 0) {
+        HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
+        goto out;
+    }
+    hb__bridge_set_hook(d.bridge, s_bridge_hook, &d);
     char err[600];
     rc = hb__bridge_start(d.bridge, d.pool, err, sizeof(err));
     if (rc != 0) {
@@ -342,7 +384,7 @@ int main(int argc, char **argv)
         }
     }
     s_shutdown(&d, why);
-    exit_code = HB_EXIT_OK;
+    exit_code = HB__EXIT_OK;
 
 out:
     if (exit_code != 0) atomic_store(&d.shutting_down, true);
@@ -350,6 +392,7 @@ out:
     if (d.bridge) hb__bridge_finish(d.bridge);
     if (d.pool) hb_pool_destroy(&d.pool);
     hb__bridge_destroy(&d.bridge);
+    hb__reconnects_destroy(&d.reconnects);
     hb__file_peers_free(&d.file_peers);
     hb_config_destroy(&d.cfg);
     if (sfd >= 0) close(sfd);

@@ -1,20 +1,22 @@
 /*
- * reload.c: the SIGHUP diff (see reload.h). Runs on the main thread, which
- * owns the list of file peers; the pool calls it makes are any-thread.
- * A changed peer is removed now and connected again by the bridge thread
- * once the pool no longer knows its id, i.e. once its `removed` event is
- * out, so subscribers always see removed before the new added. There is at
- * most one such pending reconnect per id (the newest replaces an older
- * one), and a reload that removes the id, or connects it at once, cancels
- * it, so an old configuration never comes back. A peer whose connect fails
- * is not kept as a file peer, so the next reload tries it again.
+ * reload.c: the SIGHUP diff and the pending reconnects (see reload.h).
+ *
+ * The diff runs on the main thread, which owns the list of file peers; the
+ * pool calls it makes are any-thread. A changed peer is removed now and
+ * connected again by the bridge thread once the pool no longer knows its
+ * id, i.e. once its `removed` event is out (hb__reconnects). A peer whose
+ * connect fails is not kept as a file peer, so the next reload tries it
+ * again.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/schema.h"
 #include "daemon/reload.h"
 
-int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
+int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n)
 {
     hb_peer_cfg *copy = n ? calloc(n, sizeof(*copy)) : NULL;
     if (n && !copy) return HB_E_NOMEM;
@@ -30,7 +32,7 @@ int hb__file_peers_set(hb_file_peers *fp, const hb_peer_cfg *peers, size_t n)
     return 0;
 }
 
-void hb__file_peers_free(hb_file_peers *fp)
+void hb__file_peers_free(hb__file_peers *fp)
 {
     for (size_t i = 0; i < fp->n; i++) hb_peer_cfg_free(&fp->peers[i]);
     free(fp->peers);
@@ -46,7 +48,7 @@ static const hb_peer_cfg *s_find(const hb_peer_cfg *v, size_t n, const char *id)
 }
 
 /* Forget one id from a file-peer set (order kept). */
-void hb__file_peers_drop(hb_file_peers *fp, const char *id)
+void hb__file_peers_drop(hb__file_peers *fp, const char *id)
 {
     for (size_t i = 0; i < fp->n; i++)
         if (!strcmp(fp->peers[i].id, id)) {
@@ -57,12 +59,12 @@ void hb__file_peers_drop(hb_file_peers *fp, const char *id)
         }
 }
 
-int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
-                    const hb_reload_ops *ops, const hb_logger *lg, hb_reload_result *res)
+int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
+                    const hb__reload_ops *ops, const hb_logger *lg, hb__reload_result *res)
 {
-    hb_reload_result r = {0};
+    hb__reload_result r = {0};
     /* Copy first: on ENOMEM nothing has been touched. */
-    hb_file_peers fresh = {0};
+    hb__file_peers fresh = {0};
     if (hb__file_peers_set(&fresh, next, n_next) != 0) return HB_E_NOMEM;
 
     for (size_t i = 0; i < fp->n; i++) {
@@ -142,39 +144,211 @@ int hb__reload_diff(hb_file_peers *fp, const hb_peer_cfg *next, size_t n_next,
     return 0;
 }
 
-static bool s_str_eq(const char *a, const char *b)
+size_t hb__reload_needs_restart(const hb_config *running, const hb_config *next, char *what,
+                                size_t cap)
 {
-    return !strcmp(a ? a : "", b ? b : "");
+    size_t n = 0, len = 0;
+    if (cap) what[0] = '\0';
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        if (!(k->flags & HB__F_RESTART)) continue;
+        const void *a = hb__cfg_section_base((hb_config *)running, k->section);
+        const void *b = hb__cfg_section_base((hb_config *)next, k->section);
+        if (!a || !b || hb__cfg_key_equal(k, a, b)) continue;
+        if (len < cap) {
+            int w = snprintf(what + len, cap - len, "%s%s.%s", n ? ", " : "",
+                             hb__cfg_section_name(k->section), k->path);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    return n;
 }
 
-bool hb__reload_needs_restart(const hb_config *a, const hb_config *b, const char **what)
+/* ---- pending reconnects ---------------------------------------------------- */
+
+/* A pending reconnect, or, on the `failed` list, the id of one whose
+ * connect failed. */
+typedef struct s_pending {
+    struct s_pending *next;
+    hb_peer_cfg peer;
+    bool cancelled; /* a tombstone: only peer.id is set; drops older entries */
+} s_pending;
+
+struct hb__reconnects {
+    hb_pool *pool;
+    const hb_logger *lg;
+    void (*poke)(void *ud);
+    void *poke_ud;
+    pthread_mutex_t mu; /* protects the two lists */
+    s_pending *pending; /* connect once the old peer is gone */
+    s_pending *failed;  /* whose connect failed, for the main thread */
+};
+
+static void s_pending_free(s_pending *p)
 {
-    const hb_bridge_cfg *x = &a->bridge, *y = &b->bridge;
-    const char *w = NULL;
-    if (!s_str_eq(x->inbox, y->inbox))
-        w = "bridge.inbox";
-    else if (!s_str_eq(x->events, y->events))
-        w = "bridge.events";
-    else if (!s_str_eq(x->send, y->send))
-        w = "bridge.send";
-    else if (!s_str_eq(x->control, y->control))
-        w = "bridge.control";
-    else if (!s_str_eq(x->http, y->http))
-        w = "bridge.http";
-    else if (x->inbox_hwm != y->inbox_hwm)
-        w = "bridge.inbox_hwm";
-    else if (x->events_hwm != y->events_hwm)
-        w = "bridge.events_hwm";
-    else if (x->drain_timeout_ns != y->drain_timeout_ns)
-        w = "bridge.drain_timeout";
-    else if (x->events_queue != y->events_queue)
-        w = "bridge.events_queue";
-    else if (x->control_queue != y->control_queue)
-        w = "bridge.control_queue";
-    else if (a->log.level != b->log.level)
-        w = "log.level";
-    else if (a->log.format != b->log.format)
-        w = "log.format";
-    if (what) *what = w;
-    return w != NULL;
+    hb_peer_cfg_free(&p->peer);
+    free(p);
+}
+
+int hb__reconnects_new(hb_pool *pool, const hb_logger *lg, void (*poke)(void *ud), void *poke_ud,
+                       hb__reconnects **out)
+{
+    hb__reconnects *r = calloc(1, sizeof(*r));
+    if (!r) return HB_E_NOMEM;
+    r->pool = pool;
+    r->lg = lg;
+    r->poke = poke;
+    r->poke_ud = poke_ud;
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return 0;
+}
+
+void hb__reconnects_destroy(hb__reconnects **rp)
+{
+    hb__reconnects *r = *rp;
+    if (!r) return;
+    s_pending *lists[2] = {r->pending, r->failed};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            s_pending *p = lists[i];
+            lists[i] = p->next;
+            s_pending_free(p);
+        }
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    *rp = NULL;
+}
+
+/* Queue `p` (taken) as the one entry of its id: an older entry for the
+ * same id goes (the newest configuration wins). */
+static void s_pending_put(hb__reconnects *r, s_pending *p)
+{
+    pthread_mutex_lock(&r->mu);
+    for (s_pending **pp = &r->pending; *pp;) {
+        s_pending *q = *pp;
+        if (!strcmp(q->peer.id, p->peer.id)) {
+            *pp = q->next;
+            s_pending_free(q);
+        } else {
+            pp = &q->next;
+        }
+    }
+    p->next = r->pending;
+    r->pending = p;
+    pthread_mutex_unlock(&r->mu);
+    if (r->poke) r->poke(r->poke_ud);
+}
+
+void hb__reconnects_put(hb__reconnects *r, const hb_peer_cfg *peer)
+{
+    s_pending *p = calloc(1, sizeof(*p));
+    if (!p || hb_peer_cfg_copy(&p->peer, peer) != 0) {
+        free(p);
+        HB_LOG(r->lg, HB_LOG_ERROR, peer->id, "reload: out of memory");
+        return;
+    }
+    s_pending_put(r, p);
+}
+
+void hb__reconnects_cancel(hb__reconnects *r, const char *id)
+{
+    /* A tombstone rather than a plain unlink: the bridge thread may hold
+     * the entry outside the lock right now (hb__reconnects_check), and puts
+     * it back only if no newer entry for its id, tombstone included, exists. */
+    s_pending *p = calloc(1, sizeof(*p));
+    if (p) p->peer.id = strdup(id);
+    if (!p || !p->peer.id) {
+        free(p);
+        HB_LOG(r->lg, HB_LOG_ERROR, id, "reload: out of memory");
+        return;
+    }
+    p->cancelled = true;
+    s_pending_put(r, p);
+}
+
+bool hb__reconnects_check(hb__reconnects *r)
+{
+    pthread_mutex_lock(&r->mu);
+    s_pending *list = r->pending;
+    r->pending = NULL;
+    pthread_mutex_unlock(&r->mu);
+    s_pending *keep = NULL, *failed = NULL;
+    while (list) {
+        s_pending *p = list;
+        list = p->next;
+        if (p->cancelled) { /* it did its job when it was queued */
+            s_pending_free(p);
+            continue;
+        }
+        hb_peer_info info;
+        memset(&info, 0, sizeof(info));
+        int rc = hb_pool_peer_info(r->pool, p->peer.id, &info);
+        if (rc == 0) {
+            free(info.url);
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        rc = hb_pool_connect(r->pool, &p->peer);
+        if (rc == HB_E_PEER_EXISTS) { /* removed event not out yet: later */
+            p->next = keep;
+            keep = p;
+            continue;
+        }
+        if (rc) {
+            HB_LOG(r->lg, HB_LOG_ERROR, p->peer.id,
+                   "reload: reconnecting changed peer failed: %s (a later reload retries it)",
+                   hb_strerror(rc));
+            p->next = failed;
+            failed = p;
+            continue;
+        }
+        HB_LOG(r->lg, HB_LOG_INFO, p->peer.id, "reload: changed peer connected again (%s)",
+               p->peer.url);
+        s_pending_free(p);
+    }
+    pthread_mutex_lock(&r->mu);
+    while (keep) {
+        s_pending *p = keep;
+        keep = p->next;
+        /* A reload may have queued a newer entry for this id meanwhile (or
+         * cancelled it): the newer one wins, this one goes. */
+        bool superseded = false;
+        for (s_pending *q = r->pending; q && !superseded; q = q->next)
+            superseded = !strcmp(q->peer.id, p->peer.id);
+        if (superseded) {
+            s_pending_free(p);
+            continue;
+        }
+        p->next = r->pending;
+        r->pending = p;
+    }
+    while (failed) {
+        s_pending *p = failed;
+        failed = p->next;
+        p->next = r->failed;
+        r->failed = p;
+    }
+    bool waiting = r->pending != NULL;
+    pthread_mutex_unlock(&r->mu);
+    return waiting;
+}
+
+size_t hb__reconnects_take_failed(hb__reconnects *r, void (*fn)(void *ud, const char *id), void *ud)
+{
+    pthread_mutex_lock(&r->mu);
+    s_pending *list = r->failed;
+    r->failed = NULL;
+    pthread_mutex_unlock(&r->mu);
+    size_t n = 0;
+    while (list) {
+        s_pending *p = list;
+        list = p->next;
+        fn(ud, p->peer.id);
+        s_pending_free(p);
+        n++;
+    }
+    return n;
 }

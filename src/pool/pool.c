@@ -617,16 +617,11 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
         return HB_E_NOMEM;
     }
 
-    /* Raise the soft fd limit to the hard one before lws sizes its tables. */
+    /* The budget of descriptors is the soft limit as the program set it:
+     * the library never changes a process-wide limit (the daemon raises it
+     * at start, before this). */
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        if (rl.rlim_cur < rl.rlim_max) {
-            rlim_t want = rl.rlim_max;
-            rl.rlim_cur = want;
-            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
-        }
-        pool->fd_limit = rl.rlim_cur;
-    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) pool->fd_limit = rl.rlim_cur;
     pool->base_fds = s_count_fds();
 
     hb__loop_cfg lc = {.logger = cfg->logger,
@@ -703,7 +698,7 @@ int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
     else if (s_find(pool, peer->id, id_len))
         rc = HB_E_PEER_EXISTS;
     else if (pool->max_peers && pool->n_peers >= pool->max_peers)
-        rc = HB_E_FD_LIMIT;
+        rc = HB_E_PEER_LIMIT;
     else if (s_fd_exhausted(pool, pool->n_peers))
         rc = HB_E_FD_LIMIT;
     else

@@ -34,7 +34,8 @@ typedef struct hb__tls_cache hb__tls_cache;
 int hb__tls_cache_new(size_t out_headroom, uint64_t idle_ns, hb__tls_cache **out);
 /* Every session of the cache must be freed first. */
 void hb__tls_cache_free(hb__tls_cache **c);
-/* From the loop's tick: free profiles unused for idle_ns. */
+/* From the loop's tick: free profiles unused for idle_ns (counted from the
+ * first sweep that finds one unused, so it needs no clock of its own). */
 void hb__tls_cache_sweep(hb__tls_cache *c, uint64_t now_ns);
 /* Profiles alive (tests, stats). Any thread. */
 uint32_t hb__tls_cache_count(const hb__tls_cache *c);
@@ -45,6 +46,8 @@ int hb__tls_profile_check(const hb__tls_profile *p, char *err, size_t errlen);
 
 /* ---- resumption: what a peer keeps across its reconnects ----------------- */
 
+/* It offers a session again only for the same host, verify flag and
+ * profile. It must outlive every session it was given to. */
 typedef struct hb__tls_memo hb__tls_memo;
 hb__tls_memo *hb__tls_memo_new(void);
 void hb__tls_memo_free(hb__tls_memo **m);
@@ -71,20 +74,29 @@ int hb__tls_new(hb__tls_cache *c, const hb__tls_profile *p, const char *host, bo
                 hb__tls_memo *memo, hb__tls **out, char *err, size_t errlen);
 void hb__tls_free(hb__tls **t);
 
-/* Ciphertext received from the socket; all of it is taken. */
+/* Ciphertext received from the socket; all of it is taken (copied).
+ * 0, or -1 when out of memory. */
 int hb__tls_put(hb__tls *t, const uint8_t *p, size_t n);
 /* Drive the handshake: OK once established, WANT while it needs the
  * peer, FAIL with err ("certificate verify failed: hostname mismatch",
- * "alert handshake failure", ...). Output may be pending after any call. */
+ * "TLS alert handshake failure from the peer", ...). Output may be pending
+ * after any call (after FAIL: the alert we send; writing it is polite).
+ * With TLS 1.3 a server that refuses our client certificate says so after
+ * our side is done: OK here, then FAIL on the first hb__tls_read. */
 hb__tls_status hb__tls_handshake(hb__tls *t, char *err, size_t errlen);
 /*
  * Decrypted plaintext, at most `cap` bytes into buf; *got is how many.
  * OK with *got > 0: more may follow, call again. WANT: nothing more until
  * more ciphertext is put. CLOSED: close_notify. FAIL: err says why.
+ * The socket's EOF never reaches this layer: a peer that closes without
+ * close_notify leaves it at WANT, and the transport reports the EOF as a
+ * lost connection ("peer closed the connection during the TLS handshake"
+ * if it came before the handshake was done).
  */
 hb__tls_status hb__tls_read(hb__tls *t, uint8_t *buf, size_t cap, size_t *got, char *err,
                             size_t errlen);
-/* Encrypt all of p[0..n) into pending output. 0 or -1 (failed session). */
+/* Encrypt all of p[0..n) into pending output. 0 or -1 (failed session,
+ * or the handshake is not done). */
 int hb__tls_write(hb__tls *t, const uint8_t *p, size_t n);
 /* Send close_notify (pending output). */
 void hb__tls_shutdown(hb__tls *t);

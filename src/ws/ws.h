@@ -7,8 +7,9 @@
  * socket and TLS; it feeds received plaintext to hb__ws_hs_feed until the
  * handshake is done, then to hb__ws_feed, and it writes what
  * hb__ws_hs_new and hb__ws_frame build. Libraries: http-parser parses the
- * server's answer, wslay's frame layer parses frames (see ws/*.c for what
- * each is used for and why), OpenSSL gives SHA-1, base64 and random bytes.
+ * server's answer (handshake.c); frames are parsed in frame.c, which says
+ * why not by wslay's frame layer (wslay is its test oracle); OpenSSL gives
+ * SHA-1, base64 and random bytes.
  *
  * Nothing a peer sends can make the codec write outside its buffers or hold
  * more than a bounded amount: the response head is capped (max_response),
@@ -126,7 +127,8 @@ typedef enum hb__ws_status {
     HB__WS_ERR_PROTOCOL,  /* close 1002: masked frame, RSV bits, reserved opcode, control
                              frame > 125 bytes or fragmented, continuation without a start,
                              new message inside a fragmented one, a 64-bit length with the
-                             top bit set, a bad close payload (1 byte, invalid code) */
+                             top bit set, a length not in its shortest form, a bad close
+                             payload (1 byte, invalid code) */
     HB__WS_ERR_TOO_LARGE, /* close 1009: a frame header declared more than
                              max_message_size, summed over the message's fragments; reported
                              when the header arrives, before any of its payload */
@@ -151,7 +153,9 @@ hb__ws_status hb__ws_feed(hb__ws *ws, const uint8_t *p, size_t n, const hb__ws_c
 /*
  * Release what the decoder holds while it waits between frames (called by
  * the transport when a connection has been quiet, to keep idle peers
- * small); the next hb__ws_feed gets it back. A no-op mid-frame.
+ * small); the next hb__ws_feed gets it back. A no-op mid-frame. (Today the
+ * decoder holds nothing outside its fixed-size hb__ws, about 200 bytes,
+ * so this is always a no-op; it stays so the transport need not care.)
  */
 void hb__ws_trim(hb__ws *ws);
 
@@ -166,11 +170,16 @@ void hb__ws_trim(hb__ws *ws);
  * payload + len. So a buffer with HB__WS_MAX_HEADER bytes of headroom in
  * front of its payload is written as one frame with no copy. `fin` false
  * starts or continues a fragmented message. Control frames: len <= 125.
+ * Never fails (a host whose OpenSSL and kernel both fail to give random
+ * bytes aborts rather than send predictable masks).
  */
 uint8_t *hb__ws_frame(hb__ws *ws, int opcode, bool fin, uint8_t *payload, size_t len);
 
 /* A close frame's payload: the code, then the reason cut to 123 bytes on
- * a UTF-8 boundary. Writes into out[125]; returns its length. */
+ * a UTF-8 boundary. Writes into out[125]; returns its length. A code that
+ * may not be sent (1005 from on_close when the peer gave none, 1006, 1015,
+ * anything outside 1000-1003, 1007-1014, 3000-4999) gives 0: a close
+ * frame with no payload. A reason that is not UTF-8 is left out. */
 size_t hb__ws_close_payload(uint8_t out[125], uint16_t code, const char *reason);
 
 #endif

@@ -60,7 +60,7 @@ static void s_check_str(const char *s, size_t len)
     if (!s || s[len] != '\0' || strlen(s) > len) abort();
 }
 
-static void s_check_connect(const hb_ctl_req *rq)
+static void s_check_connect(const hb__ctl_req *rq)
 {
     s_check_str(rq->id, rq->id_len);
     if (!rq->url) abort();
@@ -86,7 +86,7 @@ static void s_check_connect(const hb_ctl_req *rq)
     free(errors);
 }
 
-static void s_check_send(const hb_ctl_req *rq)
+static void s_check_send(const hb__ctl_req *rq)
 {
     s_check_str(rq->id, rq->id_len);
     s_check_str(rq->data, rq->data_len);
@@ -109,7 +109,7 @@ static void s_check_send(const hb_ctl_req *rq)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!s_defaults && hb_config_defaults(&s_defaults) != 0) abort();
-    hb_ctl_req rq;
+    hb__ctl_req rq;
     char msg[256];
     memset(msg, 'x', sizeof(msg)); /* an unset message would show as unterminated */
     int rc = hb__ctl_parse(data, size, &rq, msg, sizeof(msg));
@@ -125,21 +125,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!rq.root || !json_is_object(rq.root)) abort();
     switch (rq.op) {
-    case HB_OP_CONNECT:
+    case HB__OP_CONNECT:
         s_check_connect(&rq);
         break;
-    case HB_OP_REMOVE:
+    case HB__OP_REMOVE:
         s_check_str(rq.id, rq.id_len);
         (void)hb_peer_id_valid(rq.id, rq.id_len);
         break;
-    case HB_OP_SEND:
+    case HB__OP_SEND:
         s_check_send(&rq);
         break;
-    case HB_OP_STATS:
+    case HB__OP_STATS:
         if (rq.id) s_check_str(rq.id, rq.id_len);
         break;
-    case HB_OP_LIST:
-    case HB_OP_PING:
+    case HB__OP_LIST:
+    case HB__OP_PING:
         break;
     default:
         abort();

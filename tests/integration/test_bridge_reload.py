@@ -7,7 +7,10 @@
   does not bring an older configuration back (one pending reconnect per
   id, cancelled on removal);
 - a file peer whose connect failed (fd_limit near RLIMIT_NOFILE) is not
-  taken for a file peer: a later reload with the same entry connects it.
+  taken for a file peer: a later reload with the same entry connects it;
+- a key read only at start-up (bridge.max_handshakes, log.level: the
+  schema table's restart column) is named in a warning, and the reload
+  applies the rest.
 """
 
 import os
@@ -120,5 +123,26 @@ def test_failed_connect_retried():
         ev.close()
 
 
+def test_restart_only_keys():
+    s1 = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "a", "url": s1.url}]) as b:
+            b.wait_state("a", "connected")
+            cfg = dict(b.cfg)
+            cfg["bridge"] = dict(cfg["bridge"], max_handshakes=3)
+            cfg["log"] = {"level": "info"}
+            cfg["peers"] = [{"id": "a", "url": s1.url}, {"id": "b", "url": s1.url}]
+            reload(b, cfg)
+            warn = [ln for ln in b.stderr().splitlines() if "only read at start-up" in ln]
+            assert len(warn) == 1, b.stderr()[-3000:]
+            assert "reload: bridge.max_handshakes, log.level changed" in warn[0], warn
+            # The rest of the file is applied; the log level is not (still debug).
+            b.wait_state("b", "connected")
+            assert "DEBUG [peer=b] added" in b.stderr(), b.stderr()[-3000:]
+    finally:
+        s1.stop()
+
+
 if __name__ == "__main__":
-    H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried])
+    H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried,
+           test_restart_only_keys])

@@ -1,5 +1,6 @@
 /*
- * test_pool_fixes.c: regressions found in review, each against real sockets:
+ * test_pool_faults.c: how the pool meets faults, against real sockets (each
+ * one found in review):
  *   - a host-name peer whose dial fails inside lws's connect call (no file
  *     descriptor left) must not free the connection twice (ASan catches
  *     it);

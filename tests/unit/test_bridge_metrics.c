@@ -49,7 +49,7 @@ static void test_render(void **state)
     p[1].state = HB_STATE_WAITING;
     p[1].counters.reconnects = 2;
 
-    hb_bridge_counters bc = {.events_dropped = 4};
+    hb__bridge_counters bc = {.events_dropped = 4};
     char *t = hb__metrics_render(&st, p, 2, &bc);
     assert_non_null(t);
 

@@ -16,12 +16,12 @@
 
 static void test_meta_layout(void **state)
 {
-    uint8_t m[HB_META_LEN];
+    uint8_t m[HB__META_LEN];
     hb__meta_encode(m, HB_MSG_F_BINARY, 0x01020304u, 0x1112131415161718ull, 0x2122232425262728ull);
-    const uint8_t want[HB_META_LEN] = {1,    1,    0,    0,    1,    2,    3,    4,
-                                       0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
-                                       0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28};
-    assert_memory_equal(m, want, HB_META_LEN);
+    const uint8_t want[HB__META_LEN] = {1,    1,    0,    0,    1,    2,    3,    4,
+                                        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,
+                                        0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28};
+    assert_memory_equal(m, want, HB__META_LEN);
     hb__meta_encode(m, 0, 1, 1, 0);
     assert_int_equal(m[0], 1);
     assert_int_equal(m[1], 0);
@@ -99,7 +99,7 @@ static void test_event_json_minimal(void **state)
 
 static int s_parse_err(const char *txt)
 {
-    hb_ctl_req rq;
+    hb__ctl_req rq;
     char msg[256];
     int rc = hb__ctl_parse(txt, strlen(txt), &rq, msg, sizeof(msg));
     if (rc == 0)
@@ -160,12 +160,12 @@ static void test_ctl_parse_errors(void **state)
 
 static void test_ctl_parse_ok(void **state)
 {
-    hb_ctl_req rq;
+    hb__ctl_req rq;
     char msg[256];
     const char *t = "{\"op\":\"connect\",\"id\":\"r1\",\"url\":\"ws://h/\","
                     "\"options\":{\"send_queue\":5},\"extra\":true}";
     assert_int_equal(hb__ctl_parse(t, strlen(t), &rq, msg, sizeof(msg)), 0);
-    assert_int_equal(rq.op, HB_OP_CONNECT);
+    assert_int_equal(rq.op, HB__OP_CONNECT);
     assert_string_equal(rq.id, "r1");
     assert_string_equal(rq.url, "ws://h/");
     assert_string_equal(rq.options, "{\"send_queue\":5}");
@@ -173,7 +173,7 @@ static void test_ctl_parse_ok(void **state)
 
     t = "{\"op\":\"send\",\"id\":\"r1\",\"data\":\"a\\u0000b\",\"binary\":false}";
     assert_int_equal(hb__ctl_parse(t, strlen(t), &rq, msg, sizeof(msg)), 0);
-    assert_int_equal(rq.op, HB_OP_SEND);
+    assert_int_equal(rq.op, HB__OP_SEND);
     assert_int_equal(rq.data_len, 3);
     assert_memory_equal(rq.data, "a\0b", 3);
     assert_false(rq.binary);
@@ -186,7 +186,7 @@ static void test_ctl_parse_ok(void **state)
 
     const char *simple[] = {"{\"op\":\"list\"}", "{\"op\":\"ping\"}", "{\"op\":\"stats\"}",
                             "{\"op\":\"remove\",\"id\":\"x\"}"};
-    hb_ctl_op ops[] = {HB_OP_LIST, HB_OP_PING, HB_OP_STATS, HB_OP_REMOVE};
+    hb__ctl_op ops[] = {HB__OP_LIST, HB__OP_PING, HB__OP_STATS, HB__OP_REMOVE};
     for (int i = 0; i < 4; i++) {
         assert_int_equal(hb__ctl_parse(simple[i], strlen(simple[i]), &rq, msg, sizeof(msg)), 0);
         assert_int_equal(rq.op, ops[i]);

@@ -508,10 +508,20 @@ static void test_syntax_errors(void **state)
                              "  inbox: tcp://127.0.0.1:1\n"
                              "  events: [unclosed\n"
                              "pool:\n");
-    has_prefix(e, "conf.yaml:4: (syntax): ");
+    /* Named where the construct began, and where libyaml gave up. */
+    has_line(e, "conf.yaml:3: (syntax): while parsing a flow sequence (opened here): did not "
+                "find expected ',' or ']' at line 4");
     assert_int_equal(count_lines(e), 1);
+    e = load_bad("bridge: [unclosed\n"
+                 "pool: {}\n");
+    has_line(e, "conf.yaml:1: (syntax): while parsing a flow sequence (opened here): did not "
+                "find expected ',' or ']' at line 2");
+    e = load_bad("pool:\n  app: \"never closed\n\n");
+    has_line(e, "conf.yaml:2: (syntax): while scanning a quoted scalar (opened here): found "
+                "unexpected end of stream at line 4");
     e = load_bad("bridge:\n  inbox: a\n bad indent: 1\n");
-    has_prefix(e, "conf.yaml:3: (syntax): ");
+    has_line(e, "conf.yaml:1: (syntax): while parsing a block mapping (opened here): did not "
+                "find expected key at line 3");
     e = load_bad("pool:\n  send_queue: 1\n  send_queue: 2\n");
     has_line(e, "conf.yaml:3: pool.send_queue: duplicate key");
     e = load_bad("pool: {}\npool: {}\n");

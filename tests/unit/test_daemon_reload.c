@@ -1,8 +1,15 @@
 /*
- * test_bridge_reload.c: the SIGHUP diff of src/daemon/reload.c against a
- * mock pool: added connect, gone are removed, changed are removed and
- * connected after their removed event, unchanged are untouched, and a
- * changed `pool` section changes every peer that inherits it.
+ * test_daemon_reload.c: src/daemon/reload.c.
+ *
+ * - The SIGHUP diff against a mock pool: added connect, gone are removed,
+ *   changed are removed and connected after their removed event, unchanged
+ *   are untouched, and a changed `pool` section changes every peer that
+ *   inherits it.
+ * - The pending reconnects against a real pool (no thread drives them
+ *   here: the test calls the check the bridge thread would): one entry per
+ *   id, the newest replaces an older one, a cancel leaves a tombstone the
+ *   check drops, the entry connected carries the newest configuration, and
+ *   one whose connect fails is handed to the main thread.
  *
  * reload.c lives in the daemon (not the library), so it is compiled in.
  */
@@ -13,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "../support/stubs.h"
 #include "daemon/reload.c"
 
 typedef struct s_mock {
@@ -80,11 +89,11 @@ static const char *s_v2 = "peers:\n"
 static void test_diff(void **state)
 {
     hb_config *a = s_load(s_v1), *b = s_load(s_v2);
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "cancel:gone remove:gone remove:change after:change connect:new ");
     assert_int_equal(r.added, 1);
@@ -118,10 +127,10 @@ static void test_control_peer_not_adopted(void **state)
 {
     hb_config *a = s_load("peers: []\n");
     hb_config *b = s_load("peers:\n  - id: taken\n    url: ws://127.0.0.1:1/\n");
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_PEER_EXISTS};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_int_equal(r.failed, 1);
     assert_int_equal(fp.n, 0); /* not a file peer: a reload without it keeps it */
@@ -143,11 +152,11 @@ static void test_pool_section_changes_inheritors(void **state)
                           "peers:\n"
                           "  - id: inherits\n    url: ws://127.0.0.1:1/\n"
                           "  - id: own\n    url: ws://127.0.0.1:2/\n    send_queue: 5\n");
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     assert_int_equal(hb__file_peers_set(&fp, a->peers, a->n_peers), 0);
     s_mock m = {.remove_rc = 0};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, b->peers, b->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "remove:inherits after:inherits ");
     assert_int_equal(r.unchanged, 1);
@@ -162,10 +171,10 @@ static void test_pool_section_changes_inheritors(void **state)
 static void test_failed_connect_retried(void **state)
 {
     hb_config *a = s_load("peers:\n  - id: p\n    url: ws://127.0.0.1:1/\n");
-    hb_file_peers fp = {0};
+    hb__file_peers fp = {0};
     s_mock m = {.connect_rc = HB_E_FD_LIMIT};
-    hb_reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
-    hb_reload_result r;
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel};
+    hb__reload_result r;
     assert_int_equal(hb__reload_diff(&fp, a->peers, a->n_peers, &ops, NULL, &r), 0);
     assert_string_equal(m.log, "connect:p ");
     assert_int_equal(r.failed, 1);
@@ -205,15 +214,189 @@ static void test_needs_restart(void **state)
     hb_config *a = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\n");
     hb_config *b = s_load("bridge:\n  inbox: tcp://127.0.0.1:5001\n");
     hb_config *c = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\nlog:\n  level: debug\n");
-    const char *what = NULL;
-    assert_false(hb__reload_needs_restart(a, a, &what));
-    assert_true(hb__reload_needs_restart(a, b, &what));
+    /* max_handshakes is read only at start-up (the pool's handshake cap). */
+    hb_config *d = s_load("bridge:\n  inbox: tcp://127.0.0.1:5001\n  max_handshakes: 7\n"
+                          "log: {level: debug}\npool: {send_queue: 3}\n");
+    /* pool and peers are what a reload applies. */
+    hb_config *e = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\npool: {send_queue: 3}\n"
+                          "peers: [{id: x, url: 'ws://127.0.0.1:1/'}]\n");
+    char what[256];
+    assert_int_equal(hb__reload_needs_restart(a, a, what, sizeof what), 0);
+    assert_string_equal(what, "");
+    assert_int_equal(hb__reload_needs_restart(a, b, what, sizeof what), 1);
     assert_string_equal(what, "bridge.inbox");
-    assert_true(hb__reload_needs_restart(a, c, &what));
+    assert_int_equal(hb__reload_needs_restart(a, c, what, sizeof what), 1);
     assert_string_equal(what, "log.level");
+    assert_int_equal(hb__reload_needs_restart(a, d, what, sizeof what), 3);
+    assert_string_equal(what, "bridge.inbox, bridge.max_handshakes, log.level");
+    assert_int_equal(hb__reload_needs_restart(a, e, what, sizeof what), 0);
+    /* Truncated to the buffer, still counted. */
+    char small[8];
+    assert_int_equal(hb__reload_needs_restart(a, d, small, sizeof small), 3);
+    assert_string_equal(small, "bridge.");
     hb_config_destroy(&a);
     hb_config_destroy(&b);
     hb_config_destroy(&c);
+    hb_config_destroy(&d);
+    hb_config_destroy(&e);
+}
+
+/* The column decides: every key of the sections the daemon reads only at
+ * start-up (bridge, log) is marked, and no key a reload applies is. */
+static void test_restart_column(void **state)
+{
+    for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+        const hb__cfg_key *k = &hb__cfg_keys[i];
+        bool start_only = k->section == HB__S_BRIDGE || k->section == HB__S_LOG;
+        if (start_only != !!(k->flags & HB__F_RESTART))
+            fail_msg("%s.%s: restart flag is wrong", hb__cfg_section_name(k->section), k->path);
+    }
+}
+
+/* ---- pending reconnects ---------------------------------------------------- */
+
+static size_t s_pending_count(hb__reconnects *r, const char *id, const char **url, bool *tomb)
+{
+    size_t n = 0;
+    for (s_pending *p = r->pending; p; p = p->next)
+        if (!strcmp(p->peer.id, id)) {
+            n++;
+            if (url) *url = p->peer.url;
+            if (tomb) *tomb = p->cancelled;
+        }
+    return n;
+}
+
+static void s_peer(hb_peer_cfg *p, const hb_config *cfg, const char *id, const char *url)
+{
+    memset(p, 0, sizeof(*p));
+    char *errors = NULL;
+    assert_int_equal(hb_peer_cfg_from_json(&cfg->pool, id, url, NULL, p, &errors), 0);
+    free(errors);
+}
+
+static void s_count_poke(void *ud)
+{
+    ++*(int *)ud;
+}
+
+/* A pool whose sink frees what it gets (the stubs'), at most max_peers. */
+static hb_pool *s_pool(uint32_t max_peers)
+{
+    hb_pool_config pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.sink.inbox = hbts_sink_inbox;
+    pc.sink.event = hbts_sink_event;
+    pc.max_peers = max_peers;
+    hb_pool *pool = NULL;
+    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    return pool;
+}
+
+static void test_pending_newest_wins(void **state)
+{
+    hb_config *cfg = s_load("log: {level: error}\n");
+    hb_pool *pool = s_pool(0);
+    int pokes = 0;
+    hb__reconnects *r = NULL;
+    assert_int_equal(hb__reconnects_new(pool, NULL, s_count_poke, &pokes, &r), 0);
+    hb_peer_cfg v2, v3, other;
+    s_peer(&v2, cfg, "a", "ws://127.0.0.1:2/");
+    s_peer(&v3, cfg, "a", "ws://127.0.0.1:3/");
+    s_peer(&other, cfg, "b", "ws://127.0.0.1:4/");
+
+    hb__reconnects_put(r, &v2);
+    hb__reconnects_put(r, &other);
+    hb__reconnects_put(r, &v3); /* a second reload changed a again */
+    assert_int_equal(pokes, 3); /* each put asks the bridge thread for a check */
+    const char *url = NULL;
+    bool tomb = true;
+    assert_int_equal(s_pending_count(r, "a", &url, &tomb), 1);
+    assert_string_equal(url, "ws://127.0.0.1:3/");
+    assert_false(tomb);
+    assert_int_equal(s_pending_count(r, "b", NULL, NULL), 1);
+
+    /* A reload that removes `a` cancels its reconnect. */
+    hb__reconnects_cancel(r, "a");
+    assert_int_equal(s_pending_count(r, "a", NULL, &tomb), 1);
+    assert_true(tomb);
+    assert_int_equal(s_pending_count(r, "b", NULL, NULL), 1);
+
+    /* The tombstone goes, `b` (not in the pool) connects; nothing waits. */
+    assert_false(hb__reconnects_check(r));
+    assert_null(r->pending);
+    hb_peer_info info;
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(hb_pool_peer_info(pool, "a", &info), HB_E_UNKNOWN_PEER);
+    assert_int_equal(hb_pool_peer_info(pool, "b", &info), 0);
+    free(info.url);
+
+    /* A changed peer that is still in the pool waits; the newest entry is
+     * the one connected once the old one is gone. */
+    hb_peer_cfg b2, b3;
+    s_peer(&b2, cfg, "b", "ws://127.0.0.1:5/");
+    s_peer(&b3, cfg, "b", "ws://127.0.0.1:6/");
+    hb__reconnects_put(r, &b2);
+    assert_true(hb__reconnects_check(r)); /* still waiting */
+    assert_int_equal(s_pending_count(r, "b", &url, NULL), 1);
+    hb__reconnects_put(r, &b3);
+    assert_int_equal(s_pending_count(r, "b", &url, NULL), 1);
+    assert_string_equal(url, "ws://127.0.0.1:6/");
+    assert_int_equal(hb_pool_remove(pool, "b"), 0);
+    for (int i = 0; i < 500 && hb__reconnects_check(r); i++) /* until b's removed is out */
+        usleep(10000);
+    assert_null(r->pending);
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(hb_pool_peer_info(pool, "b", &info), 0);
+    assert_string_equal(info.url, "ws://127.0.0.1:6/");
+    free(info.url);
+
+    hb_pool_destroy(&pool);
+    hb__reconnects_destroy(&r);
+    assert_null(r);
+    hb_peer_cfg_free(&v2);
+    hb_peer_cfg_free(&v3);
+    hb_peer_cfg_free(&other);
+    hb_peer_cfg_free(&b2);
+    hb_peer_cfg_free(&b3);
+    hb_config_destroy(&cfg);
+}
+
+static void s_collect(void *ud, const char *id)
+{
+    char *log = ud;
+    strcat(log, id);
+    strcat(log, " ");
+}
+
+/* A pending reconnect whose connect fails (here: the pool's max_peers) is
+ * handed to the main thread, which drops it from its file peers so a later
+ * reload retries. */
+static void test_pending_failure_reported(void **state)
+{
+    hb_config *cfg = s_load("log: {level: error}\n");
+    hb_pool *pool = s_pool(1);
+    hb__reconnects *r = NULL;
+    assert_int_equal(hb__reconnects_new(pool, NULL, NULL, NULL, &r), 0);
+    hb_peer_cfg x, y;
+    s_peer(&x, cfg, "x", "ws://127.0.0.1:1/");
+    s_peer(&y, cfg, "y", "ws://127.0.0.1:1/");
+    assert_int_equal(hb_pool_connect(pool, &x), 0);
+    hb__reconnects_put(r, &y);
+    assert_false(hb__reconnects_check(r));
+    assert_null(r->pending);
+    char log[64] = "";
+    assert_int_equal(hb__reconnects_take_failed(r, s_collect, log), 1);
+    assert_string_equal(log, "y ");
+    assert_int_equal(hb__reconnects_take_failed(r, s_collect, log), 0); /* taken once */
+    /* A failed entry not taken is freed by destroy (ASan). */
+    hb__reconnects_put(r, &y);
+    assert_false(hb__reconnects_check(r));
+    hb_pool_destroy(&pool);
+    hb__reconnects_destroy(&r);
+    hb_peer_cfg_free(&x);
+    hb_peer_cfg_free(&y);
+    hb_config_destroy(&cfg);
 }
 
 int main(void)
@@ -224,6 +407,9 @@ int main(void)
         cmocka_unit_test(test_pool_section_changes_inheritors),
         cmocka_unit_test(test_failed_connect_retried),
         cmocka_unit_test(test_needs_restart),
+        cmocka_unit_test(test_restart_column),
+        cmocka_unit_test(test_pending_newest_wins),
+        cmocka_unit_test(test_pending_failure_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,128 @@
+/*
+ * bridge_int.h: what the files of src/bridge share and nobody else sees:
+ * the bridge object's fields and the functions one file calls in another.
+ *
+ *   bridge.c    the bridge's life: new, the thread and its poll loop, the
+ *               sockets' options, bind and close, shutdown, counters
+ *   inbox.c     the inbox publisher: bursts on the pool's loop thread,
+ *               zero-copy frames and their reclaim
+ *   events.c    the events hand-off (the sink's side) and the events PUB
+ *   send.c      the send PULL
+ *   control.c   the control REP and its operations
+ *   wire.c, metrics.c   pure formats (declared in bridge.h)
+ *
+ * Every field says which thread may touch it; `mu` and `in_mu` are the
+ * two locks (see bridge.c and inbox.c for the protocols).
+ */
+#ifndef HB_BRIDGE_BRIDGE_INT_H
+#define HB_BRIDGE_BRIDGE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <zmq.h>
+
+#include "bridge/bridge.h"
+
+struct hb__bridge {
+    hb_bridge_cfg cfg; /* strings borrowed from the hb_config (outlives us) */
+    const hb_peer_opts *defaults;
+    uint64_t max_msg;
+    const hb_logger *lg;
+    hb_pool *pool; /* set before the thread starts */
+    int efd;       /* eventfd: sink and commands -> bridge thread */
+
+    /* ---- inbox.c: the inbox PUB, owned by the holder of in_mu ---- */
+    pthread_mutex_t in_mu;
+    void *in_sock; /* NULL before the bind and after the close */
+    /* Written by the in_mu holder, read anywhere (metrics): */
+    _Atomic uint64_t in_published; /* messages written to in_sock */
+    _Atomic uint64_t in_closed;    /* messages that came after the close (shutdown) */
+    /* Zero-copy messages ZeroMQ is done with: pushed on ZeroMQ's I/O
+     * thread, freed in batches on the loop thread. Any thread pushes or
+     * takes. */
+    _Atomic(hb_inbox_msg *) done;
+    /* The burst being collected: the loop thread's alone (and destroy's,
+     * once the pool is gone). At most HB__INBOX_BURST messages. */
+    hb_inbox_msg *burst_head, *burst_tail;
+    uint32_t burst_n;
+
+    /* ---- mu: the events hand-off and the main thread's commands ---- */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* start/ack hand-shakes with the main thread */
+    hb_event *ev_head, *ev_tail;
+    uint32_t ev_n;
+    bool awake; /* the bridge thread will look at the list before it sleeps */
+    bool cmd_stop_sends, ack_stop_sends;
+    bool cmd_finish;
+    bool started; /* the thread reported its bind result */
+    int start_rc;
+    char start_err[512];
+
+    /* The daemon's turn hook (hb__bridge_set_hook): set before start. */
+    hb__bridge_hook hook;
+    void *hook_ud;
+    _Atomic bool hook_due; /* hb__bridge_poke: call the hook next turn */
+
+    pthread_t thread;
+    bool thread_running; /* main thread only */
+
+    /* Written by the bridge thread, read anywhere. */
+    _Atomic uint64_t heartbeat;
+    _Atomic bool failed;
+    _Atomic uint64_t c_events_published, c_events_dropped, c_send_received, c_control_requests;
+
+    /* Bridge thread only. */
+    void *zctx;
+    void *s_events, *s_send, *s_control;
+    bool sends_stopped;
+};
+
+/* ---- bridge.c ------------------------------------------------------------- */
+
+/* Wake the bridge thread (a write to the eventfd; never blocks). Any thread. */
+void hb__bridge_wake(hb__bridge *b);
+
+/* A frame holding a copy of p[0..n). 0, or -1 (ENOMEM) with `f` closed. */
+int hb__zframe_copy(zmq_msg_t *f, const void *p, size_t n);
+
+/* Send three frames built beforehand (ZMQ_DONTWAIT); every frame is closed,
+ * sent or not. Returns 0 or -1 (errno set). The socket's owner thread. */
+int hb__zsend3(void *sock, zmq_msg_t f[3]);
+
+/* ---- inbox.c: the pool's loop thread -------------------------------------- */
+
+/* The sink's inbox callback and its end-of-turn flush (hb_sink). */
+bool hb__inbox_take(void *ud, hb_inbox_msg *m);
+void hb__inbox_flush(void *ud);
+/* Free the zero-copy messages ZeroMQ handed back (the loop thread, or
+ * destroy once the pool and the context are gone). */
+void hb__inbox_reclaim(hb__bridge *b);
+/* The free function of a zero-copy frame (ZeroMQ's I/O thread). */
+void hb__inbox_zmq_free(void *data, void *hint);
+
+/* ---- events.c ------------------------------------------------------------- */
+
+/* The sink's event callback: the loop thread or a pool caller's thread. */
+void hb__events_take(void *ud, hb_event *e);
+/* Publish one event on the events PUB (and log it). Bridge thread. */
+bool hb__events_publish(hb__bridge *b, const hb_event *e);
+/* Publish what the hand-off holds; true if more may be waiting. *removed
+ * tells whether a `removed` went out. Bridge thread. */
+bool hb__events_drain(hb__bridge *b, bool *removed);
+/* Free what is left in the hand-off (destroy). */
+void hb__events_discard(hb__bridge *b);
+
+/* ---- send.c: bridge thread ------------------------------------------------ */
+
+/* Read and act on one message of the send PULL; false when none waits. */
+bool hb__send_handle(hb__bridge *b);
+
+/* ---- control.c: bridge thread --------------------------------------------- */
+
+/* Read one request of the control REP and answer it (always). */
+void hb__control_serve(hb__bridge *b);
+
+#endif
