@@ -3,11 +3,13 @@
 # Idempotent: packages already present are not fetched again. Run as root.
 # Proven on a debootstrap --variant=minbase bookworm as root (docs/setup.md).
 set -eu
-# Build, test and fuzz.
+# Build, test and fuzz. websocketd and libwebsockets-test-server: WebSocket
+# servers of other implementations the pool is tested against
+# (tests/integration/test_pool_interop.c).
 PKGS="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libwebsockets-dev libzmq3-dev libczmq-dev libyaml-dev libjansson-dev libssl-dev
       libhttp-parser-dev libwslay-dev libcmocka-dev python3 python3-zmq python3-websockets openssl ca-certificates
-      curl valgrind"
+      curl valgrind websocketd libwebsockets-test-server"
 # What a fresh Debian 12 lacks besides, that the suite uses: git (the format
 # check lists the files with git ls-files), python3-yaml (the docker and
 # deploy tests read YAML).

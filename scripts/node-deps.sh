@@ -2,6 +2,7 @@
 # Install the npm packages the test suite uses, into project-local folders:
 #   examples/node/node_modules   zeromq 6.8.0 (the Node example consumer)
 #   bench/node/node_modules      ws 8.23.1 + zeromq 6.8.0 (the Node reference bridge of bench/)
+#   tests/interop/node_modules   ws 8.23.1 (a Node WebSocket server the pool is tested against)
 #   tools/node/node_modules      dockerfile-utils (Dockerfile lint),
 #                                kubernetes-models (schema validation of deploy/)
 # Versions are pinned by each folder's package.json and package-lock.json.
@@ -20,7 +21,7 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
 fi
 
-for dir in examples/node tools/node bench/node; do
+for dir in examples/node tools/node bench/node tests/interop; do
     stamp=$dir/node_modules/.package-lock.json
     if [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ] && [ "$stamp" -nt "$dir/package.json" ]; then
         continue

@@ -3,13 +3,16 @@
 # else). On a fresh Debian 12 machine as root it installs what it needs.
 #
 #   1. format check (.clang-format)
-#   2. release build with -Werror, full ctest (unit, integration, python)
+#   2. release build with -Werror, full ctest (unit, integration, python,
+#      conformance) but the valgrind entries and the image
 #   3. the container image: docker/Dockerfile built with buildah and run
 #      (scripts/image.sh, tests/image/test_image.py; skipped with the reason
 #      where buildah cannot build)
-#   4. ASan+UBSan build, full ctest
-#   5. TSan build, full ctest
-#   6. libFuzzer build (clang), every fuzzer for a bounded time
+#   4. valgrind memcheck on the release build (ctest -L valgrind): the
+#      hostile-peer matrix, the peer-side fuzzer and the pool's close paths
+#   5. ASan+UBSan build, full ctest
+#   6. TSan build, full ctest
+#   7. libFuzzer build (clang), every fuzzer for a bounded time
 #
 # HB_TEST_QUICK=1 runs only step 1 and 2 (a developer's inner loop);
 # HB_TEST_IMAGE=1 adds step 3 to it, HB_TEST_IMAGE=0 leaves it out of a
@@ -78,7 +81,7 @@ run_ctest() { # name, extra ctest args...
 
 step "release build (-Werror) and tests"
 build release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHONEYBEE_TEST_IMAGE=ON
-run_ctest release -LE image
+run_ctest release -LE 'valgrind|image'
 
 image_default=1
 [ "${HB_TEST_QUICK:-0}" = 1 ] && image_default=0
@@ -90,6 +93,9 @@ if [ "${HB_TEST_IMAGE:-$image_default}" = 1 ]; then
 fi
 
 if [ "${HB_TEST_QUICK:-0}" = 1 ]; then exit 0; fi
+
+step "valgrind memcheck (release build): hostile peers, peer fuzzer, pool close paths"
+run_ctest release -L valgrind
 
 step "ASan+UBSan build and tests"
 build asan -DCMAKE_BUILD_TYPE=Debug -DHONEYBEE_SANITIZER=address -DHONEYBEE_BUILD_BENCH=OFF

@@ -4,7 +4,9 @@
  * Version macros, the export macro, the one error enum (an X-macro table: the
  * enum, the machine name and the text come from the same row), and the logger
  * the library calls. The library never prints: it calls the logger it was
- * given, and a NULL logger is silent.
+ * given, and a NULL logger is silent. (One exception: a host that can give
+ * no random bytes at all cannot mask WebSocket frames safely; the library
+ * then writes one line to stderr and aborts.)
  */
 #ifndef HONEYBEE_COMMON_H
 #define HONEYBEE_COMMON_H

@@ -146,7 +146,9 @@ typedef struct hb_pool_config {
     uint32_t command_queue;    /* bound of the doorway into the loop; 0 = 65536 */
     uint32_t max_peers;        /* 0 = no limit other than file descriptors */
     uint32_t resolver_threads; /* DNS off the loop thread; 0 = 2 */
-    uint32_t max_handshakes;   /* dials in their handshake at once; 0 = 128 */
+    /* Dials in flight at once (resolve, TCP, TLS, upgrade); more wait in
+     * FIFO order while their connect_timeout runs. 0 = 128. */
+    uint32_t max_handshakes;
 } hb_pool_config;
 
 /*

@@ -5,8 +5,8 @@
  *
  *   backoff    when to dial again (SPEC.md section 7 arithmetic); pure
  *   keepalive  which deadline is due: ping, app_ping, timeout, stall; pure
- *   reader     reassembles message pieces up to max_message_size, checks
- *              UTF-8 of text messages; allocates the inbox message once
+ *   reader     reassembles message pieces up to max_message_size (the
+ *              dialer has checked UTF-8); allocates the inbox message once
  *   session    ties them to a connection (hb_conn) and the plugin: dial,
  *              serve, disconnect, back off, redial, until stopped
  *
@@ -93,7 +93,7 @@ typedef enum hb_read_result {
     HB_READ_MORE = 0,     /* piece taken, message not complete */
     HB_READ_MESSAGE,      /* *out holds a complete message */
     HB_READ_TOO_LARGE,    /* over max_message_size: close 1009 */
-    HB_READ_INVALID_UTF8, /* text message not UTF-8: close 1007 */
+    HB_READ_INVALID_UTF8, /* no longer returned: the dialer checks UTF-8 (kept for the ABI) */
     HB_READ_NOMEM,
 } hb_read_result;
 
@@ -118,7 +118,7 @@ HB_EXPORT hb_read_result hb_reader_feed(hb_reader *r, const void *data, size_t l
  * Before feeding the first piece of a message that is not complete: `more`
  * bytes of it are known to follow (hb_conn_rx_remaining). The buffer is then
  * sized for piece + more at once, so a message sent as one frame costs one
- * allocation and one copy however many pieces lws cuts it into.
+ * allocation and one copy however many receive buffers it spans.
  */
 HB_EXPORT void hb_reader_expect(hb_reader *r, size_t more);
 /* Drop a partial message (connection gone). */

@@ -162,67 +162,92 @@ typedef struct hb_conn hb_conn;
 typedef struct hb_conn_ops {
     /* The handshake completed. */
     void (*on_open)(void *ud, hb_conn *c);
-    /* The dial failed (resolve, connect, TLS, handshake, connect_timeout).
-     * The connection is gone afterwards. */
+    /* The dial failed: `error` says what failed ("connect 10.0.0.1:443:
+     * ...", "resolve name: ...", "TLS: certificate verify failed: ...",
+     * "handshake: status 200", "connect timeout (TLS handshake)"). The
+     * connection is gone afterwards. */
     void (*on_dial_failed)(void *ud, hb_conn *c, const char *error);
     /* A piece of a message: `first`/`final` mark message boundaries (a
-     * message may come in many pieces). */
+     * message may come in many pieces and frames). Text is valid UTF-8 as
+     * far as delivered: the dialer checks it (once, across fragments). */
     void (*on_data)(void *ud, hb_conn *c, const void *data, size_t len, bool first, bool final,
                     bool binary);
-    /* A pong (any control frame received also counts as activity). */
+    /* A pong, or a ping from the peer (the dialer answers pings itself):
+     * both are signs of life. */
     void (*on_pong)(void *ud, hb_conn *c);
     /* The connection may take one hb_conn_write() now. Return 0, or -1 to
      * drop the connection at once (no close frame; on_closed follows with
      * 1006). To close with a code, call hb_conn_close instead. */
     int (*on_writable)(void *ud, hb_conn *c);
-    /* The connection ended after on_open. `code` is the peer's close code
-     * (1005 if its close frame had none), 1002 when lws dropped the
-     * connection for a protocol violation of the peer, or 1006 when the
-     * connection was lost; `reason` the peer's text or NULL.
-     * hb_conn_end_cause(c) tells the three apart (peer codes 1012-1014
-     * arrive as 1002: a limit of libwebsockets 4.1.6, see EXTEND.md). The
-     * connection is gone afterwards. */
+    /* The connection ended after on_open; hb_conn_end_cause(c) says why.
+     * `code` is the close code received, else the one the dialer sent
+     * (1002 protocol error, 1007 invalid UTF-8, 1009 too large), else 1006
+     * (SPEC.md section 5); `reason` is the peer's close text or, for the
+     * dialer's own closes, what was wrong (NULL if none). The connection is
+     * gone afterwards. */
     void (*on_closed)(void *ud, hb_conn *c, int code, const char *reason);
 } hb_conn_ops;
 
 /*
  * Start dialing the peer's URL with its headers, subprotocols, TLS options
- * and connect_timeout (host names are resolved on a resolver thread). One
- * of on_open or on_dial_failed follows, never inside this call. Returns NULL
- * with *err set (HB_E_INVALID_URL, HB_E_TLS, HB_E_NOMEM) on an immediate
- * failure; no callback then.
+ * and connect_timeout (host names are resolved on a resolver thread; at
+ * most hb_pool_config.max_handshakes dials are in flight per pool, the
+ * others wait their turn while their connect_timeout runs). One of on_open
+ * or on_dial_failed follows, never inside this call. Returns NULL with
+ * *err set (HB_E_INVALID_URL, HB_E_INVALID_OPTION, HB_E_NOMEM) on an
+ * immediate failure; no callback then.
  */
 HB_EXPORT hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err);
 
-/* How a connection ended; valid inside on_closed. */
+/* How a connection ended; valid inside on_closed. SPEC.md section 5 names
+ * the reason of each. */
 typedef enum hb_conn_end {
-    HB_CONN_END_LOST = 0,       /* no close frame: the socket failed or was cut (1006) */
-    HB_CONN_END_PEER_CLOSE,     /* the peer sent a close frame */
-    HB_CONN_END_PROTOCOL_ERROR, /* lws dropped it for a protocol violation (1002) */
+    HB_CONN_END_LOST = 0, /* no close frame: the socket failed or was cut (1006): connection_lost */
+    HB_CONN_END_PEER_CLOSE, /* the peer sent a close frame (its code, 1005 if none): closed_by_peer
+                             */
+    HB_CONN_END_PROTOCOL_ERROR, /* the peer broke RFC 6455; closed with 1002: protocol_error */
+    HB_CONN_END_TOO_LARGE,      /* a message over max_message_size; closed with 1009: too_large */
+    HB_CONN_END_INVALID_UTF8, /* a text message that is not UTF-8; closed with 1007: invalid_utf8 */
 } hb_conn_end;
 HB_EXPORT hb_conn_end hb_conn_end_cause(const hb_conn *c);
 
 /* Inside on_data: payload bytes of the current frame still to come after
- * this piece (lws_remaining_packet_payload), to size a buffer once. */
+ * this piece (from the frame header), to size a buffer once. */
 HB_EXPORT size_t hb_conn_rx_remaining(hb_conn *c);
+/* Inside on_data and on_pong: when the bytes being delivered were read from
+ * the socket (monotonic ns, as hb_plugin_deliver's clock). One clock read
+ * per receive buffer, so a worker need not read the clock per message. */
+HB_EXPORT uint64_t hb_conn_rx_time(const hb_conn *c);
 
-/* Bytes of headroom a payload buffer must have in front (LWS_PRE). */
+/* Bytes of headroom a payload buffer must have in front of its payload:
+ * the frame header is written there and the frame is masked in place. */
 HB_EXPORT size_t hb_conn_headroom(void);
+
+/* What hb_conn_write writes. */
+typedef enum hb_conn_msg {
+    HB_CONN_TEXT = 0,   /* a text message (the pool validated its UTF-8) */
+    HB_CONN_BINARY = 1, /* a binary message */
+    HB_CONN_PING = 2,   /* a ping, at most 125 bytes */
+} hb_conn_msg;
+
 /*
  * Only from on_writable, at most once per call: write one message whose
- * payload starts `hb_conn_headroom()` bytes into `buf` (the headroom is
- * scratch for the frame header). kind: 0 text, 1 binary, 2 ping. Returns 0
- * or -1 (the connection is failing; on_closed follows).
+ * payload starts `hb_conn_headroom()` bytes into `buf`. The headroom and
+ * the payload are overwritten (the frame is built and masked in place).
+ * Returns 0 or -1 (the connection is failing; on_closed follows).
  */
-HB_EXPORT int hb_conn_write(hb_conn *c, unsigned char *buf, size_t len, int kind);
+HB_EXPORT int hb_conn_write(hb_conn *c, unsigned char *buf, size_t len, hb_conn_msg kind);
 /* Ask for on_writable. */
 HB_EXPORT void hb_conn_want_write(hb_conn *c);
-/* Pause (false) or resume (true) reading. */
+/* Pause (false) or resume (true) reading. While paused the dialer holds at
+ * most one receive buffer of unread bytes and TCP pushes back. */
 HB_EXPORT void hb_conn_rx(hb_conn *c, bool enable);
 /*
  * Close with `code` and `reason` and detach: no callback of any kind
  * reaches the owner after this call; the caller reports the disconnect
- * itself. Also cancels a dial in progress. `c` is invalid afterwards.
+ * itself. The close frame goes out, the peer's close is awaited up to 2 s,
+ * then TCP is dropped. Also cancels a dial in progress. `c` is invalid
+ * afterwards.
  */
 HB_EXPORT void hb_conn_close(hb_conn *c, int code, const char *reason);
 

@@ -51,9 +51,11 @@ void hb__events_take(void *ud, hb_event *e)
     if (wake) hb__bridge_wake(b);
 }
 
-/* The daemon's log of a peer's lifecycle, one info line per step (dial
- * failures are logged by the pool, send_failed only at debug: it can be a
- * flood). */
+/* The daemon's log of a peer's lifecycle: added and removed at info. The
+ * pool's session logs connects, disconnects and dial failures itself at
+ * info, rate-limited per peer, so here they go to debug (with the conn
+ * number the session does not know); send_failed only at debug: it can be
+ * a flood. */
 static void s_log_event(hb__bridge *b, const hb_event *e)
 {
     switch (e->kind) {
@@ -61,11 +63,11 @@ static void s_log_event(hb__bridge *b, const hb_event *e)
         HB_LOG(b->lg, HB_LOG_INFO, e->id, "added (%s)", e->url ? e->url : "");
         break;
     case HB_EV_CONNECTED:
-        HB_LOG(b->lg, HB_LOG_INFO, e->id, "connected (conn %" PRIu32 ", attempt %" PRIu32 ")",
+        HB_LOG(b->lg, HB_LOG_DEBUG, e->id, "connected (conn %" PRIu32 ", attempt %" PRIu32 ")",
                e->conn, e->attempt);
         break;
     case HB_EV_DISCONNECTED:
-        HB_LOG(b->lg, HB_LOG_INFO, e->id, "disconnected: %s, code %d%s%s",
+        HB_LOG(b->lg, HB_LOG_DEBUG, e->id, "disconnected: %s, code %d%s%s",
                e->reason ? e->reason : "?", e->code, e->error ? ": " : "",
                e->error ? e->error : "");
         break;

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 /* The longest URL accepted, in bytes. It goes whole into the opening
- * handshake's request line, and servers commonly refuse request lines over
- * 8 KiB; libwebsockets 4.1.6 fails to dial (and mishandles the failure)
- * with a path of about 2.5 KiB. Checked up front, so a URL that cannot be
- * dialled is refused (invalid_url, or --check naming the key) instead of
- * failing every dial. */
+ * handshake's request line and into every log line and event about the
+ * peer; 2 KiB is the common practical limit of URLs (and far below the
+ * 8 KiB request lines servers commonly refuse). Checked where a URL is
+ * given (config check, control connect: invalid_url), so a URL that cannot
+ * be dialled is refused up front instead of failing every dial. */
 #define HB__URL_MAX 2048
 
 typedef struct hb__ws_url {

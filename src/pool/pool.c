@@ -75,6 +75,7 @@ struct hb_plugin {
 
     atomic_bool kick_pending;
     hb__note start_note, stop_note, kick_note;
+    hb__conn_memo *memo; /* loop thread (freed by the last reference): TLS resumption */
 };
 
 struct hb_timer {
@@ -151,6 +152,7 @@ static void s_unref(hb_plugin *p)
 {
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
     if (p->worker) p->worker->ops->destroy(p->worker);
+    hb__conn_memo_unref(&p->memo);
     hb_peer_cfg_free(&p->cfg);
     free(p);
 }
@@ -563,12 +565,191 @@ void hb_timer_free(hb_timer **t)
     *t = NULL;
 }
 
+/* ---- the dialer: hb_conn over the transport's hb__conn (loop thread) ------ */
+
+/*
+ * The public hb_conn wraps one transport connection with the owner's ops:
+ * the transport knows no plugin or worker type (layering: transport <-
+ * pool), and the pool maps a peer's config onto the transport's plain dial
+ * parameters. The wrapper lives from hb_conn_dial to the owner's terminal
+ * callback or hb_conn_close.
+ */
+struct hb_conn {
+    hb__conn *t;
+    const hb_conn_ops *ops;
+    void *ud;
+    hb_conn_end end;
+};
+
+static void s_c_open(void *ud, hb__conn *t)
+{
+    hb_conn *c = ud;
+    c->ops->on_open(c->ud, c);
+}
+
+static void s_c_failed(void *ud, hb__conn *t, const char *error)
+{
+    hb_conn *c = ud;
+    c->ops->on_dial_failed(c->ud, c, error);
+    free(c);
+}
+
+static void s_c_data(void *ud, hb__conn *t, const void *d, size_t n, bool first, bool final,
+                     bool binary)
+{
+    hb_conn *c = ud;
+    c->ops->on_data(c->ud, c, d, n, first, final, binary);
+}
+
+static void s_c_pong(void *ud, hb__conn *t)
+{
+    hb_conn *c = ud;
+    c->ops->on_pong(c->ud, c);
+}
+
+static int s_c_writable(void *ud, hb__conn *t)
+{
+    hb_conn *c = ud;
+    return c->ops->on_writable(c->ud, c);
+}
+
+static void s_c_closed(void *ud, hb__conn *t, hb__conn_end why, int code, const char *text)
+{
+    hb_conn *c = ud;
+    switch (why) {
+    case HB__CONN_PEER_CLOSE:
+        c->end = HB_CONN_END_PEER_CLOSE;
+        break;
+    case HB__CONN_PROTOCOL_ERROR:
+        c->end = HB_CONN_END_PROTOCOL_ERROR;
+        break;
+    case HB__CONN_TOO_LARGE:
+        c->end = HB_CONN_END_TOO_LARGE;
+        break;
+    case HB__CONN_INVALID_UTF8:
+        c->end = HB_CONN_END_INVALID_UTF8;
+        break;
+    default:
+        c->end = HB_CONN_END_LOST;
+        break;
+    }
+    c->ops->on_closed(c->ud, c, code, text);
+    free(c);
+}
+
+static const hb__conn_ops s_conn_ops = {
+    .on_open = s_c_open,
+    .on_dial_failed = s_c_failed,
+    .on_data = s_c_data,
+    .on_pong = s_c_pong,
+    .on_writable = s_c_writable,
+    .on_closed = s_c_closed,
+};
+
 hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err)
 {
+    const hb_peer_cfg *cfg = &p->cfg;
+    hb__ws_url u;
     int e = 0;
-    hb_conn *c = hb__conn_dial(p->pool->loop, &p->cfg, ops, ud, &e);
+    hb_conn *c = NULL;
+    char *host = NULL, *path = NULL;
+    hb__ws_header *hdrs = NULL;
+    if (!cfg->url || !hb__ws_url_parse(cfg->url, &u)) {
+        e = HB_E_INVALID_URL;
+        goto out;
+    }
+    host = strndup(cfg->url + u.host_off, u.host_len);
+    const char *q = cfg->url + u.path_off;
+    size_t ql = strlen(q);
+    path = malloc(ql + 2);
+    hdrs = cfg->n_headers ? calloc(cfg->n_headers, sizeof(*hdrs)) : NULL;
+    c = calloc(1, sizeof(*c));
+    if (!host || !path || (cfg->n_headers && !hdrs) || !c) {
+        e = HB_E_NOMEM;
+        goto out;
+    }
+    /* The request target always starts with '/' ("ws://h?q" is "/?q"). */
+    snprintf(path, ql + 2, "%s%s", *q == '/' ? "" : "/", q);
+    for (size_t i = 0; i < cfg->n_headers; i++)
+        hdrs[i] = (hb__ws_header){cfg->headers[i].name, cfg->headers[i].value};
+    if (u.tls && !p->memo) p->memo = hb__conn_memo_new(); /* no memory: no resumption */
+    if (u.tls && !cfg->opts.tls.verify)
+        HB_LOG(p->pool->logger, HB_LOG_WARN, cfg->id,
+               "TLS certificate and host name NOT verified (tls.verify: false)");
+    hb__conn_params cp = {
+        .host = host,
+        .port = u.port,
+        .path = path,
+        .tls = u.tls,
+        .headers = hdrs,
+        .n_headers = cfg->n_headers,
+        .subprotocols = (const char *const *)cfg->subprotocols,
+        .n_subprotocols = cfg->n_subprotocols,
+        .user_agent = "honeybee/" HB_VERSION_STRING,
+        .tls_profile = {cfg->opts.tls.ca_file, cfg->opts.tls.cert_file, cfg->opts.tls.key_file},
+        .tls_verify = cfg->opts.tls.verify,
+        .tls_memo = p->memo,
+        .connect_timeout_ns = cfg->opts.connect_timeout_ns,
+        .max_message_size = cfg->opts.max_message_size,
+        .owner = p,
+    };
+    c->ops = ops;
+    c->ud = ud;
+    c->t = hb__conn_dial(p->pool->loop, &cp, &s_conn_ops, c, &e);
+out:
+    free(host);
+    free(path);
+    free(hdrs);
+    if (e || !c || !c->t) {
+        free(c);
+        c = NULL;
+        if (!e) e = HB_E_NOMEM;
+    }
     if (err) *err = e;
     return c;
+}
+
+hb_conn_end hb_conn_end_cause(const hb_conn *c)
+{
+    return c->end;
+}
+
+size_t hb_conn_rx_remaining(hb_conn *c)
+{
+    uint64_t n = hb__conn_frame_left(c->t);
+    return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
+uint64_t hb_conn_rx_time(const hb_conn *c)
+{
+    return hb__conn_rx_time(c->t);
+}
+
+size_t hb_conn_headroom(void)
+{
+    return HB__CONN_HEADROOM;
+}
+
+int hb_conn_write(hb_conn *c, unsigned char *buf, size_t len, hb_conn_msg kind)
+{
+    return hb__conn_write(c->t, buf, len, (hb__conn_msg)kind);
+}
+
+void hb_conn_want_write(hb_conn *c)
+{
+    hb__conn_want_write(c->t);
+}
+
+void hb_conn_rx(hb_conn *c, bool enable)
+{
+    hb__conn_rx(c->t, enable);
+}
+
+void hb_conn_close(hb_conn *c, int code, const char *reason)
+{
+    if (!c) return;
+    hb__conn_close(c->t, code, reason);
+    free(c);
 }
 
 /* ---- the pool ---------------------------------------------------------------- */
@@ -1007,7 +1188,17 @@ void hb_pool_destroy(hb_pool **pp)
 
 uint32_t hb__pool_tls_profiles(hb_pool *pool)
 {
-    return hb__loop_vhost_count(pool->loop);
+    return hb__tls_cache_count(hb__loop_tls(pool->loop));
+}
+
+uint32_t hb__pool_dials_in_flight(hb_pool *pool)
+{
+    return hb__loop_slots_busy(pool->loop);
+}
+
+uint32_t hb__pool_dials_waiting(hb_pool *pool)
+{
+    return hb__loop_slots_waiting(pool->loop);
 }
 
 uint32_t hb__pool_tls_trims(hb_pool *pool)

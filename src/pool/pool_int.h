@@ -9,8 +9,12 @@
 
 #include "honeybee/pool.h"
 
-/* TLS client profiles (lws vhosts) alive, the plain one included. Any thread. */
+/* TLS client profiles (one SSL_CTX each) alive. Any thread. */
 uint32_t hb__pool_tls_profiles(hb_pool *pool);
+/* Dials holding a slot (of hb_pool_config.max_handshakes), and dials
+ * waiting for one. Any thread. */
+uint32_t hb__pool_dials_in_flight(hb_pool *pool);
+uint32_t hb__pool_dials_waiting(hb_pool *pool);
 /* Times an idle TLS connection had its OpenSSL buffers freed (one per
  * quiet period per connection). Any thread. */
 uint32_t hb__pool_tls_trims(hb_pool *pool);

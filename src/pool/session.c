@@ -25,7 +25,9 @@
  * the time its messages wait their turn.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,8 +66,13 @@ struct hb_session {
     hb_stop_reason why;
     uint64_t drain_deadline;
     uint64_t rng;
-    /* on_connect and app_ping texts are copied here (lws masks the payload
-     * in place, so a const string cannot be written as it is): headroom +
+    /* Info log lines: a token bucket per peer (S_LOG_BURST lines, one more
+     * every S_LOG_EVERY_NS), so a flapping peer cannot flood the log. */
+    uint32_t log_tokens, log_dropped;
+    uint64_t log_refill;
+    bool failing; /* in a run of failed dials (the first was logged) */
+    /* on_connect and app_ping texts are copied here (the dialer masks the
+     * payload in place, so a const string cannot be written as it is): headroom +
      * the longest of them, allocated once. An empty ping is written from
      * it too (it needs only the headroom). */
     unsigned char *scratch;
@@ -100,6 +107,55 @@ static double s_rand(hb_session *s)
     s->rng ^= s->rng << 25;
     s->rng ^= s->rng >> 27;
     return (double)((s->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+#define S_LOG_BURST    10u
+#define S_LOG_EVERY_NS (6000ull * 1000 * 1000)
+
+/* Loop thread: may this peer log one more info line now? When not, the
+ * line goes out at debug and is counted; the next line that may go says
+ * how many were held back. */
+static bool s_log_ok(hb_session *s, uint64_t now)
+{
+    if (s->log_refill == 0) {
+        s->log_tokens = S_LOG_BURST;
+        s->log_refill = now;
+    }
+    while (now - s->log_refill >= S_LOG_EVERY_NS && s->log_tokens < S_LOG_BURST) {
+        s->log_tokens++;
+        s->log_refill += S_LOG_EVERY_NS;
+    }
+    if (s->log_tokens == S_LOG_BURST) s->log_refill = now;
+    if (!s->log_tokens) {
+        s->log_dropped++;
+        return false;
+    }
+    s->log_tokens--;
+    return true;
+}
+
+/* A state change or the first failure of a run, at info (rate-limited). */
+__attribute__((format(printf, 2, 3))) static void s_info(hb_session *s, const char *fmt, ...)
+{
+    const hb_logger *lg = hb_plugin_logger(s->base.plugin);
+    if (!lg || !lg->fn || lg->level < HB_LOG_INFO) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *id = hb_plugin_id(s->base.plugin);
+    if (!s_log_ok(s, hb__mono_ns())) {
+        HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
+        return;
+    }
+    if (s->log_dropped) {
+        HB_LOG(lg, HB_LOG_INFO, id, "%s (%u earlier lines of this peer went to debug)", msg,
+               s->log_dropped);
+        s->log_dropped = 0;
+        return;
+    }
+    HB_LOG(lg, HB_LOG_INFO, id, "%s", msg);
 }
 
 static s_out *s_out_new(const void *data, size_t len, bool binary)
@@ -151,6 +207,7 @@ static void s_disconnected(hb_session *s, int code, const char *reason, const ch
     hb_reader_reset(&s->rd);
     atomic_store_explicit(&s->connected_at_pub, 0, memory_order_relaxed);
     hb_plugin_disconnected(s->base.plugin, code, reason, error);
+    s_info(s, "disconnected: %s, code %d%s%s", reason, code, error ? ": " : "", error ? error : "");
     /* Queued messages that will never be written: one send_failed each. */
     while (q) {
         s_out *nx = q->next;
@@ -200,6 +257,8 @@ static void s_on_open(void *ud, hb_conn *c)
     s->accepting = true;
     pthread_mutex_unlock(&s->mu);
     hb_plugin_connected(s->base.plugin, s->attempt);
+    s_info(s, "connected (dial %u)", s->attempt);
+    s->failing = false;
     if (s->paused) hb_conn_rx(c, false);
     s->tick_due = UINT64_MAX;
     s_arm_tick(s, now);
@@ -217,13 +276,22 @@ static void s_on_dial_failed(void *ud, hb_conn *c, const char *error)
     hb_session *s = ud;
     s->conn = NULL;
     hb_plugin_dial_failed(s->base.plugin, s->attempt, error);
-    HB_LOG(hb_plugin_logger(s->base.plugin), HB_LOG_DEBUG, hb_plugin_id(s->base.plugin),
-           "dial %u failed: %s", s->attempt, error);
+    if (!s->failing) {
+        s->failing = true;
+        s_info(s,
+               "dial %u failed: %s (redialling with backoff; further failures of this run "
+               "at debug)",
+               s->attempt, error);
+    } else {
+        HB_LOG(hb_plugin_logger(s->base.plugin), HB_LOG_DEBUG, hb_plugin_id(s->base.plugin),
+               "dial %u failed: %s", s->attempt, error);
+    }
     if (s->stopping) {
         s_finish(s, s_stop_word(s));
         return;
     }
     if (hb_backoff_dial_failed(&s->bo)) {
+        s_info(s, "giving up after %u failed dials (max_retries): %s", s->attempt, error);
         s_finish(s, "max_retries");
         return;
     }
@@ -235,7 +303,7 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
                       bool binary)
 {
     hb_session *s = ud;
-    uint64_t now = hb__mono_ns(); /* the one clock read of this piece */
+    uint64_t now = hb_conn_rx_time(c); /* read once per receive buffer, not per piece */
     hb_keepalive_data(&s->ka, now);
     if (first && !final) hb_reader_expect(&s->rd, hb_conn_rx_remaining(c));
     hb_inbox_msg *m = NULL;
@@ -254,7 +322,7 @@ static void s_on_data(void *ud, hb_conn *c, const void *data, size_t len, bool f
     case HB_READ_TOO_LARGE:
         s_drop(s, 1009, "too_large");
         return;
-    case HB_READ_INVALID_UTF8:
+    case HB_READ_INVALID_UTF8: /* not returned any more: the dialer checks UTF-8 */
         s_drop(s, 1007, "invalid_utf8");
         return;
     case HB_READ_NOMEM:
@@ -269,7 +337,7 @@ static void s_on_pong(void *ud, hb_conn *c)
     if (s->hooks.on_heartbeat)
         s->hooks.on_heartbeat(s->hooks.ud, s);
     else
-        hb_keepalive_frame(&s->ka, hb__mono_ns());
+        hb_keepalive_frame(&s->ka, hb_conn_rx_time(c));
 }
 
 /* Write a configured text (on_connect, app_ping) through the scratch buffer. */
@@ -277,7 +345,7 @@ static int s_write_text(hb_session *s, hb_conn *c, const char *t)
 {
     size_t n = strlen(t);
     memcpy(s->scratch + hb_conn_headroom(), t, n);
-    return hb_conn_write(c, s->scratch, n, 0);
+    return hb_conn_write(c, s->scratch, n, HB_CONN_TEXT);
 }
 
 /* One write per call, in this order: ping, on_connect messages, app_ping,
@@ -288,7 +356,7 @@ static int s_on_writable(void *ud, hb_conn *c)
     bool more = false;
     if (s->want_ping) {
         s->want_ping = false;
-        if (hb_conn_write(c, s->scratch, 0, 2) < 0) return -1;
+        if (hb_conn_write(c, s->scratch, 0, HB_CONN_PING) < 0) return -1;
         more = true;
     } else if (s->on_connect_idx < s->cfg->n_on_connect) {
         const char *t = s->cfg->on_connect[s->on_connect_idx++];
@@ -311,7 +379,7 @@ static int s_on_writable(void *ud, hb_conn *c)
         more = s->qhead != NULL;
         pthread_mutex_unlock(&s->mu);
         if (o) {
-            int rc = hb_conn_write(c, o->buf, o->len, o->binary ? 1 : 0);
+            int rc = hb_conn_write(c, o->buf, o->len, o->binary ? HB_CONN_BINARY : HB_CONN_TEXT);
             if (rc == 0)
                 hb_plugin_count_sent(s->base.plugin, o->len);
             else /* out of the queue but never written: it is reported too */
@@ -334,10 +402,24 @@ static void s_on_closed(void *ud, hb_conn *c, int code, const char *reason)
 {
     hb_session *s = ud;
     s->conn = NULL;
-    hb_conn_end why = hb_conn_end_cause(c);
-    const char *word = why == HB_CONN_END_PEER_CLOSE       ? "closed_by_peer"
-                       : why == HB_CONN_END_PROTOCOL_ERROR ? "protocol_error"
-                                                           : "connection_lost";
+    const char *word;
+    switch (hb_conn_end_cause(c)) {
+    case HB_CONN_END_PEER_CLOSE:
+        word = "closed_by_peer";
+        break;
+    case HB_CONN_END_PROTOCOL_ERROR:
+        word = "protocol_error";
+        break;
+    case HB_CONN_END_TOO_LARGE:
+        word = "too_large";
+        break;
+    case HB_CONN_END_INVALID_UTF8:
+        word = "invalid_utf8";
+        break;
+    default:
+        word = "connection_lost";
+        break;
+    }
     s_disconnected(s, code, word, reason && reason[0] ? reason : NULL);
 }
 

@@ -1,6 +1,7 @@
 /*
- * loop.h: the libwebsockets service thread ("loop thread") and its one
- * doorway, timers, resolver threads and TLS client vhosts. Internal.
+ * loop.h: the libwebsockets service thread ("loop thread"), its one
+ * doorway, its timers, and what the connections of one loop share: the
+ * resolver, the TLS cache, the dial slots and a scratch buffer. Internal.
  *
  * The doorway has two lanes, both drained on the loop thread from
  * LWS_CALLBACK_EVENT_WAIT_CANCELLED after one lws_cancel_service():
@@ -15,7 +16,6 @@
 #ifndef HB_TRANSPORT_LOOP_H
 #define HB_TRANSPORT_LOOP_H
 
-#include "transport/timers.h"
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,23 +23,19 @@
 #include <stdint.h>
 
 #include "honeybee/common.h"
-#include "honeybee/config.h"
+#include "transport/resolver.h"
+#include "transport/timers.h"
+#include "transport/tls.h"
 
 typedef struct hb__loop hb__loop;
 
 typedef void (*hb__cmd_fn)(void *a, void *b, void *c, bool cancelled);
 
-/* A pre-allocated doorway node (intrusive). `queued` guards double queuing. */
-typedef struct hb__note {
-    struct hb__note *next;
-    void (*fn)(struct hb__note *n, bool cancelled);
-} hb__note;
-
 typedef struct hb__loop_cfg {
     const hb_logger *logger;
     uint32_t command_queue;    /* 0 = 65536 */
     uint32_t resolver_threads; /* 0 = 2 */
-    uint32_t max_handshakes;   /* lws header-table pool; 0 = S_AH_POOL */
+    uint32_t max_handshakes;   /* dials in flight at once (hb__loop_slot_take); 0 = 128 */
     uint32_t resolver_queue;   /* lookups waiting at most; 0 = command_queue */
     /* Called on the loop thread once the loop was asked to stop, before it
      * exits (the pool stops its workers there). */
@@ -67,8 +63,12 @@ bool hb__loop_on_thread(hb__loop *loop);
 uint64_t hb__loop_heartbeat(hb__loop *loop);
 struct lws_context *hb__loop_ctx(hb__loop *loop);
 const hb_logger *hb__loop_logger(hb__loop *loop);
-/* Sockets lws currently holds for us (dialing, open or closing). */
+/* Sockets lws currently holds for us (dialing, open or closing). Any thread. */
 uint32_t hb__loop_live_conns(hb__loop *loop);
+void hb__loop_conn_count(hb__loop *loop, int delta);
+/* Loop thread: wall-clock ns for a monotonic instant, from an offset the
+ * loop refreshes every tick (500 ms): no second clock read per message. */
+uint64_t hb__loop_wall_from_mono(hb__loop *loop, uint64_t mono_ns);
 
 /* ---- timers (loop thread): a heap behind one lws timer, see timers.c ---- */
 
@@ -76,69 +76,66 @@ void hb__timer_init(hb__timer *t, hb__loop *loop, void (*fn)(void *), void *ud);
 void hb__timer_arm(hb__timer *t, uint64_t delay_ns);
 void hb__timer_cancel(hb__timer *t);
 
-/* ---- resolver (the loop thread submits; the result comes back as a note) ----
- * Bounded: at most `resolver_queue` lookups wait, and at most one lookup per
- * owner (a peer) is in flight, so a peer whose dials time out while a slow
- * getaddrinfo() runs cannot pile lookups up. A job whose owner gave up
- * (hb__resolve_abandon) is skipped if it has not started; its note still
- * comes back (the caller frees its memory there). */
-typedef struct hb__resolve {
-    hb__note note;         /* fn runs on the loop thread with the result filled */
-    char *host;            /* input, owned by the caller */
-    const void *owner;     /* input: one lookup per owner in flight (compared only) */
-    atomic_bool abandoned; /* set by the loop thread, read by the resolver */
-    char addr[64];         /* output: numeric address, "" on failure */
-    char error[128];       /* output on failure */
-} hb__resolve;
-/* Loop thread. 0 once queued (the note follows), else -1 with a reason for
- * a person in err ("resolver busy", or a lookup of this owner still in
- * flight); no note then. */
-int hb__resolve_submit(hb__loop *loop, hb__resolve *r, char *err, size_t errlen);
-/* Loop thread: the owner no longer wants the answer. */
-void hb__resolve_abandon(hb__resolve *r);
-/* Tests: replace getaddrinfo() for every loop (NULL restores it). The hook
- * fills addr (numeric) or err and returns 0 or -1. */
-typedef int (*hb__lookup_fn)(const char *host, char *addr, size_t addrlen, char *err,
-                             size_t errlen);
-void hb__resolve_set_lookup(hb__lookup_fn fn);
+/* ---- what the connections of this loop share (loop thread) ---- */
 
-/* ---- TLS profiles: one client vhost each, created lazily (loop thread) ---- */
-struct lws_vhost *hb__loop_vhost_acquire(hb__loop *loop, const hb_tls_cfg *tls, char *err,
-                                         size_t errlen);
-void hb__loop_vhost_release(hb__loop *loop, struct lws_vhost *vh);
-/* Client vhosts (TLS profiles) alive, the plain one included. Any thread. */
-uint32_t hb__loop_vhost_count(hb__loop *loop);
+hb__resolver *hb__loop_resolver(hb__loop *loop);
+/* One SSL_CTX per TLS profile, for every wss:// connection of the loop. */
+hb__tls_cache *hb__loop_tls(hb__loop *loop);
+/* A buffer for one connection's decrypted bytes at a time (TLS reads):
+ * valid until the callback that asked for it returns. */
+uint8_t *hb__loop_scratch(hb__loop *loop, size_t *cap);
 
-/* ---- internal plumbing between loop.c and conn.c ---- */
-int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len);
-/* From hb__conn_lws_cb on LWS_CALLBACK_EVENT_WAIT_CANCELLED, which lws
- * broadcasts to every protocol of every vhost: drains the doorway once,
- * for the plain vhost only. */
-void hb__loop_wait_cancelled(struct lws *wsi);
-/* Loop thread: wall-clock ns for a monotonic instant, from an offset the
- * loop refreshes every tick (500 ms): no second clock read per message. */
-uint64_t hb__loop_wall_from_mono(hb__loop *loop, uint64_t mono_ns);
-void hb__loop_conn_count(hb__loop *loop, int delta);
+/*
+ * Dial slots: at most max_handshakes dials (resolve, TCP, TLS, HTTP
+ * upgrade) in flight at once; the others wait in FIFO order. A waiter is
+ * an intrusive node: hb__loop_slot_take returns true when the slot is
+ * taken now, else queues `w`, and later calls w->granted on the loop
+ * thread (from inside hb__loop_slot_give: the callee should only arm a
+ * timer). Every slot taken is given back exactly once; a queued waiter
+ * that gives up leaves with hb__loop_slot_cancel (safe if not queued).
+ */
+typedef struct hb__slot_wait {
+    struct hb__slot_wait *prev, *next;
+    void (*granted)(struct hb__slot_wait *w);
+    bool queued;
+} hb__slot_wait;
+bool hb__loop_slot_take(hb__loop *loop, hb__slot_wait *w);
+void hb__loop_slot_cancel(hb__loop *loop, hb__slot_wait *w);
+void hb__loop_slot_give(hb__loop *loop);
+/* Slots in use and dials waiting (tests, stats). Any thread. */
+uint32_t hb__loop_slots_busy(hb__loop *loop);
+uint32_t hb__loop_slots_waiting(hb__loop *loop);
 
-/* ---- idle memory (loop thread) ----
- * Open TLS connections are linked here; every tick (500 ms) the loop calls
- * hb__conn_tls_idle() for each, which frees OpenSSL's buffers of one that
- * has been quiet (conn.c). */
+/*
+ * Idle memory. Open connections are linked here; every tick (500 ms) the
+ * loop calls hb__conn_idle() for each (conn.c), which gives back the
+ * buffers of one that has been quiet.
+ */
 typedef struct hb__link {
     struct hb__link *prev, *next;
 } hb__link;
-void hb__loop_tls_link(hb__loop *loop, hb__link *l);
+void hb__loop_link(hb__loop *loop, hb__link *l);
 /* Safe on a node that is not linked. */
-void hb__loop_tls_unlink(hb__loop *loop, hb__link *l);
-void hb__conn_tls_idle(hb__link *l);
-/* Quiet ticks before a TLS connection's buffers are freed. */
-#define HB__TLS_QUIET_TICKS 2u
+void hb__loop_unlink(hb__loop *loop, hb__link *l);
+void hb__conn_idle(hb__link *l);
+/* Quiet ticks before a connection's buffers are freed. */
+#define HB__QUIET_TICKS 2u
 /* Loop thread: an idle TLS connection's buffers were freed (counted for
  * tests); any thread: how many times so far. */
 void hb__loop_tls_trimmed(hb__loop *loop);
 uint32_t hb__loop_tls_trims(hb__loop *loop);
-/* A handshake completed or failed (for the heap trim after a burst). */
+/* A dial ended (opened or failed): for the heap trim after a burst. */
 void hb__loop_dial_done(hb__loop *loop);
+
+/* ---- plumbing between loop.c and conn.c ---- */
+/* The last warning or error libwebsockets logged on this thread ("" if
+ * none since the last clear): the only word lws gives on some failures. */
+const char *hb__loop_lws_last(void);
+void hb__loop_lws_last_clear(void);
+int hb__conn_lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+/* From hb__conn_lws_cb on LWS_CALLBACK_EVENT_WAIT_CANCELLED: drains the
+ * doorway. */
+void hb__loop_wait_cancelled(struct lws *wsi);
 
 #endif

@@ -1,9 +1,8 @@
 /*
  * fuzz_reader.c: libFuzzer target for hb_reader, which reassembles the
- * pieces libwebsockets hands over for a peer's frames into one inbox
- * message, enforces max_message_size and checks UTF-8 of text messages.
- * The frame parsing itself is libwebsockets'; this is the part of the
- * receive path that is ours and sees a peer's bytes.
+ * pieces the dialer hands over for a peer's frames into one inbox message
+ * and enforces max_message_size. Frame parsing and UTF-8 are the codec's
+ * (fuzzed on its own); this is the part of the receive path above it.
  *
  * The reader needs an hb_plugin only to allocate messages; the plugin
  * comes from a pool whose factory captures it (no connection is ever made:
@@ -18,8 +17,8 @@
  *
  * Each result is checked against a model of the contract in session.h:
  * a message is the concatenation of its pieces, never more than max bytes
- * (else TOO_LARGE and the partial message is dropped), a text message that
- * is not UTF-8 (by a reference decoder here) is INVALID_UTF8, the binary
+ * (else TOO_LARGE and the partial message is dropped), whatever the bytes
+ * (UTF-8 is not the reader's), the binary
  * flag is the first piece's, and a piece with no message in progress
  * starts one. *out is set only with HB_READ_MESSAGE.
  */
@@ -51,37 +50,6 @@ static void s_setup(void)
 {
     s_plugin = hbts_stub_pool(S_PEER_ID, 1u << 20, &s_pool);
     atexit(s_cleanup);
-}
-
-/* ---- reference UTF-8 --------------------------------------------------------- */
-
-static bool s_ref_utf8(const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i];
-        size_t len;
-        uint32_t v, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, v = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, v = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, v = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            v = (v << 6) | (p[i + k] & 0x3F);
-        }
-        if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return false;
-        i += len;
-    }
-    return true;
 }
 
 /* ---- the model ------------------------------------------------------------------ */
@@ -116,7 +84,6 @@ static hb_read_result s_expect(s_model *m, const unsigned char *d, size_t len, b
         return HB_READ_MORE;
     }
     m->active = false;
-    if (!m->binary && !s_ref_utf8(m->buf, m->len)) return HB_READ_INVALID_UTF8;
     return HB_READ_MESSAGE;
 }
 

@@ -327,6 +327,11 @@ def needed_packages(binary):
         m = re.match(r"\s*(\S+) => (\S+)", line)
         if m:
             paths[m.group(1)] = m.group(2)
+        # The dynamic loader appears as its path alone ("/lib64/ld-linux-x86-64.so.2
+        # (0x...)"); a binary names it as NEEDED once it uses thread-local storage.
+        m = re.match(r"\s*(/\S+) \(0x", line)
+        if m:
+            paths[os.path.basename(m.group(1))] = m.group(1)
     pkgs = set()
     for lib in needed:
         path = paths.get(lib)

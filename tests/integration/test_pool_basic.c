@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "helpers/hbt.h"
+#include "helpers/hbt_only.h"
 #include "honeybee/pool.h"
 
 typedef hbt_fx fx;
@@ -342,5 +343,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_while_connected, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_connect_errors, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "helpers/hbt.h"
+#include "helpers/hbt_only.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
@@ -151,7 +152,8 @@ static void test_stop_during_dial(void **state)
     assert_int_equal(hb_pool_remove(f->pool, "hang"), 0);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "hang", 1, 2000);
     assert_non_null(r);
-    assert_true(hbt_now_ms() - t0 < 1000);
+    /* (HB_TEST_SLOW: under valgrind on a loaded machine, 5 s) */
+    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "hang"), 0);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "hang"), 0);
 
@@ -247,7 +249,7 @@ static void test_remove_while_waiting(void **state)
         hb_pool_remove(f->pool, "wait");
     }
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "wait", 1, 2000));
-    assert_true(hbt_now_ms() - t0 < 1000);
+    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
     if (rc != 0) assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "wait"), 0);
@@ -309,5 +311,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
 }

@@ -11,7 +11,13 @@
  *     tls.key_file and refuses a client without them;
  *   - an idle connection's OpenSSL buffers are freed after about a second
  *     of quiet, and messages (one of many TLS records) still arrive whole
- *     afterwards, each quiet period freeing them again.
+ *     afterwards, each quiet period freeing them again;
+ *   - an expired certificate is refused, and says so;
+ *   - a server that drops TCP without close_notify is connection_lost;
+ *   - a record damaged in mid-stream (a relay here flips a bit of one the
+ *     server sends) ends the connection with our TLS alert (bad record
+ *     MAC) named in the event, and the peer reconnects;
+ *   - a reconnect resumes the TLS session (the server says so).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,12 +57,14 @@ static int s_make_certs(void **state)
                "printf 'subjectAltName=DNS:wrong.example\\n' > bad.ext",
                s_dir);
     rc |= s_sh("cd %s && printf 'extendedKeyUsage=clientAuth\\n' > client.ext", s_dir);
-    const char *names[] = {"good", "bad", "client"};
-    for (int i = 0; i < 3; i++)
+    rc |= s_sh("cd %s && cp good.ext expired.ext", s_dir);
+    const char *names[] = {"good", "bad", "client", "expired"};
+    for (int i = 0; i < 4; i++)
         rc |= s_sh("cd %s && openssl req %s -keyout %s.key -out %s.csr -subj '/CN=%s' "
                    ">/dev/null 2>&1 && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
-                   "-CAcreateserial -out %s.pem -days 2 -extfile %s.ext >/dev/null 2>&1",
-                   s_dir, ec, names[i], names[i], names[i], names[i], names[i], names[i]);
+                   "-CAcreateserial -out %s.pem -days %d -extfile %s.ext >/dev/null 2>&1",
+                   s_dir, ec, names[i], names[i], names[i], names[i], names[i], i == 3 ? -1 : 2,
+                   names[i]);
     return rc == 0 ? 0 : -1;
 }
 
@@ -162,24 +170,24 @@ static void test_host_name_mismatch_refused(void **state)
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "wrong"), 0);
 }
 
-/* A TLS profile (vhost) nobody uses any more is released; the plain one stays. */
+/* A TLS profile (one SSL_CTX) nobody uses any more is released. */
 static void test_profiles_released(void **state)
 {
     fx *f = *state;
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 0);
     s_peer(f, "p1", "127.0.0.1", f->good, f->ca, true);
     s_peer(f, "p2", "localhost", f->good, f->ca, true); /* same profile */
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p1", 1, 10000));
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p2", 1, 10000));
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 2);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
     assert_int_equal(hb_pool_remove(f->pool, "p1"), 0);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "p1", 1, 5000));
     hbt_sleep_ms(700); /* idle grace is 100 ms here, the sweep runs every 500 ms */
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 2); /* p2 still uses it */
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 1); /* p2 still uses it */
     assert_int_equal(hb_pool_remove(f->pool, "p2"), 0);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "p2", 1, 5000));
-    for (int i = 0; i < 400 && hb__pool_tls_profiles(f->pool) != 1; i++) hbt_sleep_ms(10);
-    assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
+    for (int i = 0; i < 400 && hb__pool_tls_profiles(f->pool) != 0; i++) hbt_sleep_ms(10);
+    assert_int_equal(hb__pool_tls_profiles(f->pool), 0);
     /* and it comes back on demand */
     s_peer(f, "p3", "127.0.0.1", f->good, f->ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p3", 1, 10000));
@@ -279,6 +287,152 @@ static void test_idle_buffers_freed(void **state)
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "idle"), 0);
 }
 
+static void test_expired_refused(void **state)
+{
+    fx *f = *state;
+    hbt_server *srv = s_tls_server("expired");
+    assert_non_null(srv);
+    char url[256];
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", hbt_server_port(srv));
+    hb_peer_cfg p;
+    hbt_peer(&p, "old", url);
+    p.opts.reconnect.max_retries = 1;
+    p.opts.connect_timeout_ns = 30000000000ull; /* a slow (sanitizer) build must not time out */
+    p.opts.tls.ca_file = strdup(f->ca);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "old", 1, 60000);
+    assert_non_null(r);
+    assert_string_equal(r->reason, "max_retries");
+    hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "old", 1, 10);
+    print_message("expired: %s\n", e->error);
+    assert_non_null(strstr(e->error, "certificate has expired"));
+    hbt_server_stop(&srv);
+}
+
+static void test_drop_without_close_notify(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "cut", "127.0.0.1", f->good, f->ca, true);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "cut", 1, 10000));
+    assert_true(hbt_server_wait(f->good, "OPEN 1 ", 5000, NULL, 0));
+    hbt_server_cmd(f->good, "drop"); /* TCP abort: no close frame, no close_notify */
+    hb_event *d = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "cut", 1, 5000);
+    assert_non_null(d);
+    assert_string_equal(d->reason, "connection_lost");
+    assert_int_equal(d->code, 1006);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "cut", 2, 10000));
+}
+
+/* ---- a relay that damages one record from the server to us ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+typedef struct s_relay {
+    int lfd, port, to_port;
+    atomic_bool damage, stop;
+    pthread_t t;
+} s_relay;
+
+static void *s_relay_run(void *arg)
+{
+    s_relay *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct pollfd lp = {r->lfd, POLLIN, 0};
+        if (poll(&lp, 1, 100) <= 0) continue;
+        int a = accept(r->lfd, NULL, NULL);
+        if (a < 0) continue;
+        int b = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->to_port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(a);
+            close(b);
+            continue;
+        }
+        struct pollfd pf[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+        unsigned char buf[65536];
+        while (!atomic_load(&r->stop)) {
+            if (poll(pf, 2, 100) <= 0) continue;
+            ssize_t n = 0;
+            if (pf[0].revents) {
+                n = recv(a, buf, sizeof(buf), 0);
+                if (n > 0) n = send(b, buf, (size_t)n, MSG_NOSIGNAL);
+            } else if (pf[1].revents) {
+                n = recv(b, buf, sizeof(buf), 0);
+                if (n > 0 && atomic_exchange(&r->damage, false)) buf[n - 1] ^= 0x55;
+                if (n > 0) n = send(a, buf, (size_t)n, MSG_NOSIGNAL);
+            }
+            if (n <= 0) break;
+        }
+        close(a);
+        close(b);
+    }
+    return NULL;
+}
+
+static void test_alert_mid_stream(void **state)
+{
+    fx *f = *state;
+    s_relay r = {.to_port = hbt_server_port(f->good)};
+    r.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(r.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(r.lfd, 8), 0);
+    assert_int_equal(getsockname(r.lfd, (struct sockaddr *)&sa, &sl), 0);
+    r.port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&r.t, NULL, s_relay_run, &r), 0);
+    char url[128];
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", r.port);
+    hb_peer_cfg p;
+    hbt_peer(&p, "alert", url);
+    p.opts.tls.ca_file = strdup(f->ca);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "alert", 1, 10000));
+    assert_true(hbt_server_wait(f->good, "OPEN 1 ", 5000, NULL, 0));
+    assert_int_equal(hb_pool_send(f->pool, "alert", "intact", 6, HB_MSG_TEXT), 0);
+    assert_true(hbt_server_wait(f->good, "RECV 1 text \"intact\"", 5000, NULL, 0));
+    atomic_store(&r.damage, true);
+    hbt_server_cmd(f->good, "send text damaged");
+    hb_event *d = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "alert", 1, 5000);
+    assert_non_null(d);
+    print_message("alert: %s %d %s\n", d->reason, d->code, d->error ? d->error : "-");
+    assert_string_equal(d->reason, "connection_lost");
+    assert_int_equal(d->code, 1006);
+    assert_non_null(d->error);
+    assert_non_null(strstr(d->error, "TLS"));
+    assert_int_equal(hbt_count_msgs(&f->sink), 0); /* nothing of the damaged record */
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "alert", 2, 10000));
+    atomic_store(&r.stop, true);
+    pthread_join(r.t, NULL);
+    close(r.lfd);
+}
+
+static void test_resumed_on_reconnect(void **state)
+{
+    fx *f = *state;
+    s_peer(f, "again", "127.0.0.1", f->good, f->ca, true);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "again", 1, 10000));
+    char line[4096];
+    assert_true(hbt_server_wait(f->good, "OPEN 1 ", 5000, line, sizeof(line)));
+    assert_non_null(strstr(line, "\"tls_resumed\": false"));
+    /* A message first: TLS 1.3 tickets arrive after the handshake. */
+    hbt_server_cmd(f->good, "send text ticket");
+    assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
+    hbt_server_cmd(f->good, "close 1012 restart");
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "again", 2, 10000));
+    assert_true(hbt_server_wait(f->good, "OPEN 2 ", 5000, line, sizeof(line)));
+    print_message("second connection: %s\n", line);
+    assert_non_null(strstr(line, "\"tls_resumed\": true"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +444,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_profiles_released, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_client_certificate, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idle_buffers_freed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_drop_without_close_notify, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_alert_mid_stream, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_resumed_on_reconnect, s_setup, s_teardown),
     };
     setenv("HB_TLS_PROFILE_IDLE_MS", "100", 1); /* profiles churn: exercise it */
     return cmocka_run_group_tests(tests, s_make_certs, s_rm_certs);

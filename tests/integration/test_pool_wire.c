@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "helpers/hbt.h"
+#include "helpers/hbt_only.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
@@ -263,5 +264,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_timeout_and_queued_fail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
 }

@@ -6,6 +6,7 @@ Runs on Debian's python3 with websockets 10.4 (asyncio). Listens on
 reports what it sees on stdout, one line each:
 
     OPEN <n> <json: {"path":..., "headers": {...}, "subprotocol": ...}>
+                                 (with "tls_resumed": true|false on wss://)
     RECV <n> text <json string>
     RECV <n> binary <hex>
     CLOSED <n> <code> <json reason>
@@ -24,6 +25,7 @@ connection, or to connection <n> only when prefixed with `@<n> `:
                                  (e.g. c1 00: a text frame with RSV1 set;
                                  83 00: reserved opcode 3; 88 02 03 f4: a
                                  close frame with code 1012)
+    ping [text]                  send a ping; prints `PONG <n>` when its pong comes
     drop                         abort the TCP connection (no close frame)
     silent                       stop reading (no pongs, no close replies)
     onopen close <code>          close every new connection at once
@@ -67,8 +69,11 @@ class Server:
         self.next += 1
         self.conns[n] = ws
         hdrs = {k: v for k, v in ws.request_headers.raw_items()}
-        out("OPEN %d %s" % (n, json.dumps({"path": path, "headers": hdrs,
-                                            "subprotocol": ws.subprotocol})))
+        info = {"path": path, "headers": hdrs, "subprotocol": ws.subprotocol}
+        tls = ws.transport.get_extra_info("ssl_object")
+        if tls is not None:
+            info["tls_resumed"] = bool(tls.session_reused)
+        out("OPEN %d %s" % (n, json.dumps(info)))
         throttle = asyncio.ensure_future(self.throttle(ws)) if self.slowread else None
         try:
             if self.onopen and self.onopen[0] == "close":
@@ -117,6 +122,14 @@ class Server:
             await ws.close(code=int(args[0]), reason=" ".join(args[1:]))
         elif cmd == "raw":
             ws.transport.write(bytes.fromhex("".join(args)))
+        elif cmd == "ping":
+            waiter = await ws.ping(" ".join(args))
+            n = next(k for k, w in self.conns.items() if w is ws)
+
+            async def pong():
+                await waiter
+                out("PONG %d" % n)
+            asyncio.ensure_future(pong())
         elif cmd == "drop":
             ws.transport.abort()
         elif cmd == "silent":
