@@ -9,14 +9,15 @@
 # Idempotent and fast when nothing changed: a folder whose installed tree is
 # newer than its lock file is left alone. `--ignore-scripts`: zeromq ships
 # prebuilt addons for linux-x64/arm64 in its package, nothing needs building.
-# Needs node and npm (the machine's Node.js 20) and the npm registry; the
-# tests themselves never touch the network.
+# Needs Node.js >= 18 (Debian 12's nodejs 18 works) and npm, which
+# scripts/deps.sh installs, and the npm registry; the tests themselves never
+# touch the network.
 set -eu
 cd "$(dirname "$0")/.."
 
 if ! command -v npm >/dev/null 2>&1; then
     echo "node-deps.sh: npm not found; the Node example and the Dockerfile and" \
-         "Kubernetes checks need Node.js 20 and npm" >&2
+         "Kubernetes checks need Node.js >= 18 and npm (scripts/deps.sh installs them)" >&2
     exit 1
 fi
 

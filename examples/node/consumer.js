@@ -103,6 +103,12 @@ async function listPeers(ep, curve) {
 }
 
 async function main() {
+  // The reader went away (`node consumer.js | head`): stop quietly, like a
+  // Unix filter, instead of dying on an unhandled EPIPE.
+  process.stdout.on("error", (e) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   const a = parseArgs(process.argv.slice(2));
   const inboxEp = endpoint(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550");
   const eventsEp = endpoint(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551");

@@ -219,4 +219,11 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # The reader went away (`consumer.py | head`): stop quietly, like a
+        # Unix filter. stdout now points at /dev/null so that the
+        # interpreter's last flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

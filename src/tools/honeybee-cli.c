@@ -11,7 +11,12 @@
  *           --via-control, which answers with an error code)
  *   list, stats, connect, remove, ping: one REQ to the control socket, with
  *           a timeout (REQ has no retry of its own: one try, linger 0)
- *   health  GET /healthz (the Docker HEALTHCHECK: the slim image has no curl)
+ *   health  GET /healthz (the Docker HEALTHCHECK: the slim image has no curl),
+ *           at bridge.http of the config file the bridge runs with (-c)
+ *
+ * sub and events watch their connection with a socket monitor and exit 3
+ * when no bridge answers within -T (a SUB alone would wait forever); -c
+ * FILE takes every endpoint from the bridge's own config file.
  *
  * Single-threaded: every ZeroMQ socket is created, used and closed on the
  * main thread. The only other context is the SIGINT/SIGTERM handler, which
@@ -41,6 +46,7 @@
 #include <sys/stat.h>
 
 #include <honeybee/common.h>
+#include <honeybee/config.h>
 
 /* Exit codes (also in --help). */
 enum {
@@ -59,6 +65,7 @@ enum {
 #define MAX_ID          128
 
 static volatile sig_atomic_t s_interrupted;
+static const char *s_cmd_name; /* for "try honeybee-cli COMMAND --help" */
 
 static void s_on_signal(int sig)
 {
@@ -73,7 +80,8 @@ static void s_die_usage(const char *fmt, ...)
     va_start(ap, fmt);
     fputs("honeybee-cli: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputs(" (try --help)\n", stderr);
+    fprintf(stderr, " (try honeybee-cli %s%s--help)\n", s_cmd_name ? s_cmd_name : "",
+            s_cmd_name ? " " : "");
     va_end(ap);
     exit(EXIT_USAGE);
 }
@@ -89,63 +97,124 @@ static void s_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * Help: one entry per command, printed by `honeybee-cli COMMAND --help` (and
+ * `honeybee-cli help COMMAND`); the global --help lists the synopses.
+ */
+typedef struct cli_cmd {
+    const char *name;
+    const char *synopsis; /* after "honeybee-cli " */
+    const char *text;     /* what it does, its own options; each line ends in \n */
+} cli_cmd;
+
+static const cli_cmd s_cmds[] = {
+    {"sub", "sub [-e EP] [-p PEER] [--meta|--json] [-n N] [-t SECONDS] [-T SECONDS]",
+     "Tail the inbox (SUB): each payload on stdout, one per line. Seq gaps (messages\n"
+     "dropped by ZeroMQ on the way here), conn changes (the peer reconnected) and a\n"
+     "seq that goes down (the peer was added again) are reported on stderr.\n"
+     "  -e EP            the inbox endpoint (default $HONEYBEE_INBOX, " DEFAULT_INBOX ")\n"
+     "  -p PEER          only this peer (prefix subscription, frame 0 compared)\n"
+     "  --meta           prefix each payload with PEER conn=N seq=N TIME text|binary LEN\n"
+     "  --json           one JSON object per message (data_base64 for binary)\n"
+     "  -n N, -t SECONDS exit after N messages, or after SECONDS\n"
+     "  -T SECONDS       exit 3 if no bridge answers at EP within SECONDS (default 5)\n"},
+    {"events", "events [-e EP] [-p PEER] [-k KIND] [--json] [-n N] [-t SECONDS] [-T SECONDS]",
+     "Tail the lifecycle events (SUB): AT KIND ID key=value... per event (added,\n"
+     "connected, disconnected, dial_failed, send_failed, removed).\n"
+     "  -e EP            the events endpoint (default $HONEYBEE_EVENTS, " DEFAULT_EVENTS ")\n"
+     "  -p PEER, -k KIND only this peer, only this kind\n"
+     "  --json           each event's JSON object as it came\n"
+     "  -n N, -t SECONDS exit after N events, or after SECONDS\n"
+     "  -T SECONDS       exit 3 if no bridge answers at EP within SECONDS (default 5)\n"},
+    {"send", "send [-e EP] [--binary|--text] [--via-control] PEER MESSAGE",
+     "Write MESSAGE to PEER (\"*\": every connected peer); MESSAGE \"-\" reads stdin.\n"
+     "On the send socket (PUSH) refusals arrive as send_failed events; --via-control\n"
+     "uses the control op instead (-e then names the control socket) and exits 1 on\n"
+     "a refusal. Without --binary/--text the bridge decides (valid UTF-8 is text).\n"
+     "  -e EP            the send endpoint (default $HONEYBEE_SEND, " DEFAULT_SEND ")\n"
+     "  -T SECONDS       exit 3 if the message cannot leave within SECONDS (default 5)\n"},
+    {"list", "list [-e EP] [--json]",
+     "The peers: ID STATE ATTEMPT CONNECTED_AT URL (--json: the raw reply).\n"
+     "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
+     "  -T SECONDS       reply timeout (default 5)\n"},
+    {"stats", "stats [-e EP] [--json] [PEER]",
+     "Pool totals, or one peer's counters, as name: value lines.\n"
+     "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
+     "  -T SECONDS       reply timeout (default 5)\n"},
+    {"connect", "connect [-e EP] ID URL [--options JSON]",
+     "Add a peer at run time; --options takes any peer key of the config as a JSON\n"
+     "object, e.g. '{\"reconnect\":{\"initial_delay\":\"5s\"}}'.\n"
+     "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
+     "  -T SECONDS       reply timeout (default 5)\n"},
+    {"remove", "remove [-e EP] ID",
+     "Remove a peer (its removed event follows).\n"
+     "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
+     "  -T SECONDS       reply timeout (default 5)\n"},
+    {"ping", "ping [-e EP] [-T SECONDS]",
+     "Is the bridge there? Prints ok, exits 0; 3 when nothing answers in time.\n"
+     "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
+     "  -T SECONDS       reply timeout (default 5)\n"},
+    {"health", "health [-c FILE] [-T SECONDS] [URL]",
+     "GET /healthz and print the status line; exit 0 on 200, 1 on another status.\n"
+     "The address: URL, else bridge.http of -c FILE (with the HONEYBEE_* variables\n"
+     "applied, as the bridge applies them), else $HONEYBEE_HTTP, else " DEFAULT_HTTP ".\n"
+     "With -c and bridge.http \"\" (HTTP off) it pings the control socket instead.\n"
+     "The container's HEALTHCHECK: health -c /etc/honeybee/honeybee.yaml.\n"
+     "  -T SECONDS       connect and reply timeout (default 5)\n"},
+    {"keygen", "keygen NAME [-d DIR]",
+     "Make a CURVE key pair as czmq certificates: DIR/NAME.key (public: give it to\n"
+     "the bridge's readers/ or writers/ directory, or a bridge's to its clients) and\n"
+     "DIR/NAME.key_secret (both keys, mode 0600: keep it). Prints the public key;\n"
+     "never overwrites an existing file (exit 1).\n"
+     "  -d, --dir DIR    where to write (default .)\n"},
+    {"version", "version", "The versions of honeybee-cli and libzmq.\n"},
+};
+
+static const cli_cmd *s_find_cmd(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        if (!strcmp(s_cmds[i].name, name)) return &s_cmds[i];
+    return NULL;
+}
+
+static const char s_common_help[] =
+    "Common options:\n"
+    "  -c, --config FILE   read the endpoints from the bridge's config file (the\n"
+    "                      HONEYBEE_* variables still override it, as for the bridge)\n"
+    "  -e, --endpoint EP   the ZeroMQ endpoint, tcp://HOST:PORT or ipc://PATH; without\n"
+    "                      -e: $HONEYBEE_INBOX, $HONEYBEE_EVENTS, $HONEYBEE_SEND or\n"
+    "                      $HONEYBEE_CONTROL, else tcp://127.0.0.1:5550..5553 (a bind\n"
+    "                      address * or 0.0.0.0 is read as 127.0.0.1)\n"
+    "  -T, --timeout SECS  how long to wait for the bridge (default 5)\n"
+    "  --server-key KEY    the bridge's public CURVE key (40 characters of Z85) or its\n"
+    "                      certificate file; or $HONEYBEE_SERVER_KEY (bridge.curve)\n"
+    "  --cert FILE         this client's certificate with its secret key (a _secret\n"
+    "                      file of keygen); or $HONEYBEE_CLIENT_CERT\n"
+    "  -h, --help          help (COMMAND --help: that command's)\n"
+    "\n"
+    "Exit codes: 0 success (sub/events: count reached, time up or interrupted),\n"
+    "  1 the bridge refused (ok:false; health: status not 200), 2 bad arguments,\n"
+    "  3 bridge unreachable or no reply within the timeout.\n";
+
 static void s_usage(FILE *out)
 {
-    fputs(
-        "usage: honeybee-cli COMMAND [OPTIONS] [ARGS]\n"
-        "\n"
-        "Commands:\n"
-        "  sub [-e EP] [-p PEER] [--meta|--json] [-n N] [-t SECONDS]\n"
-        "        tail the inbox; -p keeps one peer exactly (prefix subscription, frame 0\n"
-        "        compared); payloads go to stdout, one per line; seq gaps (messages\n"
-        "        dropped by ZeroMQ on the way here) and conn changes (the peer\n"
-        "        reconnected) are reported on stderr\n"
-        "  events [-e EP] [-p PEER] [-k KIND] [--json] [-n N] [-t SECONDS]\n"
-        "        tail lifecycle events (added, connected, disconnected, dial_failed,\n"
-        "        send_failed, removed)\n"
-        "  send [-e EP] [--binary|--text] [--via-control [-e CONTROL_EP]] PEER MESSAGE\n"
-        "        write MESSAGE to PEER (\"*\": every connected peer); MESSAGE \"-\" reads\n"
-        "        stdin. On the PULL socket refusals arrive as send_failed events;\n"
-        "        --via-control uses the control op instead and exits 1 on refusal\n"
-        "  list | ping | stats [PEER] | remove ID | connect ID URL [--options JSON]\n"
-        "        control requests; readable output, raw reply with --json\n"
-        "  health [URL]\n"
-        "        GET URL (default http://HONEYBEE_HTTP/healthz, 127.0.0.1:8080)\n"
-        "  keygen NAME [-d DIR]\n"
-        "        make a CURVE key pair (czmq certificates): DIR/NAME.key (public: give it\n"
-        "        to the bridge, or to clients for a bridge) and DIR/NAME.key_secret\n"
-        "        (secret, mode 0600: keep it); prints the public key\n"
-        "  version\n"
-        "\n"
-        "Options:\n"
-        "  -e, --endpoint EP   ZeroMQ endpoint to connect to. Defaults: inbox " DEFAULT_INBOX ",\n"
-        "                      events " DEFAULT_EVENTS ", send " DEFAULT_SEND ",\n"
-        "                      control " DEFAULT_CONTROL "; or $HONEYBEE_INBOX, $HONEYBEE_EVENTS,\n"
-        "                      $HONEYBEE_SEND, $HONEYBEE_CONTROL (a bind address * or\n"
-        "                      0.0.0.0 is read as 127.0.0.1)\n"
-        "  -p, --peer PEER     only this peer\n"
-        "  -k, --kind KIND     only this event kind\n"
-        "  -n, --count N       exit after N messages (sub, events)\n"
-        "  -t, --time SECONDS  exit after SECONDS (sub, events)\n"
-        "  -T, --timeout SECS  reply/connect timeout for requests (default 5)\n"
-        "  --server-key KEY    the bridge's public CURVE key (40 characters of Z85) or its\n"
-        "                      certificate file; or $HONEYBEE_SERVER_KEY (bridge.curve)\n"
-        "  --cert FILE         this client's certificate with its secret key (a _secret\n"
-        "                      file of keygen); or $HONEYBEE_CLIENT_CERT\n"
-        "  -d, --dir DIR       keygen: where to write (default .)\n"
-        "  --meta              sub: prefix each payload with peer, conn, seq, time, type\n"
-        "  --json              one JSON object per line (sub, events), or the raw reply\n"
-        "  -h, --help          this text\n"
-        "\n"
-        "Exit codes: 0 success (sub/events: count reached, time up or interrupted),\n"
-        "  1 the bridge refused (ok:false; health: status not 200), 2 bad arguments,\n"
-        "  3 bridge unreachable or no reply within the timeout.\n",
-        out);
+    fputs("usage: honeybee-cli COMMAND [OPTIONS] [ARGS]\n\nCommands (COMMAND --help for one):\n",
+          out);
+    for (size_t i = 0; i < sizeof s_cmds / sizeof s_cmds[0]; i++)
+        fprintf(out, "  %s\n", s_cmds[i].synopsis);
+    fprintf(out, "\n%s", s_common_help);
+}
+
+static void s_cmd_usage(FILE *out, const cli_cmd *c)
+{
+    fprintf(out, "usage: honeybee-cli %s\n\n%s\n%s", c->synopsis, c->text, s_common_help);
 }
 
 /* ---- options -------------------------------------------------------------- */
 
 typedef struct cli_opts {
+    const cli_cmd *cmd;
+    const char *config; /* -c FILE */
     const char *endpoint;
     const char *peer;
     const char *kind;
@@ -171,7 +240,7 @@ static double s_parse_seconds(const char *s, const char *what)
     return v;
 }
 
-static void s_parse_opts(int argc, char **argv, cli_opts *o)
+static void s_parse_opts(const cli_cmd *cmd, int argc, char **argv, cli_opts *o)
 {
     enum {
         OPT_META = 256,
@@ -184,6 +253,7 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
         OPT_CERT
     };
     static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
         {"endpoint", required_argument, NULL, 'e'},
         {"peer", required_argument, NULL, 'p'},
         {"kind", required_argument, NULL, 'k'},
@@ -203,12 +273,16 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
+    o->cmd = cmd;
     o->timeout = 5;
     o->binary = -1;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "e:p:k:n:t:T:d:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:e:p:k:n:t:T:d:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
         case 'e':
             o->endpoint = optarg;
             break;
@@ -261,10 +335,10 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
             o->dir = optarg;
             break;
         case 'h':
-            s_usage(stdout);
+            s_cmd_usage(stdout, cmd);
             exit(EXIT_OK);
         default:
-            s_die_usage("bad option");
+            s_die_usage("bad option for %s", cmd->name);
         }
     }
     o->nargs = argc - optind;
@@ -272,23 +346,65 @@ static void s_parse_opts(int argc, char **argv, cli_opts *o)
 }
 
 /*
- * The endpoint to connect to: -e, else the bridge's own environment variable
- * (so `docker exec bridge honeybee-cli ping` finds it), else the default. A
- * bind address (tcp:// * :5553, tcp://0.0.0.0:5553) is turned into loopback.
- * Returns a malloc'd string the caller frees.
+ * The endpoint a command connects to: -e, else the config file of -c (with
+ * the HONEYBEE_* variables applied over it, as the bridge does), else the
+ * bridge's own variable (so `docker exec bridge honeybee-cli ping` finds
+ * it), else the default. A bind address (tcp:// * :5553, tcp://0.0.0.0:5553,
+ * tcp://[::]:5553) is turned into loopback. An endpoint without a transport
+ * is a usage error with a hint: ZeroMQ itself only says "Invalid argument".
+ * `key` is the bridge key ("inbox"...). Returns a malloc'd string.
  */
-static char *s_endpoint(const cli_opts *o, const char *env, const char *def)
+static char *s_endpoint(const cli_opts *o, const hb_config *cfg, const char *key)
 {
-    const char *ep = o->endpoint;
-    if (!ep) ep = getenv(env);
-    if (!ep || !*ep) ep = def;
-    const char *host = strstr(ep, "://");
-    if (host && (strncmp(host + 3, "*:", 2) == 0 || strncmp(host + 3, "0.0.0.0:", 8) == 0)) {
-        const char *port = strchr(host + 3, ':');
-        size_t n = (size_t)(host + 3 - ep) + strlen("127.0.0.1") + strlen(port) + 1;
+    static const struct {
+        const char *key, *env, *def;
+    } known[] = {
+        {"inbox", "HONEYBEE_INBOX", DEFAULT_INBOX},
+        {"events", "HONEYBEE_EVENTS", DEFAULT_EVENTS},
+        {"send", "HONEYBEE_SEND", DEFAULT_SEND},
+        {"control", "HONEYBEE_CONTROL", DEFAULT_CONTROL},
+    };
+    size_t k = 0;
+    while (strcmp(known[k].key, key) != 0) k++;
+    const char *env = getenv(known[k].env);
+    bool env_set = env && *env;
+    char where[512];
+    const char *ep;
+    if (o->endpoint) {
+        ep = o->endpoint;
+        snprintf(where, sizeof where, "-e");
+    } else if (cfg) {
+        const char *v[] = {cfg->bridge.inbox, cfg->bridge.events, cfg->bridge.send,
+                           cfg->bridge.control};
+        ep = v[k] && *v[k] ? v[k] : known[k].def;
+        if (env_set)
+            snprintf(where, sizeof where, "$%s", known[k].env);
+        else
+            snprintf(where, sizeof where, "%s: bridge.%s", o->config, key);
+    } else if (env_set) {
+        ep = env;
+        snprintf(where, sizeof where, "$%s", known[k].env);
+    } else {
+        ep = known[k].def;
+        snprintf(where, sizeof where, "default");
+    }
+    const char *sep = strstr(ep, "://");
+    if (!sep) {
+        if (strchr(ep, ':'))
+            s_die_usage("%s: endpoint '%s' names no transport: did you mean tcp://%s?", where, ep,
+                        ep);
+        s_die_usage("%s: '%s' is not an endpoint (tcp://HOST:PORT or ipc://PATH)", where, ep);
+    }
+    const char *host = sep + 3;
+    static const char *const any[] = {"*:", "0.0.0.0:", "[::]:"};
+    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++) {
+        if (strncmp(host, any[i], strlen(any[i])) != 0) continue;
+        const char *lo = i == 2 ? "[::1]" : "127.0.0.1";
+        const char *port = host + strlen(any[i]) - 1; /* from the ':' */
+        size_t n = (size_t)(host - ep) + strlen(lo) + strlen(port) + 1;
         char *out = malloc(n);
         if (!out) abort();
-        snprintf(out, n, "%.*s127.0.0.1%s", (int)(host + 3 - ep), ep, port);
+        snprintf(out, n, "%.*s%s%s", (int)(host - ep), ep, lo, port);
         return out;
     }
     char *out = strdup(ep);
@@ -392,6 +508,17 @@ static int s_cmd_keygen(const cli_opts *o)
            pub, sec);
     zcert_destroy(&c);
     return EXIT_OK;
+}
+
+/* zmq_connect, with a message that says which endpoint was refused and why.
+ * ZeroMQ refuses only a malformed endpoint here (it dials later, in its I/O
+ * thread), so a failure is a usage error. */
+static int s_connect(void *sock, const char *ep)
+{
+    if (zmq_connect(sock, ep) == 0) return 0;
+    s_warn("bad endpoint %s: %s (an endpoint is tcp://HOST:PORT or ipc://PATH)", ep,
+           zmq_strerror(errno));
+    return -1;
 }
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -614,10 +741,31 @@ static void s_print_inbox(const cli_opts *o, zmq_msg_t *f)
     s_flush();
 }
 
-/* A SUB socket on `ep` subscribed to `topic` (NULL: everything), linger 0.
- * NULL (with a warning) when it cannot connect. */
-static void *s_sub_open(void *ctx, const char *ep, const char *topic)
+/*
+ * Whether a SUB socket has reached a bridge. A SUB never learns on its own
+ * that nobody publishes at its endpoint, so `sub` and `events` watch the
+ * connection with a ZeroMQ socket monitor (an inproc PAIR fed by the
+ * socket's I/O thread, read here on the main thread): a completed ZMTP
+ * handshake means a ZeroMQ socket answered; none within -T means the bridge
+ * is unreachable (exit 3). A control ping first would need the control
+ * endpoint as well, which a user who gives only -e for the inbox has not
+ * named. After the first handshake the monitor stays open to report a lost
+ * and a regained connection on stderr.
+ */
+typedef struct conn_watch {
+    void *pair;   /* monitor events of the SUB socket */
+    bool up;      /* a handshake succeeded and no disconnect since */
+    bool ever_up; /* a handshake succeeded once */
+    int failed;   /* last ZMQ_EVENT_HANDSHAKE_FAILED_* seen, 0 if none */
+    long stray;   /* messages before any handshake: no ZMTP 3 peer (ZMTP 1.0 guess) */
+} conn_watch;
+
+/* A SUB socket on `ep` subscribed to `topic` (NULL: everything), linger 0,
+ * its connection watched by `w`. NULL (with a warning) on failure. */
+static void *s_sub_open(void *ctx, const char *ep, const char *topic, conn_watch *w)
 {
+    static int monitors;
+    memset(w, 0, sizeof *w);
     void *sock = zmq_socket(ctx, ZMQ_SUB);
     s_secure(sock);
     if (!sock) {
@@ -628,30 +776,133 @@ static void *s_sub_open(void *ctx, const char *ep, const char *topic)
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     if (!topic) topic = "";
     zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    if (zmq_connect(sock, ep) != 0) {
-        s_warn("cannot connect to %s: %s", ep, zmq_strerror(errno));
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://honeybee-cli-monitor-%d", monitors++);
+    int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(sock, addr, events) != 0 || !(w->pair = zmq_socket(ctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(w->pair, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_connect(w->pair, addr) != 0) {
+        s_warn("cannot monitor the connection: %s", zmq_strerror(errno));
+        if (w->pair) zmq_close(w->pair);
+        zmq_close(sock);
+        return NULL;
+    }
+    if (s_connect(sock, ep) != 0) {
+        zmq_close(w->pair);
         zmq_close(sock);
         return NULL;
     }
     return sock;
 }
 
-static int s_cmd_sub(void *ctx, const cli_opts *o)
+static void s_sub_close(void *sock, conn_watch *w)
+{
+    zmq_socket_monitor(sock, NULL, 0);
+    zmq_close(w->pair);
+    zmq_close(sock);
+}
+
+/* One monitor event: update `w`, report a lost or regained connection. */
+static void s_watch_read(conn_watch *w, const char *ep)
+{
+    zmq_msg_t f[2];
+    int n = s_recv_multipart(w->pair, f, 2);
+    if (n < 1) return;
+    uint16_t ev = 0;
+    if (zmq_msg_size(&f[0]) >= 6) memcpy(&ev, zmq_msg_data(&f[0]), sizeof ev);
+    for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (w->ever_up && !w->up) s_warn("connected to %s again", ep);
+        w->up = w->ever_up = true;
+        w->failed = 0;
+    } else if (ev == ZMQ_EVENT_DISCONNECTED) {
+        if (w->up) s_warn("lost the connection to %s; waiting for it to come back", ep);
+        w->up = false;
+    } else if (ev) {
+        w->failed = ev;
+    }
+}
+
+static void s_watch_drain(conn_watch *w, const char *ep)
+{
+    zmq_pollitem_t it = {.socket = w->pair, .events = ZMQ_POLLIN};
+    while (zmq_poll(&it, 1, 0) > 0) s_watch_read(w, ep);
+}
+
+/* Exit 3's message: nobody answered at `ep` within the timeout. */
+static void s_unreachable(const conn_watch *w, const char *ep, const char *what, double timeout)
+{
+    const char *why = "";
+    if (w->failed == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        why = " (something answered, but the ZeroMQ handshake failed: authentication)";
+    else if (w->stray)
+        why = " (something answered, but it does not speak ZeroMQ: an HTTP port?)";
+    else if (w->failed)
+        why = " (something answered, but not a ZeroMQ socket of the right kind: the "
+              "ZeroMQ handshake failed)";
+    s_warn("bridge unreachable: no %s socket answered at %s within %gs%s", what, ep, timeout, why);
+}
+
+enum { TAIL_UNREACHABLE = -2 };
+
+/*
+ * Wait until the SUB socket is readable (1), the deadline passes (0: none),
+ * a signal arrives or an error happens (-1), or no bridge answered within
+ * `connect_by` (TAIL_UNREACHABLE; also when the deadline comes first).
+ */
+static int s_tail_wait(void *sock, conn_watch *w, const char *ep, double deadline,
+                       double connect_by)
+{
+    for (;;) {
+        if (s_interrupted) return -1;
+        double now = s_now();
+        if (!w->ever_up) s_watch_drain(w, ep); /* a handshake not yet read */
+        if (!w->ever_up && (now >= connect_by || (deadline > 0 && now >= deadline)))
+            return TAIL_UNREACHABLE;
+        if (deadline > 0 && now >= deadline) return 0;
+        double until = deadline > 0 ? deadline : now + 0.2;
+        if (!w->ever_up && connect_by < until) until = connect_by;
+        long ms = (long)((until - now) * 1000) + 1;
+        if (ms > 200) ms = 200;
+        zmq_pollitem_t it[2] = {{.socket = sock, .events = ZMQ_POLLIN},
+                                {.socket = w->pair, .events = ZMQ_POLLIN}};
+        int rc = zmq_poll(it, 2, ms);
+        if (rc < 0 && errno != EINTR) return -1;
+        if (rc > 0 && (it[1].revents & ZMQ_POLLIN)) s_watch_drain(w, ep);
+        if (rc > 0 && (it[0].revents & ZMQ_POLLIN)) {
+            s_watch_drain(w, ep);
+            if (w->ever_up) return 1;
+            /* Data without a ZMTP 3 handshake: libzmq took a non-ZeroMQ
+             * server's bytes for a ZMTP 1.0 peer. Not the bridge: drop it. */
+            zmq_msg_t f[4];
+            int n = s_recv_multipart(sock, f, 4);
+            for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+            w->stray++;
+        }
+    }
+}
+
+static int s_cmd_sub(void *ctx, const cli_opts *o, const char *ep)
 {
     if (o->nargs) s_die_usage("sub takes no arguments");
     if (o->peer && strlen(o->peer) > MAX_ID) s_die_usage("peer id longer than %d bytes", MAX_ID);
-    char *ep = s_endpoint(o, "HONEYBEE_INBOX", DEFAULT_INBOX);
-    void *sock = s_sub_open(ctx, ep, o->peer);
-    if (!sock) {
-        free(ep);
-        return EXIT_UNREACHABLE;
-    }
+    conn_watch w;
+    void *sock = s_sub_open(ctx, ep, o->peer, &w);
+    if (!sock) return EXIT_USAGE;
     tracker tr = {0};
     double deadline = o->time > 0 ? s_now() + o->time : 0;
+    double connect_by = s_now() + o->timeout;
     long got = 0;
+    int rc = EXIT_OK;
     while (o->count == 0 || got < o->count) {
-        int w = s_wait_readable(sock, deadline);
-        if (w <= 0) break;
+        int r = s_tail_wait(sock, &w, ep, deadline, connect_by);
+        if (r == TAIL_UNREACHABLE) {
+            s_unreachable(&w, ep, "inbox", o->timeout);
+            rc = EXIT_UNREACHABLE;
+        }
+        if (r <= 0) break;
         zmq_msg_t f[3];
         int n = s_recv_multipart(sock, f, 3);
         if (n < 0) break;
@@ -670,9 +921,8 @@ static int s_cmd_sub(void *ctx, const cli_opts *o)
     }
     for (size_t i = 0; i < tr.n; i++) free(tr.v[i].id);
     free(tr.v);
-    zmq_close(sock);
-    free(ep);
-    return EXIT_OK;
+    s_sub_close(sock, &w);
+    return rc;
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -716,20 +966,24 @@ static void s_print_event(const cli_opts *o, zmq_msg_t *f)
     json_decref(ev);
 }
 
-static int s_cmd_events(void *ctx, const cli_opts *o)
+static int s_cmd_events(void *ctx, const cli_opts *o, const char *ep)
 {
     if (o->nargs) s_die_usage("events takes no arguments");
-    char *ep = s_endpoint(o, "HONEYBEE_EVENTS", DEFAULT_EVENTS);
     /* The topic is the kind: a kind filter is exact once frame 0 is compared. */
-    void *sock = s_sub_open(ctx, ep, o->kind);
-    if (!sock) {
-        free(ep);
-        return EXIT_UNREACHABLE;
-    }
+    conn_watch w;
+    void *sock = s_sub_open(ctx, ep, o->kind, &w);
+    if (!sock) return EXIT_USAGE;
     double deadline = o->time > 0 ? s_now() + o->time : 0;
+    double connect_by = s_now() + o->timeout;
     long got = 0;
+    int rc = EXIT_OK;
     while (o->count == 0 || got < o->count) {
-        if (s_wait_readable(sock, deadline) <= 0) break;
+        int r = s_tail_wait(sock, &w, ep, deadline, connect_by);
+        if (r == TAIL_UNREACHABLE) {
+            s_unreachable(&w, ep, "events", o->timeout);
+            rc = EXIT_UNREACHABLE;
+        }
+        if (r <= 0) break;
         zmq_msg_t f[3];
         int n = s_recv_multipart(sock, f, 3);
         if (n < 0) break;
@@ -742,9 +996,8 @@ static int s_cmd_events(void *ctx, const cli_opts *o)
         }
         for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
     }
-    zmq_close(sock);
-    free(ep);
-    return EXIT_OK;
+    s_sub_close(sock, &w);
+    return rc;
 }
 
 /* ---- control -------------------------------------------------------------- */
@@ -753,9 +1006,8 @@ static int s_cmd_events(void *ctx, const cli_opts *o)
  * One request, one reply. Returns the reply (caller owns it) or NULL with a
  * message printed: no reply within the timeout, or a socket error.
  */
-static json_t *s_request(void *ctx, const cli_opts *o, json_t *req)
+static json_t *s_request(void *ctx, const cli_opts *o, const char *ep, json_t *req, bool *bad_ep)
 {
-    char *ep = s_endpoint(o, "HONEYBEE_CONTROL", DEFAULT_CONTROL);
     void *sock = zmq_socket(ctx, ZMQ_REQ);
     s_secure(sock);
     int zero = 0, one = 1, ms = (int)(o->timeout * 1000);
@@ -767,8 +1019,9 @@ static json_t *s_request(void *ctx, const cli_opts *o, json_t *req)
     json_t *reply = NULL;
     char *body = json_dumps(req, JSON_COMPACT);
     double deadline = s_now() + o->timeout;
-    if (zmq_connect(sock, ep) != 0) {
-        s_warn("cannot connect to %s: %s", ep, zmq_strerror(errno));
+    *bad_ep = false;
+    if (s_connect(sock, ep) != 0) {
+        *bad_ep = true;
     } else if (zmq_send(sock, body, strlen(body), 0) < 0) {
         s_warn("no connection to %s within %gs", ep, o->timeout);
     } else {
@@ -792,7 +1045,6 @@ static json_t *s_request(void *ctx, const cli_opts *o, json_t *req)
     }
     free(body);
     zmq_close(sock);
-    free(ep);
     return reply;
 }
 
@@ -841,11 +1093,13 @@ static json_t *s_jarg(const char *arg)
 
 /* Send `req` (consumed), print the reply as the options ask, map it to an
  * exit code. */
-static int s_control_reply(void *ctx, const cli_opts *o, const char *op, json_t *req)
+static int s_control_reply(void *ctx, const cli_opts *o, const char *ep, const char *op,
+                           json_t *req)
 {
-    json_t *reply = s_request(ctx, o, req);
+    bool bad_ep;
+    json_t *reply = s_request(ctx, o, ep, req, &bad_ep);
     json_decref(req);
-    if (!reply) return EXIT_UNREACHABLE;
+    if (!reply) return bad_ep ? EXIT_USAGE : EXIT_UNREACHABLE;
     bool ok = json_is_true(json_object_get(reply, "ok"));
     if (o->json) {
         char *s = json_dumps(reply, JSON_COMPACT);
@@ -866,7 +1120,7 @@ static int s_control_reply(void *ctx, const cli_opts *o, const char *op, json_t 
     return ok ? EXIT_OK : EXIT_REFUSED;
 }
 
-static int s_cmd_control(void *ctx, const char *op, const cli_opts *o)
+static int s_cmd_control(void *ctx, const char *op, const cli_opts *o, const char *ep)
 {
     json_t *req = json_pack("{s:s}", "op", op);
     if (!strcmp(op, "list") || !strcmp(op, "ping")) {
@@ -893,12 +1147,12 @@ static int s_cmd_control(void *ctx, const char *op, const cli_opts *o)
             json_object_set_new(req, "options", opts);
         }
     }
-    return s_control_reply(ctx, o, op, req);
+    return s_control_reply(ctx, o, ep, op, req);
 }
 
 /* ---- send ----------------------------------------------------------------- */
 
-static int s_cmd_send(void *ctx, const cli_opts *o)
+static int s_cmd_send(void *ctx, const cli_opts *o, const char *ep)
 {
     if (o->nargs != 2) s_die_usage("usage: send PEER MESSAGE");
     const char *peer = o->args[0];
@@ -926,9 +1180,8 @@ static int s_cmd_send(void *ctx, const cli_opts *o)
             json_object_set_new(req, "data", d);
         }
         /* -e names the control socket here. */
-        rc = s_control_reply(ctx, o, "send", req);
+        rc = s_control_reply(ctx, o, ep, "send", req);
     } else {
-        char *ep = s_endpoint(o, "HONEYBEE_SEND", DEFAULT_SEND);
         void *sock = zmq_socket(ctx, ZMQ_PUSH);
         s_secure(sock);
         int one = 1, ms = (int)(o->timeout * 1000);
@@ -937,9 +1190,8 @@ static int s_cmd_send(void *ctx, const cli_opts *o)
         /* Linger so the message leaves before the context is terminated. */
         zmq_setsockopt(sock, ZMQ_LINGER, &ms, sizeof ms);
         rc = EXIT_OK;
-        if (zmq_connect(sock, ep) != 0) {
-            s_warn("cannot connect to %s: %s", ep, zmq_strerror(errno));
-            rc = EXIT_UNREACHABLE;
+        if (s_connect(sock, ep) != 0) {
+            rc = EXIT_USAGE;
         } else {
             bool typed = o->binary >= 0;
             const char *type = o->binary == 1 ? "binary" : "text";
@@ -951,7 +1203,6 @@ static int s_cmd_send(void *ctx, const cli_opts *o)
             }
         }
         zmq_close(sock);
-        free(ep);
     }
     free(data);
     return rc;
@@ -965,16 +1216,20 @@ static int s_cmd_send(void *ctx, const cli_opts *o)
  * no curl), against the bridge's own endpoint, which answers HTTP/1.x.
  * Accepts http://HOST:PORT/PATH, HOST:PORT/PATH or HOST:PORT ([v6]:PORT too).
  */
-static int s_cmd_health(const cli_opts *o)
+static int s_cmd_health(const cli_opts *o, const hb_config *cfg)
 {
-    if (o->nargs > 1) s_die_usage("usage: health [URL]");
     char url[512];
     if (o->nargs == 1) {
         snprintf(url, sizeof url, "%s", o->args[0]);
+    } else if (cfg) {
+        /* The file with the HONEYBEE_* variables applied: what the bridge runs. */
+        snprintf(url, sizeof url, "%s/healthz", cfg->bridge.http);
     } else {
         const char *http = getenv("HONEYBEE_HTTP");
         snprintf(url, sizeof url, "%s/healthz", http && *http ? http : DEFAULT_HTTP);
     }
+    char given[sizeof url];
+    memcpy(given, url, sizeof url);
     char *p = url;
     if (!strncmp(p, "http://", 7)) p += 7;
     char *path = strchr(p, '/');
@@ -986,13 +1241,13 @@ static int s_cmd_health(const cli_opts *o)
     char *host = p, *port;
     if (*host == '[') {
         char *close = strchr(host, ']');
-        if (!close || close[1] != ':') s_die_usage("bad URL '%s'", o->args[0]);
+        if (!close || close[1] != ':') s_die_usage("bad URL '%s'", given);
         *close = '\0';
         host++;
         port = close + 2;
     } else {
         port = strrchr(host, ':');
-        if (!port) s_die_usage("URL needs a port: '%s'", url);
+        if (!port) s_die_usage("URL needs a port: '%s'", given);
         *port++ = '\0';
     }
     if (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "*")) host = "127.0.0.1";
@@ -1043,25 +1298,52 @@ static int s_cmd_health(const cli_opts *o)
 
 /* ---- main ----------------------------------------------------------------- */
 
+/* -c FILE: the bridge's config, loaded and overridden by the environment
+ * the way the bridge does it. Exits 2 on an invalid file. */
+static hb_config *s_load_config(const char *path)
+{
+    hb_config *cfg = NULL;
+    char *errors = NULL;
+    int rc = hb_config_load_file(path, &cfg, &errors);
+    if (rc == 0) rc = hb_config_apply_env(cfg, NULL, &errors);
+    if (rc != 0) {
+        fprintf(stderr, "honeybee-cli: -c %s:\n%s", path, errors ? errors : hb_strerror(rc));
+        if (errors && errors[strlen(errors) - 1] != '\n') fputc('\n', stderr);
+        free(errors);
+        hb_config_destroy(&cfg);
+        exit(EXIT_USAGE);
+    }
+    return cfg;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         s_usage(stderr);
         return EXIT_USAGE;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        s_usage(stdout);
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+        const cli_cmd *c = argc > 2 ? s_find_cmd(argv[2]) : NULL;
+        if (c)
+            s_cmd_usage(stdout, c);
+        else
+            s_usage(stdout);
         return EXIT_OK;
     }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    if (!strcmp(name, "--version")) name = "version";
+    const cli_cmd *cmd = s_find_cmd(name);
+    if (!cmd) s_die_usage("unknown command '%s'", name);
+    s_cmd_name = cmd->name;
+    cli_opts o;
+    s_parse_opts(cmd, argc - 1, argv + 1, &o);
+    if (!strcmp(name, "version")) {
         int maj, min, pat;
         zmq_version(&maj, &min, &pat);
         printf("honeybee-cli %s (libzmq %d.%d.%d)\n", HB_VERSION_STRING, maj, min, pat);
         return EXIT_OK;
     }
-    cli_opts o;
-    s_parse_opts(argc - 1, argv + 1, &o);
+    if (!strcmp(name, "health") && o.nargs > 1) s_die_usage("usage: health [URL]");
 
     /* No SA_RESTART: a signal makes zmq_poll return, and the loops check the
      * flag. SIGPIPE is ignored so a closed stdout ends us through EPIPE. */
@@ -1071,29 +1353,48 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!strcmp(cmd, "health")) return s_cmd_health(&o);
-    if (!strcmp(cmd, "keygen")) return s_cmd_keygen(&o);
+    if (!strcmp(name, "keygen")) return s_cmd_keygen(&o);
+    hb_config *cfg = o.config ? s_load_config(o.config) : NULL;
+    /* health with bridge.http "" (HTTP off) has no /healthz: it pings instead. */
+    bool health_ping =
+        !strcmp(name, "health") && o.nargs == 0 && cfg && !(cfg->bridge.http && *cfg->bridge.http);
+    if (!strcmp(name, "health") && !health_ping) {
+        int rc = s_cmd_health(&o, cfg);
+        hb_config_destroy(&cfg);
+        return rc;
+    }
     s_curve_load(&o);
+    const char *key = "control";
+    if (!strcmp(name, "sub"))
+        key = "inbox";
+    else if (!strcmp(name, "events"))
+        key = "events";
+    else if (!strcmp(name, "send") && !o.via_control)
+        key = "send";
+    char *ep = s_endpoint(&o, cfg, key);
+    hb_config_destroy(&cfg);
 
     void *ctx = zmq_ctx_new();
     if (!ctx) {
         s_warn("zmq_ctx_new: %s", zmq_strerror(errno));
+        free(ep);
         return EXIT_UNREACHABLE;
     }
     int rc;
-    if (!strcmp(cmd, "sub"))
-        rc = s_cmd_sub(ctx, &o);
-    else if (!strcmp(cmd, "events"))
-        rc = s_cmd_events(ctx, &o);
-    else if (!strcmp(cmd, "send"))
-        rc = s_cmd_send(ctx, &o);
-    else if (!strcmp(cmd, "list") || !strcmp(cmd, "stats") || !strcmp(cmd, "connect") ||
-             !strcmp(cmd, "remove") || !strcmp(cmd, "ping"))
-        rc = s_cmd_control(ctx, cmd, &o);
-    else {
-        zmq_ctx_term(ctx);
-        s_die_usage("unknown command '%s'", cmd);
+    if (health_ping) {
+        s_warn("health: bridge.http is off in %s; pinging the control socket instead", o.config);
+        o.nargs = 0;
+        rc = s_cmd_control(ctx, "ping", &o, ep);
+    } else if (!strcmp(name, "sub")) {
+        rc = s_cmd_sub(ctx, &o, ep);
+    } else if (!strcmp(name, "events")) {
+        rc = s_cmd_events(ctx, &o, ep);
+    } else if (!strcmp(name, "send")) {
+        rc = s_cmd_send(ctx, &o, ep);
+    } else {
+        rc = s_cmd_control(ctx, name, &o, ep);
     }
     zmq_ctx_term(ctx);
+    free(ep);
     return rc;
 }

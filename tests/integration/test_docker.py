@@ -139,10 +139,17 @@ def test_dockerfile_shape():
     assert cmd and json.loads(cmd[-1]) == ["-c", "/etc/honeybee/honeybee.yaml"], f"CMD {cmd}"
     hc_cmd = healthcheck_cmd(runtime)
     assert hc_cmd[:2] == ["honeybee-cli", "health"], f"HEALTHCHECK runs the CLI: {hc_cmd}"
+    # ... on the config the bridge runs (CMD's -c), so it follows bridge.http.
+    assert "-c" in hc_cmd and hc_cmd[hc_cmd.index("-c") + 1] == json.loads(cmd[-1])[1], \
+        f"HEALTHCHECK reads the config of CMD: {hc_cmd} vs {cmd}"
     exposed = set(" ".join(a for i, a in rt if i == "EXPOSE").split())
     assert exposed == {"5550", "5551", "5552", "5553", "8080"}, f"EXPOSE {exposed}"
     envs = " ".join(a for i, a in rt if i == "ENV")
-    assert "HONEYBEE_LOG_FORMAT=json" in envs, "ENV HONEYBEE_LOG_FORMAT=json"
+    # A HONEYBEE_* variable in the image would override every mounted
+    # config's key silently; JSON logs come from the shipped config.
+    assert "HONEYBEE_" not in envs, f"the image sets HONEYBEE_* variables: {envs}"
+    with open(os.path.join(DOCKER, "honeybee.yaml")) as f:
+        assert yaml.safe_load(f)["log"]["format"] == "json", "docker/honeybee.yaml: JSON logs"
     copies = [a for i, a in rt if i == "COPY"]
     assert any("docker/honeybee.yaml /etc/honeybee/honeybee.yaml" in c for c in copies), \
         "config at /etc/honeybee/honeybee.yaml"
@@ -159,7 +166,8 @@ def test_build_stage_packages():
     """The build stage's packages are a subset of scripts/deps.sh."""
     build = dockerfile()[0]
     deps = open(os.path.join(H.SRC, "scripts", "deps.sh")).read()
-    dep_pkgs = set(re.search(r'PKGS="([^"]*)"', deps, re.S).group(1).split())
+    dep_pkgs = {p for group in re.findall(r'PKGS\w*="([^"]*)"', deps, re.S) for p in group.split()}
+    assert {"build-essential", "git"} <= dep_pkgs, f"deps.sh groups not found: {dep_pkgs}"
     extra = apt_packages(build) - dep_pkgs
     assert not extra, f"build stage installs packages deps.sh does not: {extra}"
 
@@ -348,6 +356,9 @@ def test_install_and_run():
     against the installed libhoneybee."""
     runtime = dockerfile()[-1]
     hc_cmd, runtime_pkgs = healthcheck_cmd(runtime), apt_packages(runtime)
+    # The HEALTHCHECK reads the image's config: here, the file it is built from.
+    hc_cmd = [os.path.join(DOCKER, "honeybee.yaml") if a == "/etc/honeybee/honeybee.yaml" else a
+              for a in hc_cmd]
     stage = tempfile.mkdtemp(prefix="hb-docker-install-")
     prefix = os.path.join(stage, "opt", "honeybee")
     try:
@@ -386,8 +397,7 @@ def test_install_and_run():
         ws = H.WSServer()
         try:
             with H.Bridge(exe=os.path.join(bindir, "honeybee-bridge"),
-                          config=os.path.join(DOCKER, "honeybee.yaml"),
-                          env={"HONEYBEE_LOG_FORMAT": "json"}) as bridge:
+                          config=os.path.join(DOCKER, "honeybee.yaml")) as bridge:
                 env = bridge.endpoint_env()
                 hc_env = dict(env, PATH=bindir + os.pathsep + os.environ["PATH"])
                 r = H.run_cmd(hc_cmd, env=hc_env)
@@ -405,7 +415,7 @@ def test_install_and_run():
                            20, "a message through the installed bridge")
                 assert lines.drain() == ["through the image"], f"sub output {lines.all}"
                 first = [ln for ln in bridge.stderr().splitlines() if ln.strip()][0]
-                assert json.loads(first), f"HONEYBEE_LOG_FORMAT=json: not JSON: {first!r}"
+                assert json.loads(first), f"log.format json: not JSON: {first!r}"
             # (Bridge's exit asserted the exit code 0 on SIGTERM.)
         finally:
             ws.stop()

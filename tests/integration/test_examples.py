@@ -112,6 +112,44 @@ def synthetic(lang):
     assert out[-1] == "done messages=5", f"{lang}: last line {out[-1]!r}"
 
 
+def reader_gone(lang):
+    """`consumer | head -n 2`: once its reader has gone the example stops
+    quietly, exit 0 and nothing on stderr (no traceback, no EPIPE)."""
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.XPUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    cmd = " ".join("'%s'" % a for a in EXAMPLES[lang] + [
+        "--inbox", f"tcp://127.0.0.1:{port}", "--events", f"tcp://127.0.0.1:{H.free_port()}",
+        "--control", "", "--seconds", str(H.t(30))])
+    # bash reports the example's own exit status; head reads its stdout and
+    # exits after 2 lines; the example's stderr is bash's.
+    script = f"{cmd} | head -n 2 >/dev/null; echo example_exit=${{PIPESTATUS[0]}}"
+    p = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not pub.poll(int(H.t(20) * 1000)):
+            raise AssertionError(f"{lang}: no subscription arrived")
+        pub.recv()
+        seq = 0
+
+        def publish_until_exit():
+            nonlocal seq
+            for _ in range(20):
+                seq += 1
+                pub.send_multipart([b"p", b"x" * 100, struct.pack(
+                    ">BBHIQQ", 1, 0, 0, 1, seq, time.time_ns())])
+            time.sleep(0.05)
+            return p.poll() is not None
+        H.wait_for(publish_until_exit, 20, f"{lang} | head to end")
+        out = p.stdout.read().decode()
+        err = p.stderr.read().decode("utf-8", "replace")
+    finally:
+        if p.poll() is None:
+            p.kill()
+        ctx.destroy(linger=0)
+    assert "example_exit=0" in out, f"{lang} | head: {out!r}, stderr {err!r}"
+    assert err == "", f"{lang} | head wrote to stderr: {err!r}"
+
+
 def against_bridge(lang, ws, bridge):
     """List, send through PULL, events, inbox messages, a real reconnect."""
     extra = f"extra-{lang}"
@@ -209,6 +247,14 @@ def synthetic_test(lang):
     return test
 
 
+def reader_gone_test(lang):
+    def test(fx):
+        """Exit 0, quietly, when the output pipe closes (| head)."""
+        reader_gone(lang)
+    test.__name__ = f"test_{lang}_reader_gone"
+    return test
+
+
 def bridge_test(lang):
     def test(fx):
         """List, send via PULL, events, inbox, reconnect against the real bridge."""
@@ -223,5 +269,7 @@ def bridge_test(lang):
 
 if __name__ == "__main__":
     LANGS = ("python", "node", "c")
-    H.run([synthetic_test(lang) for lang in LANGS] + [bridge_test(lang) for lang in LANGS],
+    H.run([synthetic_test(lang) for lang in LANGS] +
+          [reader_gone_test(lang) for lang in ("python", "node")] +
+          [bridge_test(lang) for lang in LANGS],
           fixture=fixture)

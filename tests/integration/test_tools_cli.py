@@ -72,10 +72,26 @@ def pump(ws, paths, text, until, what, timeout=20):
     H.wait_for(step, timeout, what)
 
 
+COMMANDS = ("sub", "events", "send", "list", "stats", "connect", "remove", "ping", "health",
+            "version")
+
+
 def test_usage(fx):
     env = fx.env
     r = cli(["--help"], env)
     assert r.returncode == 0 and "Exit codes" in r.stdout, f"--help: {r}"
+    for c in COMMANDS:
+        assert f"\n  {c}" in r.stdout, f"--help does not list {c}: {r.stdout}"
+    # Each command's --help is that command's: its synopsis first.
+    for c in COMMANDS:
+        for args in ([c, "--help"], [c, "-h"], ["help", c]):
+            r = cli(args, env)
+            assert r.returncode == 0 and r.stdout.startswith(f"usage: honeybee-cli {c}"), \
+                f"{args}: {r}"
+            others = [o for o in COMMANDS if o != c and f"usage: honeybee-cli {o}" in r.stdout]
+            assert not others, f"{args} prints the help of {others}"
+    r = cli(["sub", "--bogus"], env)
+    assert r.returncode == 2 and "sub --help" in r.stderr, f"bad option: {r}"
     r = cli(["bogus"], env)
     assert r.returncode == 2 and "unknown command" in r.stderr, f"bogus command: {r}"
     r = cli(["remove"], env)
@@ -94,6 +110,79 @@ def test_ping(fx):
     dead = f"tcp://127.0.0.1:{H.free_port()}"
     r = cli(["ping", "-e", dead, "-T", "0.5"], env)
     assert r.returncode == 3 and "no connection" in r.stderr, f"ping unreachable: {r}"
+
+
+def test_endpoint_hint(fx):
+    """An endpoint without tcp:// is a usage error that says what was meant,
+    from -e, from the environment and from a config file."""
+    env = fx.env
+    port = fx.env["HONEYBEE_CONTROL"].rsplit(":", 1)[1]
+    for cmd in (["ping"], ["sub", "-n", "1"], ["events", "-n", "1"], ["send", "feed", "x"]):
+        r = cli(cmd + ["-e", f"127.0.0.1:{port}"], env)
+        assert r.returncode == 2 and f"did you mean tcp://127.0.0.1:{port}?" in r.stderr, \
+            f"{cmd} -e without tcp://: {r}"
+        assert "Invalid argument" not in r.stderr, r.stderr
+    r = cli(["ping"], dict(env, HONEYBEE_CONTROL=f"127.0.0.1:{port}"))
+    assert r.returncode == 2 and "$HONEYBEE_CONTROL" in r.stderr and "tcp://" in r.stderr, \
+        f"HONEYBEE_CONTROL without tcp://: {r}"
+    r = cli(["ping", "-e", "tcp://no-port-here"], env)
+    assert r.returncode == 2 and "tcp://HOST:PORT" in r.stderr, f"malformed endpoint: {r}"
+
+
+def test_tail_unreachable(fx):
+    """sub and events exit 3 ("bridge unreachable") when nothing answers
+    within -T, also when -t ends first; something that answers but is not
+    a PUB socket (the HTTP port, the control REP) is named as such."""
+    env = fx.env
+    dead = f"tcp://127.0.0.1:{H.free_port()}"
+    for cmd in ("sub", "events"):
+        t0 = time.monotonic()
+        r = cli([cmd, "-e", dead, "-T", "0.5"], env)
+        took = time.monotonic() - t0
+        assert r.returncode == 3 and "bridge unreachable" in r.stderr, f"{cmd} unreachable: {r}"
+        assert took < H.t(5), f"{cmd} took {took:.1f}s to give up"
+        r = cli([cmd, "-e", dead, "-t", "0.3"], env)
+        assert r.returncode == 3 and "bridge unreachable" in r.stderr, f"{cmd} -t 0.3: {r}"
+    r = cli(["sub", "-e", f"tcp://{fx.bridge.http_addr}", "-T", "1"], env)
+    assert (r.returncode == 3 and "does not speak ZeroMQ" in r.stderr
+            and "ignoring" not in r.stderr), f"sub at the HTTP port: {r}"
+    r = cli(["sub", "-e", fx.env["HONEYBEE_CONTROL"], "-T", "1"], env)
+    assert r.returncode == 3 and "bridge unreachable" in r.stderr, f"sub at the control REP: {r}"
+    # A reachable bridge with nothing to say: -t ends it with 0.
+    for cmd in ("sub", "events"):
+        r = cli([cmd, "-p", "nobody", "-t", "0.5"], env)
+        assert r.returncode == 0 and not r.stderr, f"{cmd} on a quiet bridge: {r}"
+
+
+def test_config_file(fx):
+    """-c FILE: the endpoints and bridge.http of the bridge's own config,
+    with the HONEYBEE_* variables over it as the bridge applies them;
+    health follows bridge.http, and pings the control socket when HTTP is
+    off ("")."""
+    path = fx.bridge.path
+    r = cli(["ping", "-c", path], {})
+    assert r.returncode == 0 and r.stdout.strip() == "ok", f"ping -c: {r}"
+    r = cli(["list", "-c", path], {})
+    assert r.returncode == 0 and "feed10" in r.stdout, f"list -c: {r}"
+    r = cli(["health", "-c", path], {})
+    assert r.returncode == 0 and " 200" in r.stdout, f"health -c: {r}"
+    dead = f"127.0.0.1:{H.free_port()}"
+    r = cli(["health", "-c", path, "-T", "1"], {"HONEYBEE_HTTP": dead})
+    assert r.returncode == 3 and dead in r.stderr, f"health -c with HONEYBEE_HTTP over it: {r}"
+    r = cli(["sub", "-c", path, "-p", "nobody", "-t", "0.3"], {})
+    assert r.returncode == 0, f"sub -c: {r}"
+    tmp = os.path.join(fx.bridge.tmp, "http-off.yaml")
+    with open(tmp, "w") as f:
+        f.write(open(path).read().replace(f'"{fx.bridge.http_addr}"', '""')
+                .replace(f"http: {fx.bridge.http_addr}", 'http: ""'))
+    assert 'http: ""' in open(tmp).read(), open(tmp).read()
+    r = cli(["health", "-c", tmp], {})
+    assert r.returncode == 0 and "pinging the control socket" in r.stderr, f"health, http off: {r}"
+    bad = os.path.join(fx.bridge.tmp, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("bridge:\n  bogus: 1\n")
+    r = cli(["ping", "-c", bad], {})
+    assert r.returncode == 2 and "bogus" in r.stderr, f"-c of an invalid file: {r}"
 
 
 def test_list_and_stats(fx):
@@ -272,5 +361,6 @@ def test_health(fx):
 
 
 if __name__ == "__main__":
-    H.run([test_usage, test_ping, test_list_and_stats, test_events_connect_remove, test_sub,
+    H.run([test_usage, test_endpoint_hint, test_tail_unreachable, test_config_file, test_ping,
+           test_list_and_stats, test_events_connect_remove, test_sub,
            test_sub_reconnect, test_sub_reader_gone, test_send, test_health], fixture=fixture)
