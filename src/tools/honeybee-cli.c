@@ -839,6 +839,11 @@ static void s_unreachable(const conn_watch *w, const char *ep, const char *what,
         why = " (something answered, but the ZeroMQ handshake failed: authentication)";
     else if (w->stray)
         why = " (something answered, but it does not speak ZeroMQ: an HTTP port?)";
+    else if (w->failed == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        /* The other end hung up inside the greeting: a server that parses
+         * the greeting as its own protocol and closes (our HTTP port). */
+        why = " (something answered, but it closed the connection during the ZeroMQ "
+              "greeting: it does not speak ZeroMQ, an HTTP port?)";
     else if (w->failed)
         why = " (something answered, but not a ZeroMQ socket of the right kind: the "
               "ZeroMQ handshake failed)";
