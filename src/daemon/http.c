@@ -1,11 +1,12 @@
 /*
  * http.c: the daemon's HTTP server (see http.h): one thread, one poll loop
  * over the listening sockets, the connections and an eventfd (the main
- * thread's stop, the only doorway in). Requests are parsed by http-parser.
+ * thread's stop, the only doorway in). Request heads are read by
+ * http_req.c (over http-parser).
  *
  * A connection lives through two states. READ: bytes go to the parser
  * until the headers are complete (a request has no body we want); the
- * request must arrive within read_timeout and in at most S_REQ_MAX bytes.
+ * request must arrive within read_timeout and in at most HB__HTTP_REQ_MAX bytes.
  * WRITE: a status line and headers built into the connection, then the
  * body written straight from the shared body (no copy per client), within
  * write_timeout; then the connection is closed (Connection: close, one
@@ -21,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <http_parser.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -37,10 +37,9 @@
 #include "core/clock.h"
 #include "core/url.h"
 #include "daemon/http.h"
+#include "daemon/http_req.h"
 
 #define S_MAX_LISTEN     8
-#define S_REQ_MAX        8192 /* request line and headers, bytes */
-#define S_PATH_MAX       256  /* longer paths are answered 404 */
 #define S_SNDBUF         65536
 #define S_WRITE_CHUNK    65536
 #define S_ACCEPT_REST_MS 100
@@ -56,12 +55,7 @@ typedef struct s_conn {
     int fd;
     s_state st;
     uint64_t accepted_ns, deadline_ns;
-    http_parser parser;
-    size_t req_bytes;
-    char path[S_PATH_MAX + 1];
-    size_t path_len;
-    bool path_long, in_query;
-    bool headers_done;
+    hb__http_req req;
     char head[S_HEAD_MAX];
     size_t head_len, head_off;
     hb__http_body *body; /* NULL: none, or a HEAD */
@@ -122,39 +116,6 @@ void hb__http_body_unref(hb__http_body **bp)
     free(b);
 }
 
-/* ---- parsing: HTTP thread ------------------------------------------------- */
-
-static int s_on_url(http_parser *p, const char *at, size_t len)
-{
-    s_conn *c = p->data;
-    /* The URL may come in pieces; the query (from '?') is dropped. A path
-     * longer than S_PATH_MAX is no route's. */
-    if (c->in_query) return 0;
-    const char *q = memchr(at, '?', len);
-    size_t take = q ? (size_t)(q - at) : len;
-    c->in_query = q != NULL;
-    if (c->path_long || take > S_PATH_MAX - c->path_len) {
-        c->path_long = true;
-        return 0;
-    }
-    memcpy(c->path + c->path_len, at, take);
-    c->path_len += take;
-    return 0;
-}
-
-static int s_on_headers_complete(http_parser *p)
-{
-    s_conn *c = p->data;
-    c->headers_done = true;
-    http_parser_pause(p, 1); /* the rest (a body, a pipelined request) is not read */
-    return 0;
-}
-
-static const http_parser_settings s_settings = {
-    .on_url = s_on_url,
-    .on_headers_complete = s_on_headers_complete,
-};
-
 static const char *s_reason(int status)
 {
     switch (status) {
@@ -208,18 +169,16 @@ static void s_respond_text(hb__http *h, s_conn *c, int status, const char *text,
 /* The request is complete: route it. */
 static void s_route(hb__http *h, s_conn *c)
 {
-    unsigned m = c->parser.method;
-    bool head = m == HTTP_HEAD;
-    if (m != HTTP_GET && !head) {
+    bool head = hb__http_req_is_head(&c->req);
+    if (!hb__http_req_get_or_head(&c->req)) {
         s_respond_text(h, c, 405, "method not allowed (GET or HEAD)\n", false);
         return;
     }
-    size_t plen = c->path_len;
-    c->path[plen] = 0;
+    const char *path = hb__http_req_path(&c->req);
     int status = 404;
     const char *ctype = "text/plain; charset=utf-8";
     hb__http_body *body = NULL;
-    if (!c->path_long && plen) body = h->fn(h->ud, h, c->path, &status, &ctype);
+    if (path) body = h->fn(h->ud, h, path, &status, &ctype);
     if (status == 404 && !body)
         body = hb__http_body_text("not found (try /healthz, /readyz, /metrics)\n");
     if (!body && status == 200) status = 500; /* the handler ran out of memory */
@@ -245,20 +204,18 @@ static bool s_conn_read(hb__http *h, s_conn *c)
         ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         if (n == 0) return false; /* the client left before asking */
-        c->req_bytes += (size_t)n;
-        size_t used = http_parser_execute(&c->parser, &s_settings, buf, (size_t)n);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (c->req_bytes > S_REQ_MAX) {
+        switch (hb__http_req_feed(&c->req, buf, (size_t)n)) {
+        case HB__HTTP_REQ_TOO_LARGE:
             s_respond_text(h, c, 431, "request too large\n", false);
             return true;
-        }
-        if (c->headers_done) {
+        case HB__HTTP_REQ_DONE:
             s_route(h, c);
             return true;
-        }
-        if ((e != HPE_OK && e != HPE_PAUSED) || used != (size_t)n) {
+        case HB__HTTP_REQ_BAD:
             s_respond_text(h, c, 400, "bad request\n", false);
             return true;
+        case HB__HTTP_REQ_MORE:
+            break;
         }
         if ((size_t)n < sizeof(buf)) return true;
     }
@@ -322,8 +279,7 @@ static void s_accept(hb__http *h, int lfd, uint64_t now)
         c->st = S_READ;
         c->accepted_ns = now;
         c->deadline_ns = now + h->lim.read_timeout_ns;
-        http_parser_init(&c->parser, HTTP_REQUEST);
-        c->parser.data = c;
+        hb__http_req_init(&c->req);
         h->conns[h->nc++] = c;
     }
 }
