@@ -688,12 +688,20 @@ def callgrind_total(path):
     raise RuntimeError("no totals in " + path)
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    # Never the same port twice in one run: the kernel may reuse a closed
+    # ephemeral port at once, and one bridge given it twice refuses to start.
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def machine():

@@ -53,12 +53,22 @@ def t(seconds):
 
 # ---- small utilities --------------------------------------------------------
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port free now and never handed out before by this process: the
+    kernel may give the same ephemeral port to two bind(0) calls once the
+    first socket is closed, and a bridge given one port for two endpoints
+    refuses its config (seen in CI: inbox and http on one port)."""
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_for(cond, timeout=5.0, what="condition", interval=0.02):
