@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 
 static void test_demo_prints_messages(void **state)
 {

@@ -29,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "pool/pool_int.h"
 #include "transport/resolver.h"
@@ -216,7 +216,7 @@ static void test_many_failing_dials_then_healthy(void **state)
     hbt_server *good = hbt_server_start(NULL);
     assert_non_null(good);
     int noaccept_port = 0;
-    int noaccept = hbt_listen_noaccept(&noaccept_port);
+    int noaccept = hbt_listen(64, &noaccept_port);
     assert_true(noaccept >= 0);
     int closed = hbt_closed_port(); /* after every listener: none takes it */
     print_message("closed port %d, no-accept port %d\n", closed, noaccept_port);
@@ -344,7 +344,7 @@ static void test_slot_wait_times_out(void **state)
 {
     (void)state;
     int port = 0;
-    int fd = hbt_listen_noaccept(&port);
+    int fd = hbt_listen(64, &port);
     assert_true(fd >= 0);
     hbt_sink sink;
     hbt_sink_init(&sink);

@@ -31,7 +31,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 
 static char s_dir[256];

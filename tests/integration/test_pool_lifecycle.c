@@ -16,8 +16,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
-#include "helpers/hbt_only.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
@@ -133,7 +132,7 @@ static void test_stop_during_dial(void **state)
 {
     fx *f = *state;
     int port;
-    int lfd = hbt_listen_noaccept(&port);
+    int lfd = hbt_listen(64, &port);
     assert_true(lfd >= 0);
     char url[128];
     hbt_url(url, sizeof(url), port, "/");
@@ -311,5 +310,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, s_teardown),
     };
-    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
+    return HBT_RUN(tests);
 }

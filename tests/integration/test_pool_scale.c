@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 
 #define N_PEERS 1000
@@ -105,7 +105,7 @@ static void test_thousand_peers(void **state)
 static void test_handshakes_over_the_cap(void **state)
 {
     int port = 0;
-    int lfd = hbt_listen_noaccept(&port);
+    int lfd = hbt_listen(64, &port);
     assert_true(lfd >= 0);
     hbt_server *srv = hbt_server_start(NULL);
     assert_non_null(srv);

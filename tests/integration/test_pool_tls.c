@@ -29,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "pool/pool_int.h"
 

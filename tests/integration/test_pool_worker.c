@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "honeybee/worker.h"
 
