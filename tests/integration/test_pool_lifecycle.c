@@ -6,42 +6,22 @@
  * Tolerances are wide on the slow side (a loaded 2-core machine) and tight
  * on the fast side (a delay must never be shorter than configured).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <cmocka.h>
 
 #include "hbt.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
 
-typedef struct fx {
-    hbt_sink sink;
-    hb_pool *pool;
-} fx;
+typedef hbt_fx fx;
 
 static int s_setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    hbt_sink_init(&f->sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&f->sink)};
-    assert_int_equal(hb_pool_new(&pc, &f->pool), 0);
-    *state = f;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fx *f = *state;
-    hb_pool_destroy(&f->pool);
-    hbt_sink_free(&f->sink);
-    free(f);
+    *state = hbt_fx_new(&(hbt_fx_opts){.no_server = true});
+    assert_non_null(*state);
     return 0;
 }
 
@@ -152,7 +132,7 @@ static void test_stop_during_dial(void **state)
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "hang", 1, 2000);
     assert_non_null(r);
     /* (HB_TEST_SLOW: under valgrind on a loaded machine, 5 s) */
-    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
+    assert_true(hbt_now_ms() - t0 < (hbt_slow() ? 5000u : 1000u));
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "hang"), 0);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "hang"), 0);
 
@@ -248,7 +228,7 @@ static void test_remove_while_waiting(void **state)
         hb_pool_remove(f->pool, "wait");
     }
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "wait", 1, 2000));
-    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
+    assert_true(hbt_now_ms() - t0 < (hbt_slow() ? 5000u : 1000u));
     if (rc != 0) assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "wait"), 0);
@@ -303,12 +283,13 @@ static void test_shutdown_drain_timeout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_backoff_delays_and_max_retries, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_short_lived_vs_stable, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_stop_during_dial, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_drains_and_reports, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_backoff_delays_and_max_retries, s_setup,
+                                        hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_short_lived_vs_stable, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_dial, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_drains_and_reports, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, hbt_fx_teardown),
     };
     return HBT_RUN(tests);
 }
