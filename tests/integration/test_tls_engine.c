@@ -78,17 +78,14 @@ static hbt_server *s_python(const char *cert, ...)
     static char certf[512], keyf[512];
     snprintf(certf, sizeof(certf), "%s/%s.pem", s_dir, cert);
     snprintf(keyf, sizeof(keyf), "%s/%s.key", s_dir, cert);
-    char script[512];
-    snprintf(script, sizeof(script), "%s/tests/integration/servers/tls_server.py",
-             hbt_source_dir());
-    const char *argv[32] = {hbt_python(), script, "--cert", certf, "--key", keyf};
-    int k = 6;
+    const char *args[32] = {"--cert", certf, "--key", keyf};
+    int k = 4;
     va_list ap;
     va_start(ap, cert);
-    for (const char *a; k < 31 && (a = va_arg(ap, const char *));) argv[k++] = a;
+    for (const char *a; k < 31 && (a = va_arg(ap, const char *));) args[k++] = a;
     va_end(ap);
-    argv[k] = NULL;
-    return hbt_spawn(argv, "PORT ", HBT_SPAWN_STDERR);
+    args[k] = NULL;
+    return hbt_py_server("tls_server.py", args, HBT_SPAWN_STDERR);
 }
 
 /* openssl s_server -rev (echoes each line reversed) with extra args. */

@@ -255,7 +255,7 @@ hbt_server *hbt_spawn(const char *const *argv, const char *ready, int flags)
     return s;
 }
 
-hbt_server *hbt_py_server(const char *script, const char *const *args)
+hbt_server *hbt_py_server(const char *script, const char *const *args, int flags)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/tests/integration/servers/%s", hbt_source_dir(), script);
@@ -263,12 +263,12 @@ hbt_server *hbt_py_server(const char *script, const char *const *args)
     int k = 2;
     for (int i = 0; args && args[i] && k < 31; i++) argv[k++] = args[i];
     argv[k] = NULL;
-    return hbt_spawn(argv, "PORT ", 0);
+    return hbt_spawn(argv, "PORT ", flags);
 }
 
 hbt_server *hbt_server_start(const char *const *args)
 {
-    return hbt_py_server("ws_server.py", args);
+    return hbt_py_server("ws_server.py", args, 0);
 }
 
 int hbt_server_port(hbt_server *s)

@@ -61,8 +61,8 @@ enum {
  * that port accepts. NULL if it did not start. */
 hbt_server *hbt_spawn(const char *const *argv, const char *ready, int flags);
 /* tests/integration/servers/<script> on hbt_python() with extra args (may
- * be NULL); it prints "PORT <n>" when it listens. */
-hbt_server *hbt_py_server(const char *script, const char *const *args);
+ * be NULL) and hbt_spawn's flags; it prints "PORT <n>" when it listens. */
+hbt_server *hbt_py_server(const char *script, const char *const *args, int flags);
 /* The scriptable WebSocket server, servers/ws_server.py. */
 hbt_server *hbt_server_start(const char *const *args);
 int hbt_server_port(hbt_server *s);
