@@ -172,7 +172,7 @@ static bool s_wait_listening(hbt_server *s, int timeout_ms)
 
 hbt_server *hbt_spawn(const char *const *argv, const char *ready, int flags)
 {
-    bool quiet = flags & HBT_SPAWN_QUIET;
+    bool quiet = flags & HBT_SPAWN_QUIET, verbose = getenv("HBT_VERBOSE") != NULL;
     int port = ready ? 0 : hbt_closed_port();
     char portstr[16], arg[32][256];
     const char *av[32];
@@ -206,12 +206,12 @@ hbt_server *hbt_spawn(const char *const *argv, const char *ready, int flags)
         }
         return NULL;
     }
-    if (pid == 0) { /* the child: only async-signal-safe calls until exec */
+    if (pid == 0) { /* the child of a threaded process: no allocation until exec */
         dup2(pin[0], 0);
         if (quiet) {
             int null = open("/dev/null", O_WRONLY);
             dup2(null, 1);
-            if (!getenv("HBT_VERBOSE")) dup2(null, 2);
+            if (!verbose) dup2(null, 2);
         } else {
             dup2(pout[1], 1);
             if (flags & HBT_SPAWN_STDERR) dup2(pout[1], 2);
