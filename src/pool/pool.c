@@ -1250,6 +1250,11 @@ void hb_pool_destroy(hb_pool **pp)
     free(pool);
 }
 
+void hb__pool_exiting(hb_pool *pool)
+{
+    hb__loop_exiting(pool->loop);
+}
+
 uint32_t hb__pool_tls_profiles(hb_pool *pool)
 {
     return hb__tls_cache_count(hb__loop_tls(pool->loop));
