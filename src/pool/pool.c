@@ -705,6 +705,7 @@ hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err)
         .tls_memo = p->memo,
         .connect_timeout_ns = cfg->opts.connect_timeout_ns,
         .max_message_size = cfg->opts.max_message_size,
+        .public_only = cfg->public_only,
         .owner = p,
     };
     c->ops = ops;

@@ -53,6 +53,7 @@
 #include <sys/socket.h>
 
 #include "core/clock.h"
+#include "core/netrule.h"
 #include "transport/conn.h"
 #include "transport/loop.h"
 
@@ -82,6 +83,7 @@ typedef struct s_dial {
     const void *owner;
     uint64_t max_message_size;
     bool numeric;
+    bool public_only; /* dial public addresses only */
     bool slot_held;
     hb__slot_wait slot;
     char addr[64]; /* the numeric address dialled */
@@ -683,6 +685,23 @@ int hb__conn_write(hb__conn *c, uint8_t *buf, size_t len, hb__conn_msg kind)
 static void s_connect(hb__conn *c, const char *addr)
 {
     s_dial *d = c->dial;
+    /* The address we connect to is the one checked: lws is given it, not
+     * the name, so no second lookup can answer differently (DNS
+     * rebinding). The resolver skipped private answers already; this also
+     * covers a numeric host and a test's lookup hook. */
+    if (d->public_only && hb__ip_private(addr)) {
+        if (strcmp(addr, d->host) == 0)
+            s_fail(c,
+                   "connect %s: a loopback, private or link-local address "
+                   "(pool.allow_private: false)",
+                   addr);
+        else
+            s_fail(c,
+                   "connect %s: %s is a loopback, private or link-local address "
+                   "(pool.allow_private: false)",
+                   d->host, addr);
+        return;
+    }
     snprintf(d->addr, sizeof(d->addr), "%s", addr);
     c->st = S_TCP;
     struct lws_client_connect_info ci;
@@ -770,6 +789,7 @@ static void s_dial_step(hb__conn *c)
     job->c = c;
     job->r.host = job->host;
     job->r.owner = d->owner;
+    job->r.public_only = d->public_only;
     job->r.note.fn = s_resolved;
     c->st = S_RESOLVE;
     if (hb__resolve_submit(hb__loop_resolver(c->loop), &job->r, e, sizeof(e)) != 0) {
@@ -913,6 +933,7 @@ hb__conn *hb__conn_dial(hb__loop *loop, const hb__conn_params *p, const hb__conn
     }
     d->req_len = rl;
     d->owner = p->owner;
+    d->public_only = p->public_only;
     d->max_message_size = p->max_message_size;
     c->owned = true;
     c->st = S_SLOT;
