@@ -185,7 +185,7 @@ def main():
            "release_ms", "left", "rc")
     print("%7s %-8s %7s %7s %7s %7s %9s %10s %5s %3s" % hdr)
     for n in [int(x) for x in a.peers.split(",")]:
-        if 2 * n + 200 > hard:
+        if n + 100 > hard:
             print("%7d skipped: hb-feed and the bridge need %d descriptors each, the hard "
                   "limit is %d" % (n, n + 100, hard))
             continue
