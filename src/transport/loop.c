@@ -515,10 +515,9 @@ void hb__loop_exiting(hb__loop *loop)
  * one by one, and Debian's lws 4.1.6 is built with _DEBUG, whose
  * sanity_assert_no_sockfd_traces() scans the whole descriptor table (as
  * large as the open file limit) on each close, and each close also goes
- * through lws_set_timeout's sorted list: O(N x limit) and worse. Measured
- * with 5,000 peers and a limit of 20,000: 0.74 s from SIGTERM to exit,
- * 0.17 s without it (docs/performance.md). Below S_FAST_MIN the context is
- * destroyed as usual.
+ * through lws_set_timeout's sorted list: O(N x limit) and worse
+ * (docs/performance.md, "Shutdown at scale"). Below S_FAST_MIN the context
+ * is destroyed as usual.
  */
 #define S_FAST_MIN (1ull << 26)
 
