@@ -705,6 +705,7 @@ hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err)
         .tls_memo = p->memo,
         .connect_timeout_ns = cfg->opts.connect_timeout_ns,
         .max_message_size = cfg->opts.max_message_size,
+        .public_only = cfg->public_only,
         .owner = p,
     };
     c->ops = ops;
@@ -1248,6 +1249,11 @@ void hb_pool_destroy(hb_pool **pp)
     pthread_mutex_destroy(&pool->wmu);
     pthread_cond_destroy(&pool->wcond);
     free(pool);
+}
+
+void hb__pool_exiting(hb_pool *pool)
+{
+    hb__loop_exiting(pool->loop);
 }
 
 uint32_t hb__pool_tls_profiles(hb_pool *pool)

@@ -352,11 +352,67 @@ static void test_slot_wait_times_out(void **state)
     close(fd);
 }
 
+/* public_only (pool.allow_private: false for control connects): the
+ * dialler checks the numeric address it connects to, whatever gave it
+ * (here the lookup hook answers 127.0.0.1 for every name, as a rebinding
+ * DNS server would after a public first answer); the same peer without
+ * it connects. */
+static void test_public_only_checks_the_address_dialled(void **state)
+{
+    (void)state;
+    hb__resolve_set_lookup(s_lookup);
+    hbt_server *good = hbt_server_start(NULL);
+    assert_non_null(good);
+    hbt_sink sink;
+    hbt_sink_init(&sink);
+    hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+    hb_pool *pool = NULL;
+    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    int port = hbt_server_port(good);
+    char named[128], numeric[128];
+    snprintf(named, sizeof(named), "ws://relay.example:%d/", port);
+    hbt_url(numeric, sizeof(numeric), port, "/");
+    const struct {
+        const char *id, *url;
+        bool public_only;
+        const char *expect;
+    } cases[] = {
+        {"named", named, true,
+         "connect relay.example: 127.0.0.1 is a loopback, private or link-local address"},
+        {"numeric", numeric, true, "connect 127.0.0.1: a loopback, private or link-local address"},
+        {"allowed", named, false, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hb_peer_cfg p;
+        hbt_peer(&p, cases[i].id, cases[i].url);
+        p.public_only = cases[i].public_only;
+        p.opts.reconnect.max_retries = 1;
+        p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 10 * MS;
+        assert_int_equal(hb_pool_connect(pool, &p), 0);
+        hb_peer_cfg_free(&p);
+    }
+    int budget = s_slow() ? 20000 : 5000;
+    for (size_t i = 0; i < 2; i++) {
+        hb_event *e = hbt_wait_event(&sink, HB_EV_DIAL_FAILED, cases[i].id, 1, budget);
+        assert_non_null(e);
+        print_message("%s: %s\n", cases[i].id, e->error);
+        assert_non_null(strstr(e->error, cases[i].expect));
+        assert_non_null(hbt_wait_event(&sink, HB_EV_REMOVED, cases[i].id, 1, budget));
+        assert_int_equal(hbt_count_events(&sink, HB_EV_CONNECTED, cases[i].id), 0);
+    }
+    assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, "allowed", 1, budget));
+    hb_pool_destroy(&pool);
+    hbt_sink_free(&sink);
+    hbt_server_stop(&good);
+    hb__resolve_set_lookup(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_failing_dials_then_healthy),
         cmocka_unit_test(test_slot_wait_times_out),
+        cmocka_unit_test(test_public_only_checks_the_address_dialled),
     };
     return HBT_RUN(tests);
 }
