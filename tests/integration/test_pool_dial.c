@@ -361,14 +361,9 @@ static void test_public_only_checks_the_address_dialled(void **state)
 {
     (void)state;
     hb__resolve_set_lookup(s_lookup);
-    hbt_server *good = hbt_server_start(NULL);
-    assert_non_null(good);
-    hbt_sink sink;
-    hbt_sink_init(&sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
-    hb_pool *pool = NULL;
-    assert_int_equal(hb_pool_new(&pc, &pool), 0);
-    int port = hbt_server_port(good);
+    hbt_fx *f = hbt_fx_new(NULL);
+    assert_non_null(f);
+    int port = hbt_server_port(f->srv);
     char named[128], numeric[128];
     snprintf(named, sizeof(named), "ws://relay.example:%d/", port);
     hbt_url(numeric, sizeof(numeric), port, "/");
@@ -388,22 +383,20 @@ static void test_public_only_checks_the_address_dialled(void **state)
         p.public_only = cases[i].public_only;
         p.opts.reconnect.max_retries = 1;
         p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 10 * MS;
-        assert_int_equal(hb_pool_connect(pool, &p), 0);
+        assert_int_equal(hb_pool_connect(f->pool, &p), 0);
         hb_peer_cfg_free(&p);
     }
-    int budget = s_slow() ? 20000 : 5000;
+    int budget = hbt_slow() ? 20000 : 5000;
     for (size_t i = 0; i < 2; i++) {
-        hb_event *e = hbt_wait_event(&sink, HB_EV_DIAL_FAILED, cases[i].id, 1, budget);
+        hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, cases[i].id, 1, budget);
         assert_non_null(e);
         print_message("%s: %s\n", cases[i].id, e->error);
         assert_non_null(strstr(e->error, cases[i].expect));
-        assert_non_null(hbt_wait_event(&sink, HB_EV_REMOVED, cases[i].id, 1, budget));
-        assert_int_equal(hbt_count_events(&sink, HB_EV_CONNECTED, cases[i].id), 0);
+        assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, cases[i].id, 1, budget));
+        assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, cases[i].id), 0);
     }
-    assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, "allowed", 1, budget));
-    hb_pool_destroy(&pool);
-    hbt_sink_free(&sink);
-    hbt_server_stop(&good);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "allowed", 1, budget));
+    hbt_fx_free(&f);
     hb__resolve_set_lookup(NULL);
 }
 
