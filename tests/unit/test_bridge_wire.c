@@ -135,7 +135,8 @@ static void test_ctl_parse_errors(void **state)
         const char *t = "{\"op\":\"connect\",\"id\":\"a\",\"url\":\"ws://h/\\u0000x\"}";
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
-        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, false, t, strlen(t), NULL);
+        char *reply =
+            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t, strlen(t), NULL);
         assert_non_null(reply);
         assert_non_null(strstr(reply, "\"error\":\"invalid_url\""));
         free(reply);
