@@ -22,7 +22,7 @@
  * names one endpoint per shard, in shard order. sub and events connect to
  * all of them; list, stats and ping ask all; connect, remove, stats PEER and
  * send go to the owner, computed with the shard hash below (a wrong_shard
- * reply, which names the owner, is retried there once).
+ * reply names the owner: the endpoint that is that shard is found and asked).
  *
  * Single-threaded: every ZeroMQ socket is created, used and closed on the
  * main thread. The only other context is the SIGINT/SIGTERM handler, which
@@ -159,7 +159,7 @@ static const cli_cmd s_cmds[] = {
      "Add a peer at run time; --options takes any peer key of the config as a JSON\n"
      "object, e.g. '{\"reconnect\":{\"initial_delay\":\"5s\"}}'. With several\n"
      "endpoints (shards) it goes to the owner of ID (see shard); a wrong_shard\n"
-     "reply is retried once at the shard it names.\n"
+     "reply names the owner, which is then found among the endpoints and asked.\n"
      "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
      "  -T SECONDS       reply timeout (default 5)\n"},
     {"remove", "remove [-e EP] ID",
@@ -1314,25 +1314,37 @@ static int s_control_all(void *ctx, const cli_opts *o, char **eps, size_t n, con
     return rc;
 }
 
-/* "I/N" of a wrong_shard reply: the owner's index, when it is one of ours. */
-static bool s_owner_named(json_t *reply, size_t n, size_t *owner)
+/* The endpoint that says it is shard `name` ("I/N", from a wrong_shard
+ * reply), asked with `stats`; `skip` is the one that just refused. The
+ * endpoints are meant to be in shard order, so shard I's place is tried
+ * first; any order is found. Returns its index, or n. */
+static size_t s_find_shard(void *ctx, const cli_opts *o, char **eps, size_t n, const char *name,
+                           size_t skip)
 {
-    if (strcmp(s_jget(reply, "error", ""), "wrong_shard") != 0) return false;
-    unsigned long i, m;
+    unsigned long i = 0, m = 0;
     char tail;
-    if (sscanf(s_jget(reply, "shard", ""), "%lu/%lu%c", &i, &m, &tail) != 2) return false;
+    if (sscanf(name, "%lu/%lu%c", &i, &m, &tail) != 2) return n;
     if (m != n)
-        s_warn("the bridge counts %lu shards, -e names %zu endpoints: give one endpoint per "
+        s_warn("the bridges count %lu shards, -e names %zu endpoints: give one endpoint per "
                "shard, in shard order",
                m, n);
-    if (i >= n) return false;
-    *owner = i;
-    return true;
+    json_t *req = json_pack("{s:s}", "op", "stats");
+    size_t found = n;
+    for (size_t k = 0; k < n && found == n; k++) {
+        size_t at = (i + k) % n;
+        if (at == skip) continue;
+        bool bad_ep;
+        json_t *r = s_request(ctx, o, eps[at], req, &bad_ep);
+        if (r && !strcmp(s_jget(r, "shard", ""), name)) found = at;
+        json_decref(r);
+    }
+    json_decref(req);
+    return found;
 }
 
 /* One peer's request (`id`) to the shard that owns it among `n`; a
- * wrong_shard reply names the owner, and is retried there once (the
- * endpoints were listed in another order than the shards). */
+ * wrong_shard reply names the owner, which is looked for among the
+ * endpoints and asked once (the endpoints were not in shard order). */
 static int s_control_routed(void *ctx, const cli_opts *o, char **eps, size_t n, const char *op,
                             json_t *req, const char *id)
 {
@@ -1344,13 +1356,17 @@ static int s_control_routed(void *ctx, const cli_opts *o, char **eps, size_t n, 
             json_decref(req);
             return bad_ep ? EXIT_USAGE : EXIT_UNREACHABLE;
         }
-        size_t owner;
-        if (tries == 0 && s_owner_named(reply, n, &owner) && owner != at) {
-            s_warn("%s: %s answered wrong_shard (%s); asking shard %zu at %s", op, eps[at],
-                   s_jget(reply, "shard", "?"), owner, eps[owner]);
-            json_decref(reply);
-            at = owner;
-            continue;
+        if (tries == 0 && !strcmp(s_jget(reply, "error", ""), "wrong_shard")) {
+            const char *owner = s_jget(reply, "shard", "?");
+            size_t to = s_find_shard(ctx, o, eps, n, owner, at);
+            if (to < n) {
+                s_warn("%s: %s answered wrong_shard (%s); asking shard %s at %s", op, eps[at],
+                       owner, owner, eps[to]);
+                json_decref(reply);
+                at = to;
+                continue;
+            }
+            s_warn("%s: no endpoint given is shard %s", op, owner);
         }
         int rc = s_show_reply(o, op, reply, NULL, true);
         json_decref(reply);
