@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import zmq
 
@@ -216,6 +217,32 @@ def test_cli_routes(fx):
     assert rc == 3 and "no connection to %s" % dead in err, (rc, err)
 
 
+def test_cli_sub_all(fx):
+    """honeybee-cli sub with the three inboxes: one subscription, every
+    shard's peers; events with a silent fourth endpoint: exit 3 naming it."""
+    inboxes = ",".join(b.endpoints["inbox"] for b in fx.b)
+    p = subprocess.Popen([H.CLI, "sub", "-e", inboxes, "--meta", "-t", str(H.t(20))],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = H.Lines(p)
+    try:
+        def all_seen():
+            for k in range(len(IDS)):
+                fx.srv.push("p%d" % k, "cli-%d" % k)
+            time.sleep(0.2)
+            lines.peek()
+            return {ln.split(" ", 1)[0] for ln in lines.all} == set(IDS)
+        H.wait_for(all_seen, 15, "honeybee-cli sub to see every shard's peers")
+    finally:
+        p.kill()
+        p.wait()
+    dead = "tcp://127.0.0.1:%d" % H.free_port()
+    events = ",".join([b.endpoints["events"] for b in fx.b] + [dead])
+    rc, out, err = cli("events", "-T", "1", "-t", "3", "-e", events)
+    assert rc == 3, (rc, err)
+    assert "shard 3/4: no events socket answered at %s" % dead in err, err
+    assert all(b.endpoints["events"] not in err for b in fx.b), err
+
+
 def test_check_counts(fx):
     b = fx.b[2]
     env = dict(os.environ, HONEYBEE_SHARD="2/3")
@@ -251,4 +278,4 @@ def test_reload_keeps_to_the_shard(fx):
 
 if __name__ == "__main__":
     H.run([test_each_peer_has_one_owner, test_wrong_shard_connect, test_subscriber_of_all_shards,
-           test_cli_routes, test_check_counts, test_reload_keeps_to_the_shard], fixture)
+           test_cli_routes, test_cli_sub_all, test_check_counts, test_reload_keeps_to_the_shard], fixture)
