@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -243,6 +244,59 @@ def test_cli_sub_all(fx):
     assert all(b.endpoints["events"] not in err for b in fx.b), err
 
 
+def example_consumer(fx, lang):
+    """The Python or Node example given every shard's endpoints: a list line
+    per shard, every peer's messages, --send-to at the owner."""
+    node_modules = os.path.join(H.SRC, "examples", "node", "node_modules", "zeromq")
+    if lang == "node" and not (shutil.which("node") and os.path.isdir(node_modules)):
+        raise H.Skip("node or examples/node/node_modules missing (scripts/node-deps.sh)")
+    exe = ([H.PYTHON, os.path.join(H.SRC, "examples", "python", "consumer.py")]
+           if lang == "python" else
+           ["node", os.path.join(H.SRC, "examples", "node", "consumer.js")])
+    env = dict(os.environ)
+    for var, key in (("HONEYBEE_INBOX", "inbox"), ("HONEYBEE_EVENTS", "events"),
+                     ("HONEYBEE_SEND", "send"), ("HONEYBEE_CONTROL", "control")):
+        env[var] = ",".join(b.endpoints[key] for b in fx.b)
+    target = IDS[-1]
+    path = "p%d" % (len(IDS) - 1)
+    before = len(fx.srv.got(path))
+    p = subprocess.Popen(exe + ["--send-to", target, "--message", "to-owner-" + lang,
+                                "--seconds", str(H.t(30))],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = H.Lines(p)
+    try:
+        for i in range(N):
+            lines.wait(lambda ln: ln.startswith("peers shard=%d/%d n=%d " % (i, N, len(owned(i)))),
+                       10, "%s: the list line of shard %d" % (lang, i))
+        lines.wait(lambda ln: ln == "sent peer=" + target, 10, lang + ": sent")
+        H.wait_for(lambda: ("to-owner-" + lang) in [m for m in fx.srv.got(path)[before:]],
+                   10, lang + ": the message at the owner's peer")
+
+        def all_seen():
+            for k in range(len(IDS)):
+                fx.srv.push("p%d" % k, "ex-%s-%d" % (lang, k))
+            time.sleep(0.2)
+            lines.peek()
+            got = {H_kv(ln)["peer"] for ln in lines.all if ln.startswith("message ")}
+            return got == set(IDS)
+        H.wait_for(all_seen, 20, lang + ": messages of every shard's peers")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def H_kv(line):
+    return dict(tok.split("=", 1) for tok in line.split(" data=", 1)[0].split()[1:])
+
+
+def test_python_consumer(fx):
+    example_consumer(fx, "python")
+
+
+def test_node_consumer(fx):
+    example_consumer(fx, "node")
+
+
 def test_check_counts(fx):
     b = fx.b[2]
     env = dict(os.environ, HONEYBEE_SHARD="2/3")
@@ -278,4 +332,5 @@ def test_reload_keeps_to_the_shard(fx):
 
 if __name__ == "__main__":
     H.run([test_each_peer_has_one_owner, test_wrong_shard_connect, test_subscriber_of_all_shards,
-           test_cli_routes, test_cli_sub_all, test_check_counts, test_reload_keeps_to_the_shard], fixture)
+           test_cli_routes, test_cli_sub_all, test_python_consumer, test_node_consumer,
+           test_check_counts, test_reload_keeps_to_the_shard], fixture)
