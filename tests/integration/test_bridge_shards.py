@@ -245,14 +245,14 @@ def test_cli_sub_all(fx):
 
 
 def example_consumer(fx, lang):
-    """The Python or Node example given every shard's endpoints: a list line
+    """The Python, Node or C example given every shard's endpoints: a list line
     per shard, every peer's messages, --send-to at the owner."""
     node_modules = os.path.join(H.SRC, "examples", "node", "node_modules", "zeromq")
     if lang == "node" and not (shutil.which("node") and os.path.isdir(node_modules)):
         raise H.Skip("node or examples/node/node_modules missing (scripts/node-deps.sh)")
-    exe = ([H.PYTHON, os.path.join(H.SRC, "examples", "python", "consumer.py")]
-           if lang == "python" else
-           ["node", os.path.join(H.SRC, "examples", "node", "consumer.js")])
+    exe = {"python": [H.PYTHON, os.path.join(H.SRC, "examples", "python", "consumer.py")],
+           "node": ["node", os.path.join(H.SRC, "examples", "node", "consumer.js")],
+           "c": [os.path.join(H.BIN, "example_zmq_consumer")]}[lang]
     env = dict(os.environ)
     for var, key in (("HONEYBEE_INBOX", "inbox"), ("HONEYBEE_EVENTS", "events"),
                      ("HONEYBEE_SEND", "send"), ("HONEYBEE_CONTROL", "control")):
@@ -298,6 +298,10 @@ def test_node_consumer(fx):
     example_consumer(fx, "node")
 
 
+def test_c_consumer(fx):
+    example_consumer(fx, "c")
+
+
 def test_check_counts(fx):
     b = fx.b[2]
     env = dict(os.environ, HONEYBEE_SHARD="2/3")
@@ -334,4 +338,4 @@ def test_reload_keeps_to_the_shard(fx):
 if __name__ == "__main__":
     H.run([test_each_peer_has_one_owner, test_wrong_shard_connect, test_subscriber_of_all_shards,
            test_cli_routes, test_cli_sub_all, test_python_consumer, test_node_consumer,
-           test_check_counts, test_reload_keeps_to_the_shard], fixture)
+           test_c_consumer, test_check_counts, test_reload_keeps_to_the_shard], fixture)
