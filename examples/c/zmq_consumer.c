@@ -9,7 +9,7 @@
  *
  *   example_zmq_consumer [--inbox EP] [--events EP] [--send EP] [--control EP]
  *                        [--peer ID] [--count N] [--seconds T]
- *                        [--send-to ID] [--message TEXT]
+ *                        [--send-to ID] [--message TEXT] [--shard-of ID]
  *
  * Endpoints default to HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND and
  * HONEYBEE_CONTROL (a bind address tcp://(star):5550 is read as 127.0.0.1),
@@ -25,7 +25,8 @@
  * comma-separated list, one endpoint per shard in shard order. Both SUB
  * sockets connect to every endpoint of their list, every control endpoint
  * is listed (`peers shard=I/N ...`), and --send-to goes to the owner's
- * send socket, found with s_shard_of (docs/protocol.md, "Sharding").
+ * send socket, found with s_shard_of (docs/protocol.md, "Sharding");
+ * --shard-of ID prints which of the --send endpoints owns ID and exits.
  *
  * Single-threaded: both SUB sockets are read from one zmq_poll loop. It uses
  * nothing from libhoneybee: a consumer needs only a ZeroMQ binding.
@@ -44,7 +45,7 @@
 #include <zmq.h>
 
 typedef struct opts {
-    const char *inbox, *events, *send, *control, *peer, *send_to, *message;
+    const char *inbox, *events, *send, *control, *peer, *send_to, *message, *shard_of;
     const char *server_key, *cert;
     long count;
     double seconds;
@@ -330,12 +331,19 @@ static void s_on_inbox(const opts *o, zmq_msg_t *f, int n, long *got)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"inbox", required_argument, NULL, 'i'},   {"events", required_argument, NULL, 'e'},
-        {"send", required_argument, NULL, 's'},    {"control", required_argument, NULL, 'c'},
-        {"peer", required_argument, NULL, 'p'},    {"count", required_argument, NULL, 'n'},
-        {"seconds", required_argument, NULL, 't'}, {"send-to", required_argument, NULL, 'T'},
-        {"message", required_argument, NULL, 'm'}, {"server-key", required_argument, NULL, 'K'},
-        {"cert", required_argument, NULL, 'C'},    {NULL, 0, NULL, 0},
+        {"inbox", required_argument, NULL, 'i'},
+        {"events", required_argument, NULL, 'e'},
+        {"send", required_argument, NULL, 's'},
+        {"control", required_argument, NULL, 'c'},
+        {"peer", required_argument, NULL, 'p'},
+        {"count", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 't'},
+        {"send-to", required_argument, NULL, 'T'},
+        {"message", required_argument, NULL, 'm'},
+        {"server-key", required_argument, NULL, 'K'},
+        {"cert", required_argument, NULL, 'C'},
+        {"shard-of", required_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
     };
     opts o = {.message = "hello from c"};
     int c;
@@ -374,11 +382,14 @@ int main(int argc, char **argv)
         case 'C':
             o.cert = optarg;
             break;
+        case 'S':
+            o.shard_of = optarg;
+            break;
         default:
             fprintf(stderr,
                     "usage: %s [--inbox EP] [--events EP] [--send EP] [--control EP] "
                     "[--peer ID] [--count N] [--seconds T] [--send-to ID] "
-                    "[--message TEXT] [--server-key KEY|FILE --cert FILE]\n",
+                    "[--message TEXT] [--server-key KEY|FILE --cert FILE] [--shard-of ID]\n",
                     argv[0]);
             return 2;
         }
@@ -391,6 +402,14 @@ int main(int argc, char **argv)
     s_endpoint(o.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553", control_ep,
                sizeof control_ep);
 
+    /* --shard-of ID: which of the send endpoints owns ID, and nothing else
+     * (the routing --send-to does, shown; the tests pin it). */
+    if (o.shard_of) {
+        size_t n = s_count(send_ep);
+        printf("shard peer=%s shard=%u/%zu\n", o.shard_of,
+               s_shard_of(o.shard_of, (uint32_t)(n ? n : 1)), n ? n : 1);
+        return 0;
+    }
     if (s_curve_load(&o) != 0) return 2;
     void *ctx = zmq_ctx_new();
     int zero = 0;

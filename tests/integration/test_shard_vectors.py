@@ -1,7 +1,9 @@
-"""The shard hash outside C (docs/protocol.md, "Sharding"): the Python and
-Node example consumers' shard_of against tests/support/shard_vectors.json,
-which tests/unit/test_config_shard.c generates from the bridge's own C code
-and checks (honeybee-cli links that C code). Every id, every N in 1..16.
+"""The shard hash as clients compute it (docs/protocol.md, "Sharding"): the
+Python and Node example consumers' shard_of, the C example's --shard-of and
+honeybee-cli's shard command (each its own copy of the hash, as any client
+would write it) against tests/support/shard_vectors.json, which
+tests/unit/test_config_shard.c generates from the bridge's C code and
+checks. Every id, every N in 1..16 (a selection for the programs).
 """
 import importlib.util
 import json
@@ -71,6 +73,19 @@ def test_node():
     assert "0 wrong" in r.stdout, r.stdout
 
 
+def test_c_example():
+    """The C example's --shard-of: which of N send endpoints owns the id."""
+    exe = os.path.join(H.BIN, "example_zmq_consumer")
+    for x in load_vectors():
+        for n in (1, 2, 3, 7, 16):
+            eps = ",".join("tcp://127.0.0.1:%d" % (10000 + i) for i in range(n))
+            r = subprocess.run([exe, "--send", eps, "--shard-of", x["id"]], capture_output=True,
+                               text=True, timeout=10)
+            assert r.returncode == 0, r.stderr
+            want = "shard peer=%s shard=%d/%d" % (x["id"], x["shards"][n - 1], n)
+            assert r.stdout.strip() == want, (r.stdout, want)
+
+
 def test_cli():
     """honeybee-cli shard ID N prints the owner: the C hash as users reach it."""
     for x in load_vectors():
@@ -84,4 +99,4 @@ def test_cli():
 
 
 if __name__ == "__main__":
-    H.run([test_python, test_node, test_cli])
+    H.run([test_python, test_node, test_c_example, test_cli])
