@@ -9,7 +9,7 @@
  *
  *   example_zmq_consumer [--inbox EP] [--events EP] [--send EP] [--control EP]
  *                        [--peer ID] [--count N] [--seconds T]
- *                        [--send-to ID] [--message TEXT]
+ *                        [--send-to ID] [--message TEXT] [--shard-of ID]
  *
  * Endpoints default to HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND and
  * HONEYBEE_CONTROL (a bind address tcp://(star):5550 is read as 127.0.0.1),
@@ -20,6 +20,13 @@
  * certificate with the secret key, `honeybee-cli keygen`), or
  * HONEYBEE_SERVER_KEY and HONEYBEE_CLIENT_CERT; czmq reads the
  * certificates (docs/security.md).
+ *
+ * Sharded bridges (bridge.shard "I/N"): each endpoint option takes a
+ * comma-separated list, one endpoint per shard in shard order. Both SUB
+ * sockets connect to every endpoint of their list, every control endpoint
+ * is listed (`peers shard=I/N ...`), and --send-to goes to the owner's
+ * send socket, found with s_shard_of (docs/protocol.md, "Sharding");
+ * --shard-of ID prints which of the --send endpoints owns ID and exits.
  *
  * Single-threaded: both SUB sockets are read from one zmq_poll loop. It uses
  * nothing from libhoneybee: a consumer needs only a ZeroMQ binding.
@@ -38,7 +45,7 @@
 #include <zmq.h>
 
 typedef struct opts {
-    const char *inbox, *events, *send, *control, *peer, *send_to, *message;
+    const char *inbox, *events, *send, *control, *peer, *send_to, *message, *shard_of;
     const char *server_key, *cert;
     long count;
     double seconds;
@@ -68,22 +75,73 @@ static uint64_t s_be(const unsigned char *p, int n)
     return v;
 }
 
-/* --flag, else the environment, else the default; a bind address becomes
- * loopback. Writes into buf. */
+/* --flag, else the environment, else the default, as a comma-separated
+ * list (one endpoint per shard); a bind address becomes loopback. Writes
+ * the list into buf. */
 static const char *s_endpoint(const char *flag, const char *env, const char *def, char *buf,
                               size_t len)
 {
-    const char *ep = flag ? flag : getenv(env);
-    if (!ep || (!flag && !*ep)) ep = def;
-    const char *star = strstr(ep, "://*:");
-    const char *any = strstr(ep, "://0.0.0.0:");
-    if (star || any) {
-        const char *port = strchr((star ? star : any) + 3, ':');
-        snprintf(buf, len, "%.*s://127.0.0.1%s", (int)((star ? star : any) - ep), ep, port);
-    } else {
-        snprintf(buf, len, "%s", ep);
+    const char *eps = flag ? flag : getenv(env);
+    if (!eps || (!flag && !*eps)) eps = def;
+    size_t used = 0;
+    buf[0] = 0;
+    while (*eps && used + 1 < len) {
+        size_t n = strcspn(eps, ",");
+        char ep[512];
+        snprintf(ep, sizeof ep, "%.*s", (int)n, eps);
+        eps += n + (eps[n] == ',');
+        if (!*ep) continue;
+        char *star = strstr(ep, "://*:"), *any = strstr(ep, "://0.0.0.0:");
+        int w;
+        if (star || any) {
+            const char *port = strchr((star ? star : any) + 3, ':');
+            w = snprintf(buf + used, len - used, "%s%.*s://127.0.0.1%s", used ? "," : "",
+                         (int)((star ? star : any) - ep), ep, port);
+        } else {
+            w = snprintf(buf + used, len - used, "%s%s", used ? "," : "", ep);
+        }
+        used += w > 0 ? (size_t)w : 0;
     }
     return buf;
+}
+
+/* The i-th endpoint of a list into out; false past the end. */
+static bool s_nth(const char *list, size_t i, char *out, size_t len)
+{
+    for (; i; i--) {
+        list = strchr(list, ',');
+        if (!list) return false;
+        list++;
+    }
+    if (!*list) return false;
+    snprintf(out, len, "%.*s", (int)strcspn(list, ","), list);
+    return true;
+}
+
+static size_t s_count(const char *list)
+{
+    size_t n = *list ? 1 : 0;
+    for (; *list; list++) n += *list == ',';
+    return n;
+}
+
+/* The shard of n that owns a peer: FNV-1a 64 of the id's bytes, then the
+ * jump consistent hash (docs/protocol.md, "Sharding"). The division is a
+ * double, as in the definition. */
+static uint32_t s_shard_of(const char *id, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    int64_t b = -1, j = 0;
+    while (j < (int64_t)n) {
+        b = j;
+        h = h * 2862933555777941757ULL + 1;
+        j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((h >> 33) + 1)));
+    }
+    return b < 0 ? 0 : (uint32_t)b;
 }
 
 /* CURVE: the bridge's public key and this client's pair; all zero = off. */
@@ -145,7 +203,7 @@ static void *s_secure(void *sock)
     return sock;
 }
 
-static void s_list(void *ctx, const char *ep)
+static void s_list(void *ctx, const char *ep, bool sharded)
 {
     void *req = s_secure(zmq_socket(ctx, ZMQ_REQ));
     int zero = 0;
@@ -173,7 +231,12 @@ static void s_list(void *ctx, const char *ep)
         return;
     }
     json_t *peers = json_object_get(r, "peers");
-    printf("peers n=%zu", json_array_size(peers));
+    if (sharded) {
+        const char *sh = json_string_value(json_object_get(r, "shard"));
+        printf("peers shard=%s n=%zu", sh ? sh : "?", json_array_size(peers));
+    } else {
+        printf("peers n=%zu", json_array_size(peers));
+    }
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p)
@@ -268,12 +331,19 @@ static void s_on_inbox(const opts *o, zmq_msg_t *f, int n, long *got)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"inbox", required_argument, NULL, 'i'},   {"events", required_argument, NULL, 'e'},
-        {"send", required_argument, NULL, 's'},    {"control", required_argument, NULL, 'c'},
-        {"peer", required_argument, NULL, 'p'},    {"count", required_argument, NULL, 'n'},
-        {"seconds", required_argument, NULL, 't'}, {"send-to", required_argument, NULL, 'T'},
-        {"message", required_argument, NULL, 'm'}, {"server-key", required_argument, NULL, 'K'},
-        {"cert", required_argument, NULL, 'C'},    {NULL, 0, NULL, 0},
+        {"inbox", required_argument, NULL, 'i'},
+        {"events", required_argument, NULL, 'e'},
+        {"send", required_argument, NULL, 's'},
+        {"control", required_argument, NULL, 'c'},
+        {"peer", required_argument, NULL, 'p'},
+        {"count", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 't'},
+        {"send-to", required_argument, NULL, 'T'},
+        {"message", required_argument, NULL, 'm'},
+        {"server-key", required_argument, NULL, 'K'},
+        {"cert", required_argument, NULL, 'C'},
+        {"shard-of", required_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
     };
     opts o = {.message = "hello from c"};
     int c;
@@ -312,23 +382,34 @@ int main(int argc, char **argv)
         case 'C':
             o.cert = optarg;
             break;
+        case 'S':
+            o.shard_of = optarg;
+            break;
         default:
             fprintf(stderr,
                     "usage: %s [--inbox EP] [--events EP] [--send EP] [--control EP] "
                     "[--peer ID] [--count N] [--seconds T] [--send-to ID] "
-                    "[--message TEXT] [--server-key KEY|FILE --cert FILE]\n",
+                    "[--message TEXT] [--server-key KEY|FILE --cert FILE] [--shard-of ID]\n",
                     argv[0]);
             return 2;
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, even into a pipe */
-    char inbox_ep[256], events_ep[256], send_ep[256], control_ep[256];
+    char inbox_ep[4096], events_ep[4096], send_ep[4096], control_ep[4096], ep[512];
     s_endpoint(o.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550", inbox_ep, sizeof inbox_ep);
     s_endpoint(o.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551", events_ep, sizeof events_ep);
     s_endpoint(o.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552", send_ep, sizeof send_ep);
     s_endpoint(o.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553", control_ep,
                sizeof control_ep);
 
+    /* --shard-of ID: which of the send endpoints owns ID, and nothing else
+     * (the routing --send-to does, shown; the tests pin it). */
+    if (o.shard_of) {
+        size_t n = s_count(send_ep);
+        printf("shard peer=%s shard=%u/%zu\n", o.shard_of,
+               s_shard_of(o.shard_of, (uint32_t)(n ? n : 1)), n ? n : 1);
+        return 0;
+    }
     if (s_curve_load(&o) != 0) return 2;
     void *ctx = zmq_ctx_new();
     int zero = 0;
@@ -339,23 +420,39 @@ int main(int argc, char **argv)
     void *events = s_secure(zmq_socket(ctx, ZMQ_SUB));
     zmq_setsockopt(events, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(events, ZMQ_SUBSCRIBE, "", 0);
-    if (zmq_connect(inbox, inbox_ep) != 0 || zmq_connect(events, events_ep) != 0) {
-        fprintf(stderr, "connect: %s\n", zmq_strerror(zmq_errno()));
-        return 1;
-    }
+    /* One SUB to every shard: a peer lives on one, so its seq and conn
+     * stay one sequence. */
+    for (size_t i = 0; s_nth(inbox_ep, i, ep, sizeof ep); i++)
+        if (zmq_connect(inbox, ep) != 0) {
+            fprintf(stderr, "connect %s: %s\n", ep, zmq_strerror(zmq_errno()));
+            return 1;
+        }
+    for (size_t i = 0; s_nth(events_ep, i, ep, sizeof ep); i++)
+        if (zmq_connect(events, ep) != 0) {
+            fprintf(stderr, "connect %s: %s\n", ep, zmq_strerror(zmq_errno()));
+            return 1;
+        }
     printf("ready inbox=%s\n", inbox_ep);
 
-    if (*control_ep) s_list(ctx, control_ep);
+    size_t n_control = s_count(control_ep);
+    for (size_t i = 0; s_nth(control_ep, i, ep, sizeof ep); i++) s_list(ctx, ep, n_control > 1);
 
     if (o.send_to) {
-        void *push = s_secure(zmq_socket(ctx, ZMQ_PUSH));
-        int linger = 5000; /* let the message leave before close */
-        zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_connect(push, send_ep);
-        /* Refusals come back as send_failed events: PULL is one-way. */
-        zmq_send(push, o.send_to, strlen(o.send_to), ZMQ_SNDMORE);
-        zmq_send(push, o.message, strlen(o.message), 0);
-        zmq_close(push);
+        /* A peer's messages go to its owner's send socket; "*" to every shard. */
+        size_t n_send = s_count(send_ep);
+        bool all = !strcmp(o.send_to, "*");
+        size_t owner = all || !n_send ? 0 : s_shard_of(o.send_to, (uint32_t)n_send);
+        for (size_t i = 0; s_nth(send_ep, i, ep, sizeof ep); i++) {
+            if (!all && i != owner) continue;
+            void *push = s_secure(zmq_socket(ctx, ZMQ_PUSH));
+            int linger = 5000; /* let the message leave before close */
+            zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+            zmq_connect(push, ep);
+            /* Refusals come back as send_failed events: PULL is one-way. */
+            zmq_send(push, o.send_to, strlen(o.send_to), ZMQ_SNDMORE);
+            zmq_send(push, o.message, strlen(o.message), 0);
+            zmq_close(push);
+        }
         printf("sent peer=%s\n", o.send_to);
     }
 

@@ -19,10 +19,38 @@
 // certificate file) and --cert (this client's certificate with the secret
 // key, `honeybee-cli keygen`), or HONEYBEE_SERVER_KEY and
 // HONEYBEE_CLIENT_CERT (docs/security.md).
+//
+// Sharded bridges (bridge.shard "I/N"): each option takes a comma-separated
+// list in shard order, shard 0 first. The consumer subscribes to every
+// inbox and events endpoint, lists every shard (`peers shard=I/N ...`) and
+// writes --send-to to its owner's send socket, found with shardOf() below
+// (docs/protocol.md, "Sharding").
 "use strict";
 
 const fs = require("fs");
-const zmq = require("zeromq");
+let zmq; // loaded by main(): shardOf needs no native addon
+
+const MASK64 = (1n << 64n) - 1n;
+
+// The shard (0..n-1) that owns a peer id: FNV-1a 64 of the id's UTF-8
+// bytes, then the jump consistent hash (Lamping and Veach) into n buckets.
+// The bridge, honeybee-cli and the Python example compute the same;
+// tests/support/shard_vectors.json pins it. 64-bit steps in BigInt; the
+// division is a double, as in the definition.
+function shardOf(id, n) {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(id, "utf8")) {
+    h = ((h ^ BigInt(byte)) * 0x100000001b3n) & MASK64;
+  }
+  let b = -1;
+  let j = 0;
+  while (j < n) {
+    b = j;
+    h = (h * 2862933555777941757n + 1n) & MASK64;
+    j = Math.floor((b + 1) * (2 ** 31 / Number((h >> 33n) + 1n)));
+  }
+  return b;
+}
 
 function parseArgs(argv) {
   const a = { count: 0, seconds: 0, message: "hello from node" };
@@ -43,10 +71,15 @@ function parseArgs(argv) {
   return a;
 }
 
-// --flag, else the environment, else the default; a bind address is loopback.
-function endpoint(value, env, def) {
-  const ep = value !== undefined ? value : process.env[env] || def;
-  return ep.replace(/^(tcp:\/\/)(\*|0\.0\.0\.0):/, "$1127.0.0.1:");
+// --flag, else the environment, else the default, as a list (comma-separated:
+// one endpoint per shard, in shard order); a bind address is loopback.
+function endpoints(value, env, def) {
+  const eps = value !== undefined ? value : process.env[env] || def;
+  return eps
+    .split(",")
+    .map((ep) => ep.trim())
+    .filter((ep) => ep)
+    .map((ep) => ep.replace(/^(tcp:\/\/)(\*|0\.0\.0\.0):/, "$1127.0.0.1:"));
 }
 
 // A czmq certificate (ZPL text): its Z85 keys, the secret one if present.
@@ -81,7 +114,7 @@ function decodeMeta(buf) {
   };
 }
 
-async function listPeers(ep, curve) {
+async function listPeers(ep, curve, sharded) {
   // REQ has no retry of its own: one request, a receive timeout, give up.
   const req = new zmq.Request({ receiveTimeout: 5000, linger: 0, ...curve });
   req.connect(ep);
@@ -94,7 +127,8 @@ async function listPeers(ep, curve) {
       return;
     }
     const states = r.peers.map((p) => `${p.id}=${p.state}`).join(" ");
-    console.log(`peers n=${r.peers.length} ${states}`.trimEnd());
+    const shard = sharded ? `shard=${r.shard || "?"} ` : "";
+    console.log(`peers ${shard}n=${r.peers.length} ${states}`.trimEnd());
   } catch (e) {
     console.log(`list failed error=timeout endpoint=${ep}`);
   } finally {
@@ -109,30 +143,37 @@ async function main() {
     if (e.code === "EPIPE") process.exit(0);
     throw e;
   });
+  zmq = require("zeromq");
   const a = parseArgs(process.argv.slice(2));
-  const inboxEp = endpoint(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550");
-  const eventsEp = endpoint(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551");
-  const sendEp = endpoint(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552");
-  const controlEp = endpoint(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553");
+  const inboxEps = endpoints(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550");
+  const eventsEps = endpoints(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551");
+  const sendEps = endpoints(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552");
+  const controlEps = endpoints(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553");
 
   const curve = curveOptions(a);
   const inbox = new zmq.Subscriber({ linger: 0, ...curve });
   // Prefix filter: "relay1" also matches "relay10"; frame 0 is compared below.
   inbox.subscribe(a.peer || "");
-  inbox.connect(inboxEp);
+  // One SUB connected to every shard; a peer lives on one shard only, so
+  // its seq and conn stay one sequence.
+  for (const ep of inboxEps) inbox.connect(ep);
   const events = new zmq.Subscriber({ linger: 0, ...curve });
   events.subscribe();
-  events.connect(eventsEp);
-  console.log(`ready inbox=${inboxEp}`);
+  for (const ep of eventsEps) events.connect(ep);
+  console.log(`ready inbox=${inboxEps.join(",")}`);
 
-  if (controlEp) await listPeers(controlEp, curve);
+  for (const ep of controlEps) await listPeers(ep, curve, controlEps.length > 1);
 
   if (a.sendTo) {
-    const push = new zmq.Push({ linger: 5000, ...curve });
-    push.connect(sendEp);
-    // Refusals come back as send_failed events: PULL is one-way.
-    await push.send([a.sendTo, a.message]);
-    push.close();
+    // A peer's messages go to its owner's send socket; "*" to every shard.
+    const targets = a.sendTo === "*" ? sendEps : [sendEps[shardOf(a.sendTo, sendEps.length)]];
+    for (const ep of targets) {
+      const push = new zmq.Push({ linger: 5000, ...curve });
+      push.connect(ep);
+      // Refusals come back as send_failed events: PULL is one-way.
+      await push.send([a.sendTo, a.message]);
+      push.close();
+    }
     console.log(`sent peer=${a.sendTo}`);
   }
 
@@ -198,7 +239,11 @@ async function main() {
   console.log(`done messages=${got}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+module.exports = { shardOf };
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -13,7 +13,12 @@ and can write one message to a peer through the send socket.
 Endpoints come from --inbox/--events/--send/--control, else from the
 environment (HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND,
 HONEYBEE_CONTROL; a bind address such as tcp://*:5550 is read as
-127.0.0.1), else the bridge's defaults. A bridge with bridge.curve set
+127.0.0.1), else the bridge's defaults. Sharded bridges (bridge.shard
+"I/N"): give each option a comma-separated list in shard order, shard 0
+first; the consumer subscribes to every inbox and events endpoint, asks
+every control endpoint for its peers (one `peers shard=I/N ...` line each)
+and writes --send-to to the owner's send socket, found with shard_of()
+below (docs/protocol.md, "Sharding"). A bridge with bridge.curve set
 needs --server-key (its public key, 40 characters of Z85, or its public
 certificate file) and --cert (this client's certificate with the secret
 key, `honeybee-cli keygen`), or HONEYBEE_SERVER_KEY and
@@ -21,6 +26,7 @@ HONEYBEE_CLIENT_CERT (docs/security.md). Output is one line per thing seen,
 the same in every example language:
 
     peers n=1 relay-a=connected
+    peers shard=1/3 n=1 relay-a=connected      (several control endpoints)
     message peer=relay-a conn=1 seq=7 binary=0 data=hello
     gap peer=relay-a lost=3 seq=4->8
     reconnect peer=relay-a conn=1->2
@@ -44,11 +50,33 @@ import zmq.auth
 META = struct.Struct(">BBHIQQ")  # version, flags, reserved, conn, seq, received_ns
 
 
-def endpoint(value, env, default):
-    """--flag, else the environment variable, else the default; a bind
+def endpoints(value, env, default):
+    """--flag, else the environment variable, else the default, as a list
+    (comma-separated: one endpoint per shard, in shard order); a bind
     address (tcp://*:5550, tcp://0.0.0.0:5550) becomes loopback."""
-    ep = value if value is not None else os.environ.get(env) or default
-    return re.sub(r"^(tcp://)(\*|0\.0\.0\.0):", r"\g<1>127.0.0.1:", ep)
+    eps = value if value is not None else os.environ.get(env) or default
+    return [re.sub(r"^(tcp://)(\*|0\.0\.0\.0):", r"\g<1>127.0.0.1:", ep.strip())
+            for ep in eps.split(",") if ep.strip()]
+
+
+MASK64 = (1 << 64) - 1
+
+
+def shard_of(peer_id, n):
+    """The shard (0..n-1) that owns a peer id: FNV-1a 64 of the id's UTF-8
+    bytes, then the jump consistent hash (Lamping and Veach) into n buckets.
+    The bridge, honeybee-cli and the Node example compute the same;
+    tests/support/shard_vectors.json pins it. The float division is part of
+    the definition: Python floats are the same IEEE doubles as C's."""
+    h = 0xcbf29ce484222325
+    for byte in peer_id.encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001b3) & MASK64
+    b, j = -1, 0
+    while j < n:
+        b = j
+        h = (h * 2862933555777941757 + 1) & MASK64
+        j = int((b + 1) * (float(1 << 31) / float((h >> 33) + 1)))
+    return b
 
 
 def curve_keys(server_key, cert):
@@ -103,8 +131,9 @@ class Tracker:
             print(f"reconnect peer={peer} conn={pconn}->{conn}")
 
 
-def list_peers(ctx, ep, timeout, keys):
-    """One control request; REQ has no retry, so: send, poll, give up."""
+def list_peers(ctx, ep, timeout, keys, sharded=False):
+    """One control request; REQ has no retry, so: send, poll, give up.
+    sharded: say which shard answered (the reply's "shard")."""
     req = ctx.socket(zmq.REQ)
     secure(req, keys)
     req.linger = 0
@@ -122,7 +151,8 @@ def list_peers(ctx, ep, timeout, keys):
         return
     peers = reply.get("peers", [])
     states = " ".join(f"{p['id']}={p['state']}" for p in peers)
-    print(f"peers n={len(peers)} {states}".rstrip())
+    shard = f"shard={reply.get('shard', '?')} " if sharded else ""
+    print(f"peers {shard}n={len(peers)} {states}".rstrip(), flush=True)
 
 
 def main():
@@ -140,10 +170,10 @@ def main():
     ap.add_argument("--cert", help="this client's CURVE certificate (the _secret file)")
     a = ap.parse_args()
 
-    inbox_ep = endpoint(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550")
-    events_ep = endpoint(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551")
-    send_ep = endpoint(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552")
-    control_ep = endpoint(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553")
+    inbox_eps = endpoints(a.inbox, "HONEYBEE_INBOX", "tcp://127.0.0.1:5550")
+    events_eps = endpoints(a.events, "HONEYBEE_EVENTS", "tcp://127.0.0.1:5551")
+    send_eps = endpoints(a.send, "HONEYBEE_SEND", "tcp://127.0.0.1:5552")
+    control_eps = endpoints(a.control, "HONEYBEE_CONTROL", "tcp://127.0.0.1:5553")
 
     keys = curve_keys(a.server_key, a.cert)
     ctx = zmq.Context()
@@ -153,27 +183,36 @@ def main():
     # ZeroMQ filters by prefix: "relay1" also matches "relay10", so frame 0
     # is compared below as well.
     inbox.setsockopt_string(zmq.SUBSCRIBE, a.peer or "")
-    inbox.connect(inbox_ep)
+    # One SUB connected to every shard: ZeroMQ fair-queues their messages.
+    # Each peer lives on exactly one shard, so its seq and conn stay one
+    # sequence however many shards there are.
+    for ep in inbox_eps:
+        inbox.connect(ep)
     events = ctx.socket(zmq.SUB)
     secure(events, keys)
     events.linger = 0
     events.setsockopt(zmq.SUBSCRIBE, b"")
-    events.connect(events_ep)
-    print(f"ready inbox={inbox_ep}", flush=True)
+    for ep in events_eps:
+        events.connect(ep)
+    print(f"ready inbox={','.join(inbox_eps)}", flush=True)
 
     # The current state first (events only tell what happens from now on).
-    if control_ep:
-        list_peers(ctx, control_ep, 5.0, keys)
+    for ep in control_eps:
+        list_peers(ctx, ep, 5.0, keys, sharded=len(control_eps) > 1)
 
     if a.send_to:
-        push = ctx.socket(zmq.PUSH)
-        secure(push, keys)
-        push.linger = 5000  # let the message leave before close
-        push.connect(send_ep)
-        # Refusals (unknown peer, not connected, queue full) come back as
-        # send_failed events, not as a reply: PULL is one-way.
-        push.send_multipart([a.send_to.encode(), a.message.encode()])
-        push.close()
+        # A peer's messages go to its owner's send socket; "*" to every shard.
+        targets = (send_eps if a.send_to == "*"
+                   else [send_eps[shard_of(a.send_to, len(send_eps))]])
+        for ep in targets:
+            push = ctx.socket(zmq.PUSH)
+            secure(push, keys)
+            push.linger = 5000  # let the message leave before close
+            push.connect(ep)
+            # Refusals (unknown peer, not connected, queue full) come back as
+            # send_failed events, not as a reply: PULL is one-way.
+            push.send_multipart([a.send_to.encode(), a.message.encode()])
+            push.close()
         print(f"sent peer={a.send_to}", flush=True)
 
     poller = zmq.Poller()

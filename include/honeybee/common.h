@@ -58,7 +58,8 @@ extern "C" {
     X(TLS, "tls_error", "TLS setup failed")                                  \
     X(INTERNAL, "internal", "internal error")                                \
     X(PEER_LIMIT, "peer_limit", "the pool's max_peers is reached")           \
-    X(NOT_ALLOWED, "not_allowed", "URL outside the outbound allow-list")
+    X(NOT_ALLOWED, "not_allowed", "URL outside the outbound allow-list")     \
+    X(WRONG_SHARD, "wrong_shard", "the peer belongs to another shard")
 
 typedef enum hb_err {
 #define HB__ERR_ENUM(name, code, text) HB_E_##name,

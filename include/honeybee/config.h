@@ -107,6 +107,11 @@ typedef struct hb_bridge_cfg {
     uint64_t http_read_timeout_ns;  /* to send the request */
     uint64_t http_write_timeout_ns; /* to take the response */
     hb_curve_cfg curve;
+    char *shard; /* "I/N" or "auto/N" as written */
+    /* Resolved by the daemon at start-up (HOSTNAME for "auto"); this
+     * process owns the peers whose shard is shard_index. 0/0 until then,
+     * read as 0/1: everything. */
+    uint32_t shard_index, shard_count;
 } hb_bridge_cfg;
 
 /* The pool-wide keys of `pool`: they bound every peer, and no peer or
@@ -151,7 +156,7 @@ HB_EXPORT int hb_config_load_string(const char *yaml, size_t len, const char *na
                                     char **errors);
 
 /*
- * Apply HONEYBEE_INBOX, _EVENTS, _SEND, _CONTROL, _HTTP, _LOG_LEVEL,
+ * Apply HONEYBEE_INBOX, _EVENTS, _SEND, _CONTROL, _HTTP, _SHARD, _LOG_LEVEL,
  * _LOG_FORMAT from the environment. `getenv_fn` NULL means getenv(3) (tests
  * pass their own). Returns HB_E_CONFIG with *errors set when a value is
  * invalid (e.g. HONEYBEE_LOG_LEVEL=loud).

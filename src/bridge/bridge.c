@@ -504,6 +504,7 @@ void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out)
     }
     out->auth = b->auth != NULL;
     hb__auth_denied(b->auth, out->auth_denied);
+    out->shard = (hb__shard){b->cfg.shard_index, b->cfg.shard_count ? b->cfg.shard_count : 1};
 }
 
 int hb__bridge_set_policy(hb__bridge *b, const hb_pool_wide_cfg *pw)

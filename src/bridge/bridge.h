@@ -25,6 +25,8 @@
 #include "honeybee/config.h"
 #include "honeybee/pool.h"
 
+#include "core/shard.h"
+
 #define HB__META_LEN     24
 #define HB__META_VERSION 1
 /* Inbox messages the loop thread collects at most before it publishes them
@@ -64,6 +66,7 @@ typedef struct hb__bridge_counters {
     uint64_t handshake_failed[HB__ZS__COUNT][HB__HS__COUNT];
     uint64_t auth_denied[2][3];          /* [readers|writers][address|key|mechanism], auth.h */
     uint64_t disconnects[HB__ZS__COUNT]; /* client connections that ended */
+    hb__shard shard;                     /* bridge.shard: honeybee_shard_info */
 } hb__bridge_counters;
 
 /* ---- pure helpers (wire.c, metrics.c); any thread ------------------------ */
@@ -145,11 +148,15 @@ json_t *hb__peer_stats_json(const hb_peer_info *p);
  * Execute one control request against the pool and return the reply text
  * (caller frees; never NULL unless out of memory). `policy` (may be NULL:
  * everything allowed) is what a `connect` may dial. `defaults` is the `pool`
- * section a `connect`'s options merge into. `shutting_down` makes connect,
- * remove and send answer shutting_down. Runs on the bridge thread.
+ * section a `connect`'s options merge into. `shard` is this process's
+ * (bridge.shard): a `connect` of another shard's peer answers wrong_shard
+ * naming the owner, `list` and `stats` say which shard answered.
+ * `shutting_down` makes connect, remove and send answer shutting_down.
+ * Runs on the bridge thread.
  */
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
-                     bool shutting_down, const void *buf, size_t len, const hb_logger *lg);
+                     hb__shard shard, bool shutting_down, const void *buf, size_t len,
+                     const hb_logger *lg);
 
 /* A deep copy of the pool-wide keys (pool.allow, pool.allow_private) for
  * the bridge thread; NULL on ENOMEM. */

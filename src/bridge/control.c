@@ -83,9 +83,40 @@ static int s_allowed(const hb_pool_wide_cfg *pw, const char *url, char *msg, siz
     return 0;
 }
 
-static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
-                       const hb__ctl_req *rq, const hb_logger *lg)
+/* "I/N", the shard's name on the wire. */
+static json_t *s_shard_name(uint32_t index, uint32_t count)
 {
+    char t[32];
+    snprintf(t, sizeof t, "%u/%u", index, count);
+    return json_string(t);
+}
+
+/* A connect for a peer another shard owns: wrong_shard, with the owner in
+ * `shard` so that a client can route (docs/protocol.md, "Sharding"). */
+static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id)
+{
+    /* A valid id: at most 128 bytes of UTF-8, no control characters. */
+    char msg[400];
+    snprintf(msg, sizeof msg, "peer \"%s\" belongs to shard %u/%u; this is shard %u/%u", id, owner,
+             me.count, me.index, me.count);
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "error", json_string(hb_errname(HB_E_WRONG_SHARD)));
+    json_object_set_new(o, "message", json_string(msg));
+    json_object_set_new(o, "shard", s_shard_name(owner, me.count));
+    return s_dump(o);
+}
+
+static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
+                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg)
+{
+    /* Ownership first: another shard's peer is routed on, whatever its
+     * options say (an invalid id falls through to bad_request below). */
+    if (me.count > 1 && hb_peer_id_valid(rq->id, rq->id_len)) {
+        uint32_t owner = hb__shard_of(rq->id, rq->id_len, me.count);
+        if (owner != me.index) return s_wrong_shard(me, owner, rq->id);
+    }
     /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut there
      * is not the URL the client sent. */
     if (strlen(rq->url) != rq->url_len)
@@ -180,7 +211,7 @@ static char *s_send(hb_pool *pool, const hb__ctl_req *rq)
     return rc ? s_err(rc) : s_ok();
 }
 
-static char *s_list(hb_pool *pool)
+static char *s_list(hb_pool *pool, hb__shard me)
 {
     hb_peer_info *list = NULL;
     size_t n = 0;
@@ -191,11 +222,12 @@ static char *s_list(hb_pool *pool)
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, hb__peer_info_json(&list[i]));
     hb_peer_list_free(list, n);
     json_object_set_new(o, "ok", json_true());
+    json_object_set_new(o, "shard", s_shard_name(me.index, me.count));
     json_object_set_new(o, "peers", arr);
     return s_dump(o);
 }
 
-static char *s_stats(hb_pool *pool, const hb__ctl_req *rq)
+static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq)
 {
     if (rq->id) {
         hb_peer_info info;
@@ -205,17 +237,22 @@ static char *s_stats(hb_pool *pool, const hb__ctl_req *rq)
         if (rc) return s_err(rc);
         json_t *o = hb__peer_stats_json(&info);
         free(info.url);
+        if (o) json_object_set_new(o, "shard", s_shard_name(me.index, me.count));
         return s_dump(o);
     }
     hb_pool_stats st;
     int rc = hb_pool_stats_get(pool, &st);
     if (rc) return s_err(rc);
-    return s_dump(hb__stats_json(&st));
+    json_t *o = hb__stats_json(&st);
+    if (o) json_object_set_new(o, "shard", s_shard_name(me.index, me.count));
+    return s_dump(o);
 }
 
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
-                     bool shutting_down, const void *buf, size_t len, const hb_logger *lg)
+                     hb__shard shard, bool shutting_down, const void *buf, size_t len,
+                     const hb_logger *lg)
 {
+    if (shard.count == 0) shard = (hb__shard){0, 1};
     hb__ctl_req rq;
     char msg[256];
     int rc = hb__ctl_parse(buf, len, &rq, msg, sizeof(msg));
@@ -229,7 +266,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
     }
     switch (rq.op) {
     case HB__OP_CONNECT:
-        reply = s_connect(pool, defaults, policy, &rq, lg);
+        reply = s_connect(pool, defaults, policy, shard, &rq, lg);
         break;
     case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
@@ -244,10 +281,10 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
         reply = s_send(pool, &rq);
         break;
     case HB__OP_LIST:
-        reply = s_list(pool);
+        reply = s_list(pool, shard);
         break;
     case HB__OP_STATS:
-        reply = s_stats(pool, &rq);
+        reply = s_stats(pool, shard, &rq);
         break;
     case HB__OP_PING:
         reply = s_ok();
@@ -295,7 +332,8 @@ void hb__control_serve(hb__bridge *b)
             hb__policy_free(&b->policy);
             b->policy = next;
         }
-        reply = hb__ctl_handle(b->pool, b->defaults, b->policy, stopping, zmq_msg_data(&req),
+        hb__shard me = {b->cfg.shard_index, b->cfg.shard_count};
+        reply = hb__ctl_handle(b->pool, b->defaults, b->policy, me, stopping, zmq_msg_data(&req),
                                zmq_msg_size(&req), b->lg);
     }
     zmq_msg_close(&req);

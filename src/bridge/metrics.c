@@ -196,6 +196,10 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
                          "honeybee_zmq_handshake_failures_total{socket=\"%s\",kind=\"%s\"} "
                          "%" PRIu64 "\n",
                          hb__zsock_names[i], hb__hs_fail_names[k], bc->handshake_failed[i][k]);
+        s_header(&b, "honeybee_shard_info", "gauge",
+                 "Always 1: this replica is shard `shard` of `shards` (bridge.shard).");
+        s_printf(&b, "honeybee_shard_info{shard=\"%u\",shards=\"%u\"} 1\n", bc->shard.index,
+                 bc->shard.count ? bc->shard.count : 1);
         s_header(&b, "honeybee_zmq_disconnects_total", "counter",
                  "ZeroMQ client connections that ended, by socket (a sender ZeroMQ cut for a "
                  "frame over the socket's limit is one).");

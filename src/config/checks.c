@@ -9,6 +9,7 @@
 
 #include "core/endpoint.h"
 #include "core/http.h"
+#include "core/shard.h"
 #include "core/netrule.h"
 #include "core/url.h"
 #include "core/utf8.h"
@@ -258,4 +259,18 @@ bool hb__cfg_check_dir(const hb__cfg_key *k, const void *base, const char *file,
     if (fd < 0) return false;
     close(fd);
     return true;
+}
+
+bool hb__cfg_check_shard(const hb__cfg_key *k, const void *base, const char *file, int line,
+                         const char *key, hb__errs *errs)
+{
+    /* Syntax and range only: "auto" is resolved against HOSTNAME by the
+     * daemon (hb__config_shard), which is not this pure check's to read. */
+    const char *s = s_str(k, base);
+    hb__shard sh;
+    char why[160], q[64];
+    if (hb__shard_parse(s, NULL, &sh, why, sizeof why)) return true;
+    hb__errs_add(errs, file, line, key, "%s, got %s", why,
+                 hb__cfg_quote(s ? s : "", s ? strlen(s) : 0, q, sizeof q));
+    return false;
 }

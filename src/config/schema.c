@@ -128,6 +128,13 @@ const hb__cfg_key hb__cfg_keys[] = {
       "Client addresses refused on every ZeroMQ socket (checked before allow). Reloaded on "
       "SIGHUP."),
 
+    R(BR(shard), HB__T_STRING, "0/1", 0, 0, HB__F_RESTART, NULL, hb__cfg_check_shard, "I/N",
+      "HONEYBEE_SHARD",
+      "This replica owns the peers whose shard (a hash of the id, docs/protocol.md "
+      "\"Sharding\") is I of N, from the file and from control connect; the others are "
+      "skipped. \"auto/N\" takes I from HOSTNAME's trailing -<ordinal> (a StatefulSet "
+      "pod). \"0/1\" = every peer."),
+
     /* ---- pool (and every peer) ---- */
     R(PO("connect_timeout", connect_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL, NULL,
       "duration", NULL, "Time allowed for TCP, TLS and the WebSocket handshake of one dial."),

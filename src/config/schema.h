@@ -85,6 +85,8 @@ bool hb__cfg_check_pem(const hb__cfg_key *k, const void *base, const char *file,
                        const char *key, hb__errs *errs); /* "" or a readable PEM file */
 bool hb__cfg_check_file(const hb__cfg_key *k, const void *base, const char *file, int line,
                         const char *key, hb__errs *errs); /* "" or a readable regular file */
+bool hb__cfg_check_shard(const hb__cfg_key *k, const void *base, const char *file, int line,
+                         const char *key, hb__errs *errs); /* "I/N" or "auto/N" */
 bool hb__cfg_check_dir(const hb__cfg_key *k, const void *base, const char *file, int line,
                        const char *key, hb__errs *errs); /* "" or a readable directory */
 

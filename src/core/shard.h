@@ -15,8 +15,17 @@
 #ifndef HB_CORE_SHARD_H
 #define HB_CORE_SHARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Most shards bridge.shard allows (a StatefulSet of 1024 replicas). */
+#define HB__SHARD_MAX 1024
+
+/* This process's place: shard `index` of `count` (count 0 reads as 1). */
+typedef struct hb__shard {
+    uint32_t index, count;
+} hb__shard;
 
 uint64_t hb__id_hash(const char *id, size_t len);
 
@@ -29,5 +38,15 @@ uint32_t hb__shard_of(const char *id, size_t len, uint32_t n);
 
 /* The loop of an id among k loops of one process (k >= 1). */
 uint32_t hb__loop_of(const char *id, size_t len, uint32_t k);
+
+/*
+ * Reads a bridge.shard value: "I/N" (decimal, 0 <= I < N, 1 <= N <=
+ * HB__SHARD_MAX) or "auto/N", where I is the ordinal that ends `hostname`
+ * ("honeybee-2" -> 2: a StatefulSet pod's name, which Kubernetes puts in
+ * HOSTNAME). With hostname NULL "auto/N" passes as a syntax check and
+ * *index is UINT32_MAX. Returns true, or false with the reason in why
+ * (outside input: nothing is trusted). Pure; any thread.
+ */
+bool hb__shard_parse(const char *s, const char *hostname, hb__shard *out, char *why, size_t cap);
 
 #endif

@@ -9,6 +9,7 @@
 #include "daemon/cli.h"
 
 #include "bridge/auth.h"
+#include "config/shard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,8 @@ static const char s_help[] =
     "  -h, --help         print this help and exit\n"
     "\n"
     "Environment: HONEYBEE_INBOX, HONEYBEE_EVENTS, HONEYBEE_SEND, HONEYBEE_CONTROL,\n"
-    "HONEYBEE_HTTP, HONEYBEE_LOG_LEVEL, HONEYBEE_LOG_FORMAT override the matching keys.\n"
+    "HONEYBEE_HTTP, HONEYBEE_SHARD, HONEYBEE_LOG_LEVEL, HONEYBEE_LOG_FORMAT override the\n"
+    "matching keys; HOSTNAME gives the shard of bridge.shard: auto/N.\n"
     "Signals: SIGTERM/SIGINT shut down gracefully; SIGHUP reloads the peer list.\n"
     "Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad configuration or arguments.\n";
 
@@ -122,6 +124,25 @@ int hb__cli_handle(int argc, char **argv, hb_config **cfg_out)
             rc = HB_E_CONFIG;
         }
     }
+    if (rc == 0) {
+        /* bridge.shard: "auto/N" reads the pod ordinal from HOSTNAME, which
+         * only the daemon may read (the schema check is pure). */
+        const char *host = getenv("HOSTNAME");
+        hb__shard sh;
+        char why[256];
+        if (hb__shard_parse(cfg->bridge.shard, host ? host : "", &sh, why, sizeof(why))) {
+            cfg->bridge.shard_index = sh.index;
+            cfg->bridge.shard_count = sh.count;
+        } else {
+            size_t n = strlen(why) + strlen(path ? path : "") + 64;
+            errors = malloc(n);
+            if (errors)
+                snprintf(errors, n, "%s%sbridge.shard%s: %s\n", path ? path : "", path ? ": " : "",
+                         getenv("HONEYBEE_SHARD") ? " (HONEYBEE_SHARD)" : "", why);
+            hb_config_destroy(&cfg);
+            rc = HB_E_CONFIG;
+        }
+    }
     if (rc) {
         if (errors)
             s_print_errors(errors);
@@ -134,8 +155,16 @@ int hb__cli_handle(int argc, char **argv, hb_config **cfg_out)
         return HB__EXIT_CONFIG;
     }
     if (check) {
-        printf("%s: configuration OK (%zu peer%s)\n", path ? path : "built-in defaults",
-               cfg->n_peers, cfg->n_peers == 1 ? "" : "s");
+        hb__shard sh = hb__config_shard(&cfg->bridge);
+        size_t total = cfg->n_peers, skipped = hb__config_shard_filter(cfg, sh);
+        if (sh.count > 1)
+            printf("%s: configuration OK (%zu peer%s; shard %u/%u owns %zu of them, the other "
+                   "shards %zu)\n",
+                   path ? path : "built-in defaults", total, total == 1 ? "" : "s", sh.index,
+                   sh.count, cfg->n_peers, skipped);
+        else
+            printf("%s: configuration OK (%zu peer%s)\n", path ? path : "built-in defaults",
+                   cfg->n_peers, cfg->n_peers == 1 ? "" : "s");
         hb_config_destroy(&cfg);
         return HB__EXIT_OK;
     }

@@ -38,6 +38,7 @@
 
 #include "bridge/auth.h"
 #include "bridge/bridge.h"
+#include "config/shard.h"
 #include "core/endpoint.h"
 #include "core/clock.h"
 #include "core/tsan.h"
@@ -320,6 +321,9 @@ static void s_reload(s_daemon *d)
         return;
     }
     free(errors);
+    /* The running shard decides, whatever the file now says (bridge.shard
+     * needs a restart). */
+    size_t skipped = hb__config_shard_filter(next, hb__config_shard(&d->cfg->bridge));
     char what[256];
     size_t n = hb__reload_needs_restart(d->cfg, next, what, sizeof what);
     if (n)
@@ -351,10 +355,10 @@ static void s_reload(s_daemon *d)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, nothing changed");
     else
         HB_LOG(&d->lg, HB_LOG_INFO, NULL,
-               "reload%s: %zu added, %zu removed, %zu changed, %zu unchanged, %zu failed "
-               "(%" PRIu64 " ms)",
+               "reload%s: %zu added, %zu removed, %zu changed, %zu unchanged, %zu failed, "
+               "%zu of other shards skipped (%" PRIu64 " ms)",
                r.stopped ? " stopped by a signal" : "", r.added, r.removed, r.changed, r.unchanged,
-               r.failed, (hb__mono_ns() - t0) / 1000000u);
+               r.failed, skipped, (hb__mono_ns() - t0) / 1000000u);
     hb_config_destroy(&next);
 }
 
@@ -619,6 +623,15 @@ int main(int argc, char **argv)
            "honeybee-bridge " HB_VERSION_STRING " ready: inbox %s, events %s, send %s, control %s",
            d.cfg->bridge.inbox, d.cfg->bridge.events, d.cfg->bridge.send, d.cfg->bridge.control);
 
+    /* bridge.shard: the file's peers of other shards are theirs, not ours
+     * (not an error: every replica reads the same file). */
+    hb__shard sh = hb__config_shard(&d.cfg->bridge);
+    size_t n_file = d.cfg->n_peers, skipped = hb__config_shard_filter(d.cfg, sh);
+    if (sh.count > 1)
+        HB_LOG(&d.lg, HB_LOG_INFO, NULL,
+               "shard %u/%u: %zu of the file's %zu peers are this shard's, %zu belong to the "
+               "other shards (skipped)",
+               sh.index, sh.count, d.cfg->n_peers, n_file, skipped);
     if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
         goto out;

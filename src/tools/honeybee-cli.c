@@ -18,6 +18,12 @@
  * when no bridge answers within -T (a SUB alone would wait forever); -c
  * FILE takes every endpoint from the bridge's own config file.
  *
+ * Sharded bridges (bridge.shard "I/N"): -e repeated or comma-separated
+ * names one endpoint per shard, in shard order. sub and events connect to
+ * all of them; list, stats and ping ask all; connect, remove, stats PEER and
+ * send go to the owner, computed with the shard hash below (a wrong_shard
+ * reply names the owner: the endpoint that is that shard is found and asked).
+ *
  * Single-threaded: every ZeroMQ socket is created, used and closed on the
  * main thread. The only other context is the SIGINT/SIGTERM handler, which
  * sets a flag; blocking calls are zmq_poll with short slices so the flag is
@@ -63,6 +69,7 @@ enum {
 #define DEFAULT_HTTP    "127.0.0.1:8080"
 #define META_SIZE       24
 #define MAX_ID          128
+#define MAX_SHARDS      1024
 
 static volatile sig_atomic_t s_interrupted;
 static const char *s_cmd_name; /* for "try honeybee-cli COMMAND --help" */
@@ -112,7 +119,8 @@ static const cli_cmd s_cmds[] = {
      "Tail the inbox (SUB): each payload on stdout, one per line. Seq gaps (messages\n"
      "dropped by ZeroMQ on the way here), conn changes (the peer reconnected) and a\n"
      "seq that goes down (the peer was added again) are reported on stderr.\n"
-     "  -e EP            the inbox endpoint (default $HONEYBEE_INBOX, " DEFAULT_INBOX ")\n"
+     "  -e EP            the inbox endpoint (default $HONEYBEE_INBOX, " DEFAULT_INBOX ");\n"
+     "                   several (one per shard): one subscription to all of them\n"
      "  -p PEER          only this peer (prefix subscription, frame 0 compared)\n"
      "  --meta           prefix each payload with PEER conn=N seq=N TIME text|binary LEN\n"
      "  --json           one JSON object per message (data_base64 for binary)\n"
@@ -121,7 +129,8 @@ static const cli_cmd s_cmds[] = {
     {"events", "events [-e EP] [-p PEER] [-k KIND] [--json] [-n N] [-t SECONDS] [-T SECONDS]",
      "Tail the lifecycle events (SUB): AT KIND ID key=value... per event (added,\n"
      "connected, disconnected, dial_failed, send_failed, removed).\n"
-     "  -e EP            the events endpoint (default $HONEYBEE_EVENTS, " DEFAULT_EVENTS ")\n"
+     "  -e EP            the events endpoint (default $HONEYBEE_EVENTS, " DEFAULT_EVENTS ");\n"
+     "                   several (one per shard): one subscription to all of them\n"
      "  -p PEER, -k KIND only this peer, only this kind\n"
      "  --json           each event's JSON object as it came\n"
      "  -n N, -t SECONDS exit after N events, or after SECONDS\n"
@@ -131,27 +140,35 @@ static const cli_cmd s_cmds[] = {
      "On the send socket (PUSH) refusals arrive as send_failed events; --via-control\n"
      "uses the control op instead (-e then names the control socket) and exits 1 on\n"
      "a refusal. Without --binary/--text the bridge decides (valid UTF-8 is text).\n"
-     "  -e EP            the send endpoint (default $HONEYBEE_SEND, " DEFAULT_SEND ")\n"
+     "  -e EP            the send endpoint (default $HONEYBEE_SEND, " DEFAULT_SEND ");\n"
+     "                   several (one per shard): the owner's (\"*\": every one)\n"
      "  -T SECONDS       exit 3 if the message cannot leave within SECONDS (default 5)\n"},
     {"list", "list [-e EP] [--json]",
-     "The peers: ID STATE ATTEMPT CONNECTED_AT URL (--json: the raw reply).\n"
+     "The peers: ID STATE ATTEMPT CONNECTED_AT URL (--json: the raw reply). With\n"
+     "several endpoints (shards) every one is asked, and a SHARD column says\n"
+     "which answered (--json: one reply per line).\n"
      "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
      "  -T SECONDS       reply timeout (default 5)\n"},
     {"stats", "stats [-e EP] [--json] [PEER]",
-     "Pool totals, or one peer's counters, as name: value lines.\n"
+     "Pool totals, or one peer's counters, as name: value lines. With several\n"
+     "endpoints (shards): every shard's totals, each under a [shard I/N EP] line;\n"
+     "a PEER is asked of its owner.\n"
      "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
      "  -T SECONDS       reply timeout (default 5)\n"},
     {"connect", "connect [-e EP] ID URL [--options JSON]",
      "Add a peer at run time; --options takes any peer key of the config as a JSON\n"
-     "object, e.g. '{\"reconnect\":{\"initial_delay\":\"5s\"}}'.\n"
+     "object, e.g. '{\"reconnect\":{\"initial_delay\":\"5s\"}}'. With several\n"
+     "endpoints (shards) it goes to the owner of ID (see shard); a wrong_shard\n"
+     "reply names the owner, which is then found among the endpoints and asked.\n"
      "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
      "  -T SECONDS       reply timeout (default 5)\n"},
     {"remove", "remove [-e EP] ID",
-     "Remove a peer (its removed event follows).\n"
+     "Remove a peer (its removed event follows); with several endpoints, at its owner.\n"
      "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
      "  -T SECONDS       reply timeout (default 5)\n"},
     {"ping", "ping [-e EP] [-T SECONDS]",
      "Is the bridge there? Prints ok, exits 0; 3 when nothing answers in time.\n"
+     "With several endpoints (shards): one line EP: ok per shard; 3 if any is silent.\n"
      "  -e EP            the control endpoint (default $HONEYBEE_CONTROL, " DEFAULT_CONTROL ")\n"
      "  -T SECONDS       reply timeout (default 5)\n"},
     {"health", "health [-c FILE] [-T SECONDS] [URL]",
@@ -167,6 +184,10 @@ static const cli_cmd s_cmds[] = {
      "DIR/NAME.key_secret (both keys, mode 0600: keep it). Prints the public key;\n"
      "never overwrites an existing file (exit 1).\n"
      "  -d, --dir DIR    where to write (default .)\n"},
+    {"shard", "shard ID N",
+     "The shard (I/N) that owns peer ID among N shards: FNV-1a 64 of the id's bytes,\n"
+     "then the jump consistent hash (docs/protocol.md, \"Sharding\"). Computed here,\n"
+     "nothing is asked of a bridge.\n"},
     {"version", "version", "The versions of honeybee-cli and libzmq.\n"},
 };
 
@@ -184,7 +205,9 @@ static const char s_common_help[] =
     "  -e, --endpoint EP   the ZeroMQ endpoint, tcp://HOST:PORT or ipc://PATH; without\n"
     "                      -e: $HONEYBEE_INBOX, $HONEYBEE_EVENTS, $HONEYBEE_SEND or\n"
     "                      $HONEYBEE_CONTROL, else tcp://127.0.0.1:5550..5553 (a bind\n"
-    "                      address * or 0.0.0.0 is read as 127.0.0.1)\n"
+    "                      address * or 0.0.0.0 is read as 127.0.0.1). Sharded bridges:\n"
+    "                      -e repeated or EP,EP,...: one endpoint per shard, shard 0\n"
+    "                      first (the variables take such a list too)\n"
     "  -T, --timeout SECS  how long to wait for the bridge (default 5)\n"
     "  --server-key KEY    the bridge's public CURVE key (40 characters of Z85) or its\n"
     "                      certificate file; or $HONEYBEE_SERVER_KEY (bridge.curve)\n"
@@ -215,7 +238,7 @@ static void s_cmd_usage(FILE *out, const cli_cmd *c)
 typedef struct cli_opts {
     const cli_cmd *cmd;
     const char *config; /* -c FILE */
-    const char *endpoint;
+    char *endpoint;     /* every -e, joined by commas */
     const char *peer;
     const char *kind;
     const char *options_json;
@@ -283,9 +306,16 @@ static void s_parse_opts(const cli_cmd *cmd, int argc, char **argv, cli_opts *o)
         case 'c':
             o->config = optarg;
             break;
-        case 'e':
-            o->endpoint = optarg;
+        case 'e': {
+            /* Repeated: one list, in the order given (shard order). */
+            size_t a = o->endpoint ? strlen(o->endpoint) : 0, b = strlen(optarg);
+            char *j = realloc(o->endpoint, a + b + 2);
+            if (!j) abort();
+            if (a) j[a++] = ',';
+            memcpy(j + a, optarg, b + 1);
+            o->endpoint = j;
             break;
+        }
         case 'p':
             o->peer = optarg;
             break;
@@ -346,15 +376,43 @@ static void s_parse_opts(const cli_cmd *cmd, int argc, char **argv, cli_opts *o)
 }
 
 /*
- * The endpoint a command connects to: -e, else the config file of -c (with
+ * The endpoints a command connects to: -e, else the config file of -c (with
  * the HONEYBEE_* variables applied over it, as the bridge does), else the
  * bridge's own variable (so `docker exec bridge honeybee-cli ping` finds
- * it), else the default. A bind address (tcp:// * :5553, tcp://0.0.0.0:5553,
+ * it), else the default. Each is a comma-separated list (one endpoint per
+ * shard, shard 0 first). A bind address (tcp:// * :5553, tcp://0.0.0.0:5553,
  * tcp://[::]:5553) is turned into loopback. An endpoint without a transport
  * is a usage error with a hint: ZeroMQ itself only says "Invalid argument".
- * `key` is the bridge key ("inbox"...). Returns a malloc'd string.
+ * `key` is the bridge key ("inbox"...). Returns a malloc'd array of
+ * malloc'd strings, *n of them (at least 1).
  */
-static char *s_endpoint(const cli_opts *o, const hb_config *cfg, const char *key)
+static char *s_endpoint_one(const char *ep, const char *where)
+{
+    const char *sep = strstr(ep, "://");
+    if (!sep) {
+        if (strchr(ep, ':'))
+            s_die_usage("%s: endpoint '%s' names no transport: did you mean tcp://%s?", where, ep,
+                        ep);
+        s_die_usage("%s: '%s' is not an endpoint (tcp://HOST:PORT or ipc://PATH)", where, ep);
+    }
+    const char *host = sep + 3;
+    static const char *const any[] = {"*:", "0.0.0.0:", "[::]:"};
+    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++) {
+        if (strncmp(host, any[i], strlen(any[i])) != 0) continue;
+        const char *lo = i == 2 ? "[::1]" : "127.0.0.1";
+        const char *port = host + strlen(any[i]) - 1; /* from the ':' */
+        size_t n = (size_t)(host - ep) + strlen(lo) + strlen(port) + 1;
+        char *out = malloc(n);
+        if (!out) abort();
+        snprintf(out, n, "%.*s%s%s", (int)(host - ep), ep, lo, port);
+        return out;
+    }
+    char *out = strdup(ep);
+    if (!out) abort();
+    return out;
+}
+
+static char **s_endpoints(const cli_opts *o, const hb_config *cfg, const char *key, size_t *n)
 {
     static const struct {
         const char *key, *env, *def;
@@ -388,28 +446,66 @@ static char *s_endpoint(const cli_opts *o, const hb_config *cfg, const char *key
         ep = known[k].def;
         snprintf(where, sizeof where, "default");
     }
-    const char *sep = strstr(ep, "://");
-    if (!sep) {
-        if (strchr(ep, ':'))
-            s_die_usage("%s: endpoint '%s' names no transport: did you mean tcp://%s?", where, ep,
-                        ep);
-        s_die_usage("%s: '%s' is not an endpoint (tcp://HOST:PORT or ipc://PATH)", where, ep);
+    char *list = strdup(ep);
+    if (!list) abort();
+    char **out = NULL;
+    *n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ') t++;
+        if (!*t) continue;
+        if (*n == MAX_SHARDS) s_die_usage("%s: more than %d endpoints", where, MAX_SHARDS);
+        char **g = realloc(out, (*n + 1) * sizeof *out);
+        if (!g) abort();
+        out = g;
+        out[(*n)++] = s_endpoint_one(t, where);
     }
-    const char *host = sep + 3;
-    static const char *const any[] = {"*:", "0.0.0.0:", "[::]:"};
-    for (size_t i = 0; i < sizeof any / sizeof any[0]; i++) {
-        if (strncmp(host, any[i], strlen(any[i])) != 0) continue;
-        const char *lo = i == 2 ? "[::1]" : "127.0.0.1";
-        const char *port = host + strlen(any[i]) - 1; /* from the ':' */
-        size_t n = (size_t)(host - ep) + strlen(lo) + strlen(port) + 1;
-        char *out = malloc(n);
-        if (!out) abort();
-        snprintf(out, n, "%.*s%s%s", (int)(host - ep), ep, lo, port);
-        return out;
-    }
-    char *out = strdup(ep);
-    if (!out) abort();
+    free(list);
+    if (!*n) s_die_usage("%s: no endpoint in '%s'", where, ep);
     return out;
+}
+
+static void s_endpoints_free(char **eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(eps[i]);
+    free(eps);
+}
+
+/* ---- the shard hash (docs/protocol.md, "Sharding") ------------------------- */
+
+/*
+ * The shard of `n` that owns peer `id`: FNV-1a 64 over the id's bytes, then
+ * the jump consistent hash of Lamping and Veach. Written out here, as a
+ * client in any language would (the bridge's copy is src/core/shard.c;
+ * tests/support/shard_vectors.json pins both). The division is a double,
+ * as in the definition.
+ */
+static uint32_t s_shard_of(const char *id, size_t len, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)id[i];
+        h *= 0x100000001b3ULL;
+    }
+    int64_t b = -1, j = 0;
+    while (j < (int64_t)n) {
+        b = j;
+        h = h * 2862933555777941757ULL + 1;
+        j = (int64_t)((double)(b + 1) * ((double)(1LL << 31) / (double)((h >> 33) + 1)));
+    }
+    return b < 0 ? 0 : (uint32_t)b;
+}
+
+static int s_cmd_shard(const cli_opts *o)
+{
+    if (o->nargs != 2) s_die_usage("usage: shard ID N");
+    char *end;
+    errno = 0;
+    long n = strtol(o->args[1], &end, 10);
+    if (errno || *end || end == o->args[1] || n < 1 || n > MAX_SHARDS)
+        s_die_usage("N must be a number of shards, 1..%d: '%s'", MAX_SHARDS, o->args[1]);
+    printf("%u/%ld\n", s_shard_of(o->args[0], strlen(o->args[0]), (uint32_t)n), n);
+    return EXIT_OK;
 }
 
 /* ---- CURVE (bridge.curve, docs/security.md) ------------------------------- */
@@ -750,22 +846,32 @@ static void s_print_inbox(const cli_opts *o, zmq_msg_t *f)
  * is unreachable (exit 3). A control ping first would need the control
  * endpoint as well, which a user who gives only -e for the inbox has not
  * named. After the first handshake the monitor stays open to report a lost
- * and a regained connection on stderr.
+ * and a regained connection on stderr. With several endpoints (shards) the
+ * bridge is reached when every one of them has answered once: a shard
+ * missing from a subscription would lose its peers silently.
  */
 typedef struct conn_watch {
     void *pair;   /* monitor events of the SUB socket */
     bool up;      /* a handshake succeeded and no disconnect since */
-    bool ever_up; /* a handshake succeeded once */
-    int failed;   /* last ZMQ_EVENT_HANDSHAKE_FAILED_* seen, 0 if none */
-    long stray;   /* messages before any handshake: no ZMTP 3 peer (ZMTP 1.0 guess) */
+    bool ever_up; /* every endpoint's handshake succeeded once */
+    char **eps;   /* the endpoints (borrowed), and which answered once */
+    bool *seen;
+    size_t n_eps, n_seen;
+    int failed; /* last ZMQ_EVENT_HANDSHAKE_FAILED_* seen, 0 if none */
+    long stray; /* messages before any handshake: no ZMTP 3 peer (ZMTP 1.0 guess) */
 } conn_watch;
 
-/* A SUB socket on `ep` subscribed to `topic` (NULL: everything), linger 0,
- * its connection watched by `w`. NULL (with a warning) on failure. */
-static void *s_sub_open(void *ctx, const char *ep, const char *topic, conn_watch *w)
+/* A SUB socket on the endpoints `eps` subscribed to `topic` (NULL:
+ * everything), linger 0, its connections watched by `w`. NULL (with a
+ * warning) on failure. */
+static void *s_sub_open(void *ctx, char **eps, size_t n_eps, const char *topic, conn_watch *w)
 {
     static int monitors;
     memset(w, 0, sizeof *w);
+    w->eps = eps;
+    w->n_eps = n_eps;
+    w->seen = calloc(n_eps, sizeof *w->seen);
+    if (!w->seen) abort();
     void *sock = zmq_socket(ctx, ZMQ_SUB);
     s_secure(sock);
     if (!sock) {
@@ -789,10 +895,13 @@ static void *s_sub_open(void *ctx, const char *ep, const char *topic, conn_watch
         zmq_close(sock);
         return NULL;
     }
-    if (s_connect(sock, ep) != 0) {
-        zmq_close(w->pair);
-        zmq_close(sock);
-        return NULL;
+    for (size_t i = 0; i < n_eps; i++) {
+        if (s_connect(sock, eps[i]) != 0) {
+            zmq_close(w->pair);
+            zmq_close(sock);
+            free(w->seen);
+            return NULL;
+        }
     }
     return sock;
 }
@@ -802,6 +911,26 @@ static void s_sub_close(void *sock, conn_watch *w)
     zmq_socket_monitor(sock, NULL, 0);
     zmq_close(w->pair);
     zmq_close(sock);
+    free(w->seen);
+}
+
+/* A handshake with the endpoint the monitor names (frame 2 of its event):
+ * that endpoint answered once. A name that matches none (a resolved
+ * address) counts for the first that has not answered yet. */
+static void s_watch_seen(conn_watch *w, zmq_msg_t *addr)
+{
+    size_t k = w->n_eps;
+    for (size_t i = 0; addr && i < w->n_eps; i++)
+        if (strlen(w->eps[i]) == zmq_msg_size(addr) &&
+            !memcmp(w->eps[i], zmq_msg_data(addr), zmq_msg_size(addr)))
+            k = i;
+    if (k == w->n_eps || w->seen[k])
+        for (k = 0; k < w->n_eps && w->seen[k]; k++) {
+        }
+    if (k < w->n_eps && !w->seen[k]) {
+        w->seen[k] = true;
+        w->n_seen++;
+    }
 }
 
 /* One monitor event: update `w`, report a lost or regained connection. */
@@ -812,10 +941,12 @@ static void s_watch_read(conn_watch *w, const char *ep)
     if (n < 1) return;
     uint16_t ev = 0;
     if (zmq_msg_size(&f[0]) >= 6) memcpy(&ev, zmq_msg_data(&f[0]), sizeof ev);
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) s_watch_seen(w, n > 1 ? &f[1] : NULL);
     for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
     if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         if (w->ever_up && !w->up) s_warn("connected to %s again", ep);
-        w->up = w->ever_up = true;
+        w->up = true;
+        if (w->n_seen >= w->n_eps) w->ever_up = true;
         w->failed = 0;
     } else if (ev == ZMQ_EVENT_DISCONNECTED) {
         if (w->up) s_warn("lost the connection to %s; waiting for it to come back", ep);
@@ -847,6 +978,15 @@ static void s_unreachable(const conn_watch *w, const char *ep, const char *what,
     else if (w->failed)
         why = " (something answered, but not a ZeroMQ socket of the right kind: the "
               "ZeroMQ handshake failed)";
+    if (w->n_eps > 1) {
+        /* Name the shards that stayed silent. */
+        for (size_t i = 0; i < w->n_eps; i++)
+            if (!w->seen[i])
+                s_warn("bridge unreachable: shard %zu/%zu: no %s socket answered at %s within "
+                       "%gs%s",
+                       i, w->n_eps, what, w->eps[i], timeout, why);
+        return;
+    }
     s_warn("bridge unreachable: no %s socket answered at %s within %gs%s", what, ep, timeout, why);
 }
 
@@ -889,12 +1029,12 @@ static int s_tail_wait(void *sock, conn_watch *w, const char *ep, double deadlin
     }
 }
 
-static int s_cmd_sub(void *ctx, const cli_opts *o, const char *ep)
+static int s_cmd_sub(void *ctx, const cli_opts *o, char **eps, size_t n_eps, const char *ep)
 {
     if (o->nargs) s_die_usage("sub takes no arguments");
     if (o->peer && strlen(o->peer) > MAX_ID) s_die_usage("peer id longer than %d bytes", MAX_ID);
     conn_watch w;
-    void *sock = s_sub_open(ctx, ep, o->peer, &w);
+    void *sock = s_sub_open(ctx, eps, n_eps, o->peer, &w);
     if (!sock) return EXIT_USAGE;
     tracker tr = {0};
     double deadline = o->time > 0 ? s_now() + o->time : 0;
@@ -971,12 +1111,12 @@ static void s_print_event(const cli_opts *o, zmq_msg_t *f)
     json_decref(ev);
 }
 
-static int s_cmd_events(void *ctx, const cli_opts *o, const char *ep)
+static int s_cmd_events(void *ctx, const cli_opts *o, char **eps, size_t n_eps, const char *ep)
 {
     if (o->nargs) s_die_usage("events takes no arguments");
     /* The topic is the kind: a kind filter is exact once frame 0 is compared. */
     conn_watch w;
-    void *sock = s_sub_open(ctx, ep, o->kind, &w);
+    void *sock = s_sub_open(ctx, eps, n_eps, o->kind, &w);
     if (!sock) return EXIT_USAGE;
     double deadline = o->time > 0 ? s_now() + o->time : 0;
     double connect_by = s_now() + o->timeout;
@@ -1072,16 +1212,21 @@ static void s_print_flat(const char *prefix, json_t *v)
     free(s);
 }
 
-static void s_print_list(json_t *reply)
+/* The table of `list`; `sharded`: a SHARD column first (the reply's
+ * "shard"), `header`: the title line. */
+static void s_print_list(json_t *reply, bool sharded, bool header)
 {
     json_t *peers = json_object_get(reply, "peers");
-    printf("%-24s %-11s %7s  %-30s %s\n", "ID", "STATE", "ATTEMPT", "CONNECTED_AT", "URL");
+    if (header && sharded) printf("%-9s ", "SHARD");
+    if (header)
+        printf("%-24s %-11s %7s  %-30s %s\n", "ID", "STATE", "ATTEMPT", "CONNECTED_AT", "URL");
     size_t i;
     json_t *p;
     json_array_foreach(peers, i, p)
     {
         json_t *at = json_object_get(p, "connected_at");
         json_t *attempt = json_object_get(p, "attempt");
+        if (sharded) printf("%-9s ", s_jget(reply, "shard", "?"));
         printf("%-24s %-11s %7" JSON_INTEGER_FORMAT "  %-30s %s\n", s_jget(p, "id", "?"),
                s_jget(p, "state", "?"), json_is_integer(attempt) ? json_integer_value(attempt) : 0,
                json_is_string(at) ? json_string_value(at) : "-", s_jget(p, "url", "?"));
@@ -1096,6 +1241,35 @@ static json_t *s_jarg(const char *arg)
     return s;
 }
 
+/* Print one reply as the options ask and map it to an exit code. `ep`
+ * (several endpoints: which one answered) and `first` (the first of
+ * several: the list's header) shape the output of a fan-out. */
+static int s_show_reply(const cli_opts *o, const char *op, json_t *reply, const char *ep,
+                        bool first)
+{
+    bool ok = json_is_true(json_object_get(reply, "ok"));
+    if (o->json) {
+        char *s = json_dumps(reply, JSON_COMPACT);
+        puts(s ? s : "{}");
+        free(s);
+    } else if (!ok) {
+        s_warn("%s%s%s: %s: %s", ep ? ep : "", ep ? ": " : "", op, s_jget(reply, "error", "error"),
+               s_jget(reply, "message", ""));
+    } else if (!strcmp(op, "list")) {
+        s_print_list(reply, ep != NULL, first);
+    } else if (!strcmp(op, "stats")) {
+        json_object_del(reply, "ok");
+        if (ep) printf("[shard %s %s]\n", s_jget(reply, "shard", "?"), ep);
+        s_print_flat("", reply);
+    } else if (ep) {
+        printf("%s: ok\n", ep);
+    } else {
+        puts("ok");
+    }
+    fflush(stdout);
+    return ok ? EXIT_OK : EXIT_REFUSED;
+}
+
 /* Send `req` (consumed), print the reply as the options ask, map it to an
  * exit code. */
 static int s_control_reply(void *ctx, const cli_opts *o, const char *ep, const char *op,
@@ -1105,40 +1279,117 @@ static int s_control_reply(void *ctx, const cli_opts *o, const char *ep, const c
     json_t *reply = s_request(ctx, o, ep, req, &bad_ep);
     json_decref(req);
     if (!reply) return bad_ep ? EXIT_USAGE : EXIT_UNREACHABLE;
-    bool ok = json_is_true(json_object_get(reply, "ok"));
-    if (o->json) {
-        char *s = json_dumps(reply, JSON_COMPACT);
-        puts(s ? s : "{}");
-        free(s);
-    } else if (!ok) {
-        s_warn("%s: %s: %s", op, s_jget(reply, "error", "error"), s_jget(reply, "message", ""));
-    } else if (!strcmp(op, "list")) {
-        s_print_list(reply);
-    } else if (!strcmp(op, "stats")) {
-        json_object_del(reply, "ok");
-        s_print_flat("", reply);
-    } else {
-        puts("ok");
-    }
-    fflush(stdout);
+    int rc = s_show_reply(o, op, reply, NULL, true);
     json_decref(reply);
-    return ok ? EXIT_OK : EXIT_REFUSED;
+    return rc;
 }
 
-static int s_cmd_control(void *ctx, const char *op, const cli_opts *o, const char *ep)
+/* The worse of two exit codes: unreachable over usage over refused. */
+static int s_worse(int a, int b)
+{
+    static const int rank[] = {
+        [EXIT_OK] = 0, [EXIT_REFUSED] = 1, [EXIT_USAGE] = 2, [EXIT_UNREACHABLE] = 3};
+    return rank[b] > rank[a] ? b : a;
+}
+
+/* list, stats, ping of several shards: every endpoint is asked in turn,
+ * each answer shown with the shard (or endpoint) that gave it. */
+static int s_control_all(void *ctx, const cli_opts *o, char **eps, size_t n, const char *op,
+                         json_t *req)
+{
+    int rc = EXIT_OK;
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        bool bad_ep;
+        json_t *reply = s_request(ctx, o, eps[i], req, &bad_ep);
+        if (!reply) {
+            rc = s_worse(rc, bad_ep ? EXIT_USAGE : EXIT_UNREACHABLE);
+            continue;
+        }
+        rc = s_worse(rc, s_show_reply(o, op, reply, eps[i], first));
+        first = false;
+        json_decref(reply);
+    }
+    json_decref(req);
+    return rc;
+}
+
+/* The endpoint that says it is shard `name` ("I/N", from a wrong_shard
+ * reply), asked with `stats`; `skip` is the one that just refused. The
+ * endpoints are meant to be in shard order, so shard I's place is tried
+ * first; any order is found. Returns its index, or n. */
+static size_t s_find_shard(void *ctx, const cli_opts *o, char **eps, size_t n, const char *name,
+                           size_t skip)
+{
+    unsigned long i = 0, m = 0;
+    char tail;
+    if (sscanf(name, "%lu/%lu%c", &i, &m, &tail) != 2) return n;
+    if (m != n)
+        s_warn("the bridges count %lu shards, -e names %zu endpoints: give one endpoint per "
+               "shard, in shard order",
+               m, n);
+    json_t *req = json_pack("{s:s}", "op", "stats");
+    size_t found = n;
+    for (size_t k = 0; k < n && found == n; k++) {
+        size_t at = (i + k) % n;
+        if (at == skip) continue;
+        bool bad_ep;
+        json_t *r = s_request(ctx, o, eps[at], req, &bad_ep);
+        if (r && !strcmp(s_jget(r, "shard", ""), name)) found = at;
+        json_decref(r);
+    }
+    json_decref(req);
+    return found;
+}
+
+/* One peer's request (`id`) to the shard that owns it among `n`; a
+ * wrong_shard reply names the owner, which is looked for among the
+ * endpoints and asked once (the endpoints were not in shard order). */
+static int s_control_routed(void *ctx, const cli_opts *o, char **eps, size_t n, const char *op,
+                            json_t *req, const char *id)
+{
+    size_t at = s_shard_of(id, strlen(id), (uint32_t)n);
+    for (int tries = 0;; tries++) {
+        bool bad_ep;
+        json_t *reply = s_request(ctx, o, eps[at], req, &bad_ep);
+        if (!reply) {
+            json_decref(req);
+            return bad_ep ? EXIT_USAGE : EXIT_UNREACHABLE;
+        }
+        if (tries == 0 && !strcmp(s_jget(reply, "error", ""), "wrong_shard")) {
+            const char *owner = s_jget(reply, "shard", "?");
+            size_t to = s_find_shard(ctx, o, eps, n, owner, at);
+            if (to < n) {
+                s_warn("%s: %s answered wrong_shard (%s); asking shard %s at %s", op, eps[at],
+                       owner, owner, eps[to]);
+                json_decref(reply);
+                at = to;
+                continue;
+            }
+            s_warn("%s: no endpoint given is shard %s", op, owner);
+        }
+        int rc = s_show_reply(o, op, reply, NULL, true);
+        json_decref(reply);
+        json_decref(req);
+        return rc;
+    }
+}
+
+static int s_cmd_control(void *ctx, const char *op, const cli_opts *o, char **eps, size_t n)
 {
     json_t *req = json_pack("{s:s}", "op", op);
+    const char *id = NULL;
     if (!strcmp(op, "list") || !strcmp(op, "ping")) {
         if (o->nargs) s_die_usage("%s takes no arguments", op);
     } else if (!strcmp(op, "stats")) {
         if (o->nargs > 1) s_die_usage("stats takes at most one peer id");
-        if (o->nargs == 1) json_object_set_new(req, "id", s_jarg(o->args[0]));
+        if (o->nargs == 1) json_object_set_new(req, "id", s_jarg(id = o->args[0]));
     } else if (!strcmp(op, "remove")) {
         if (o->nargs != 1) s_die_usage("usage: remove ID");
-        json_object_set_new(req, "id", s_jarg(o->args[0]));
+        json_object_set_new(req, "id", s_jarg(id = o->args[0]));
     } else if (!strcmp(op, "connect")) {
         if (o->nargs != 2) s_die_usage("usage: connect ID URL [--options JSON]");
-        json_object_set_new(req, "id", s_jarg(o->args[0]));
+        json_object_set_new(req, "id", s_jarg(id = o->args[0]));
         json_object_set_new(req, "url", s_jarg(o->args[1]));
         if (o->options_json) {
             json_error_t jerr;
@@ -1152,12 +1403,42 @@ static int s_cmd_control(void *ctx, const char *op, const cli_opts *o, const cha
             json_object_set_new(req, "options", opts);
         }
     }
-    return s_control_reply(ctx, o, ep, op, req);
+    if (n == 1) return s_control_reply(ctx, o, eps[0], op, req);
+    if (id) return s_control_routed(ctx, o, eps, n, op, req, id);
+    return s_control_all(ctx, o, eps, n, op, req);
 }
 
 /* ---- send ----------------------------------------------------------------- */
 
-static int s_cmd_send(void *ctx, const cli_opts *o, const char *ep)
+/* One message on a PUSH to `ep`: 0, or an exit code after a warning. */
+static int s_push(void *ctx, const cli_opts *o, const char *ep, const char *peer, const char *data,
+                  size_t len)
+{
+    void *sock = zmq_socket(ctx, ZMQ_PUSH);
+    s_secure(sock);
+    int one = 1, ms = (int)(o->timeout * 1000);
+    zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof ms);
+    /* Linger so the message leaves before the context is terminated. */
+    zmq_setsockopt(sock, ZMQ_LINGER, &ms, sizeof ms);
+    int rc = EXIT_OK;
+    if (s_connect(sock, ep) != 0) {
+        rc = EXIT_USAGE;
+    } else {
+        bool typed = o->binary >= 0;
+        const char *type = o->binary == 1 ? "binary" : "text";
+        if (zmq_send(sock, peer, strlen(peer), ZMQ_SNDMORE) < 0 ||
+            zmq_send(sock, data, len, typed ? ZMQ_SNDMORE : 0) < 0 ||
+            (typed && zmq_send(sock, type, strlen(type), 0) < 0)) {
+            s_warn("no connection to %s within %gs", ep, o->timeout);
+            rc = EXIT_UNREACHABLE;
+        }
+    }
+    zmq_close(sock);
+    return rc;
+}
+
+static int s_cmd_send(void *ctx, const cli_opts *o, char **eps, size_t n)
 {
     if (o->nargs != 2) s_die_usage("usage: send PEER MESSAGE");
     const char *peer = o->args[0];
@@ -1184,30 +1465,18 @@ static int s_cmd_send(void *ctx, const cli_opts *o, const char *ep)
             if (!d) s_die_usage("a text message must be valid UTF-8 (use --binary)");
             json_object_set_new(req, "data", d);
         }
-        /* -e names the control socket here. */
-        rc = s_control_reply(ctx, o, ep, "send", req);
-    } else {
-        void *sock = zmq_socket(ctx, ZMQ_PUSH);
-        s_secure(sock);
-        int one = 1, ms = (int)(o->timeout * 1000);
-        zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
-        zmq_setsockopt(sock, ZMQ_SNDTIMEO, &ms, sizeof ms);
-        /* Linger so the message leaves before the context is terminated. */
-        zmq_setsockopt(sock, ZMQ_LINGER, &ms, sizeof ms);
+        /* -e names the control socket(s) here; "*" goes to every shard. */
+        if (n == 1)
+            rc = s_control_reply(ctx, o, eps[0], "send", req);
+        else if (!strcmp(peer, "*"))
+            rc = s_control_all(ctx, o, eps, n, "send", req);
+        else
+            rc = s_control_routed(ctx, o, eps, n, "send", req, peer);
+    } else if (!strcmp(peer, "*")) {
         rc = EXIT_OK;
-        if (s_connect(sock, ep) != 0) {
-            rc = EXIT_USAGE;
-        } else {
-            bool typed = o->binary >= 0;
-            const char *type = o->binary == 1 ? "binary" : "text";
-            if (zmq_send(sock, peer, strlen(peer), ZMQ_SNDMORE) < 0 ||
-                zmq_send(sock, data, len, typed ? ZMQ_SNDMORE : 0) < 0 ||
-                (typed && zmq_send(sock, type, strlen(type), 0) < 0)) {
-                s_warn("no connection to %s within %gs", ep, o->timeout);
-                rc = EXIT_UNREACHABLE;
-            }
-        }
-        zmq_close(sock);
+        for (size_t i = 0; i < n; i++) rc = s_worse(rc, s_push(ctx, o, eps[i], peer, data, len));
+    } else {
+        rc = s_push(ctx, o, eps[s_shard_of(peer, strlen(peer), (uint32_t)n)], peer, data, len);
     }
     free(data);
     return rc;
@@ -1359,6 +1628,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (!strcmp(name, "keygen")) return s_cmd_keygen(&o);
+    if (!strcmp(name, "shard")) return s_cmd_shard(&o);
     hb_config *cfg = o.config ? s_load_config(o.config) : NULL;
     /* health with bridge.http "" (HTTP off) has no /healthz: it pings instead. */
     bool health_ping =
@@ -1376,30 +1646,44 @@ int main(int argc, char **argv)
         key = "events";
     else if (!strcmp(name, "send") && !o.via_control)
         key = "send";
-    char *ep = s_endpoint(&o, cfg, key);
+    size_t n_eps = 0;
+    char **eps = s_endpoints(&o, cfg, key, &n_eps);
     hb_config_destroy(&cfg);
+    /* For messages: the endpoints as one text. */
+    size_t jl = 1;
+    for (size_t i = 0; i < n_eps; i++) jl += strlen(eps[i]) + 1;
+    char *ep = calloc(1, jl);
+    if (!ep) abort();
+    for (size_t i = 0; i < n_eps; i++) {
+        if (i) strcat(ep, ",");
+        strcat(ep, eps[i]);
+    }
 
     void *ctx = zmq_ctx_new();
     if (!ctx) {
         s_warn("zmq_ctx_new: %s", zmq_strerror(errno));
         free(ep);
+        s_endpoints_free(eps, n_eps);
+        free(o.endpoint);
         return EXIT_UNREACHABLE;
     }
     int rc;
     if (health_ping) {
         s_warn("health: bridge.http is off in %s; pinging the control socket instead", o.config);
         o.nargs = 0;
-        rc = s_cmd_control(ctx, "ping", &o, ep);
+        rc = s_cmd_control(ctx, "ping", &o, eps, n_eps);
     } else if (!strcmp(name, "sub")) {
-        rc = s_cmd_sub(ctx, &o, ep);
+        rc = s_cmd_sub(ctx, &o, eps, n_eps, ep);
     } else if (!strcmp(name, "events")) {
-        rc = s_cmd_events(ctx, &o, ep);
+        rc = s_cmd_events(ctx, &o, eps, n_eps, ep);
     } else if (!strcmp(name, "send")) {
-        rc = s_cmd_send(ctx, &o, ep);
+        rc = s_cmd_send(ctx, &o, eps, n_eps);
     } else {
-        rc = s_cmd_control(ctx, name, &o, ep);
+        rc = s_cmd_control(ctx, name, &o, eps, n_eps);
     }
     zmq_ctx_term(ctx);
     free(ep);
+    s_endpoints_free(eps, n_eps);
+    free(o.endpoint);
     return rc;
 }

@@ -7,7 +7,11 @@ annotations, a Service port per socket, one replica, a PodDisruptionBudget
 that lets a drain evict it, a config that passes `honeybee-bridge --check`
 and binds every interface, no HONEYBEE_* variable that silently overrides
 the ConfigMap, and a config that either rolls the pod (hashed name, base)
-or updates in place for a reload (the example overlay).
+or updates in place for a reload (the example overlay). The sharded
+overlay: a StatefulSet whose replicas and HONEYBEE_SHARD=auto/N agree, a
+headless Service naming each pod, every pod's ordinal a valid shard of its
+config (--check with its HOSTNAME), a consumer that lists every shard's
+endpoints in shard order, the base's pod promises.
 
 Debian does not package a kubectl that can render these trees (its
 kubernetes-client is 1.20, whose kustomize predates `labels` and the
@@ -39,6 +43,7 @@ const classes = {
   "v1/Service": () => require("kubernetes-models/v1").Service,
   "v1/Namespace": () => require("kubernetes-models/v1").Namespace,
   "apps/v1/Deployment": () => require("kubernetes-models/apps/v1").Deployment,
+  "apps/v1/StatefulSet": () => require("kubernetes-models/apps/v1").StatefulSet,
   "networking.k8s.io/v1/NetworkPolicy": () =>
     require("kubernetes-models/networking.k8s.io/v1").NetworkPolicy,
   "policy/v1/PodDisruptionBudget": () => require("kubernetes-models/policy/v1").PodDisruptionBudget,
@@ -314,6 +319,116 @@ def test_overlay():
         f"Dockerfile USER {user} vs runAsUser/runAsGroup {psc}"
 
 
+def test_sharded_overlay():
+    """overlays/sharded: a StatefulSet of N shards behind a headless
+    Service, HONEYBEE_SHARD=auto/N from the pod name, the base's pod
+    promises and PodDisruptionBudget, the example's NetworkPolicy, and a
+    consumer subscribed to every shard in shard order."""
+    where = "overlays/sharded"
+    objs = render(os.path.join(DEPLOY, "overlays", "sharded"))
+    lines = validate(objs)
+    bad = [ln for ln in lines if not ln.startswith("ok ")]
+    assert not bad and len(lines) == len(objs), f"{where}: schema validation: {bad or lines}"
+    assert not [o for o in objs if o["kind"] == "Deployment"
+                and o["metadata"]["name"] == "honeybee"], f"{where}: the base Deployment stays"
+    sts = by_kind(objs, "StatefulSet", "honeybee")
+    svc = by_kind(objs, "Service", "honeybee")
+    cm = by_kind(objs, "ConfigMap")
+    ns = by_kind(objs, "Namespace")["metadata"]["name"]
+    assert all(o["metadata"].get("namespace") == ns for o in objs if o["kind"] != "Namespace")
+    spec = sts["spec"]
+    n = spec["replicas"]
+    assert n >= 2, f"{where}: {n} replica(s)"
+    # Headless, and the StatefulSet's governing Service: DNS per pod.
+    assert svc["spec"]["clusterIP"] == "None", f"{where}: Service is not headless"
+    assert spec["serviceName"] == svc["metadata"]["name"], f"{where}: serviceName"
+    assert svc["spec"].get("publishNotReadyAddresses") is True
+    assert spec["updateStrategy"]["type"] == "RollingUpdate", f"{where}: one shard at a time"
+    assert spec["updateStrategy"].get("rollingUpdate", {}).get("maxUnavailable", 1) == 1
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    assert env.get("HONEYBEE_SHARD") == f"auto/{n}", \
+        f"{where}: HONEYBEE_SHARD={env.get('HONEYBEE_SHARD')} with {n} replicas"
+    for var in env:
+        assert var == "HONEYBEE_SHARD" or var not in OVERRIDES, f"{where}: {var} overrides"
+    cfg = yaml.safe_load(cm["data"]["honeybee.yaml"])
+    assert "shard" not in cfg["bridge"], f"{where}: bridge.shard in the file is hidden by the env"
+    assert len(cfg.get("peers") or []) >= n, f"{where}: fewer peers than shards"
+    drain = check_config(cm, where)
+    # Every pod's ordinal is a shard of this config; one past the end is not.
+    text = cm["data"]["honeybee.yaml"]
+    tmp = tempfile.mkdtemp(prefix="hb-deploy-")
+    try:
+        path = os.path.join(tmp, "honeybee.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        owned = 0
+        for i in range(n + 1):
+            e = dict(os.environ, HONEYBEE_SHARD=env["HONEYBEE_SHARD"],
+                     HOSTNAME=f"{sts['metadata']['name']}-{i}")
+            r = subprocess.run([H.BRIDGE, "--check", "-c", path], env=e, capture_output=True,
+                               text=True, timeout=30)
+            if i < n:
+                assert r.returncode == 0, f"{where}: pod {i}: {r.stderr}"
+                m = re.search(r"shard %d/%d owns (\d+) of them" % (i, n), r.stdout)
+                assert m, f"{where}: pod {i}: {r.stdout}"
+                owned += int(m.group(1))
+            else:
+                assert r.returncode == 2 and "replicas and N differ" in r.stderr, r.stderr
+        assert owned == len(cfg["peers"]), f"{where}: the shards own {owned} peers"
+    finally:
+        shutil.rmtree(tmp)
+    # The base's pod promises.
+    assert pod["terminationGracePeriodSeconds"] > drain + 5
+    psc = pod["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001
+    assert psc.get("fsGroup") == psc["runAsGroup"]
+    csc = c["securityContext"]
+    assert (csc["readOnlyRootFilesystem"] is True and csc["allowPrivilegeEscalation"] is False
+            and csc["capabilities"]["drop"] == ["ALL"]), f"{where}: container security {csc}"
+    assert (c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
+            c["readinessProbe"]["httpGet"]["path"] == "/readyz"), f"{where}: probes"
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: resources.{kind}"
+    assert c["args"] == ["-c", "/etc/honeybee/honeybee.yaml"]
+    vol = next(v for v in pod["volumes"] if "configMap" in v)
+    assert vol["configMap"]["name"] == cm["metadata"]["name"], f"{where}: configMap ref"
+    assert re.fullmatch(r"honeybee-config-[a-z0-9]{10}", cm["metadata"]["name"]), \
+        f"{where}: a config change should roll the shards"
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"honeybee-server-key", "honeybee-readers", "honeybee-writers"}
+    cports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert cports == {"inbox": 5550, "events": 5551, "send": 5552, "control": 5553,
+                      "http": 8080}, f"{where}: container ports {cports}"
+    sports = {p["targetPort"]: p["port"] for p in svc["spec"]["ports"]}
+    assert sports == cports, f"{where}: service ports {sports}"
+    labels = spec["template"]["metadata"]["labels"]
+    for sel in (svc["spec"]["selector"], spec["selector"]["matchLabels"],
+                by_kind(objs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"]):
+        assert sel and all(labels.get(k) == v for k, v in sel.items()), f"{where}: {sel}"
+    assert by_kind(objs, "PodDisruptionBudget")["spec"].get("maxUnavailable") == 1
+    np_ = by_kind(objs, "NetworkPolicy")
+    npsel = np_["spec"]["podSelector"]["matchLabels"]
+    assert all(labels.get(k) == v for k, v in npsel.items()), f"{where}: policy selector"
+    assert {p["port"] for p in np_["spec"]["ingress"][0]["ports"]} == {5550, 5551, 5552, 5553}
+    assert "Egress" in np_["spec"]["policyTypes"]
+    # The consumer: every shard, in shard order, by the per-pod names.
+    cons = by_kind(objs, "Deployment", "honeybee-consumer")
+    cpod = cons["spec"]["template"]
+    (cc,) = cpod["spec"]["containers"]
+    cenv = {e["name"]: e.get("value") for e in cc.get("env", [])}
+    ports = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
+    host = "%s-{i}.%s" % (sts["metadata"]["name"], svc["metadata"]["name"])
+    for var, port in (("HONEYBEE_INBOX", "zmq-inbox"), ("HONEYBEE_EVENTS", "zmq-events"),
+                      ("HONEYBEE_SEND", "zmq-send"), ("HONEYBEE_CONTROL", "zmq-control")):
+        want = ",".join(f"tcp://{host.format(i=i)}:{ports[port]}" for i in range(n))
+        assert cenv.get(var) == want, f"consumer {var}={cenv.get(var)}, expected {want}"
+    allowed = np_["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert all(cpod["metadata"]["labels"].get(k) == v for k, v in allowed.items())
+    assert os.path.isfile(os.path.join(H.SRC, cc["command"][-1]))
+
+
 def test_old_kubectl_is_named():
     """A kubectl whose kustomize is too old (Debian's 1.20 names none) is
     reported as such, so its tests skip with the reason; a recent one is not."""
@@ -338,4 +453,5 @@ def test_old_kubectl_is_named():
 
 
 if __name__ == "__main__":
-    H.run([test_validator_can_fail, test_old_kubectl_is_named, test_base, test_overlay])
+    H.run([test_validator_can_fail, test_old_kubectl_is_named, test_base, test_overlay,
+           test_sharded_overlay])

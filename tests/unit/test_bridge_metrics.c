@@ -82,6 +82,8 @@ static void test_render(void **state)
     assert_null(strstr(t, "peer=\"a\",reason=\"unknown_peer\""));
     assert_null(strstr(t, "peer=\"a\",reason=\"bad_request\""));
     assert_true(s_has_line(t, "honeybee_events_dropped_total 4"));
+    /* bridge.shard unresolved (0/0) reads as 0/1 */
+    assert_true(s_has_line(t, "honeybee_shard_info{shard=\"0\",shards=\"1\"} 1"));
 
     /* Every non-comment line is "name{labels} value" or "name value". */
     size_t lines = 0;
@@ -98,8 +100,8 @@ static void test_render(void **state)
         line = nl + 1;
     }
     /* 4 + 8 peers, 5 families x 3, 5 + 6 send_failed, 3 bridge, 4 x 3 handshake
-     * failures and 4 disconnects (no ZAP denials: bridge.curve is off) */
-    assert_int_equal(lines, 12 + 15 + 11 + 3 + 12 + 4);
+     * failures, the shard and 4 disconnects (no ZAP denials: bridge.curve is off) */
+    assert_int_equal(lines, 12 + 15 + 11 + 3 + 12 + 1 + 4);
     free(t);
 }
 
