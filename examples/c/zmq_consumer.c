@@ -232,8 +232,12 @@ static void s_list(void *ctx, const char *ep, bool sharded)
     }
     json_t *peers = json_object_get(r, "peers");
     if (sharded) {
-        const char *sh = json_string_value(json_object_get(r, "shard"));
-        printf("peers shard=%s n=%zu", sh ? sh : "?", json_array_size(peers));
+        json_t *si = json_object_get(r, "shard"), *sn = json_object_get(r, "shards");
+        if (json_is_integer(si) && json_is_integer(sn))
+            printf("peers shard=%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT " n=%zu",
+                   json_integer_value(si), json_integer_value(sn), json_array_size(peers));
+        else
+            printf("peers shard=? n=%zu", json_array_size(peers));
     } else {
         printf("peers n=%zu", json_array_size(peers));
     }

@@ -127,7 +127,7 @@ async function listPeers(ep, curve, sharded) {
       return;
     }
     const states = r.peers.map((p) => `${p.id}=${p.state}`).join(" ");
-    const shard = sharded ? `shard=${r.shard || "?"} ` : "";
+    const shard = sharded ? `shard=${r.shard ?? "?"}/${r.shards ?? "?"} ` : "";
     console.log(`peers ${shard}n=${r.peers.length} ${states}`.trimEnd());
   } catch (e) {
     console.log(`list failed error=timeout endpoint=${ep}`);

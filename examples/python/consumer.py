@@ -133,7 +133,7 @@ class Tracker:
 
 def list_peers(ctx, ep, timeout, keys, sharded=False):
     """One control request; REQ has no retry, so: send, poll, give up.
-    sharded: say which shard answered (the reply's "shard")."""
+    sharded: say which shard answered (the reply's "shard" of "shards")."""
     req = ctx.socket(zmq.REQ)
     secure(req, keys)
     req.linger = 0
@@ -151,7 +151,8 @@ def list_peers(ctx, ep, timeout, keys, sharded=False):
         return
     peers = reply.get("peers", [])
     states = " ".join(f"{p['id']}={p['state']}" for p in peers)
-    shard = f"shard={reply.get('shard', '?')} " if sharded else ""
+    shard = (f"shard={reply.get('shard', '?')}/{reply.get('shards', '?')} "
+             if sharded else "")
     print(f"peers {shard}n={len(peers)} {states}".rstrip(), flush=True)
 
 

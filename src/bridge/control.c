@@ -83,12 +83,12 @@ static int s_allowed(const hb_pool_wide_cfg *pw, const char *url, char *msg, siz
     return 0;
 }
 
-/* "I/N", the shard's name on the wire. */
-static json_t *s_shard_name(uint32_t index, uint32_t count)
+/* A shard on the wire (SPEC.md: "the owner's index in `shard`"): its
+ * index in `shard`, the number of shards in `shards`. */
+static void s_set_shard(json_t *o, uint32_t index, uint32_t count)
 {
-    char t[32];
-    snprintf(t, sizeof t, "%u/%u", index, count);
-    return json_string(t);
+    json_object_set_new(o, "shard", json_integer(index));
+    json_object_set_new(o, "shards", json_integer(count));
 }
 
 /* A connect for a peer another shard owns: wrong_shard, with the owner in
@@ -104,7 +104,7 @@ static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id)
     json_object_set_new(o, "ok", json_false());
     json_object_set_new(o, "error", json_string(hb_errname(HB_E_WRONG_SHARD)));
     json_object_set_new(o, "message", json_string(msg));
-    json_object_set_new(o, "shard", s_shard_name(owner, me.count));
+    s_set_shard(o, owner, me.count);
     return s_dump(o);
 }
 
@@ -222,7 +222,7 @@ static char *s_list(hb_pool *pool, hb__shard me)
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, hb__peer_info_json(&list[i]));
     hb_peer_list_free(list, n);
     json_object_set_new(o, "ok", json_true());
-    json_object_set_new(o, "shard", s_shard_name(me.index, me.count));
+    s_set_shard(o, me.index, me.count);
     json_object_set_new(o, "peers", arr);
     return s_dump(o);
 }
@@ -237,14 +237,14 @@ static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq)
         if (rc) return s_err(rc);
         json_t *o = hb__peer_stats_json(&info);
         free(info.url);
-        if (o) json_object_set_new(o, "shard", s_shard_name(me.index, me.count));
+        if (o) s_set_shard(o, me.index, me.count);
         return s_dump(o);
     }
     hb_pool_stats st;
     int rc = hb_pool_stats_get(pool, &st);
     if (rc) return s_err(rc);
     json_t *o = hb__stats_json(&st);
-    if (o) json_object_set_new(o, "shard", s_shard_name(me.index, me.count));
+    if (o) s_set_shard(o, me.index, me.count);
     return s_dump(o);
 }
 

@@ -640,6 +640,17 @@ static const char *s_jget(json_t *obj, const char *key, const char *def)
     return v ? v : def;
 }
 
+/* A reply's shard as "I/N" (its integers `shard` and `shards`), "?" when
+ * it has none. */
+static const char *s_shard_text(json_t *reply, char *buf, size_t cap)
+{
+    json_t *i = json_object_get(reply, "shard"), *n = json_object_get(reply, "shards");
+    if (!json_is_integer(i) || !json_is_integer(n)) return "?";
+    snprintf(buf, cap, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT, json_integer_value(i),
+             json_integer_value(n));
+    return buf;
+}
+
 /* RFC 3339 UTC with nanoseconds, like the events' `at`. */
 static void s_fmt_time(uint64_t ns, char *buf, size_t len)
 {
@@ -1226,7 +1237,8 @@ static void s_print_list(json_t *reply, bool sharded, bool header)
     {
         json_t *at = json_object_get(p, "connected_at");
         json_t *attempt = json_object_get(p, "attempt");
-        if (sharded) printf("%-9s ", s_jget(reply, "shard", "?"));
+        char sh[48];
+        if (sharded) printf("%-9s ", s_shard_text(reply, sh, sizeof sh));
         printf("%-24s %-11s %7" JSON_INTEGER_FORMAT "  %-30s %s\n", s_jget(p, "id", "?"),
                s_jget(p, "state", "?"), json_is_integer(attempt) ? json_integer_value(attempt) : 0,
                json_is_string(at) ? json_string_value(at) : "-", s_jget(p, "url", "?"));
@@ -1259,7 +1271,8 @@ static int s_show_reply(const cli_opts *o, const char *op, json_t *reply, const 
         s_print_list(reply, ep != NULL, first);
     } else if (!strcmp(op, "stats")) {
         json_object_del(reply, "ok");
-        if (ep) printf("[shard %s %s]\n", s_jget(reply, "shard", "?"), ep);
+        char sh[48];
+        if (ep) printf("[shard %s %s]\n", s_shard_text(reply, sh, sizeof sh), ep);
         s_print_flat("", reply);
     } else if (ep) {
         printf("%s: ok\n", ep);
@@ -1335,7 +1348,8 @@ static size_t s_find_shard(void *ctx, const cli_opts *o, char **eps, size_t n, c
         if (at == skip) continue;
         bool bad_ep;
         json_t *r = s_request(ctx, o, eps[at], req, &bad_ep);
-        if (r && !strcmp(s_jget(r, "shard", ""), name)) found = at;
+        char sh[48];
+        if (r && !strcmp(s_shard_text(r, sh, sizeof sh), name)) found = at;
         json_decref(r);
     }
     json_decref(req);
@@ -1357,7 +1371,8 @@ static int s_control_routed(void *ctx, const cli_opts *o, char **eps, size_t n, 
             return bad_ep ? EXIT_USAGE : EXIT_UNREACHABLE;
         }
         if (tries == 0 && !strcmp(s_jget(reply, "error", ""), "wrong_shard")) {
-            const char *owner = s_jget(reply, "shard", "?");
+            char sh[48];
+            const char *owner = s_shard_text(reply, sh, sizeof sh);
             size_t to = s_find_shard(ctx, o, eps, n, owner, at);
             if (to < n) {
                 s_warn("%s: %s answered wrong_shard (%s); asking shard %s at %s", op, eps[at],

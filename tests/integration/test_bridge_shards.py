@@ -89,12 +89,13 @@ def test_each_peer_has_one_owner(fx):
         H.wait_for(lambda: all(p["state"] == "connected" for p in b.list().values())
                    and set(b.list()) == owned(i), 10, "shard %d's peers" % i)
         r = b.ok({"op": "list"})
-        assert r["shard"] == "%d/%d" % (i, N), r
+        assert (r["shard"], r["shards"]) == (i, N), r
         assert {p["id"] for p in r["peers"]} == owned(i), (i, r)
         st = b.ok({"op": "stats"})
-        assert st["shard"] == "%d/%d" % (i, N), st
+        assert (st["shard"], st["shards"]) == (i, N), st
         one = sorted(owned(i))[0]
-        assert b.ok({"op": "stats", "id": one})["shard"] == "%d/%d" % (i, N)
+        one_st = b.ok({"op": "stats", "id": one})
+        assert (one_st["shard"], one_st["shards"]) == (i, N), one_st
         m = b.metrics()
         assert m.get('honeybee_shard_info{shard="%d",shards="%d"}' % (i, N)) == 1, \
             [k for k in m if "shard" in k]
@@ -117,7 +118,7 @@ def test_wrong_shard_connect(fx):
             r = b.request({"op": "connect", "id": x, "url": fx.srv.url_of("w"),
                            "options": {"no_such_key": 1}})
             assert r["ok"] is False and r["error"] == "wrong_shard", r
-            assert r["shard"] == "%d/%d" % (owner, N), r
+            assert (r["shard"], r["shards"]) == (owner, N), r
             assert ("belongs to shard %d/%d" % (owner, N)) in r["message"], r
             assert ("this is shard %d/%d" % (j, N)) in r["message"], r
             assert x not in b.list()
@@ -206,8 +207,8 @@ def test_cli_routes(fx):
     rc, out, err = cli("ping", "-e", ",".join(eps))
     assert rc == 0 and out.splitlines() == ["%s: ok" % e for e in eps], (out, err)
     rc, out, err = cli("list", "--json", "-e", ",".join(eps))
-    assert [json.loads(ln)["shard"] for ln in out.splitlines()] == \
-        ["%d/%d" % (i, N) for i in range(N)], out
+    assert [(json.loads(ln)["shard"], json.loads(ln)["shards"]) for ln in out.splitlines()] == \
+        [(i, N) for i in range(N)], out
     # remove goes to the owner too.
     for z in (x, y):
         rc, out, err = cli("remove", "-e", ",".join(eps), z)

@@ -155,7 +155,7 @@ static void test_ctl_parse_errors(void **state)
         assert_non_null(reply);
         assert_string_equal(reply, "{\"ok\":false,\"error\":\"wrong_shard\",\"message\":\"peer "
                                    "\\\"relay-1\\\" belongs to shard 0/3; this is shard 1/3\","
-                                   "\"shard\":\"0/3\"}");
+                                   "\"shard\":0,\"shards\":3}");
         free(reply);
         /* an invalid id is bad_request at any shard */
         t = "{\"op\":\"connect\",\"id\":\"relay*1\",\"url\":\"ws://h/\"}";
