@@ -586,6 +586,7 @@ int main(int argc, char **argv)
     pc.logger = &d.lg;
     pc.command_queue = d.cfg->bridge.control_queue;
     pc.max_handshakes = d.cfg->bridge.max_handshakes;
+    pc.loops = hb_config_loops(d.cfg);
     rc = hb_pool_new(&pc, &d.pool);
     if (rc != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot start the pool: %s", hb_strerror(rc));

@@ -53,7 +53,7 @@ static void test_thousand_peers(void **state)
     assert_non_null(srv);
     hbt_sink sink;
     hbt_sink_init(&sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+    hb_pool_config pc = {.sink = hbt_sink_get(&sink), .loops = hbt_loops()};
     hb_pool *pool;
     assert_int_equal(hb_pool_new(&pc, &pool), 0);
     long rss0 = s_rss_kib();
@@ -111,7 +111,7 @@ static void test_handshakes_over_the_cap(void **state)
     assert_non_null(srv);
     hbt_sink sink;
     hbt_sink_init(&sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+    hb_pool_config pc = {.sink = hbt_sink_get(&sink), .loops = hbt_loops()};
     hb_pool *pool;
     assert_int_equal(hb_pool_new(&pc, &pool), 0);
     char url[128];
@@ -156,7 +156,7 @@ static void test_fd_limit(void **state)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(10);
         hbt_sink sink;
         hbt_sink_init(&sink);
-        hb_pool_config pc = {.sink = hbt_sink_get(&sink)};
+        hb_pool_config pc = {.sink = hbt_sink_get(&sink), .loops = hbt_loops()};
         hb_pool *pool;
         if (hb_pool_new(&pc, &pool) != 0) _exit(11);
         char url[128];

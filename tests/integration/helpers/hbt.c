@@ -231,6 +231,7 @@ static bool s_inbox(void *ud, hb_inbox_msg *m)
     }
     k->msg[k->n_msg++] = m;
     k->inbox_thread = pthread_self();
+    k->inbox_loop = hb_pool_current_loop();
     k->inbox_seen = true;
     k->last_inbox_ms = hbt_now_ms();
     bool more = k->inbox_budget < 0 || (int)k->n_msg < k->inbox_budget;
@@ -279,7 +280,9 @@ static void s_flush(void *ud)
 {
     hbt_sink *k = ud;
     pthread_mutex_lock(&k->mu);
-    if (k->inbox_seen && !pthread_equal(k->inbox_thread, pthread_self()))
+    /* Each loop flushes its own turns (pool.loops): compare within a loop. */
+    if (k->inbox_seen && k->inbox_loop == hb_pool_current_loop() &&
+        !pthread_equal(k->inbox_thread, pthread_self()))
         k->flush_off_thread = true;
     if (k->n_msg > k->n_msg_flushed) {
         uint64_t d = hbt_now_ms() - k->last_inbox_ms;
@@ -429,6 +432,12 @@ int hbt_listen_noaccept(int *port)
     return fd;
 }
 
+uint32_t hbt_loops(void)
+{
+    const char *v = getenv("HB_TEST_LOOPS");
+    return v && *v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
 hbt_fx *hbt_fx_new(const char *const *server_args, hb_pool_config *pc, const char *path)
 {
     hbt_fx *f = calloc(1, sizeof(*f));
@@ -437,6 +446,7 @@ hbt_fx *hbt_fx_new(const char *const *server_args, hb_pool_config *pc, const cha
     hb_pool_config def = {0};
     if (!pc) pc = &def;
     pc->sink = hbt_sink_get(&f->sink);
+    if (!pc->loops) pc->loops = hbt_loops();
     if (!(f->srv = hbt_server_start(server_args)) || hb_pool_new(pc, &f->pool) != 0) {
         hbt_fx_free(&f);
         return NULL;

@@ -44,6 +44,7 @@ typedef struct hbt_sink {
      * whether one ran on another thread than the inbox callback's. */
     size_t n_msg_flushed;
     pthread_t inbox_thread;
+    uint32_t inbox_loop; /* hb_pool_current_loop() of the last inbox call */
     bool inbox_seen, flush_off_thread;
     /* The longest time from a message to the flush that followed it. */
     uint64_t last_inbox_ms, max_flush_delay_ms;
@@ -52,6 +53,8 @@ typedef struct hbt_sink {
 void hbt_sink_init(hbt_sink *k);
 void hbt_sink_free(hbt_sink *k);
 hb_sink hbt_sink_get(hbt_sink *k);
+/* Loop threads for the pools of a test: $HB_TEST_LOOPS, else 0 (one). */
+uint32_t hbt_loops(void);
 /* Waits until at least `n` events of `kind` (for peer id, NULL = any) exist;
  * returns the n-th (1-based), still owned by the sink, or NULL on timeout. */
 hb_event *hbt_wait_event(hbt_sink *k, hb_event_kind kind, const char *id, int n, int timeout_ms);
