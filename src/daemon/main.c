@@ -615,8 +615,10 @@ int main(int argc, char **argv)
     }
     atomic_store(&d.ready, true);
     HB_LOG(&d.lg, HB_LOG_INFO, NULL,
-           "honeybee-bridge " HB_VERSION_STRING " ready: inbox %s, events %s, send %s, control %s",
-           d.cfg->bridge.inbox, d.cfg->bridge.events, d.cfg->bridge.send, d.cfg->bridge.control);
+           "honeybee-bridge " HB_VERSION_STRING
+           " ready: inbox %s, events %s, send %s, control %s; %" PRIu32 " loop thread%s",
+           d.cfg->bridge.inbox, d.cfg->bridge.events, d.cfg->bridge.send, d.cfg->bridge.control,
+           hb_pool_loops(d.pool), hb_pool_loops(d.pool) == 1 ? "" : "s");
 
     if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
