@@ -200,7 +200,7 @@ const hb__cfg_key hb__cfg_keys[] = {
       HB__F_MIN | HB__F_MAX | HB__F_RESTART, NULL, NULL, "threads", NULL,
       "WebSocket loop threads; each peer lives on one, chosen by a hash of its id "
       "(docs/operations.md). auto = the CPUs the process may use minus one (left to "
-      "ZeroMQ), at least 1."),
+      "ZeroMQ), at least 1. Read at start only: a change needs a restart."),
 
     /* ---- peer only ---- */
     R(PE(id), HB__T_STRING, NULL, 0, 0, HB__F_REQUIRED | HB__F_IDENTITY, NULL,
