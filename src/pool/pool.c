@@ -71,7 +71,7 @@ struct hb_plugin {
     bool started, finished, paused;
     const char *removed_reason;
     struct hb_plugin *all_prev, *all_next; /* started, not yet reaped */
-    struct hb_plugin *paused_next;         /* on pool->paused while paused */
+    struct hb_plugin *paused_next;         /* on lp->paused while paused */
     struct hb_plugin *fin_next;
     uint64_t seq;
     uint32_t conn;
