@@ -72,6 +72,12 @@ typedef struct hb_peer_cfg {
     char **on_connect; /* text messages written after every (re)connect */
     size_t n_on_connect;
     int line; /* line in the file the peer came from, 0 if none */
+    /* Dial public addresses only: a name whose every address is loopback,
+     * private or link-local fails the dial (dial_failed), and the address
+     * connected to is checked again (no second lookup). Not a YAML key: the
+     * bridge sets it for control connects when pool.allow_private is
+     * false. Default false. */
+    bool public_only;
 } hb_peer_cfg;
 
 /* bridge.curve: who may use the ZeroMQ sockets (SPEC.md section 9). */

@@ -111,6 +111,9 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
         hb_peer_cfg_free(&peer);
         return hb__ctl_error_reply(rc, why);
     }
+    /* Names are checked after DNS, by the dialler: a name that resolves
+     * to a private address passed the check above. */
+    peer.public_only = policy && !policy->allow_private;
     rc = hb_pool_connect(pool, &peer);
     if (rc == 0) HB_LOG(lg, HB_LOG_DEBUG, peer.id, "peer added over control (%s)", peer.url);
     hb_peer_cfg_free(&peer);

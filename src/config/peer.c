@@ -54,7 +54,8 @@ int hb_peer_cfg_copy(hb_peer_cfg *dst, const hb_peer_cfg *src)
 bool hb_peer_cfg_equal(const hb_peer_cfg *a, const hb_peer_cfg *b)
 {
     return hb__cfg_section_equal(HB__S_PEER, a, b) &&
-           hb__cfg_section_equal(HB__S_POOL, &a->opts, &b->opts);
+           hb__cfg_section_equal(HB__S_POOL, &a->opts, &b->opts) &&
+           a->public_only == b->public_only;
 }
 
 int hb_peer_cfg_from_json(const hb_peer_opts *pool, const char *id, const char *url,

@@ -192,9 +192,10 @@ const hb__cfg_key hb__cfg_keys[] = {
       "A file peer outside them fails --check, a connect answers not_allowed."),
     R(PW("allow_private", allow_private), HB__T_BOOL, "true", 0, 0, 0, NULL, NULL, "bool", NULL,
       "false: control connect refuses (not_allowed) hosts written as loopback, private or "
-      "link-local addresses (127.0.0.1, 10.x, 169.254.169.254, fd00::, localhost); names "
-      "are checked as written, not resolved (docs/security.md). File peers are not "
-      "affected."),
+      "link-local addresses (127.0.0.1, 10.x, 169.254.169.254, fd00::, localhost), and a "
+      "name it accepted is dialled only at a public address: one whose every address is "
+      "private fails the dial (dial_failed), and the address connected to is the one "
+      "checked (docs/security.md). File peers are not affected."),
 
     R(PW("loops", loops), HB__T_AUTO_U32, "auto", 1, HB_POOL_MAX_LOOPS,
       HB__F_MIN | HB__F_MAX | HB__F_RESTART, NULL, NULL, "threads", NULL,

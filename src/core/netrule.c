@@ -279,6 +279,13 @@ bool hb__sockaddr_private(const struct sockaddr *sa)
     return s_private(AF_INET6, a);
 }
 
+bool hb__ip_private(const char *text)
+{
+    int fam;
+    unsigned char a[16];
+    return text && hb__ip_parse(text, &fam, a) && s_private(fam, a);
+}
+
 bool hb__url_host_private(const char *url)
 {
     hb__ws_url u;

@@ -61,5 +61,8 @@ bool hb__url_host_private(const char *url);
  * private destinations calls it on each address before it connects. */
 struct sockaddr;
 bool hb__sockaddr_private(const struct sockaddr *sa);
+/* The same for a numeric address as text ("10.0.0.1", "::1"); false for
+ * anything that is not one. */
+bool hb__ip_private(const char *text);
 
 #endif

@@ -44,6 +44,7 @@
 #include "daemon/cli.h"
 #include "daemon/http.h"
 #include "daemon/reload.h"
+#include "pool/pool_int.h"
 
 /*
  * TSan builds: libzmq and libwebsockets are not instrumented, so TSan sees
@@ -487,10 +488,11 @@ static int s_signalfd(sigset_t *set)
 /*
  * After a graceful shutdown everything a client can see is done: every
  * peer closed with 1001, its events published, the PUB sockets flushed.
- * What is left is freeing, which libwebsockets 4.1.6 does per connection
- * through a sorted timeout list, quadratic in the number of connections
- * (about 3.5 s at 9,000 peers here, minutes at 100,000). The watchdog
- * bounds it: if the teardown takes longer than S_TEARDOWN_MAX_MS, the
+ * What is left is freeing. The pool frees its connections in one pass and,
+ * with many open sockets, leaves them to the exit instead of letting
+ * libwebsockets close them one by one (hb__pool_exiting, loop.c: 5,000
+ * peers took 0.3-0.5 s in lws_context_destroy here). The watchdog still
+ * bounds whatever else the teardown meets: past S_TEARDOWN_MAX_MS the
  * process exits 0 without freeing. Its own thread, started once.
  */
 #define S_TEARDOWN_MAX_MS 2000
@@ -683,6 +685,9 @@ out:
     hb__http_stop(&d.http);
     hb__http_body_unref(&d.metrics_cur);
     if (d.bridge) hb__bridge_finish(d.bridge);
+    /* The process ends next: the pool frees its connections in one pass
+     * and, at scale, leaves their sockets to the exit (loop.c). */
+    if (d.pool) hb__pool_exiting(d.pool);
     if (d.pool) hb_pool_destroy(&d.pool);
     hb__bridge_destroy(&d.bridge);
     hb__reconnects_destroy(&d.reconnects);

@@ -744,6 +744,7 @@ hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err)
         .tls_memo = p->memo,
         .connect_timeout_ns = cfg->opts.connect_timeout_ns,
         .max_message_size = cfg->opts.max_message_size,
+        .public_only = cfg->public_only,
         .owner = p,
     };
     c->ops = ops;
@@ -1330,6 +1331,12 @@ void hb_pool_destroy(hb_pool **pp)
     pthread_cond_destroy(&pool->wcond);
     free(pool->loops);
     free(pool);
+}
+
+/* destroy is near (the daemon's exit): every loop stops reconnecting. */
+void hb__pool_exiting(hb_pool *pool)
+{
+    for (uint32_t i = 0; i < pool->n_loops; i++) hb__loop_exiting(pool->loops[i].loop);
 }
 
 /* Sums over the loops (tests, stats). Any thread. */

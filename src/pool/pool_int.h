@@ -19,6 +19,12 @@ uint32_t hb__pool_dials_waiting(hb_pool *pool);
  * quiet period per connection). Any thread. */
 uint32_t hb__pool_tls_trims(hb_pool *pool);
 
+/* The process exits after the next hb_pool_destroy (the daemon, once its
+ * drain is done): the destroy releases the connections in one pass and, at
+ * scale, leaves their sockets to the exit (hb__loop_exiting). Any thread,
+ * before hb_pool_destroy. */
+void hb__pool_exiting(hb_pool *pool);
+
 /* hb_plugin_deliver with the receive instant (monotonic ns) the caller has
  * already read: the wall-clock stamp is derived from it (loop thread). */
 #include "honeybee/worker.h"

@@ -53,6 +53,7 @@
 #include <sys/socket.h>
 
 #include "core/clock.h"
+#include "core/netrule.h"
 #include "transport/conn.h"
 #include "transport/loop.h"
 
@@ -82,6 +83,7 @@ typedef struct s_dial {
     const void *owner;
     uint64_t max_message_size;
     bool numeric;
+    bool public_only; /* dial public addresses only */
     bool slot_held;
     hb__slot_wait slot;
     char addr[64]; /* the numeric address dialled */
@@ -133,7 +135,7 @@ struct hb__conn {
     size_t rest_len;
     hb__timer start_t;    /* the dial's next step; once open, resume after a pause */
     hb__timer end_t;      /* connect_timeout while dialing; the close grace after */
-    hb__link link;        /* on the loop's list of open connections */
+    hb__link link;        /* on the loop's list of connections, from dial to free */
     struct s_lookup *job; /* the lookup in flight (resolving) */
 };
 
@@ -467,7 +469,6 @@ static void s_opened(hb__conn *c)
     }
     c->st = S_OPEN;
     s_dial_end(c);
-    hb__loop_link(c->loop, &c->link);
     if (c->rx_paused) s_block(c);
     c->ops->on_open(c->ud, c);
     if (c->owned && c->want_write) s_want_write(c);
@@ -684,6 +685,23 @@ int hb__conn_write(hb__conn *c, uint8_t *buf, size_t len, hb__conn_msg kind)
 static void s_connect(hb__conn *c, const char *addr)
 {
     s_dial *d = c->dial;
+    /* The address we connect to is the one checked: lws is given it, not
+     * the name, so no second lookup can answer differently (DNS
+     * rebinding). The resolver skipped private answers already; this also
+     * covers a numeric host and a test's lookup hook. */
+    if (d->public_only && hb__ip_private(addr)) {
+        if (strcmp(addr, d->host) == 0)
+            s_fail(c,
+                   "connect %s: a loopback, private or link-local address "
+                   "(pool.allow_private: false)",
+                   addr);
+        else
+            s_fail(c,
+                   "connect %s: %s is a loopback, private or link-local address "
+                   "(pool.allow_private: false)",
+                   d->host, addr);
+        return;
+    }
     snprintf(d->addr, sizeof(d->addr), "%s", addr);
     c->st = S_TCP;
     struct lws_client_connect_info ci;
@@ -771,6 +789,7 @@ static void s_dial_step(hb__conn *c)
     job->c = c;
     job->r.host = job->host;
     job->r.owner = d->owner;
+    job->r.public_only = d->public_only;
     job->r.note.fn = s_resolved;
     c->st = S_RESOLVE;
     if (hb__resolve_submit(hb__loop_resolver(c->loop), &job->r, e, sizeof(e)) != 0) {
@@ -914,11 +933,13 @@ hb__conn *hb__conn_dial(hb__loop *loop, const hb__conn_params *p, const hb__conn
     }
     d->req_len = rl;
     d->owner = p->owner;
+    d->public_only = p->public_only;
     d->max_message_size = p->max_message_size;
     c->owned = true;
     c->st = S_SLOT;
     hb__timer_init(&c->start_t, loop, s_start_timer, c);
     hb__timer_init(&c->end_t, loop, s_end_timer, c);
+    hb__loop_link(loop, &c->link);
     hb__timer_arm(&c->start_t, 0);
     if (p->connect_timeout_ns) hb__timer_arm(&c->end_t, p->connect_timeout_ns);
     return c;
@@ -997,6 +1018,7 @@ void hb__conn_close(hb__conn *c, int code, const char *reason)
 void hb__conn_idle(hb__link *l)
 {
     hb__conn *c = lws_container_of(l, hb__conn, link);
+    if (c->st != S_OPEN) return;
     if (c->rx_seen) {
         c->rx_seen = false;
         c->quiet_ticks = 0;
@@ -1013,6 +1035,34 @@ void hb__conn_idle(hb__link *l)
         hb__tls_trim(c->tls);
         if (c->quiet_ticks == HB__QUIET_TICKS) hb__loop_tls_trimmed(c->loop);
     }
+}
+
+/* ---- the process exits ------------------------------------------------------------ */
+
+/* Destroying thread, the loop thread joined: a resolver job holds this
+ * connection (its lookup's note frees it, maybe on a resolver thread once
+ * the loop is gone). */
+bool hb__conn_in_lookup(hb__link *l)
+{
+    return lws_container_of(l, hb__conn, link)->resolving;
+}
+
+/* Destroying thread, the loop thread joined, the process exiting
+ * (hb__loop_exiting): free what we hold of a connection nobody owns any
+ * more, without closing its socket; lws's wsi forgets us (a context
+ * destroy that may follow calls back with no connection). False, and
+ * nothing touched, while an owner or a lookup holds it. The caller has
+ * disarmed every timer and emptied the slot queue. */
+bool hb__conn_forget(hb__link *l)
+{
+    hb__conn *c = lws_container_of(l, hb__conn, link);
+    if (c->owned || c->resolving) return false;
+    if (c->wsi_live && c->wsi) lws_set_opaque_user_data(c->wsi, NULL);
+    c->wsi_live = false;
+    c->wsi = NULL;
+    c->busy = 0;
+    s_maybe_free(c);
+    return true;
 }
 
 /* ---- the lws callback ------------------------------------------------------------- */
@@ -1072,7 +1122,6 @@ static void s_dispatch(hb__conn *c, struct lws *wsi, enum lws_callback_reasons r
         }
         c->wsi = NULL;
         lws_set_opaque_user_data(wsi, NULL);
-        hb__loop_unlink(c->loop, &c->link);
         s_gone(c);
         return;
     default:

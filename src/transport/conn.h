@@ -92,6 +92,7 @@ typedef struct hb__conn_params {
     uint64_t connect_timeout_ns; /* resolve + TCP + TLS + upgrade; 0: none */
     uint64_t max_message_size;   /* SPEC.md section 3 */
     const void *owner;           /* one DNS lookup per owner in flight (compared only) */
+    bool public_only;            /* refuse loopback, private and link-local addresses */
 } hb__conn_params;
 
 /*

@@ -16,12 +16,14 @@
 #include "transport/loop.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/clock.h"
 
@@ -40,6 +42,7 @@ struct hb__loop {
     pthread_t self;      /* the loop thread's own id, published by `running` */
     atomic_bool running;
     atomic_bool stop;               /* set by hb__loop_free */
+    atomic_bool exiting;            /* set by hb__loop_exiting */
     atomic_uint_fast64_t heartbeat; /* monotonic ns of the last loop turn */
     atomic_uint live_conns;         /* lws sockets we hold */
     atomic_uint tls_trims;          /* idle TLS buffer releases (tests) */
@@ -49,7 +52,7 @@ struct hb__loop {
     lws_sorted_usec_list_t tick; /* loop thread: keeps the heartbeat fresh */
     hb__theap theap;             /* loop thread: every hb__timer of this loop */
     int64_t wall_off;            /* loop thread: wall - monotonic, refreshed by the tick */
-    hb__link open;               /* loop thread: open connections (list head) */
+    hb__link open;               /* loop thread: every connection (list head) */
     uint32_t dials_done;         /* loop thread: dials ended since the last trim */
     uint64_t last_trim;          /* loop thread: monotonic ns of the last heap trim */
     uint32_t tick_dials;         /* loop thread: dials_done at the previous tick */
@@ -500,6 +503,82 @@ fail:
     return rc;
 }
 
+/* ---- the end ------------------------------------------------------------ */
+
+void hb__loop_exiting(hb__loop *loop)
+{
+    atomic_store(&loop->exiting, true);
+}
+
+/*
+ * Why the exit skips lws_context_destroy at scale: it closes every socket
+ * one by one, and Debian's lws 4.1.6 is built with _DEBUG, whose
+ * sanity_assert_no_sockfd_traces() scans the whole descriptor table (as
+ * large as the open file limit) on each close, and each close also goes
+ * through lws_set_timeout's sorted list: O(N x limit) and worse
+ * (docs/performance.md, "Shutdown at scale"). Below S_FAST_MIN the context
+ * is destroyed as usual.
+ */
+#define S_FAST_MIN (1ull << 26)
+
+/* Contexts a process exit left undestroyed: kept reachable (leak checkers
+ * see no lost block; the process is about to end). */
+typedef struct s_kept {
+    struct lws_context *ctx;
+    struct s_kept *next;
+} s_kept;
+static s_kept *s_kept_ctxs;
+static pthread_mutex_t s_kept_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t s_fast_min(void)
+{
+    const char *e = getenv("HB_TEARDOWN_FAST_MIN");
+    if (!e || !*e) return S_FAST_MIN;
+    char *end = NULL;
+    unsigned long long v = strtoull(e, &end, 10);
+    return end && !*end ? (uint64_t)v : S_FAST_MIN;
+}
+
+/*
+ * Destroying thread, the loop thread joined, the process exiting: free
+ * every connection nobody owns in one pass (its socket stays open), with
+ * no timer left to fire and no dial slot left to grant. True when the
+ * context is then to be left to the exit.
+ */
+static bool s_exit_pass(hb__loop *loop)
+{
+    uint64_t t0 = hb__mono_ns();
+    uint64_t socks = hb__loop_live_conns(loop);
+    for (hb__slot_wait *w = loop->wait_head, *nx; w; w = nx) {
+        nx = w->next;
+        w->prev = w->next = NULL;
+        w->queued = false;
+    }
+    loop->wait_head = loop->wait_tail = NULL;
+    hb__theap_clear(&loop->theap);
+    uint32_t freed = 0, kept = 0;
+    for (hb__link *l = loop->open.next, *nx; l != &loop->open; l = nx) {
+        nx = l->next;
+        if (hb__conn_forget(l))
+            freed++;
+        else
+            kept++;
+    }
+    struct rlimit rl;
+    uint64_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                       ? (uint64_t)rl.rlim_cur
+                       : 1u << 20;
+    uint64_t min = s_fast_min();
+    /* One still owned (a worker that kept its connection after DESTROY)
+     * is closed by lws as usual. */
+    bool skip = !kept && socks * fds >= min;
+    uint64_t us = (hb__mono_ns() - t0) / 1000u;
+    HB_LOG(loop->logger, HB_LOG_INFO, NULL,
+           "teardown: released %" PRIu32 " connections in %" PRIu64 ".%03" PRIu64 " ms%s", freed,
+           us / 1000u, us % 1000u, skip ? "; their sockets are left to the process exit" : "");
+    return skip;
+}
+
 void hb__loop_free(hb__loop **pl)
 {
     hb__loop *loop = *pl;
@@ -510,15 +589,32 @@ void hb__loop_free(hb__loop **pl)
         lws_cancel_service(loop->ctx);
         pthread_join(loop->thread, NULL);
     }
+    /* Connections a lookup holds leave the list while the resolver still
+     * hands its answers to the doorway: once orphaned, a resolver thread
+     * frees such a connection itself and must find nothing of the loop. */
+    for (hb__link *l = loop->open.next, *nx; l != &loop->open; l = nx) {
+        nx = l->next;
+        if (hb__conn_in_lookup(l)) hb__loop_unlink(loop, l);
+    }
     /* Resolver threads: orphaned (a lookup in progress may take long; we
      * do not wait for it), the jobs still queued cancelled. */
     hb__resolver_orphan(&loop->res);
     /* What is left in the doorway is cancelled (frees what it holds). */
     if (loop->ring) s_drain(loop, true);
     if (loop->ctx) {
-        /* Closing connections may still cancel timers: the heap goes after
-         * the context, and its lws timer went with the context. */
-        lws_context_destroy(loop->ctx);
+        if (atomic_load(&loop->exiting) && s_exit_pass(loop)) {
+            s_kept *k = malloc(sizeof(*k));
+            if (k) {
+                pthread_mutex_lock(&s_kept_mu);
+                *k = (s_kept){loop->ctx, s_kept_ctxs};
+                s_kept_ctxs = k;
+                pthread_mutex_unlock(&s_kept_mu);
+            }
+        } else {
+            /* Closing connections may still cancel timers: the heap goes
+             * after the context, and its lws timer went with the context. */
+            lws_context_destroy(loop->ctx);
+        }
         loop->theap.sul_due = UINT64_MAX;
         hb__theap_fini(&loop->theap);
     }

@@ -53,6 +53,16 @@ int hb__loop_new(const hb__loop_cfg *cfg, hb__loop **out);
 /* Stops and joins the loop thread (on_exit runs there), destroys the
  * context, runs leftover commands with cancelled = true. Not from the loop. */
 void hb__loop_free(hb__loop **loop);
+/*
+ * The process is about to exit (the daemon, after its drain): the next
+ * hb__loop_free frees every connection nobody owns in one pass, without
+ * closing its socket, and when (open sockets x the open file limit) is at
+ * least 2^26 (env HB_TEARDOWN_FAST_MIN overrides it) skips
+ * lws_context_destroy, which closes sockets one by one in time that grows
+ * with both (loop.c); the kernel closes them at exit. Logs "teardown:
+ * released N connections in X ms". Any thread, before hb__loop_free.
+ */
+void hb__loop_exiting(hb__loop *loop);
 
 /* Any thread. 0 or HB_E_BUSY. */
 int hb__loop_post(hb__loop *loop, hb__cmd_fn fn, void *a, void *b, void *c);
@@ -107,9 +117,10 @@ uint32_t hb__loop_slots_busy(hb__loop *loop);
 uint32_t hb__loop_slots_waiting(hb__loop *loop);
 
 /*
- * Idle memory. Open connections are linked here; every tick (500 ms) the
- * loop calls hb__conn_idle() for each (conn.c), which gives back the
- * buffers of one that has been quiet.
+ * Every connection is linked here from its dial until it is freed. Every
+ * tick (500 ms) the loop calls hb__conn_idle() for each (conn.c), which
+ * gives back the buffers of an open one that has been quiet; at exit
+ * hb__conn_forget() frees each (see hb__loop_exiting).
  */
 typedef struct hb__link {
     struct hb__link *prev, *next;
@@ -118,6 +129,10 @@ void hb__loop_link(hb__loop *loop, hb__link *l);
 /* Safe on a node that is not linked. */
 void hb__loop_unlink(hb__loop *loop, hb__link *l);
 void hb__conn_idle(hb__link *l);
+/* conn.c, destroying thread, loop thread joined: does a lookup hold it;
+ * free it without closing its socket (false: an owner or a lookup holds it). */
+bool hb__conn_in_lookup(hb__link *l);
+bool hb__conn_forget(hb__link *l);
 /* Quiet ticks before a connection's buffers are freed. */
 #define HB__QUIET_TICKS 2u
 /* Loop thread: an idle TLS connection's buffers were freed (counted for

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/netrule.h"
 #include "honeybee/common.h"
 #include "transport/loop.h"
 
@@ -85,6 +86,35 @@ void hb__resolve_set_lookup(hb__lookup_fn fn)
     atomic_store(&s_lookup_hook, fn);
 }
 
+hb__pick hb__resolve_pick(const struct addrinfo *res, bool public_only, char *addr, size_t addrlen)
+{
+    /* Prefer IPv4: test and local servers often listen on 127.0.0.1 only
+     * while "localhost" resolves to ::1 first. */
+    const struct addrinfo *v4 = NULL, *v6 = NULL;
+    bool any = false;
+    for (const struct addrinfo *a = res; a && !v4; a = a->ai_next) {
+        if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+        if (!a->ai_addr) continue;
+        any = true;
+        if (public_only && hb__sockaddr_private(a->ai_addr)) continue;
+        if (a->ai_family == AF_INET)
+            v4 = a;
+        else if (!v6)
+            v6 = a;
+    }
+    const struct addrinfo *pick = v4 ? v4 : v6;
+    addr[0] = 0;
+    if (!pick) return any ? HB__PICK_PRIVATE : HB__PICK_NONE;
+    const void *src = pick->ai_family == AF_INET6
+                          ? (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                          : (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr;
+    if (!inet_ntop(pick->ai_family, src, addr, (socklen_t)addrlen)) {
+        addr[0] = 0;
+        return HB__PICK_NONE;
+    }
+    return HB__PICK_OK;
+}
+
 /* Resolver thread: one blocking lookup into r->addr or r->error. */
 static void s_lookup(hb__resolve *r)
 {
@@ -103,19 +133,19 @@ static void s_lookup(hb__resolve *r)
         snprintf(r->error, sizeof(r->error), "resolve %s: %s", r->host,
                  rc ? gai_strerror(rc) : "no address");
     } else {
-        /* Prefer IPv4: test and local servers often listen on 127.0.0.1
-         * only while "localhost" resolves to ::1 first. */
-        struct addrinfo *pick = res;
-        for (struct addrinfo *a = res; a; a = a->ai_next)
-            if (a->ai_family == AF_INET) {
-                pick = a;
-                break;
-            }
-        const void *src = pick->ai_family == AF_INET6
-                              ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
-                              : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
-        if (!inet_ntop(pick->ai_family, src, r->addr, sizeof(r->addr))) r->addr[0] = 0;
-        if (!r->addr[0]) snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
+        switch (hb__resolve_pick(res, r->public_only, r->addr, sizeof(r->addr))) {
+        case HB__PICK_OK:
+            break;
+        case HB__PICK_PRIVATE:
+            snprintf(r->error, sizeof(r->error),
+                     "resolve %s: every address of %s is loopback, private or link-local "
+                     "(pool.allow_private: false)",
+                     r->host, r->host);
+            break;
+        default:
+            snprintf(r->error, sizeof(r->error), "resolve %s: bad address", r->host);
+            break;
+        }
     }
     if (res) freeaddrinfo(res);
 }

@@ -34,9 +34,10 @@ typedef struct hb__resolve {
     hb__note note;         /* fn runs on the loop thread with the result filled */
     char *host;            /* input, owned by the caller */
     const void *owner;     /* input: one lookup per owner in flight (compared only) */
+    bool public_only;      /* input: skip loopback, private and link-local answers */
     atomic_bool abandoned; /* set by the loop thread, read by the resolver */
     char addr[64];         /* output: numeric address, "" on failure */
-    char error[128];       /* output on failure: "resolve HOST: why" */
+    char error[384];       /* output on failure: "resolve HOST: why" */
 } hb__resolve;
 
 /* Starts `threads` detached resolver threads for `loop` (creating thread). */
@@ -54,6 +55,17 @@ void hb__resolver_orphan(hb__resolver **rs);
 int hb__resolve_submit(hb__resolver *rs, hb__resolve *r, char *err, size_t errlen);
 /* Loop thread: the owner no longer wants the answer. */
 void hb__resolve_abandon(hb__resolve *r);
+
+/*
+ * Pure: the address to dial among getaddrinfo()'s answers: the first IPv4
+ * one, else the first IPv6 one; with public_only, loopback, private and
+ * link-local answers (core/netrule.h) are skipped. Writes it as text into
+ * addr; returns HB__PICK_OK, HB__PICK_NONE (no IPv4 or IPv6 answer) or
+ * HB__PICK_PRIVATE (every answer skipped as private).
+ */
+struct addrinfo;
+typedef enum hb__pick { HB__PICK_OK = 0, HB__PICK_NONE, HB__PICK_PRIVATE } hb__pick;
+hb__pick hb__resolve_pick(const struct addrinfo *res, bool public_only, char *addr, size_t addrlen);
 
 /* Tests: replace getaddrinfo() for every loop (NULL restores it). The hook
  * fills addr (numeric) or err and returns 0 or -1. */

@@ -39,6 +39,18 @@ void hb__theap_fini(hb__theap *h)
     h->overflow = NULL;
 }
 
+void hb__theap_clear(hb__theap *h)
+{
+    for (uint32_t i = 0; i < h->n; i++) h->v[i]->armed = false;
+    h->n = 0;
+    for (hb__timer *t = h->overflow, *nx; t; t = nx) {
+        nx = t->next;
+        t->armed = t->in_overflow = false;
+        t->next = NULL;
+    }
+    h->overflow = NULL;
+}
+
 static bool s_less(const hb__timer *a, const hb__timer *b)
 {
     return a->due_ns < b->due_ns;

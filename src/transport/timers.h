@@ -38,6 +38,9 @@ void hb__theap_fini(hb__theap *h);
 /* (Re)arm t to fire after delay_ns (0: on the next loop turn). */
 void hb__theap_arm(hb__theap *h, hb__timer *t, uint64_t delay_ns);
 void hb__theap_cancel(hb__theap *h, hb__timer *t);
+/* Disarm every timer at once (the loop is going away and none may fire:
+ * later cancels find them disarmed). */
+void hb__theap_clear(hb__theap *h);
 /* Fire overflow timers that are due; called from the loop's periodic tick. */
 void hb__theap_poll(hb__theap *h);
 

@@ -1,11 +1,13 @@
 """The outbound allow-list (issue 11, finding 5): pool.allow limits what
 peers may dial, from the file (--check names the peer) and from control
 connect (not_allowed); pool.allow_private: false refuses loopback,
-private and link-local hosts in a connect; neither can be overridden by a
-peer or a connect's options; a reload applies new rules.
+private and link-local hosts in a connect, and a name that resolves only
+to such addresses fails at dial (dial_failed); neither can be overridden
+by a peer or a connect's options; a reload applies new rules.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -81,6 +83,55 @@ def test_allow_private_false():
         b.ok({"op": "connect", "id": "pub", "url": "ws://192.0.2.1:9/"})
 
 
+def loopback_name():
+    """A host name (not "localhost", which the written check catches) whose
+    every address is loopback here: this machine's name (in /etc/hosts as
+    127.0.0.1 on Debian and in containers). None if there is none."""
+    for name in (socket.gethostname(), "vm"):
+        if not name or name.lower().rstrip(".") == "localhost" or name.endswith(".localhost"):
+            continue
+        try:
+            addrs = {ai[4][0] for ai in socket.getaddrinfo(name, None, 0, socket.SOCK_STREAM)}
+        except OSError:
+            continue
+        if addrs and all(a.startswith("127.") or a == "::1" for a in addrs):
+            return name
+    return None
+
+
+def test_allow_private_false_checks_names_after_dns():
+    """A name that resolves to 127.0.0.1 passes the connect (names are
+    not resolved there) and fails at dial, with the reason in dial_failed
+    and the log, and the server never sees it; with allow_private: true
+    (the default) the same URL connects."""
+    name = loopback_name()
+    if not name:
+        raise H.Skip("no host name resolves to loopback only here (/etc/hosts)")
+    ws = H.WSServer()
+    try:
+        url = "ws://%s:%d/n" % (name, ws.port)
+        fpeer = [{"id": "f", "url": "ws://%s:%d/f" % (name, ws.port)}]
+        with H.Bridge(pool=dict(SLOW, allow_private=False), peers=fpeer,
+                      log={"level": "info"}) as b:
+            ev = b.events()
+            b.ok({"op": "connect", "id": "n", "url": url})
+            e = ev.expect("dial_failed", "n", timeout=10)
+            assert "loopback, private or link-local" in e["error"], e
+            assert "every address of %s" % name in e["error"], e
+            assert ws.connect_count("/n") == 0
+            assert b.peer_state("n") in ("waiting", "connecting"), b.peer_state("n")
+            assert "every address of %s is loopback" % name in b.stderr()
+            # A peer of the file is not affected (allow_private applies to
+            # control connects only).
+            b.wait_state("f", "connected")
+        with H.Bridge(pool=SLOW) as b:
+            b.ok({"op": "connect", "id": "n", "url": url})
+            b.wait_state("n", "connected")
+            assert ws.connect_count("/n") == 1
+    finally:
+        ws.stop()
+
+
 def test_reload_applies_new_rules():
     ws = H.WSServer()
     try:
@@ -106,4 +157,4 @@ def test_reload_applies_new_rules():
 
 if __name__ == "__main__":
     H.run([test_check_names_the_peer, test_connect_not_allowed, test_allow_private_false,
-           test_reload_applies_new_rules])
+           test_allow_private_false_checks_names_after_dns, test_reload_applies_new_rules])

@@ -4,50 +4,28 @@
  * several threads, server close -> disconnected with its code -> reconnect
  * with seq continuing and conn incremented, remove while connected.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
-#include "helpers/hbt_only.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 
 typedef hbt_fx fx;
 
 static int s_setup(void **state)
 {
-    *state = hbt_fx_new(NULL, NULL, "/feed?x=1");
+    *state = hbt_fx_new(&(hbt_fx_opts){.path = "/feed?x=1"});
     assert_non_null(*state);
     return 0;
-}
-
-static int s_teardown(void **state)
-{
-    hbt_fx_free((hbt_fx **)state);
-    return 0;
-}
-
-static void s_connect(fx *f, const char *id)
-{
-    hb_peer_cfg p;
-    hbt_peer(&p, id, f->url);
-    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
-    hb_peer_cfg_free(&p);
-    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, id, 1, 5000));
-    assert_true(hbt_server_wait(f->srv, "OPEN ", 5000, NULL, 0));
 }
 
 static void test_receive_text_and_binary(void **state)
 {
     fx *f = *state;
-    s_connect(f, "a");
+    assert_true(hbt_fx_connect(f, "a", 0));
     hbt_server_cmd(f->srv, "send text hello world");
     hbt_server_cmd(f->srv, "send binary 00ff10");
     hb_inbox_msg *m1 = hbt_wait_msg(&f->sink, 1, 5000);
@@ -153,7 +131,7 @@ static void *s_send_thread(void *arg)
 static void test_send_in_order_from_threads(void **state)
 {
     fx *f = *state;
-    s_connect(f, "a");
+    assert_true(hbt_fx_connect(f, "a", 0));
     enum { T = 4, N = 200 };
     pthread_t th[T];
     sender ss[T];
@@ -207,7 +185,7 @@ static void test_send_in_order_from_threads(void **state)
 static void test_server_close_reconnects(void **state)
 {
     fx *f = *state;
-    s_connect(f, "a");
+    assert_true(hbt_fx_connect(f, "a", 0));
     hbt_server_cmd(f->srv, "send text one");
     assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
     hbt_server_cmd(f->srv, "close 4001 go away");
@@ -246,7 +224,7 @@ static void test_server_close_reconnects(void **state)
 static void test_remove_while_connected(void **state)
 {
     fx *f = *state;
-    s_connect(f, "a");
+    assert_true(hbt_fx_connect(f, "a", 0));
     assert_int_equal(hb_pool_remove(f->pool, "a"), 0);
     assert_int_equal(hb_pool_remove(f->pool, "a"), HB_E_UNKNOWN_PEER);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "a", 1, 5000);
@@ -265,7 +243,7 @@ static void test_remove_while_connected(void **state)
     hb_peer_info info;
     assert_int_equal(hb_pool_peer_info(f->pool, "a", &info), HB_E_UNKNOWN_PEER);
     /* The id can be used again; seq and conn start at 1. */
-    s_connect(f, "a");
+    assert_true(hbt_fx_connect(f, "a", 0));
     hbt_server_cmd(f->srv, "send text again");
     hb_inbox_msg *m = hbt_wait_msg(&f->sink, 1, 5000);
     assert_non_null(m);
@@ -336,12 +314,12 @@ static void test_connect_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_receive_text_and_binary, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_headers_and_path, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_send_in_order_from_threads, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_server_close_reconnects, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_remove_while_connected, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_connect_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_receive_text_and_binary, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_headers_and_path, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_send_in_order_from_threads, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_server_close_reconnects, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_connected, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_connect_errors, s_setup, hbt_fx_teardown),
     };
-    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
+    return HBT_RUN(tests);
 }

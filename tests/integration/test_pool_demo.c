@@ -3,17 +3,12 @@
  * built by CMake, example_pool_demo) against ws_server.py and checks that
  * it prints the N messages it was sent and exits 0.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
+#include "hbt.h"
 
 static void test_demo_prints_messages(void **state)
 {
@@ -49,6 +44,7 @@ static void test_demo_prints_messages(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_demo_prints_messages)};
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_demo_prints_messages, hbt_reap)};
+    return HBT_RUN(tests);
 }

@@ -29,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "pool/pool_int.h"
 #include "transport/resolver.h"
@@ -151,22 +151,10 @@ static void *s_bad_run(void *arg)
     return NULL;
 }
 
-static int s_listen(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 256) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) != 0)
-        return -1;
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static void s_bad_start(s_bad *b)
 {
     memset(b, 0, sizeof(*b));
-    for (int m = 0; m < M__COUNT; m++) assert_true((b->lfd[m] = s_listen(&b->port[m])) >= 0);
+    for (int m = 0; m < M__COUNT; m++) assert_true((b->lfd[m] = hbt_listen(256, &b->port[m])) >= 0);
     assert_int_equal(pipe(b->stop_pipe), 0);
     assert_int_equal(pthread_create(&b->t, NULL, s_bad_run, b), 0);
 }
@@ -202,30 +190,19 @@ typedef struct s_kind {
     const char *expect; /* in every dial_failed error of this kind */
 } s_kind;
 
-static bool s_slow(void)
-{
-    /* Under valgrind (or a sanitizer) everything is 10-50 times slower. */
-    return getenv("HB_TEST_SLOW") != NULL;
-}
-
 static void test_many_failing_dials_then_healthy(void **state)
 {
     (void)state;
     hb__resolve_set_lookup(s_lookup);
     s_bad_start(&s_srv);
-    hbt_server *good = hbt_server_start(NULL);
-    assert_non_null(good);
+    hb_pool_config pc = {.max_handshakes = 8, .resolver_threads = 2};
+    hbt_fx *f = hbt_fx_new(&(hbt_fx_opts){.pc = &pc});
+    assert_non_null(f);
     int noaccept_port = 0;
-    int noaccept = hbt_listen_noaccept(&noaccept_port);
+    int noaccept = hbt_listen(64, &noaccept_port);
     assert_true(noaccept >= 0);
     int closed = hbt_closed_port(); /* after every listener: none takes it */
     print_message("closed port %d, no-accept port %d\n", closed, noaccept_port);
-
-    hbt_sink sink;
-    hbt_sink_init(&sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&sink), .max_handshakes = 8, .resolver_threads = 2};
-    hb_pool *pool = NULL;
-    assert_int_equal(hb_pool_new(&pc, &pool), 0);
 
     s_kind kinds[] = {
         {"refused", "", "refused or unreachable"},
@@ -253,7 +230,7 @@ static void test_many_failing_dials_then_healthy(void **state)
     /* The peers that never answer time out quickly, holding a slot (or
      * waiting for one) meanwhile; the others fail for their own reason
      * once a slot is theirs, however long they wait for it. */
-    uint64_t timeout_ns = (s_slow() ? 1500 : 200) * MS;
+    uint64_t timeout_ns = (hbt_slow() ? 1500 : 200) * MS;
     for (int k = 0; k < KINDS; k++)
         for (int i = 0; i < PER_KIND; i++) {
             char id[32];
@@ -265,7 +242,7 @@ static void test_many_failing_dials_then_healthy(void **state)
             p.opts.reconnect.initial_delay_ns = 1 * MS;
             p.opts.reconnect.max_delay_ns = 5 * MS;
             p.opts.reconnect.max_retries = DIALS - 1;
-            assert_int_equal(hb_pool_connect(pool, &p), 0);
+            assert_int_equal(hb_pool_connect(f->pool, &p), 0);
             hb_peer_cfg_free(&p);
         }
     /* The owner closing mid-dial: removed while their dial waits, resolves
@@ -276,24 +253,24 @@ static void test_many_failing_dials_then_healthy(void **state)
         snprintf(id, sizeof(id), "gone-%d", i);
         hb_peer_cfg p;
         hbt_peer(&p, id, i % 2 ? kinds[6].url : kinds[9].url);
-        assert_int_equal(hb_pool_connect(pool, &p), 0);
+        assert_int_equal(hb_pool_connect(f->pool, &p), 0);
         hb_peer_cfg_free(&p);
         if (i % 4 == 0) hbt_sleep_ms(5);
-        assert_int_equal(hb_pool_remove(pool, id), 0);
+        assert_int_equal(hb_pool_remove(f->pool, id), 0);
     }
 
-    int budget = s_slow() ? 240000 : 60000;
+    int budget = hbt_slow() ? 240000 : 60000;
     for (int k = 0; k < KINDS; k++)
         for (int i = 0; i < PER_KIND; i++) {
             char id[32];
             snprintf(id, sizeof(id), "%s-%d", kinds[k].name, i);
-            hb_event *r = hbt_wait_event(&sink, HB_EV_REMOVED, id, 1, budget);
+            hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, id, 1, budget);
             assert_non_null(r);
             assert_string_equal(r->reason, "max_retries");
-            assert_int_equal(hbt_count_events(&sink, HB_EV_DIAL_FAILED, id), DIALS);
-            assert_int_equal(hbt_count_events(&sink, HB_EV_CONNECTED, id), 0);
+            assert_int_equal(hbt_count_events(&f->sink, HB_EV_DIAL_FAILED, id), DIALS);
+            assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, id), 0);
             for (int d = 1; d <= DIALS; d++) {
-                hb_event *e = hbt_wait_event(&sink, HB_EV_DIAL_FAILED, id, d, 10);
+                hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, id, d, 10);
                 assert_non_null(e);
                 if (!strstr(e->error, kinds[k].expect)) {
                     print_message("%s dial %d: \"%s\", expected \"%s\"\n", id, d, e->error,
@@ -306,32 +283,30 @@ static void test_many_failing_dials_then_healthy(void **state)
     for (int i = 0; i < REMOVED; i++) {
         char id[32];
         snprintf(id, sizeof(id), "gone-%d", i);
-        hb_event *r = hbt_wait_event(&sink, HB_EV_REMOVED, id, 1, budget);
+        hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, id, 1, budget);
         assert_non_null(r);
         assert_string_equal(r->reason, "removed");
-        assert_int_equal(hbt_count_events(&sink, HB_EV_DIAL_FAILED, id), 0);
+        assert_int_equal(hbt_count_events(&f->sink, HB_EV_DIAL_FAILED, id), 0);
     }
-    print_message("%d failed dials reported\n", hbt_count_events(&sink, HB_EV_DIAL_FAILED, NULL));
-    assert_int_equal(hbt_count_events(&sink, HB_EV_DIAL_FAILED, NULL), KINDS * PER_KIND * DIALS);
+    print_message("%d failed dials reported\n",
+                  hbt_count_events(&f->sink, HB_EV_DIAL_FAILED, NULL));
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_DIAL_FAILED, NULL), KINDS * PER_KIND * DIALS);
     /* Every slot came back. */
-    assert_int_equal(hb__pool_dials_in_flight(pool), 0);
-    assert_int_equal(hb__pool_dials_waiting(pool), 0);
+    assert_int_equal(hb__pool_dials_in_flight(f->pool), 0);
+    assert_int_equal(hb__pool_dials_waiting(f->pool), 0);
 
     /* A healthy peer connects at once. */
-    char url[128];
-    hbt_url(url, sizeof(url), hbt_server_port(good), "/");
     hb_peer_cfg p;
-    hbt_peer(&p, "healthy", url);
+    hbt_peer(&p, "healthy", f->url);
     uint64_t t0 = hbt_now_ms();
-    assert_int_equal(hb_pool_connect(pool, &p), 0);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
-    assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, "healthy", 1, s_slow() ? 10000 : 2000));
+    assert_non_null(
+        hbt_wait_event(&f->sink, HB_EV_CONNECTED, "healthy", 1, hbt_slow() ? 10000 : 2000));
     print_message("healthy peer connected in %llu ms\n", (unsigned long long)(hbt_now_ms() - t0));
-    assert_int_equal(hbt_count_events(&sink, HB_EV_DIAL_FAILED, "healthy"), 0);
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_DIAL_FAILED, "healthy"), 0);
 
-    hb_pool_destroy(&pool);
-    hbt_sink_free(&sink);
-    hbt_server_stop(&good);
+    hbt_fx_free(&f);
     close(noaccept);
     s_bad_stop(&s_srv);
     hb__resolve_set_lookup(NULL);
@@ -344,13 +319,11 @@ static void test_slot_wait_times_out(void **state)
 {
     (void)state;
     int port = 0;
-    int fd = hbt_listen_noaccept(&port);
+    int fd = hbt_listen(64, &port);
     assert_true(fd >= 0);
-    hbt_sink sink;
-    hbt_sink_init(&sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&sink), .max_handshakes = 1};
-    hb_pool *pool = NULL;
-    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    hb_pool_config pc = {.max_handshakes = 1};
+    hbt_fx *f = hbt_fx_new(&(hbt_fx_opts){.no_server = true, .pc = &pc});
+    assert_non_null(f);
     char url[128];
     hbt_url(url, sizeof(url), port, "/");
     const char *ids[] = {"first", "second"};
@@ -358,26 +331,73 @@ static void test_slot_wait_times_out(void **state)
         hb_peer_cfg p;
         hbt_peer(&p, ids[i], url);
         /* first holds the slot past second's whole connect_timeout */
-        p.opts.connect_timeout_ns = (s_slow() ? 3000 : 500) * MS * (i == 0 ? 3 : 1);
+        p.opts.connect_timeout_ns = (hbt_slow() ? 3000 : 500) * MS * (i == 0 ? 3 : 1);
         p.opts.reconnect.max_retries = 1;
         p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 10000 * MS;
-        assert_int_equal(hb_pool_connect(pool, &p), 0);
+        assert_int_equal(hb_pool_connect(f->pool, &p), 0);
         hb_peer_cfg_free(&p);
         if (i == 0) {
             /* first is dialing (holds the one slot) before second asks */
-            for (int k = 0; k < 500 && hb__pool_dials_in_flight(pool) == 0; k++) hbt_sleep_ms(2);
+            for (int k = 0; k < 500 && hb__pool_dials_in_flight(f->pool) == 0; k++) hbt_sleep_ms(2);
         }
     }
-    hb_event *a = hbt_wait_event(&sink, HB_EV_DIAL_FAILED, "first", 1, 20000);
-    hb_event *b = hbt_wait_event(&sink, HB_EV_DIAL_FAILED, "second", 1, 20000);
+    hb_event *a = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "first", 1, 20000);
+    hb_event *b = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "second", 1, 20000);
     assert_non_null(a);
     assert_non_null(b);
     print_message("first: %s\nsecond: %s\n", a->error, b->error);
     assert_non_null(strstr(a->error, "waiting for the answer"));
     assert_non_null(strstr(b->error, "waiting for a dial slot"));
-    hb_pool_destroy(&pool);
-    hbt_sink_free(&sink);
+    hbt_fx_free(&f);
     close(fd);
+}
+
+/* public_only (pool.allow_private: false for control connects): the
+ * dialler checks the numeric address it connects to, whatever gave it
+ * (here the lookup hook answers 127.0.0.1 for every name, as a rebinding
+ * DNS server would after a public first answer); the same peer without
+ * it connects. */
+static void test_public_only_checks_the_address_dialled(void **state)
+{
+    (void)state;
+    hb__resolve_set_lookup(s_lookup);
+    hbt_fx *f = hbt_fx_new(NULL);
+    assert_non_null(f);
+    int port = hbt_server_port(f->srv);
+    char named[128], numeric[128];
+    snprintf(named, sizeof(named), "ws://relay.example:%d/", port);
+    hbt_url(numeric, sizeof(numeric), port, "/");
+    const struct {
+        const char *id, *url;
+        bool public_only;
+        const char *expect;
+    } cases[] = {
+        {"named", named, true,
+         "connect relay.example: 127.0.0.1 is a loopback, private or link-local address"},
+        {"numeric", numeric, true, "connect 127.0.0.1: a loopback, private or link-local address"},
+        {"allowed", named, false, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hb_peer_cfg p;
+        hbt_peer(&p, cases[i].id, cases[i].url);
+        p.public_only = cases[i].public_only;
+        p.opts.reconnect.max_retries = 1;
+        p.opts.reconnect.initial_delay_ns = p.opts.reconnect.max_delay_ns = 10 * MS;
+        assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+        hb_peer_cfg_free(&p);
+    }
+    int budget = hbt_slow() ? 20000 : 5000;
+    for (size_t i = 0; i < 2; i++) {
+        hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, cases[i].id, 1, budget);
+        assert_non_null(e);
+        print_message("%s: %s\n", cases[i].id, e->error);
+        assert_non_null(strstr(e->error, cases[i].expect));
+        assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, cases[i].id, 1, budget));
+        assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, cases[i].id), 0);
+    }
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "allowed", 1, budget));
+    hbt_fx_free(&f);
+    hb__resolve_set_lookup(NULL);
 }
 
 int main(void)
@@ -385,7 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_failing_dials_then_healthy),
         cmocka_unit_test(test_slot_wait_times_out),
+        cmocka_unit_test(test_public_only_checks_the_address_dialled),
     };
-    if (getenv("HBT_FILTER")) cmocka_set_test_filter(getenv("HBT_FILTER"));
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests);
 }

@@ -20,19 +20,13 @@
  *   - the resolver: one lookup per peer in flight, a bounded queue, and an
  *     abandoned lookup is skipped.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
-#include "helpers/hbt_only.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "transport/loop.h"
 
@@ -43,28 +37,16 @@ typedef hbt_fx fx;
 static int s_setup(void **state)
 {
     hb_pool_config pc = {.resolver_threads = 1, .command_queue = 64};
-    *state = hbt_fx_new(NULL, &pc, "/");
+    *state = hbt_fx_new(&(hbt_fx_opts){.pc = &pc});
     assert_non_null(*state);
     return 0;
 }
 
 static int s_teardown(void **state)
 {
-    hbt_fx_free((hbt_fx **)state);
+    hbt_fx_teardown(state);
     hb__resolve_set_lookup(NULL);
     return 0;
-}
-
-static void s_connect(fx *f, const char *id, int conn_no)
-{
-    hb_peer_cfg p;
-    hbt_peer(&p, id, f->url);
-    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
-    hb_peer_cfg_free(&p);
-    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, id, 1, 5000));
-    char want[32];
-    snprintf(want, sizeof(want), "OPEN %d ", conn_no);
-    assert_true(hbt_server_wait(f->srv, want, 5000, NULL, 0));
 }
 
 /* Finding 1: a host-name peer whose connect fails synchronously: out of
@@ -118,7 +100,7 @@ static void test_hostname_sync_dial_failure(void **state)
 static void test_protocol_error_and_close_codes(void **state)
 {
     fx *f = *state;
-    s_connect(f, "pe", 1);
+    assert_true(hbt_fx_connect(f, "pe", 1));
     hbt_server_cmd(f->srv, "raw c10161"); /* FIN+RSV1 text frame "a" */
     hb_event *d = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "pe", 1, 5000);
     assert_non_null(d);
@@ -164,7 +146,7 @@ static void test_protocol_error_and_close_codes(void **state)
 static void test_ping_between_fragments(void **state)
 {
     fx *f = *state;
-    s_connect(f, "pp", 1);
+    assert_true(hbt_fx_connect(f, "pp", 1));
     hbt_server_cmd(f->srv, "ping alone");
     assert_true(hbt_server_wait(f->srv, "PONG 1", 5000, NULL, 0));
     hbt_server_cmd(f->srv, "raw 01 03 616263"); /* text "abc", not final */
@@ -463,6 +445,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attempt_in_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_resolver_bounded, s_setup, s_teardown),
     };
-    if (getenv("HBT_FILTER")) cmocka_set_test_filter(getenv("HBT_FILTER")); /* debugging aid */
-    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
+    return HBT_RUN(tests);
 }

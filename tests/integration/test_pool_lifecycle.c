@@ -6,43 +6,30 @@
  * Tolerances are wide on the slow side (a loaded 2-core machine) and tight
  * on the fast side (a delay must never be shorter than configured).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
-#include "helpers/hbt_only.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
 
-typedef struct fx {
-    hbt_sink sink;
-    hb_pool *pool;
-} fx;
+typedef hbt_fx fx;
 
 static int s_setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    hbt_sink_init(&f->sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&f->sink)};
-    assert_int_equal(hb_pool_new(&pc, &f->pool), 0);
-    *state = f;
+    *state = hbt_fx_new(&(hbt_fx_opts){.no_server = true});
+    assert_non_null(*state);
     return 0;
 }
 
-static int s_teardown(void **state)
+/* The same with ws_server.py to dial (f->srv, f->url). */
+static int s_setup_srv(void **state)
 {
-    fx *f = *state;
-    hb_pool_destroy(&f->pool);
-    hbt_sink_free(&f->sink);
-    free(f);
+    *state = hbt_fx_new(NULL);
+    assert_non_null(*state);
     return 0;
 }
 
@@ -87,12 +74,8 @@ static void test_backoff_delays_and_max_retries(void **state)
 static void test_short_lived_vs_stable(void **state)
 {
     fx *f = *state;
-    hbt_server *srv = hbt_server_start(NULL);
-    assert_non_null(srv);
-    char url[128];
-    hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
     hb_peer_cfg p;
-    hbt_peer(&p, "p", url);
+    hbt_peer(&p, "p", f->url);
     p.opts.reconnect.initial_delay_ns = 300 * MS;
     p.opts.reconnect.max_delay_ns = 600 * MS;
     p.opts.reconnect.stable_after_ns = 200 * MS;
@@ -101,9 +84,9 @@ static void test_short_lived_vs_stable(void **state)
     hb_peer_cfg_free(&p);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p", 1, 5000));
     hbt_sleep_ms(300); /* up longer than stable_after */
-    hbt_server_cmd(srv, "onopen close 1000");
-    assert_true(hbt_server_wait(srv, "OK onopen", 5000, NULL, 0));
-    hbt_server_cmd(srv, "close 1000 bye");
+    hbt_server_cmd(f->srv, "onopen close 1000");
+    assert_true(hbt_server_wait(f->srv, "OK onopen", 5000, NULL, 0));
+    hbt_server_cmd(f->srv, "close 1000 bye");
     /* Stable: redialled at once (well under initial_delay). */
     hb_event *d1 = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "p", 1, 5000);
     hb_event *c2 = hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p", 2, 5000);
@@ -126,14 +109,13 @@ static void test_short_lived_vs_stable(void **state)
     assert_int_equal(d2->code, 1000);
     assert_string_equal(d2->reason, "closed_by_peer");
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_REMOVED, "p"), 0);
-    hbt_server_stop(&srv);
 }
 
 static void test_stop_during_dial(void **state)
 {
     fx *f = *state;
     int port;
-    int lfd = hbt_listen_noaccept(&port);
+    int lfd = hbt_listen(64, &port);
     assert_true(lfd >= 0);
     char url[128];
     hbt_url(url, sizeof(url), port, "/");
@@ -153,7 +135,7 @@ static void test_stop_during_dial(void **state)
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "hang", 1, 2000);
     assert_non_null(r);
     /* (HB_TEST_SLOW: under valgrind on a loaded machine, 5 s) */
-    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
+    assert_true(hbt_now_ms() - t0 < (hbt_slow() ? 5000u : 1000u));
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_CONNECTED, "hang"), 0);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "hang"), 0);
 
@@ -175,12 +157,8 @@ static void test_stop_during_dial(void **state)
 static void test_shutdown_drains_and_reports(void **state)
 {
     fx *f = *state;
-    hbt_server *srv = hbt_server_start(NULL);
-    assert_non_null(srv);
-    char url[128];
-    hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
     hb_peer_cfg p;
-    hbt_peer(&p, "s1", url);
+    hbt_peer(&p, "s1", f->url);
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     /* a peer that never connects */
@@ -200,10 +178,10 @@ static void test_shutdown_drains_and_reports(void **state)
     for (int i = 0; i < 50; i++) {
         char want[64];
         snprintf(want, sizeof(want), "RECV 1 text \"m%d\"", i);
-        assert_true(hbt_server_wait(srv, want, 5000, NULL, 0));
+        assert_true(hbt_server_wait(f->srv, want, 5000, NULL, 0));
     }
     char line[128];
-    assert_true(hbt_server_wait(srv, "CLOSED 1 ", 5000, line, sizeof(line)));
+    assert_true(hbt_server_wait(f->srv, "CLOSED 1 ", 5000, line, sizeof(line)));
     assert_non_null(strstr(line, "CLOSED 1 1001"));
     char trail[512];
     hbt_event_trail(&f->sink, "s1", trail, sizeof(trail));
@@ -216,7 +194,6 @@ static void test_shutdown_drains_and_reports(void **state)
     hb_pool_stats_get(f->pool, &st);
     assert_int_equal(st.n_peers, 0);
     assert_int_equal(st.totals.messages_sent, 50);
-    hbt_server_stop(&srv);
 }
 
 /* Remove while waiting in backoff: at once, no disconnected; the id is
@@ -249,7 +226,7 @@ static void test_remove_while_waiting(void **state)
         hb_pool_remove(f->pool, "wait");
     }
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_REMOVED, "wait", 1, 2000));
-    assert_true(hbt_now_ms() - t0 < (getenv("HB_TEST_SLOW") ? 5000u : 1000u));
+    assert_true(hbt_now_ms() - t0 < (hbt_slow() ? 5000u : 1000u));
     if (rc != 0) assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, "wait"), 0);
@@ -263,18 +240,14 @@ static void test_remove_while_waiting(void **state)
 static void test_shutdown_drain_timeout(void **state)
 {
     fx *f = *state;
-    hbt_server *srv = hbt_server_start(NULL);
-    assert_non_null(srv);
-    char url[128];
-    hbt_url(url, sizeof(url), hbt_server_port(srv), "/");
     hb_peer_cfg p;
-    hbt_peer(&p, "stuck", url);
+    hbt_peer(&p, "stuck", f->url);
     p.opts.write_timeout_ns = 60000 * MS; /* only the drain deadline may end it */
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "stuck", 1, 5000));
-    hbt_server_cmd(srv, "silent");
-    assert_true(hbt_server_wait(srv, "OK silent", 5000, NULL, 0));
+    hbt_server_cmd(f->srv, "silent");
+    assert_true(hbt_server_wait(f->srv, "OK silent", 5000, NULL, 0));
     char *buf = calloc(1, 1u << 20);
     int queued = 0;
     for (int i = 0; i < 24; i++)
@@ -298,18 +271,19 @@ static void test_shutdown_drain_timeout(void **state)
     char trail[256];
     hbt_event_trail(&f->sink, "stuck", trail, sizeof(trail));
     assert_string_equal(trail, "added,connected,disconnected,removed");
-    hbt_server_stop(&srv);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_backoff_delays_and_max_retries, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_short_lived_vs_stable, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_stop_during_dial, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_drains_and_reports, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_backoff_delays_and_max_retries, s_setup,
+                                        hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_short_lived_vs_stable, s_setup_srv, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_dial, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_drains_and_reports, s_setup_srv,
+                                        hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_drain_timeout, s_setup_srv, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_while_waiting, s_setup, hbt_fx_teardown),
     };
-    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
+    return HBT_RUN(tests);
 }

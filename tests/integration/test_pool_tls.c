@@ -19,67 +19,43 @@
  *     MAC) named in the event, and the peer reconnects;
  *   - a reconnect resumes the TLS session (the server says so).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "pool/pool_int.h"
 
 static char s_dir[256];
-
-static int s_sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
+static char s_ca[300];
+static hbt_server *s_bad; /* a certificate for another name; f->srv has the good one */
 
 static int s_make_certs(void **state)
 {
-    snprintf(s_dir, sizeof(s_dir), "/tmp/hb-tls-XXXXXX");
-    if (!mkdtemp(s_dir)) return -1;
-    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    int rc = s_sh("cd %s && openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 "
-                  "-subj '/CN=honeybee test CA' >/dev/null 2>&1",
-                  s_dir, ec);
-    rc |= s_sh("cd %s && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > good.ext && "
-               "printf 'subjectAltName=DNS:wrong.example\\n' > bad.ext",
-               s_dir);
-    rc |= s_sh("cd %s && printf 'extendedKeyUsage=clientAuth\\n' > client.ext", s_dir);
-    rc |= s_sh("cd %s && cp good.ext expired.ext", s_dir);
-    const char *names[] = {"good", "bad", "client", "expired"};
-    for (int i = 0; i < 4; i++)
-        rc |= s_sh("cd %s && openssl req %s -keyout %s.key -out %s.csr -subj '/CN=%s' "
-                   ">/dev/null 2>&1 && openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
-                   "-CAcreateserial -out %s.pem -days %d -extfile %s.ext >/dev/null 2>&1",
-                   s_dir, ec, names[i], names[i], names[i], names[i], names[i], i == 3 ? -1 : 2,
-                   names[i]);
-    return rc == 0 ? 0 : -1;
+    (void)state;
+    static const hbt_cert certs[] = {
+        {"ca", NULL, NULL, 2},
+        {"good", "subjectAltName=IP:127.0.0.1,DNS:localhost", "ca", 2},
+        {"bad", "subjectAltName=DNS:wrong.example", "ca", 2},
+        {"client", "extendedKeyUsage=clientAuth", "ca", 2},
+        {"expired", "subjectAltName=IP:127.0.0.1,DNS:localhost", "ca", -1},
+    };
+    if (hbt_certs(s_dir, sizeof(s_dir), "tls", certs, sizeof(certs) / sizeof(certs[0])) != 0)
+        return -1;
+    snprintf(s_ca, sizeof(s_ca), "%s/ca.pem", s_dir);
+    return 0;
 }
 
 static int s_rm_certs(void **state)
 {
-    s_sh("rm -rf %s", s_dir);
+    (void)state;
+    hbt_sh("rm -rf %s", s_dir);
     return 0;
 }
 
-typedef struct fx {
-    hbt_server *good, *bad;
-    hbt_sink sink;
-    hb_pool *pool;
-    char ca[300];
-} fx;
+typedef hbt_fx fx;
 
 static hbt_server *s_tls_server(const char *name)
 {
@@ -92,28 +68,23 @@ static hbt_server *s_tls_server(const char *name)
 
 static int s_setup(void **state)
 {
-    fx *f = calloc(1, sizeof(*f));
-    f->good = s_tls_server("good");
-    f->bad = s_tls_server("bad");
-    assert_non_null(f->good);
-    assert_non_null(f->bad);
-    snprintf(f->ca, sizeof(f->ca), "%s/ca.pem", s_dir);
-    hbt_sink_init(&f->sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&f->sink), .resolver_threads = 1};
-    assert_int_equal(hb_pool_new(&pc, &f->pool), 0);
+    char cert[300], key[300];
+    snprintf(cert, sizeof(cert), "%s/good.pem", s_dir);
+    snprintf(key, sizeof(key), "%s/good.key", s_dir);
+    const char *args[] = {"--tls", cert, key, NULL};
+    hb_pool_config pc = {.resolver_threads = 1};
+    fx *f = hbt_fx_new(&(hbt_fx_opts){.server_args = args, .pc = &pc});
+    assert_non_null(f);
     *state = f;
+    s_bad = s_tls_server("bad");
+    assert_non_null(s_bad);
     return 0;
 }
 
 static int s_teardown(void **state)
 {
-    fx *f = *state;
-    hb_pool_destroy(&f->pool);
-    hbt_server_stop(&f->good);
-    hbt_server_stop(&f->bad);
-    hbt_sink_free(&f->sink);
-    free(f);
-    return 0;
+    hbt_server_stop(&s_bad);
+    return hbt_fx_teardown(state);
 }
 
 static void s_peer(fx *f, const char *id, const char *host, hbt_server *srv, const char *ca,
@@ -133,7 +104,7 @@ static void s_peer(fx *f, const char *id, const char *host, hbt_server *srv, con
 static void test_unknown_ca_refused(void **state)
 {
     fx *f = *state;
-    s_peer(f, "noca", "127.0.0.1", f->good, NULL, true);
+    s_peer(f, "noca", "127.0.0.1", f->srv, NULL, true);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "noca", 1, 10000);
     assert_non_null(r);
     assert_string_equal(r->reason, "max_retries");
@@ -145,25 +116,25 @@ static void test_unknown_ca_refused(void **state)
 static void test_ca_file_accepted(void **state)
 {
     fx *f = *state;
-    s_peer(f, "ip", "127.0.0.1", f->good, f->ca, true);
-    s_peer(f, "name", "localhost", f->good, f->ca, true);
+    s_peer(f, "ip", "127.0.0.1", f->srv, s_ca, true);
+    s_peer(f, "name", "localhost", f->srv, s_ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "ip", 1, 10000));
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "name", 1, 10000));
-    assert_true(hbt_server_wait(f->good, "OPEN ", 5000, NULL, 0));
-    assert_true(hbt_server_wait(f->good, "OPEN ", 5000, NULL, 0));
-    hbt_server_cmd(f->good, "send text secret");
+    assert_true(hbt_server_wait(f->srv, "OPEN ", 5000, NULL, 0));
+    assert_true(hbt_server_wait(f->srv, "OPEN ", 5000, NULL, 0));
+    hbt_server_cmd(f->srv, "send text secret");
     hb_inbox_msg *m = hbt_wait_msg(&f->sink, 2, 5000);
     assert_non_null(m);
     assert_int_equal(m->len, 6);
     assert_memory_equal(m->data, "secret", 6);
     assert_int_equal(hb_pool_send(f->pool, "name", "up", 2, HB_MSG_TEXT), 0);
-    assert_true(hbt_server_wait(f->good, "RECV ", 5000, NULL, 0));
+    assert_true(hbt_server_wait(f->srv, "RECV ", 5000, NULL, 0));
 }
 
 static void test_host_name_mismatch_refused(void **state)
 {
     fx *f = *state;
-    s_peer(f, "wrong", "127.0.0.1", f->bad, f->ca, true);
+    s_peer(f, "wrong", "127.0.0.1", s_bad, s_ca, true);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "wrong", 1, 10000);
     assert_non_null(r);
     assert_string_equal(r->reason, "max_retries");
@@ -175,8 +146,8 @@ static void test_profiles_released(void **state)
 {
     fx *f = *state;
     assert_int_equal(hb__pool_tls_profiles(f->pool), 0);
-    s_peer(f, "p1", "127.0.0.1", f->good, f->ca, true);
-    s_peer(f, "p2", "localhost", f->good, f->ca, true); /* same profile */
+    s_peer(f, "p1", "127.0.0.1", f->srv, s_ca, true);
+    s_peer(f, "p2", "localhost", f->srv, s_ca, true); /* same profile */
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p1", 1, 10000));
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p2", 1, 10000));
     assert_int_equal(hb__pool_tls_profiles(f->pool), 1);
@@ -189,16 +160,16 @@ static void test_profiles_released(void **state)
     for (int i = 0; i < 400 && hb__pool_tls_profiles(f->pool) != 0; i++) hbt_sleep_ms(10);
     assert_int_equal(hb__pool_tls_profiles(f->pool), 0);
     /* and it comes back on demand */
-    s_peer(f, "p3", "127.0.0.1", f->good, f->ca, true);
+    s_peer(f, "p3", "127.0.0.1", f->srv, s_ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "p3", 1, 10000));
-    hbt_server_cmd(f->good, "send text again");
+    hbt_server_cmd(f->srv, "send text again");
     assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
 }
 
 static void test_bad_ca_file(void **state)
 {
     fx *f = *state;
-    s_peer(f, "badca", "127.0.0.1", f->good, "/nonexistent/ca.pem", true);
+    s_peer(f, "badca", "127.0.0.1", f->srv, "/nonexistent/ca.pem", true);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "badca", 1, 10000);
     assert_non_null(r);
     hb_event *e = hbt_wait_event(&f->sink, HB_EV_DIAL_FAILED, "badca", 1, 10);
@@ -211,7 +182,7 @@ static void test_bad_ca_file(void **state)
 static void test_verify_false_accepts(void **state)
 {
     fx *f = *state;
-    s_peer(f, "lax", "127.0.0.1", f->bad, NULL, false);
+    s_peer(f, "lax", "127.0.0.1", s_bad, NULL, false);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "lax", 1, 10000));
 }
 
@@ -223,20 +194,20 @@ static void test_client_certificate(void **state)
     snprintf(key, sizeof(key), "%s/client.key", s_dir);
     snprintf(scert, sizeof(scert), "%s/good.pem", s_dir);
     snprintf(skey, sizeof(skey), "%s/good.key", s_dir);
-    const char *args[] = {"--tls", scert, skey, "--client-ca", f->ca, NULL};
+    const char *args[] = {"--tls", scert, skey, "--client-ca", s_ca, NULL};
     hbt_server *srv = hbt_server_start(args);
     assert_non_null(srv);
     char url[256];
     snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", hbt_server_port(srv));
     hb_peer_cfg p;
     hbt_peer(&p, "mtls", url);
-    p.opts.tls.ca_file = strdup(f->ca);
+    p.opts.tls.ca_file = strdup(s_ca);
     p.opts.tls.cert_file = strdup(cert);
     p.opts.tls.key_file = strdup(key);
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     hbt_peer(&p, "nocert", url);
-    p.opts.tls.ca_file = strdup(f->ca);
+    p.opts.tls.ca_file = strdup(s_ca);
     p.opts.reconnect.max_retries = 1;
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
@@ -263,16 +234,16 @@ static void s_wait_trims(fx *f, uint32_t n)
 static void test_idle_buffers_freed(void **state)
 {
     fx *f = *state;
-    s_peer(f, "idle", "127.0.0.1", f->good, f->ca, true);
+    s_peer(f, "idle", "127.0.0.1", f->srv, s_ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "idle", 1, 10000));
-    assert_true(hbt_server_wait(f->good, "OPEN ", 5000, NULL, 0));
-    hbt_server_cmd(f->good, "send text first");
+    assert_true(hbt_server_wait(f->srv, "OPEN ", 5000, NULL, 0));
+    hbt_server_cmd(f->srv, "send text first");
     assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
     /* Quiet now: the read buffer that "first" needed is released. */
     s_wait_trims(f, 1);
     uint32_t before = hb__pool_tls_trims(f->pool);
     /* 200 KB is 13 TLS records: read into a buffer allocated again. */
-    hbt_server_cmd(f->good, "big 200000");
+    hbt_server_cmd(f->srv, "big 200000");
     hb_inbox_msg *m = hbt_wait_msg(&f->sink, 2, 10000);
     assert_non_null(m);
     assert_int_equal(m->len, 200000);
@@ -280,7 +251,7 @@ static void test_idle_buffers_freed(void **state)
         if (m->data[i] != 'x') fail_msg("byte %zu is %d", i, m->data[i]);
     /* And the next quiet period frees it again. */
     s_wait_trims(f, before + 1);
-    hbt_server_cmd(f->good, "send text last");
+    hbt_server_cmd(f->srv, "send text last");
     m = hbt_wait_msg(&f->sink, 3, 5000);
     assert_non_null(m);
     assert_memory_equal(m->data, "last", 4);
@@ -298,7 +269,7 @@ static void test_expired_refused(void **state)
     hbt_peer(&p, "old", url);
     p.opts.reconnect.max_retries = 1;
     p.opts.connect_timeout_ns = 30000000000ull; /* a slow (sanitizer) build must not time out */
-    p.opts.tls.ca_file = strdup(f->ca);
+    p.opts.tls.ca_file = strdup(s_ca);
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "old", 1, 60000);
@@ -313,10 +284,10 @@ static void test_expired_refused(void **state)
 static void test_drop_without_close_notify(void **state)
 {
     fx *f = *state;
-    s_peer(f, "cut", "127.0.0.1", f->good, f->ca, true);
+    s_peer(f, "cut", "127.0.0.1", f->srv, s_ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "cut", 1, 10000));
-    assert_true(hbt_server_wait(f->good, "OPEN 1 ", 5000, NULL, 0));
-    hbt_server_cmd(f->good, "drop"); /* TCP abort: no close frame, no close_notify */
+    assert_true(hbt_server_wait(f->srv, "OPEN 1 ", 5000, NULL, 0));
+    hbt_server_cmd(f->srv, "drop"); /* TCP abort: no close frame, no close_notify */
     hb_event *d = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "cut", 1, 5000);
     assert_non_null(d);
     assert_string_equal(d->reason, "connection_lost");
@@ -326,8 +297,6 @@ static void test_drop_without_close_notify(void **state)
 
 /* ---- a relay that damages one record from the server to us ---- */
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -346,12 +315,9 @@ static void *s_relay_run(void *arg)
         if (poll(&lp, 1, 100) <= 0) continue;
         int a = accept(r->lfd, NULL, NULL);
         if (a < 0) continue;
-        int b = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->to_port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int b = hbt_tcp_connect(r->to_port);
+        if (b < 0) {
             close(a);
-            close(b);
             continue;
         }
         struct pollfd pf[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
@@ -378,29 +344,23 @@ static void *s_relay_run(void *arg)
 static void test_alert_mid_stream(void **state)
 {
     fx *f = *state;
-    s_relay r = {.to_port = hbt_server_port(f->good)};
-    r.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(bind(r.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(r.lfd, 8), 0);
-    assert_int_equal(getsockname(r.lfd, (struct sockaddr *)&sa, &sl), 0);
-    r.port = ntohs(sa.sin_port);
+    s_relay r = {.to_port = hbt_server_port(f->srv)};
+    r.lfd = hbt_listen(8, &r.port);
+    assert_true(r.lfd >= 0);
     assert_int_equal(pthread_create(&r.t, NULL, s_relay_run, &r), 0);
     char url[128];
     snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", r.port);
     hb_peer_cfg p;
     hbt_peer(&p, "alert", url);
-    p.opts.tls.ca_file = strdup(f->ca);
+    p.opts.tls.ca_file = strdup(s_ca);
     assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "alert", 1, 10000));
-    assert_true(hbt_server_wait(f->good, "OPEN 1 ", 5000, NULL, 0));
+    assert_true(hbt_server_wait(f->srv, "OPEN 1 ", 5000, NULL, 0));
     assert_int_equal(hb_pool_send(f->pool, "alert", "intact", 6, HB_MSG_TEXT), 0);
-    assert_true(hbt_server_wait(f->good, "RECV 1 text \"intact\"", 5000, NULL, 0));
+    assert_true(hbt_server_wait(f->srv, "RECV 1 text \"intact\"", 5000, NULL, 0));
     atomic_store(&r.damage, true);
-    hbt_server_cmd(f->good, "send text damaged");
+    hbt_server_cmd(f->srv, "send text damaged");
     hb_event *d = hbt_wait_event(&f->sink, HB_EV_DISCONNECTED, "alert", 1, 5000);
     assert_non_null(d);
     print_message("alert: %s %d %s\n", d->reason, d->code, d->error ? d->error : "-");
@@ -418,17 +378,17 @@ static void test_alert_mid_stream(void **state)
 static void test_resumed_on_reconnect(void **state)
 {
     fx *f = *state;
-    s_peer(f, "again", "127.0.0.1", f->good, f->ca, true);
+    s_peer(f, "again", "127.0.0.1", f->srv, s_ca, true);
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "again", 1, 10000));
     char line[4096];
-    assert_true(hbt_server_wait(f->good, "OPEN 1 ", 5000, line, sizeof(line)));
+    assert_true(hbt_server_wait(f->srv, "OPEN 1 ", 5000, line, sizeof(line)));
     assert_non_null(strstr(line, "\"tls_resumed\": false"));
     /* A message first: TLS 1.3 tickets arrive after the handshake. */
-    hbt_server_cmd(f->good, "send text ticket");
+    hbt_server_cmd(f->srv, "send text ticket");
     assert_non_null(hbt_wait_msg(&f->sink, 1, 5000));
-    hbt_server_cmd(f->good, "close 1012 restart");
+    hbt_server_cmd(f->srv, "close 1012 restart");
     assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "again", 2, 10000));
-    assert_true(hbt_server_wait(f->good, "OPEN 2 ", 5000, line, sizeof(line)));
+    assert_true(hbt_server_wait(f->srv, "OPEN 2 ", 5000, line, sizeof(line)));
     print_message("second connection: %s\n", line);
     assert_non_null(strstr(line, "\"tls_resumed\": true"));
 }
@@ -450,5 +410,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resumed_on_reconnect, s_setup, s_teardown),
     };
     setenv("HB_TLS_PROFILE_IDLE_MS", "100", 1); /* profiles churn: exercise it */
-    return cmocka_run_group_tests(tests, s_make_certs, s_rm_certs);
+    return HBT_RUN_GROUP(tests, s_make_certs, s_rm_certs);
 }

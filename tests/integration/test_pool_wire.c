@@ -7,17 +7,11 @@
  * reported as send_failed when the connection drops, and inbox
  * back-pressure (pause and resume).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
-#include "helpers/hbt_only.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 
 #define MS 1000000ull
@@ -27,14 +21,8 @@ typedef hbt_fx fx;
 static int s_setup(void **state)
 {
     const char *args[] = {"--subprotocols", "chat.v2,chat.v1", NULL};
-    *state = hbt_fx_new(args, NULL, "/");
+    *state = hbt_fx_new(&(hbt_fx_opts){.server_args = args});
     assert_non_null(*state);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    hbt_fx_free((hbt_fx **)state);
     return 0;
 }
 
@@ -257,12 +245,13 @@ static void test_backpressure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_keepalive_expiry, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_stall_not_timeout, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_on_connect_and_app_ping, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_too_large_and_invalid_utf8, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_write_timeout_and_queued_fail, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_backpressure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_keepalive_expiry, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stall_not_timeout, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_on_connect_and_app_ping, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_and_invalid_utf8, s_setup, hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_write_timeout_and_queued_fail, s_setup,
+                                        hbt_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_backpressure, s_setup, hbt_fx_teardown),
     };
-    return HBT_RUN(tests); /* HBT_ONLY=name,... runs only those (valgrind entries) */
+    return HBT_RUN(tests);
 }

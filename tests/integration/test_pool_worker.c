@@ -4,16 +4,11 @@
  * echoes every message it is sent back into the inbox (after a loop timer,
  * to use the timer API). It is the worked example of EXTEND.md.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "helpers/hbt.h"
+#include "hbt.h"
 #include "honeybee/pool.h"
 #include "honeybee/worker.h"
 
@@ -191,27 +186,25 @@ static void s_post_fn(hb_plugin *p, void *arg, bool cancelled)
 
 static void test_loopback_worker(void **state)
 {
-    hbt_sink sink;
-    hbt_sink_init(&sink);
-    hb_pool_config pc = {.sink = hbt_sink_get(&sink), .factory = &lb_factory_s};
-    hb_pool *pool;
-    assert_int_equal(hb_pool_new(&pc, &pool), 0);
+    hb_pool_config pc = {.factory = &lb_factory_s};
+    hbt_fx *f = hbt_fx_new(&(hbt_fx_opts){.no_server = true, .pc = &pc});
+    assert_non_null(f);
     hb_peer_cfg p;
     s_peer(&p, "lb");
     p.opts.send_queue = 4;
-    assert_int_equal(hb_pool_connect(pool, &p), 0);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
     s_peer(&p, "refuse");
-    assert_int_equal(hb_pool_connect(pool, &p), HB_E_INVALID_OPTION);
+    assert_int_equal(hb_pool_connect(f->pool, &p), HB_E_INVALID_OPTION);
     hb_peer_cfg_free(&p);
     assert_int_equal(s_factory_calls, 2);
-    hb_event *c = hbt_wait_event(&sink, HB_EV_CONNECTED, "lb", 1, 5000);
+    hb_event *c = hbt_wait_event(&f->sink, HB_EV_CONNECTED, "lb", 1, 5000);
     assert_non_null(c);
     assert_int_equal(c->conn, 1);
 
-    assert_int_equal(hb_pool_send(pool, "lb", "hello", 5, HB_MSG_AUTO), 0);
-    assert_int_equal(hb_pool_send(pool, "lb", "\x01", 1, HB_MSG_BINARY), 0);
-    hb_inbox_msg *m1 = hbt_wait_msg(&sink, 1, 5000), *m2 = hbt_wait_msg(&sink, 2, 5000);
+    assert_int_equal(hb_pool_send(f->pool, "lb", "hello", 5, HB_MSG_AUTO), 0);
+    assert_int_equal(hb_pool_send(f->pool, "lb", "\x01", 1, HB_MSG_BINARY), 0);
+    hb_inbox_msg *m1 = hbt_wait_msg(&f->sink, 1, 5000), *m2 = hbt_wait_msg(&f->sink, 2, 5000);
     assert_non_null(m2);
     assert_string_equal(m1->peer_id, "lb");
     assert_int_equal(m1->seq, 1);
@@ -222,7 +215,7 @@ static void test_loopback_worker(void **state)
     assert_int_equal(m2->flags, HB_MSG_F_BINARY);
 
     /* The pool validates before the worker sees anything. */
-    assert_int_equal(hb_pool_send(pool, "lb", "\xff", 1, HB_MSG_TEXT), HB_E_BAD_REQUEST);
+    assert_int_equal(hb_pool_send(f->pool, "lb", "\xff", 1, HB_MSG_TEXT), HB_E_BAD_REQUEST);
 
     /* The doorway is usable by a custom worker. */
     assert_int_equal(hb_plugin_post(s_last_plugin, s_post_fn, s_last_plugin), 0);
@@ -230,34 +223,34 @@ static void test_loopback_worker(void **state)
     assert_int_equal(s_posted, 1);
 
     hb_pool_stats st;
-    hb_pool_stats_get(pool, &st);
+    hb_pool_stats_get(f->pool, &st);
     assert_int_equal(st.totals.messages_received, 2);
     assert_int_equal(st.totals.messages_sent, 2);
     assert_int_equal(st.totals.send_failed[HB_SF_BAD_REQUEST], 1);
     assert_int_equal(st.peers[HB_STATE_CONNECTED], 1);
 
-    assert_int_equal(hb_pool_remove(pool, "lb"), 0);
-    hb_event *r = hbt_wait_event(&sink, HB_EV_REMOVED, "lb", 1, 5000);
+    assert_int_equal(hb_pool_remove(f->pool, "lb"), 0);
+    hb_event *r = hbt_wait_event(&f->sink, HB_EV_REMOVED, "lb", 1, 5000);
     assert_non_null(r);
     assert_string_equal(r->reason, "removed");
     char trail[256];
-    hbt_event_trail(&sink, "lb", trail, sizeof(trail));
+    hbt_event_trail(&f->sink, "lb", trail, sizeof(trail));
     assert_string_equal(trail, "added,connected,disconnected,removed");
     /* Totals survive the removal. */
-    hb_pool_stats_get(pool, &st);
+    hb_pool_stats_get(f->pool, &st);
     assert_int_equal(st.n_peers, 0);
     assert_int_equal(st.totals.messages_received, 2);
     assert_int_equal(st.totals.send_failed[HB_SF_BAD_REQUEST], 1);
 
     /* Destroy with a worker still running: no events, no leaks. */
     s_peer(&p, "left");
-    assert_int_equal(hb_pool_connect(pool, &p), 0);
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
     hb_peer_cfg_free(&p);
-    assert_non_null(hbt_wait_event(&sink, HB_EV_CONNECTED, "left", 1, 5000));
-    int before = hbt_count_events(&sink, HB_EV_DISCONNECTED, NULL);
-    hb_pool_destroy(&pool);
-    assert_int_equal(hbt_count_events(&sink, HB_EV_DISCONNECTED, NULL), before);
-    hbt_sink_free(&sink);
+    assert_non_null(hbt_wait_event(&f->sink, HB_EV_CONNECTED, "left", 1, 5000));
+    int before = hbt_count_events(&f->sink, HB_EV_DISCONNECTED, NULL);
+    hb_pool_destroy(&f->pool);
+    assert_int_equal(hbt_count_events(&f->sink, HB_EV_DISCONNECTED, NULL), before);
+    hbt_fx_free(&f);
 }
 
 int main(void)
@@ -265,5 +258,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_worker),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return HBT_RUN(tests);
 }

@@ -14,43 +14,23 @@
  * the profile check, the SSL_CTX cache and its sweep, garbage ciphertext,
  * trimming buffers, and the output headroom.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
+#include "hbt.h"
 #include "transport/tls.h"
 
 #define HEADROOM 16
 #define WAIT_MS  8000
 
 static char s_dir[256];
-
-static int s_sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static const char *s_path(const char *name)
 {
@@ -63,22 +43,12 @@ static const char *s_path(const char *name)
 
 /* ---- certificates ------------------------------------------------------- */
 
-static int s_make_certs(void **state)
+static int s_make_certs(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    snprintf(s_dir, sizeof(s_dir), "/tmp/hb-tls-engine-XXXXXX");
-    if (!mkdtemp(s_dir)) return -1;
-    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    int rc = 0;
-    rc |= s_sh("cd %s && openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 "
-               "-subj '/CN=honeybee test CA' >/dev/null 2>&1 && "
-               "openssl req -x509 %s -keyout ca2.key -out ca2.pem -days 2 "
-               "-subj '/CN=nobody trusts this CA' >/dev/null 2>&1",
-               s_dir, ec, ec);
-    static const struct {
-        const char *name, *ext, *ca;
-        int days;
-    } certs[] = {
+    static const hbt_cert certs[] = {
+        {"ca", NULL, NULL, 2},
+        {"ca2", NULL, NULL, 2}, /* nobody trusts this CA */
         {"good", "subjectAltName=IP:127.0.0.1,DNS:localhost", "ca", 2},
         {"name", "subjectAltName=DNS:localhost", "ca", 2},
         {"ip", "subjectAltName=IP:127.0.0.1", "ca", 2},
@@ -87,187 +57,39 @@ static int s_make_certs(void **state)
         {"rogue", "subjectAltName=IP:127.0.0.1,DNS:localhost", "ca2", 2},
         {"client", "extendedKeyUsage=clientAuth", "ca", 2},
     };
-    for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
-        rc |= s_sh("cd %s && printf '%s\\n' > %s.ext && openssl req %s -keyout %s.key "
-                   "-out %s.csr -subj '/CN=honeybee %s' >/dev/null 2>&1 && openssl x509 -req "
-                   "-in %s.csr -CA %s.pem -CAkey %s.key -CAcreateserial -out %s.pem -days %d "
-                   "-extfile %s.ext >/dev/null 2>&1",
-                   s_dir, certs[i].ext, certs[i].name, ec, certs[i].name, certs[i].name,
-                   certs[i].name, certs[i].name, certs[i].ca, certs[i].ca, certs[i].name,
-                   certs[i].days, certs[i].name);
-    rc |= s_sh("cd %s && cat client.pem client.key > combined.pem && "
-               "openssl pkey -in client.key -aes256 -passout pass:secret -out enc.key "
-               ">/dev/null 2>&1 && printf 'this is not a certificate\\n' > garbage.pem && "
-               "printf -- '-----BEGIN CERTIFICATE-----\\nAAAAAAAAAAAA\\n"
-               "-----END CERTIFICATE-----\\n' > armored.pem && "
-               "printf -- '-----BEGIN PRIVATE KEY-----\\nAAAAAAAAAAAA\\n"
-               "-----END PRIVATE KEY-----\\n' > armored.key && "
-               "touch unreadable.pem && chmod 000 unreadable.pem",
-               s_dir);
+    int rc = hbt_certs(s_dir, sizeof(s_dir), "tls-engine", certs, sizeof(certs) / sizeof(certs[0]));
+    rc |= hbt_sh("cd %s && cat client.pem client.key > combined.pem && "
+                 "openssl pkey -in client.key -aes256 -passout pass:secret -out enc.key "
+                 ">/dev/null 2>&1 && printf 'this is not a certificate\\n' > garbage.pem && "
+                 "printf -- '-----BEGIN CERTIFICATE-----\\nAAAAAAAAAAAA\\n"
+                 "-----END CERTIFICATE-----\\n' > armored.pem && "
+                 "printf -- '-----BEGIN PRIVATE KEY-----\\nAAAAAAAAAAAA\\n"
+                 "-----END PRIVATE KEY-----\\n' > armored.key && "
+                 "touch unreadable.pem && chmod 000 unreadable.pem",
+                 s_dir);
     return rc == 0 ? 0 : -1;
 }
 
-static int s_rm_certs(void **state)
-{
-    s_sh("rm -rf %s", s_dir);
-    return 0;
-}
-
-/* ---- a server as a child process; its output lines read by a thread ----- */
-
-typedef struct proc {
-    pid_t pid;
-    int in_fd, out_fd;
-    pthread_t reader;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    char *lines[512];
-    bool used[512];
-    int n;
-    bool eof;
-    int port;
-} proc;
-
-static void *s_reader(void *arg)
-{
-    proc *p = arg;
-    char buf[4096];
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(p->out_fd, buf + len, sizeof(buf) - 1 - len);
-        if (r <= 0) break;
-        len += (size_t)r;
-        char *nl;
-        while ((nl = memchr(buf, '\n', len))) {
-            *nl = 0;
-            pthread_mutex_lock(&p->mu);
-            if (p->n < 512) p->lines[p->n++] = strdup(buf);
-            pthread_cond_broadcast(&p->cond);
-            pthread_mutex_unlock(&p->mu);
-            len -= (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, len);
-        }
-        if (len == sizeof(buf) - 1) len = 0; /* an overlong line: dropped */
-    }
-    pthread_mutex_lock(&p->mu);
-    p->eof = true;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-/* The next unconsumed line starting with prefix (copied into out), within
- * timeout_ms. */
-static bool s_wait_line(proc *p, const char *prefix, char *out, size_t cap, int timeout_ms)
-{
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        for (int i = 0; i < p->n; i++)
-            if (!p->used[i] && strncmp(p->lines[i], prefix, strlen(prefix)) == 0) {
-                p->used[i] = true;
-                if (out) snprintf(out, cap, "%s", p->lines[i]);
-                pthread_mutex_unlock(&p->mu);
-                return true;
-            }
-        if (p->eof || pthread_cond_timedwait(&p->cond, &p->mu, &dl) != 0) break;
-    }
-    pthread_mutex_unlock(&p->mu);
-    return false;
-}
-
-/* Servers alive: a failed assertion leaves the test early, and the
- * teardown after each test stops what it left behind. */
-static proc *s_live[16];
-
-static void s_stop(proc **pp);
-
-static proc *s_spawn(const char *const *argv, const char *port_prefix)
-{
-    int pin[2], pout[2];
-    if (pipe(pin) || pipe(pout)) return NULL;
-    pid_t pid = fork();
-    if (pid < 0) return NULL;
-    if (pid == 0) {
-        dup2(pin[0], 0);
-        dup2(pout[1], 1);
-        dup2(pout[1], 2);
-        for (int fd = 3; fd < 1024; fd++) close(fd);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pin[0]);
-    close(pout[1]);
-    fcntl(pin[1], F_SETFD, FD_CLOEXEC);
-    fcntl(pout[0], F_SETFD, FD_CLOEXEC);
-    proc *p = calloc(1, sizeof(*p));
-    p->pid = pid;
-    p->in_fd = pin[1];
-    p->out_fd = pout[0];
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    pthread_create(&p->reader, NULL, s_reader, p);
-    for (int i = 0; i < 16; i++)
-        if (!s_live[i]) {
-            s_live[i] = p;
-            break;
-        }
-    char line[256];
-    if (!s_wait_line(p, port_prefix, line, sizeof(line), 15000)) {
-        fprintf(stderr, "server did not start: %s\n", argv[0]);
-        s_stop(&p);
-        return NULL;
-    }
-    char *colon = strrchr(line, ':');
-    p->port = atoi(colon ? colon + 1 : line + strlen(port_prefix));
-    return p;
-}
-
-static void s_stop(proc **pp)
-{
-    proc *p = *pp;
-    if (!p) return;
-    *pp = NULL;
-    for (int i = 0; i < 16; i++)
-        if (s_live[i] == p) s_live[i] = NULL;
-    close(p->in_fd);
-    kill(p->pid, SIGTERM);
-    waitpid(p->pid, NULL, 0);
-    pthread_join(p->reader, NULL);
-    close(p->out_fd);
-    for (int i = 0; i < p->n; i++) free(p->lines[i]);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cond);
-    free(p);
-}
+/* ---- the servers: servers/tls_server.py and openssl s_server ------------- */
 
 /* servers/tls_server.py with a certificate and extra args. */
-static proc *s_python(const char *cert, ...)
+static hbt_server *s_python(const char *cert, ...)
 {
-    const char *py = getenv("HB_PYTHON"), *src = getenv("HB_SOURCE_DIR");
-    static char script[512], certf[512], keyf[512];
-    snprintf(script, sizeof(script), "%s/tests/integration/servers/tls_server.py", src ? src : ".");
+    static char certf[512], keyf[512];
     snprintf(certf, sizeof(certf), "%s/%s.pem", s_dir, cert);
     snprintf(keyf, sizeof(keyf), "%s/%s.key", s_dir, cert);
-    const char *argv[32] = {py ? py : "/usr/bin/python3", script, "--cert", certf, "--key", keyf};
-    int k = 6;
+    const char *args[32] = {"--cert", certf, "--key", keyf};
+    int k = 4;
     va_list ap;
     va_start(ap, cert);
-    for (const char *a; k < 31 && (a = va_arg(ap, const char *));) argv[k++] = a;
+    for (const char *a; k < 31 && (a = va_arg(ap, const char *));) args[k++] = a;
     va_end(ap);
-    argv[k] = NULL;
-    return s_spawn(argv, "PORT ");
+    args[k] = NULL;
+    return hbt_py_server("tls_server.py", args, HBT_SPAWN_STDERR);
 }
 
 /* openssl s_server -rev (echoes each line reversed) with extra args. */
-static proc *s_openssl(const char *cert, ...)
+static hbt_server *s_openssl(const char *cert, ...)
 {
     static char certf[512], keyf[512];
     snprintf(certf, sizeof(certf), "%s/%s.pem", s_dir, cert);
@@ -287,7 +109,7 @@ static proc *s_openssl(const char *cert, ...)
     for (const char *a; k < 31 && (a = va_arg(ap, const char *));) argv[k++] = a;
     va_end(ap);
     argv[k] = NULL;
-    return s_spawn(argv, "ACCEPT ");
+    return hbt_spawn(argv, "ACCEPT ", HBT_SPAWN_STDERR);
 }
 
 /* ---- a TLS client over a TCP socket, driven in a poll loop -------------- */
@@ -329,15 +151,6 @@ static int s_pump(tc *c)
     return 1;
 }
 
-static int s_tcp(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    return fd;
-}
-
 static int s_handshake(tc *c)
 {
     for (;;) {
@@ -357,7 +170,8 @@ static int s_dial(tc *c, int port, const hb__tls_profile *p, const char *host, b
                   hb__tls_memo *memo)
 {
     memset(c, 0, sizeof(*c));
-    c->fd = s_tcp(port);
+    c->fd = hbt_tcp_connect(port);
+    assert_true(c->fd >= 0);
     int rc = hb__tls_new(s_cache, p, host, verify, memo, &c->t, c->err, sizeof(c->err));
     if (rc != 0) print_message("hb__tls_new: %s\n", c->err);
     assert_int_equal(rc, 0);
@@ -448,12 +262,6 @@ static int s_setup(void **state)
     return hb__tls_cache_new(HEADROOM, 1000, &s_cache);
 }
 
-static int s_reap(void **state)
-{
-    for (int i = 0; i < 16; i++) s_stop(&s_live[i]);
-    return 0;
-}
-
 static int s_teardown(void **state)
 {
     hb__tls_cache_free(&s_cache);
@@ -472,82 +280,82 @@ static void s_expect_fail(tc *c, int rc, const char *want)
 
 static void test_echo_python(void **state)
 {
-    proc *s = s_python("good", NULL);
+    hbt_server *s = s_python("good", NULL);
     assert_non_null(s);
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_OK);
     assert_false(hb__tls_resumed(c.t));
     s_echo(&c, 1);
     s_echo(&c, 200);
     s_echo(&c, 4096);
     s_echo(&c, 300 * 1024); /* many records, both ways */
-    assert_true(s_wait_line(s, "HANDSHAKE TLSv1.3 resumed=0", NULL, 0, WAIT_MS));
-    assert_true(s_wait_line(s, "SNI -", NULL, 0, WAIT_MS)); /* no SNI for an IP */
+    assert_true(hbt_server_wait(s, "HANDSHAKE TLSv1.3 resumed=0", WAIT_MS, NULL, 0));
+    assert_true(hbt_server_wait(s, "SNI -", WAIT_MS, NULL, 0)); /* no SNI for an IP */
     s_close(&c);
-    assert_true(s_wait_line(s, "CLOSED notify", NULL, 0, WAIT_MS));
+    assert_true(hbt_server_wait(s, "CLOSED notify", WAIT_MS, NULL, 0));
     s_prof_free(&p);
-    s_stop(&s);
+    hbt_server_stop(&s);
 }
 
 static void test_echo_openssl(void **state)
 {
     const char *vers[] = {"-tls1_3", "-tls1_2"};
     for (int v = 0; v < 2; v++) {
-        proc *s = s_openssl("good", vers[v], NULL);
+        hbt_server *s = s_openssl("good", vers[v], NULL);
         assert_non_null(s);
         hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
         tc c;
-        assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, NULL), T_OK);
+        assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL), T_OK);
         s_rev_echo(&c, "hello honeybee");
         s_rev_echo(&c, "a second line, after the session tickets");
-        assert_true(s_wait_line(s,
-                                v == 0 ? "Protocol version: TLSv1.3" : "Protocol version: TLSv1.2",
-                                NULL, 0, WAIT_MS));
+        assert_true(
+            hbt_server_wait(s, v == 0 ? "Protocol version: TLSv1.3" : "Protocol version: TLSv1.2",
+                            WAIT_MS, NULL, 0));
         s_close(&c);
         s_prof_free(&p);
-        s_stop(&s);
+        hbt_server_stop(&s);
     }
 }
 
 static void test_sni(void **state)
 {
-    proc *s = s_python("good", NULL);
+    hbt_server *s = s_python("good", NULL);
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL), T_OK);
     s_echo(&c, 10);
-    assert_true(s_wait_line(s, "SNI localhost", NULL, 0, WAIT_MS));
+    assert_true(hbt_server_wait(s, "SNI localhost", WAIT_MS, NULL, 0));
     s_close(&c);
     /* a final dot is not sent */
-    assert_int_equal(s_dial(&c, s->port, &p, "localhost.", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost.", true, NULL), T_OK);
     s_echo(&c, 10);
-    assert_true(s_wait_line(s, "SNI localhost", NULL, 0, WAIT_MS));
+    assert_true(hbt_server_wait(s, "SNI localhost", WAIT_MS, NULL, 0));
     s_close(&c);
     s_prof_free(&p);
-    s_stop(&s);
+    hbt_server_stop(&s);
 }
 
 static void test_wrong_host(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     tc c;
-    proc *s = s_python("wrong", NULL);
-    s_expect_fail(&c, s_dial(&c, s->port, &p, "localhost", true, NULL),
+    hbt_server *s = s_python("wrong", NULL);
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL),
                   "certificate verify failed: hostname mismatch (the certificate is not for "
                   "localhost)");
     s_close(&c);
-    assert_true(s_wait_line(s, "HSFAIL", NULL, 0, WAIT_MS)); /* we told it (an alert) */
-    s_stop(&s);
+    assert_true(hbt_server_wait(s, "HSFAIL", WAIT_MS, NULL, 0)); /* we told it (an alert) */
+    hbt_server_stop(&s);
     /* a certificate for the name only, dialled by IP */
     s = s_python("name", NULL);
-    s_expect_fail(&c, s_dial(&c, s->port, &p, "127.0.0.1", true, NULL),
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL),
                   "certificate verify failed: IP address mismatch");
     s_close(&c);
-    assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL), T_OK);
     s_echo(&c, 100);
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
@@ -555,16 +363,17 @@ static void test_ip_literal_cert(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     tc c;
-    proc *s = s_python("ip", NULL);
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, NULL), T_OK);
+    hbt_server *s = s_python("ip", NULL);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_OK);
     s_echo(&c, 100);
     s_close(&c);
-    s_expect_fail(&c, s_dial(&c, s->port, &p, "127.0.0.2", true, NULL),
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &p, "127.0.0.2", true, NULL),
                   "IP address mismatch (the certificate is not for 127.0.0.2)");
     s_close(&c);
-    s_expect_fail(&c, s_dial(&c, s->port, &p, "localhost", true, NULL), "hostname mismatch");
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL),
+                  "hostname mismatch");
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
@@ -572,11 +381,11 @@ static void test_expired(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     tc c;
-    proc *s = s_python("expired", NULL);
-    s_expect_fail(&c, s_dial(&c, s->port, &p, "localhost", true, NULL),
+    hbt_server *s = s_python("expired", NULL);
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL),
                   "certificate verify failed: certificate has expired");
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
@@ -584,21 +393,21 @@ static void test_untrusted_and_ca_file(void **state)
 {
     hb__tls_profile none = {0}, ca = s_prof("ca.pem", NULL, NULL);
     tc c;
-    proc *s = s_python("rogue", NULL);
-    s_expect_fail(&c, s_dial(&c, s->port, &ca, "localhost", true, NULL),
+    hbt_server *s = s_python("rogue", NULL);
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &ca, "localhost", true, NULL),
                   "certificate verify failed: unable to get local issuer certificate");
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     /* ours, but without the CA file: only the system store, which lacks it */
     s = s_openssl("good", NULL);
-    s_expect_fail(&c, s_dial(&c, s->port, &none, "localhost", true, NULL),
+    s_expect_fail(&c, s_dial(&c, hbt_server_port(s), &none, "localhost", true, NULL),
                   "certificate verify failed: unable to get local issuer certificate");
     s_close(&c);
     /* the CA file makes it trusted */
-    assert_int_equal(s_dial(&c, s->port, &ca, "localhost", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &ca, "localhost", true, NULL), T_OK);
     s_rev_echo(&c, "trusted now");
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&ca);
 }
 
@@ -607,13 +416,13 @@ static void test_verify_false(void **state)
     hb__tls_profile none = {0};
     const char *certs[] = {"wrong", "expired", "rogue", "good", "name"};
     for (size_t i = 0; i < 5; i++) {
-        proc *s = s_python(certs[i], NULL);
+        hbt_server *s = s_python(certs[i], NULL);
         tc c;
         /* no CA file: nothing could be verified, and nothing is */
-        assert_int_equal(s_dial(&c, s->port, &none, "127.0.0.1", false, NULL), T_OK);
+        assert_int_equal(s_dial(&c, hbt_server_port(s), &none, "127.0.0.1", false, NULL), T_OK);
         s_echo(&c, 5000);
         s_close(&c);
-        s_stop(&s);
+        hbt_server_stop(&s);
     }
 }
 
@@ -624,17 +433,18 @@ static void test_client_cert(void **state)
     hb__tls_profile without = s_prof("ca.pem", NULL, NULL);
     const char *vers[] = {"-tls1_3", "-tls1_2"};
     for (int v = 0; v < 2; v++) {
-        proc *s = s_openssl("good", vers[v], "-Verify", "1", "-CAfile", s_path("ca.pem"), NULL);
+        hbt_server *s =
+            s_openssl("good", vers[v], "-Verify", "1", "-CAfile", s_path("ca.pem"), NULL);
         tc c;
-        assert_int_equal(s_dial(&c, s->port, &with, "localhost", true, NULL), T_OK);
+        assert_int_equal(s_dial(&c, hbt_server_port(s), &with, "localhost", true, NULL), T_OK);
         s_rev_echo(&c, "with a client certificate");
         s_close(&c);
-        assert_int_equal(s_dial(&c, s->port, &combined, "localhost", true, NULL), T_OK);
+        assert_int_equal(s_dial(&c, hbt_server_port(s), &combined, "localhost", true, NULL), T_OK);
         s_rev_echo(&c, "cert and key in one file");
         s_close(&c);
         /* Without: TLS 1.2 refuses in the handshake; TLS 1.3 after our
          * side of it is done, so the refusal comes with the first read. */
-        int rc = s_dial(&c, s->port, &without, "localhost", true, NULL);
+        int rc = s_dial(&c, hbt_server_port(s), &without, "localhost", true, NULL);
         if (v == 0) {
             assert_int_equal(rc, T_OK);
             uint8_t b[8];
@@ -645,17 +455,17 @@ static void test_client_cert(void **state)
             s_expect_fail(&c, rc, "TLS alert handshake failure from the peer");
         }
         s_close(&c);
-        s_stop(&s);
+        hbt_server_stop(&s);
     }
     /* Python's ssl sees who we are */
-    proc *s = s_python("good", "--client-ca", s_path("ca.pem"), NULL);
+    hbt_server *s = s_python("good", "--client-ca", s_path("ca.pem"), NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &with, "localhost", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &with, "localhost", true, NULL), T_OK);
     s_echo(&c, 64);
     assert_true(
-        s_wait_line(s, "HANDSHAKE TLSv1.3 resumed=0 client=honeybee client", NULL, 0, WAIT_MS));
+        hbt_server_wait(s, "HANDSHAKE TLSv1.3 resumed=0 client=honeybee client", WAIT_MS, NULL, 0));
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&with);
     s_prof_free(&combined);
     s_prof_free(&without);
@@ -667,8 +477,8 @@ static void test_alert_mid_stream(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     tc c;
-    proc *s = s_openssl("good", NULL);
-    assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, NULL), T_OK);
+    hbt_server *s = s_openssl("good", NULL);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL), T_OK);
     s_rev_echo(&c, "before the damage");
     c.corrupt_next = true;
     s_write(&c, "damaged\n", 8);
@@ -679,17 +489,17 @@ static void test_alert_mid_stream(void **state)
     assert_int_equal(hb__tls_read(c.t, b, sizeof(b), &got, c.err, sizeof(c.err)), HB__TLS_FAIL);
     assert_int_equal(hb__tls_write(c.t, (const uint8_t *)"x", 1), -1);
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
 
     s = s_python("good", "--version", "1.2", NULL);
-    assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL), T_OK);
     s_echo(&c, 300);
     c.corrupt_next = true;
     s_write(&c, "damaged", 7);
     s_expect_fail(&c, s_read(&c, b, 7), "TLS alert bad record mac from the peer");
-    assert_true(s_wait_line(s, "ERROR", NULL, 0, WAIT_MS));
+    assert_true(hbt_server_wait(s, "ERROR", WAIT_MS, NULL, 0));
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
@@ -697,9 +507,9 @@ static void test_alert_mid_stream(void **state)
 static void test_close_without_notify(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
-    proc *s = s_python("good", "--mode", "drop", NULL);
+    hbt_server *s = s_python("good", "--mode", "drop", NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_OK);
     s_echo(&c, 100);
     uint8_t b[16];
     assert_int_equal(s_read(&c, b, 1), T_EOF);
@@ -707,45 +517,45 @@ static void test_close_without_notify(void **state)
     assert_int_equal(hb__tls_read(c.t, b, sizeof(b), &got, c.err, sizeof(c.err)), HB__TLS_WANT);
     assert_int_equal(got, 0);
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
 static void test_close_notify(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
-    proc *s = s_python("good", "--mode", "notify", NULL);
+    hbt_server *s = s_python("good", "--mode", "notify", NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_OK);
     s_echo(&c, 100);
     uint8_t b[16];
     assert_int_equal(s_read(&c, b, 1), T_CLOSED);
     size_t got;
     assert_int_equal(hb__tls_read(c.t, b, sizeof(b), &got, c.err, sizeof(c.err)), HB__TLS_CLOSED);
     s_close(&c); /* answers with our close_notify */
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
 static void test_hangup_in_handshake(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
-    proc *s = s_python("good", "--mode", "hangup", NULL);
+    hbt_server *s = s_python("good", "--mode", "hangup", NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, NULL), T_EOF);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_EOF);
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
 /* One reconnect with the memo: resumed. Then what must not resume. */
-static void s_resume_case(proc *s, bool python, const char *version)
+static void s_resume_case(hbt_server *s, bool python, const char *version)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL), other = s_prof("ca.pem", "client.pem", NULL);
     hb__tls_memo *m = hb__tls_memo_new();
     tc c;
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, m), T_OK);
+        assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, m), T_OK);
         /* TLS 1.3 tickets arrive after the handshake: read something */
         if (python)
             s_echo(&c, 32);
@@ -758,21 +568,21 @@ static void s_resume_case(proc *s, bool python, const char *version)
         if (python) {
             char want[64];
             snprintf(want, sizeof(want), "HANDSHAKE %s resumed=%d", version, i > 0);
-            assert_true(s_wait_line(s, want, NULL, 0, WAIT_MS));
+            assert_true(hbt_server_wait(s, want, WAIT_MS, NULL, 0));
         }
     }
     /* another host name (same server): not offered */
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, m), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, m), T_OK);
     assert_false(hb__tls_resumed(c.t));
     s_close(&c);
     /* a session made without verification is not resumed with it */
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", false, m), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", false, m), T_OK);
     if (python)
         s_echo(&c, 8);
     else
         s_rev_echo(&c, "unverified");
     s_close(&c);
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, m), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, m), T_OK);
     assert_false(hb__tls_resumed(c.t));
     s_close(&c);
     hb__tls_memo_free(&m);
@@ -783,18 +593,18 @@ static void s_resume_case(proc *s, bool python, const char *version)
 
 static void test_resumption(void **state)
 {
-    proc *s = s_python("good", "--version", "1.3", NULL);
+    hbt_server *s = s_python("good", "--version", "1.3", NULL);
     s_resume_case(s, true, "TLSv1.3");
-    s_stop(&s);
+    hbt_server_stop(&s);
     s = s_python("good", "--version", "1.2", NULL);
     s_resume_case(s, true, "TLSv1.2");
-    s_stop(&s);
+    hbt_server_stop(&s);
     s = s_openssl("good", "-tls1_3", NULL);
     s_resume_case(s, false, "TLSv1.3");
-    s_stop(&s);
+    hbt_server_stop(&s);
     s = s_openssl("good", "-tls1_2", NULL);
     s_resume_case(s, false, "TLSv1.2");
-    s_stop(&s);
+    hbt_server_stop(&s);
 }
 
 static void s_check(const char *ca, const char *cert, const char *key, const char *want1,
@@ -955,9 +765,9 @@ static void test_garbage(void **state)
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
     const char *vers[] = {"1.3", "1.2"};
     for (int v = 0; v < 2; v++) {
-        proc *s = s_python("good", "--version", vers[v], NULL);
+        hbt_server *s = s_python("good", "--version", vers[v], NULL);
         tc c;
-        assert_int_equal(s_dial(&c, s->port, &p, "localhost", true, NULL), T_OK);
+        assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "localhost", true, NULL), T_OK);
         s_echo(&c, 100);
         for (size_t k = 0; k < 2000; k++) buf[k] = (uint8_t)rand();
         buf[0] = 23, buf[1] = 3, buf[2] = 3, buf[3] = 0x07, buf[4] = 0xc0;
@@ -968,7 +778,7 @@ static void test_garbage(void **state)
         print_message("  -> %s\n", c.err);
         assert_non_null(strstr(c.err, "TLS failed: "));
         s_close(&c);
-        s_stop(&s);
+        hbt_server_stop(&s);
     }
     s_prof_free(&p);
 }
@@ -978,9 +788,9 @@ static void test_garbage(void **state)
 static void test_trim(void **state)
 {
     hb__tls_profile p = s_prof("ca.pem", NULL, NULL);
-    proc *s = s_python("good", NULL);
+    hbt_server *s = s_python("good", NULL);
     tc c;
-    assert_int_equal(s_dial(&c, s->port, &p, "127.0.0.1", true, NULL), T_OK);
+    assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_OK);
     s_echo(&c, 1000);
     hb__tls_trim(c.t);
     s_echo(&c, 70000);
@@ -1006,7 +816,7 @@ static void test_trim(void **state)
     hb__tls_trim(c.t);
     s_echo(&c, 10);
     s_close(&c);
-    s_stop(&s);
+    hbt_server_stop(&s);
     s_prof_free(&p);
 }
 
@@ -1042,32 +852,32 @@ static void test_misuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_echo_python, s_reap),
-        cmocka_unit_test_teardown(test_echo_openssl, s_reap),
-        cmocka_unit_test_teardown(test_sni, s_reap),
-        cmocka_unit_test_teardown(test_wrong_host, s_reap),
-        cmocka_unit_test_teardown(test_ip_literal_cert, s_reap),
-        cmocka_unit_test_teardown(test_expired, s_reap),
-        cmocka_unit_test_teardown(test_untrusted_and_ca_file, s_reap),
-        cmocka_unit_test_teardown(test_verify_false, s_reap),
-        cmocka_unit_test_teardown(test_client_cert, s_reap),
-        cmocka_unit_test_teardown(test_alert_mid_stream, s_reap),
-        cmocka_unit_test_teardown(test_close_without_notify, s_reap),
-        cmocka_unit_test_teardown(test_close_notify, s_reap),
-        cmocka_unit_test_teardown(test_hangup_in_handshake, s_reap),
-        cmocka_unit_test_teardown(test_resumption, s_reap),
-        cmocka_unit_test_teardown(test_profile_check, s_reap),
-        cmocka_unit_test_teardown(test_cache_share_sweep, s_reap),
-        cmocka_unit_test_teardown(test_garbage, s_reap),
-        cmocka_unit_test_teardown(test_trim, s_reap),
-        cmocka_unit_test_teardown(test_misuse, s_reap),
+        cmocka_unit_test_teardown(test_echo_python, hbt_reap),
+        cmocka_unit_test_teardown(test_echo_openssl, hbt_reap),
+        cmocka_unit_test_teardown(test_sni, hbt_reap),
+        cmocka_unit_test_teardown(test_wrong_host, hbt_reap),
+        cmocka_unit_test_teardown(test_ip_literal_cert, hbt_reap),
+        cmocka_unit_test_teardown(test_expired, hbt_reap),
+        cmocka_unit_test_teardown(test_untrusted_and_ca_file, hbt_reap),
+        cmocka_unit_test_teardown(test_verify_false, hbt_reap),
+        cmocka_unit_test_teardown(test_client_cert, hbt_reap),
+        cmocka_unit_test_teardown(test_alert_mid_stream, hbt_reap),
+        cmocka_unit_test_teardown(test_close_without_notify, hbt_reap),
+        cmocka_unit_test_teardown(test_close_notify, hbt_reap),
+        cmocka_unit_test_teardown(test_hangup_in_handshake, hbt_reap),
+        cmocka_unit_test_teardown(test_resumption, hbt_reap),
+        cmocka_unit_test_teardown(test_profile_check, hbt_reap),
+        cmocka_unit_test_teardown(test_cache_share_sweep, hbt_reap),
+        cmocka_unit_test_teardown(test_garbage, hbt_reap),
+        cmocka_unit_test_teardown(test_trim, hbt_reap),
+        cmocka_unit_test_teardown(test_misuse, hbt_reap),
     };
-    int rc = s_make_certs(NULL);
+    int rc = s_make_certs();
     if (rc != 0) {
         fprintf(stderr, "could not make certificates with the openssl CLI\n");
         return 1;
     }
-    rc = cmocka_run_group_tests(tests, s_setup, s_teardown);
-    s_rm_certs(NULL);
+    rc = HBT_RUN_GROUP(tests, s_setup, s_teardown);
+    hbt_sh("rm -rf %s", s_dir);
     return rc;
 }
