@@ -18,6 +18,7 @@ Usage:
   bench/run.py --bridge BUILD/honeybee-bridge --bin-dir BUILD/bench [--full]
   bench/run.py ... --smoke            # seconds; checks the harness, not speed
   bench/run.py ... --only tput1,lat   # a subset (names: see --list)
+  bench/run.py ... --only loops       # pool.loops 1, 2, 3 at 50 and 500 peers
   bench/run.py ... --soak 600         # add the soak at 50k msg/s for 600 s
   bench/run.py ... --callgrind        # instructions per message under valgrind
 """
@@ -162,7 +163,7 @@ class Runner:
 
     # ---- bridge ---------------------------------------------------------
 
-    def bridge_config(self, peers, wss=False, inbox_hwm=100000):
+    def bridge_config(self, peers, wss=False, inbox_hwm=100000, loops=None):
         ports = [free_port() for _ in range(4)]
         eps = ["tcp://127.0.0.1:%d" % p for p in ports]
         lines = [
@@ -176,6 +177,7 @@ class Runner:
             "pool:",
             "  reconnect: {initial_delay: 100ms, max_delay: 2s}",
             "  tls: {verify: false}" if wss else "  tls: {verify: true}",
+            "  loops: %s" % (loops or "auto"),
             "log:",
             "  level: warn",
             "peers:" if peers else "peers: []",
@@ -191,14 +193,14 @@ class Runner:
         if self.a.verbose:
             sys.stderr.write("[%7.2f] %s\n" % (time.monotonic() - self.t0, msg))
 
-    def start_bridge(self, peers, wss=False, valgrind=None, name="bridge"):
+    def start_bridge(self, peers, wss=False, valgrind=None, name="bridge", loops=None):
         """Starts the bridge on fresh free ports and waits for its control
         socket. free_port() can race another process for a port, so a
         bridge that exits before answering is retried on new ports."""
         self.log("start %s (%d peers)" % (name, len(peers)))
         env = {k: v for k, v in os.environ.items() if not k.startswith("HONEYBEE_")}
         for attempt in range(3):
-            cfg, eps = self.bridge_config(peers, wss=wss)
+            cfg, eps = self.bridge_config(peers, wss=wss, loops=loops)
             argv = [self.a.bridge, "-c", cfg]
             if valgrind:
                 argv = valgrind + argv
@@ -293,7 +295,7 @@ class Runner:
                           cpu=self.a.tools_cpu)
         ports = feed.wait_event("listening", 10)["ports"]
         plist = [("p%d" % i, "ws://127.0.0.1:%d/" % ports[i % len(ports)]) for i in range(peers)]
-        b = self.start_bridge(plist)
+        b = self.start_bridge(plist, loops=sc.get("loops"))
         subs = self.spawn_subs("sub", b.eps["inbox"], sc, total)
         feed.wait_event("connected", 60)
         self.wait_connected(b, peers, 60)
@@ -746,6 +748,23 @@ def scenarios(full, smoke):
     ]
 
 
+def loops_scenarios(full):
+    """pool.loops 1, 2, 3 at 50 and 500 peers x 200 B, full speed (issue
+    13): how the WebSocket side spreads over loop threads. Bridge only (the
+    limits do not depend on the bridge's loops). --only loops runs them
+    all; each is also named, e.g. loops2x500."""
+    k = 1 if full else 0.25
+    out = []
+    for peers in (50, 500):
+        for loops in (1, 2, 3):
+            out.append({"name": "loops%dx%d" % (loops, peers), "group": "loops",
+                        "label": "%d peers x 200 B, %d loop%s" % (peers, loops,
+                                                                  "" if loops == 1 else "s"),
+                        "peers": peers, "size": 200, "loops": loops, "bridge_only": True,
+                        "per_peer": int(1600000 * k) // peers})
+    return out
+
+
 def sweep_scenarios():
     """How cost grows with message size (1 peer) and with peers (200 B):
     counts sized for a few seconds each on this class of machine."""
@@ -861,13 +880,15 @@ def main():
     ap.add_argument("--bin-dir", default=None, help="directory of hb-feed, hb-sub, ...")
     ap.add_argument("--smoke", action="store_true", help="tiny run that checks the harness")
     ap.add_argument("--full", action="store_true", help="full-length runs (default: quick)")
-    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,subs4,idle1k,"
+    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,subs4,loops,idle1k,"
                     "idle2k,idle4k,idle10k,ramp10k,wss1k (each idle run also times the cold "
                     "start; ramp10k adds the peers over control 500 at a time)")
     ap.add_argument("--soak", type=float, default=0, help="soak seconds at 50k msg/s (0: skip)")
     ap.add_argument("--callgrind", action="store_true", help="instructions per message")
     ap.add_argument("--sweep", action="store_true",
                     help="add 64 B, 1 KiB, 16 KiB (1 peer) and 10, 200 peers (200 B) runs")
+    ap.add_argument("--loops", action="store_true",
+                    help="add pool.loops 1, 2, 3 at 50 and 500 peers x 200 B (also --only loops)")
     ap.add_argument("--no-limits", action="store_true", help="skip the direct and raw runs")
     ap.add_argument("--no-node", action="store_true",
                     help="skip the Node reference bridge (bench/node: ws + zeromq)")
@@ -928,8 +949,11 @@ def main():
     rows, results, failures = [], {"machine": machine(), "scenarios": {}}, []
     t_begin = time.monotonic()
     try:
-        for sc in scenarios(a.full, a.smoke) + (sweep_scenarios() if a.sweep else []):
-            if only and sc["name"] not in only:
+        extra = sweep_scenarios() if a.sweep else []
+        if not a.smoke and (a.loops or "loops" in only or any(x.startswith("loops") for x in only)):
+            extra += loops_scenarios(a.full)
+        for sc in scenarios(a.full, a.smoke) + extra:
+            if only and sc["name"] not in only and sc.get("group") not in only:
                 continue
             res = {}
             if a.limits_only:
@@ -949,11 +973,11 @@ def main():
                 continue
             try:
                 res["bridge"] = r.run_bridge(sc)
-                if not a.no_limits:
+                if not a.no_limits and not sc.get("bridge_only"):
                     if sc.get("subs", 1) == 1:  # hb-direct has no subscribers to multiply
                         res["direct"] = r.run_direct(sc)
                     res["raw"] = r.run_raw(sc)
-                if not a.node_skip:
+                if not a.node_skip and not sc.get("bridge_only"):
                     res["node"] = r.run_node(sc)
             except Exception as e:  # note it, clean up, go on with the next one
                 failures.append("%s: %s" % (sc["name"], e))

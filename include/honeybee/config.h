@@ -114,12 +114,16 @@ typedef struct hb_bridge_cfg {
     uint32_t shard_index, shard_count;
 } hb_bridge_cfg;
 
+/* Most loop threads a pool runs (pool.loops, hb_pool_config.loops). */
+#define HB_POOL_MAX_LOOPS 64u
+
 /* The pool-wide keys of `pool`: they bound every peer, and no peer or
  * control `connect` overrides them. */
 typedef struct hb_pool_wide_cfg {
     char **allow; /* URL rules peers may dial (SPEC.md section 9); none = any */
     size_t n_allow;
     bool allow_private; /* control connect may dial loopback/private/link-local hosts */
+    uint32_t loops;     /* pool.loops: loop threads; 0 = auto (hb_config_loops) */
 } hb_pool_wide_cfg;
 
 typedef enum hb_log_format { HB_LOG_TEXT = 0, HB_LOG_JSON = 1 } hb_log_format;
@@ -186,6 +190,11 @@ HB_EXPORT void hb_peer_cfg_free(hb_peer_cfg *p);
 
 /* Checks a peer id: 1..128 bytes, valid UTF-8, no '*', no control chars. */
 HB_EXPORT bool hb_peer_id_valid(const char *id, size_t len);
+
+/* pool.loops resolved: the number set, or for auto the CPUs this process
+ * may run on (sched_getaffinity) minus one for ZeroMQ's I/O thread, at
+ * least 1 and at most HB_POOL_MAX_LOOPS. Any thread. */
+HB_EXPORT uint32_t hb_config_loops(const hb_config *cfg);
 
 /*
  * Write the fully commented example configuration generated from the schema

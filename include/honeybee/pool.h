@@ -3,10 +3,12 @@
  *
  * The pool owns registration, event plumbing and lifecycle; a worker (see
  * worker.h; the default is the session of session.h) owns everything on the
- * wire between a peer's `added` and its `removed`. The pool runs one
- * libwebsockets service thread (the "loop thread"); every hb_pool_* function
- * may be called from any thread and reaches the loop through one doorway: a
- * bounded command queue plus lws_cancel_service().
+ * wire between a peer's `added` and its `removed`. The pool runs one or
+ * more libwebsockets service threads ("loop threads", hb_pool_config.loops);
+ * a peer lives on one loop, chosen from its id, for its whole life. Every
+ * hb_pool_* function may be called from any thread and reaches a loop
+ * through that loop's doorway: a bounded command queue plus
+ * lws_cancel_service().
  *
  * What the pool produces goes to a sink the user supplies (hb_sink): each
  * received message and each lifecycle event. The bridge plugs ZeroMQ in
@@ -97,7 +99,9 @@ HB_EXPORT hb_event *hb_event_new(hb_event_kind kind, const char *id, const char 
 
 typedef struct hb_sink {
     /*
-     * A received message. Called on the loop thread, in order per peer.
+     * A received message. Called on the peer's loop thread, in order per
+     * peer; with several loops, from several threads at once (a sink keeps
+     * per-loop state by hb_pool_current_loop()).
      * Takes ownership of `m` always. Returns true while the sink can take
      * more; false means "over the bound": the pool stops reading from peers
      * (TCP then pushes back) until hb_pool_resume_reading() is called. The
@@ -121,7 +125,7 @@ typedef struct hb_sink {
     void *ud;
     /*
      * Optional (NULL: none; last, so {inbox, event, ud} initialisers keep
-     * their meaning). Called on the loop thread after every turn of the
+     * their meaning). Called on each loop thread after every turn of the
      * loop (the reads, timers and commands that were ready at once), empty
      * turns included (the loop turns at least twice a second), before a
      * peer's `removed` is emitted, and once more as the loop exits. A sink
@@ -149,6 +153,10 @@ typedef struct hb_pool_config {
     /* Dials in flight at once (resolve, TCP, TLS, upgrade); more wait in
      * FIFO order while their connect_timeout runs. 0 = 128. */
     uint32_t max_handshakes;
+    /* Loop threads, each its own lws context, doorway (command_queue each),
+     * resolvers (resolver_threads each) and share of max_handshakes. 0 = 1;
+     * at most HB_POOL_MAX_LOOPS. */
+    uint32_t loops;
 } hb_pool_config;
 
 /*
@@ -283,14 +291,17 @@ typedef struct hb_peer_info {
     uint32_t conn;            /* connection number */
     uint64_t seq;             /* last seq given out */
     uint32_t send_queue_depth;
-    bool paused; /* reading paused by inbox back-pressure */
+    bool paused;   /* reading paused by inbox back-pressure */
+    uint32_t loop; /* the loop thread it lives on, 0 .. loops-1 */
     hb_counters counters;
 } hb_peer_info;
 
 typedef struct hb_pool_stats {
     uint32_t peers[HB_STATE__COUNT]; /* current peers per state */
     uint32_t n_peers;
-    hb_counters totals; /* monotonic: removed peers' counts stay in */
+    hb_counters totals;                     /* monotonic: removed peers' counts stay in */
+    uint32_t loops;                         /* loop threads */
+    uint32_t loop_peers[HB_POOL_MAX_LOOPS]; /* peers placed on each loop */
 } hb_pool_stats;
 
 /* Totals. Any thread; takes the registry lock briefly, never blocks on I/O. */
@@ -324,8 +335,15 @@ HB_EXPORT int hb_pool_peer_config(hb_pool *pool, const char *id, hb_peer_cfg *ou
  */
 HB_EXPORT int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns);
 
-/* Last time (monotonic ns) the loop thread turned; for /healthz. */
+/* Last time (monotonic ns) the slowest loop thread turned; for /healthz. */
 HB_EXPORT uint64_t hb_pool_loop_heartbeat(hb_pool *pool);
+
+/* The number of loop threads. Any thread. */
+HB_EXPORT uint32_t hb_pool_loops(hb_pool *pool);
+
+/* From a sink callback: the index of the loop thread calling it (0 ..
+ * loops-1), so a sink can keep per-loop state without a lock. */
+HB_EXPORT uint32_t hb_pool_current_loop(void);
 
 /*
  * Stop the loop thread and free everything. Workers still running are

@@ -460,8 +460,7 @@ void hb__bridge_destroy(hb__bridge **bp)
     hb__bridge_finish(b);
     hb__events_discard(b);
     close(b->efd);
-    hb__inbox_flush(b);   /* the pool is gone: the socket is closed, this only frees */
-    hb__inbox_reclaim(b); /* the context is terminated: ZeroMQ handed everything back */
+    hb__inbox_destroy(b); /* pool and context gone: ZeroMQ handed everything back */
     uint64_t late = atomic_load(&b->in_closed);
     if (late)
         HB_LOG(b->lg, HB_LOG_WARN, NULL,

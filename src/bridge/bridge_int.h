@@ -27,6 +27,21 @@
 #include "bridge/auth.h"
 #include "bridge/bridge.h"
 
+/* One loop thread's side of the inbox (inbox.c), found by
+ * hb_pool_current_loop(). Padded to 64 bytes: loops do not write one
+ * another's cache lines. */
+typedef struct hb__inbox_lane {
+    /* Zero-copy messages ZeroMQ is done with: pushed on ZeroMQ's I/O
+     * thread, freed in batches on this loop's thread (which allocated
+     * them). Any thread pushes or takes. */
+    _Atomic(hb_inbox_msg *) done;
+    /* The burst being collected: this loop thread's alone (and destroy's,
+     * once the pool is gone). At most HB__INBOX_BURST messages. */
+    hb_inbox_msg *burst_head, *burst_tail;
+    uint32_t burst_n;
+    char pad_[64 - 3 * sizeof(void *) - sizeof(uint32_t)];
+} hb__inbox_lane;
+
 struct hb__bridge {
     hb_bridge_cfg cfg; /* strings borrowed from the hb_config (outlives us) */
     const hb_peer_opts *defaults;
@@ -41,14 +56,8 @@ struct hb__bridge {
     /* Written by the in_mu holder, read anywhere (metrics): */
     _Atomic uint64_t in_published; /* messages written to in_sock */
     _Atomic uint64_t in_closed;    /* messages that came after the close (shutdown) */
-    /* Zero-copy messages ZeroMQ is done with: pushed on ZeroMQ's I/O
-     * thread, freed in batches on the loop thread. Any thread pushes or
-     * takes. */
-    _Atomic(hb_inbox_msg *) done;
-    /* The burst being collected: the loop thread's alone (and destroy's,
-     * once the pool is gone). At most HB__INBOX_BURST messages. */
-    hb_inbox_msg *burst_head, *burst_tail;
-    uint32_t burst_n;
+    /* Bursts and reclaim stacks, one per loop thread (pool.loops). */
+    hb__inbox_lane lanes[HB_POOL_MAX_LOOPS];
 
     /* ---- mu: the events hand-off and the main thread's commands ---- */
     pthread_mutex_t mu;
@@ -106,12 +115,16 @@ int hb__zsend3(void *sock, zmq_msg_t f[3]);
 
 /* ---- inbox.c: the pool's loop thread -------------------------------------- */
 
-/* The sink's inbox callback and its end-of-turn flush (hb_sink). */
+/* The sink's inbox callback and its end-of-turn flush (hb_sink): the
+ * calling loop's lane. */
 bool hb__inbox_take(void *ud, hb_inbox_msg *m);
 void hb__inbox_flush(void *ud);
-/* Free the zero-copy messages ZeroMQ handed back (the loop thread, or
- * destroy once the pool and the context are gone). */
-void hb__inbox_reclaim(hb__bridge *b);
+/* Free the zero-copy messages ZeroMQ handed back to one lane (its loop
+ * thread). */
+void hb__inbox_reclaim(hb__inbox_lane *l);
+/* Destroy, once the pool and the ZeroMQ context are gone: free what every
+ * lane still holds (the socket is closed: counted in in_closed). */
+void hb__inbox_destroy(hb__bridge *b);
 /* The free function of a zero-copy frame (ZeroMQ's I/O thread). */
 void hb__inbox_zmq_free(void *data, void *hint);
 

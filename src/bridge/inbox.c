@@ -1,15 +1,18 @@
 /*
- * inbox.c: the inbox publisher, on the pool's loop thread.
+ * inbox.c: the inbox publisher, on the pool's loop threads.
  *
- * The bridge thread binds the inbox PUB and lends it to the loop thread,
- * which collects the messages of one loop turn (hb__inbox_take) and
- * publishes them in one burst at the end of the turn (hb__inbox_flush): a
- * message goes from lws's receive buffer to ZeroMQ on the thread that read
- * it, with no queue and no wake-up. The socket belongs to whoever holds
- * `in_mu`: the bridge thread at bind and close, the loop thread for every
- * burst (uncontended; it is also the barrier ZeroMQ asks for when a socket
- * changes threads). Why, and what it bought: docs/operations.md
- * ("Threads") and docs/performance.md.
+ * The bridge thread binds the inbox PUB and lends it to the loop threads.
+ * Each loop collects the messages of one of its turns in its own lane
+ * (hb__inbox_take; the lane is hb_pool_current_loop()'s) and publishes
+ * them in one burst at the end of the turn (hb__inbox_flush): a message
+ * goes from lws's receive buffer to ZeroMQ on the thread that read it, with
+ * no queue and no wake-up. The socket belongs to whoever holds `in_mu`:
+ * the bridge thread at bind and close, a loop thread for each burst (with
+ * one loop it is uncontended; with several, the loops take turns, one
+ * burst at a time; it is also the barrier ZeroMQ asks for when a socket
+ * changes threads). Why one shared PUB and not one per loop behind a
+ * proxy, and what it costs: docs/operations.md ("Threads and queues") and
+ * docs/performance.md.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,27 +41,29 @@
 /*
  * The free function of a zero-copy frame: ZeroMQ's I/O thread (or whoever
  * closes the frame when nobody subscribes). It does not free: a free here
- * of what the loop thread allocated contends for the loop thread's malloc
- * arena. It pushes `m` on `done` (one CAS); the loop thread frees the stack
- * (hb__inbox_reclaim). While ZeroMQ holds `m`, m->next carries the bridge.
+ * of what a loop thread allocated contends for that thread's malloc arena.
+ * It pushes `m` on its lane's `done` (one CAS); the lane's loop thread
+ * frees the stack (hb__inbox_reclaim). While ZeroMQ holds `m`, m->next
+ * carries the lane.
  */
 void hb__inbox_zmq_free(void *data, void *hint)
 {
     (void)data;
     hb_inbox_msg *m = hint;
     S_HANDED_BACK_BY_ZMQ(m);
-    hb__bridge *b = (hb__bridge *)(void *)m->next;
-    hb_inbox_msg *head = atomic_load_explicit(&b->done, memory_order_relaxed);
+    hb__inbox_lane *l = (hb__inbox_lane *)(void *)m->next;
+    hb_inbox_msg *head = atomic_load_explicit(&l->done, memory_order_relaxed);
     do m->next = head;
-    while (!atomic_compare_exchange_weak_explicit(&b->done, &head, m, memory_order_release,
+    while (!atomic_compare_exchange_weak_explicit(&l->done, &head, m, memory_order_release,
                                                   memory_order_relaxed));
 }
 
-/* Loop thread at the end of every turn (when the stack is not empty), and
- * destroy; taking the whole stack at once makes any number of takers safe. */
-void hb__inbox_reclaim(hb__bridge *b)
+/* The lane's loop thread at the end of every turn (when the stack is not
+ * empty), and destroy; taking the whole stack at once makes any number of
+ * takers safe. */
+void hb__inbox_reclaim(hb__inbox_lane *l)
 {
-    hb_inbox_msg *m = atomic_exchange_explicit(&b->done, NULL, memory_order_acquire);
+    hb_inbox_msg *m = atomic_exchange_explicit(&l->done, NULL, memory_order_acquire);
     while (m) {
         hb_inbox_msg *next = m->next;
         hb_inbox_msg_free(m);
@@ -66,8 +71,8 @@ void hb__inbox_reclaim(hb__bridge *b)
     }
 }
 
-/* Loop thread, holding in_mu. Takes `m`. Returns true once published. */
-static bool s_publish(hb__bridge *b, void *sock, hb_inbox_msg *m)
+/* A loop thread, holding in_mu. Takes `m`. Returns true once published. */
+static bool s_publish(hb__bridge *b, hb__inbox_lane *l, void *sock, hb_inbox_msg *m)
 {
     uint8_t meta[HB__META_LEN];
     hb__meta_encode(meta, m->flags, m->conn, m->seq, m->received_ns);
@@ -80,7 +85,7 @@ static bool s_publish(hb__bridge *b, void *sock, hb_inbox_msg *m)
     int rc;
     if (m->len >= S_ZEROCOPY_MIN) {
         /* ZeroMQ owns m from here: hb__inbox_zmq_free hands it back. */
-        m->next = (hb_inbox_msg *)(void *)b;
+        m->next = (hb_inbox_msg *)(void *)l;
         S_HANDED_TO_ZMQ(m);
         rc = zmq_msg_init_data(&f[1], m->data, m->len, hb__inbox_zmq_free, m);
     } else
@@ -102,26 +107,26 @@ fail:
     return false;
 }
 
-/* Loop thread: publish the burst collected since the end of the last turn,
- * under in_mu (the socket's owner). A burst gives ZeroMQ's I/O thread a
- * read's worth of messages per wake-up. */
-void hb__inbox_flush(void *ud)
+/* A loop thread (or destroy): publish the burst lane `l` collected since
+ * the end of its last turn, under in_mu (the socket's owner). A burst
+ * gives ZeroMQ's I/O thread a read's worth of messages per wake-up, and
+ * with several loops one lock per burst, not per message. */
+static void s_flush_lane(hb__bridge *b, hb__inbox_lane *l)
 {
-    hb__bridge *b = ud;
     /* Every turn, bursts or not: the loop turns at least twice a second, so
      * nothing handed back waits longer, and each message is freed on the
      * thread that allocated it. */
-    if (atomic_load_explicit(&b->done, memory_order_relaxed)) hb__inbox_reclaim(b);
-    hb_inbox_msg *m = b->burst_head;
+    if (atomic_load_explicit(&l->done, memory_order_relaxed)) hb__inbox_reclaim(l);
+    hb_inbox_msg *m = l->burst_head;
     if (!m) return;
-    b->burst_head = b->burst_tail = NULL;
-    b->burst_n = 0;
+    l->burst_head = l->burst_tail = NULL;
+    l->burst_n = 0;
     pthread_mutex_lock(&b->in_mu);
     uint64_t n = 0, lost = 0;
     while (m) {
         hb_inbox_msg *next = m->next;
         if (b->in_sock) {
-            n += s_publish(b, b->in_sock, m);
+            n += s_publish(b, l, b->in_sock, m);
         } else {
             /* The socket is closed (shutdown): only a peer still reading
              * after hb_pool_shutdown returned (its drain_timeout ran out)
@@ -136,18 +141,42 @@ void hb__inbox_flush(void *ud)
     if (lost) atomic_fetch_add_explicit(&b->in_closed, lost, memory_order_relaxed);
 }
 
-/* Loop thread. Takes `m` into the burst; never pauses the pool: the burst
- * is published when full or at the end of the loop turn (the pool calls
- * the flush there), before the pool reads the next bytes. */
+/* The lane of the calling loop thread (hb_pool_current_loop; 0 off the
+ * pool's threads, as in the unit tests). */
+static hb__inbox_lane *s_lane(hb__bridge *b)
+{
+    uint32_t i = hb_pool_current_loop();
+    return &b->lanes[i < HB_POOL_MAX_LOOPS ? i : 0];
+}
+
+/* A loop thread, after each of its turns (hb_sink.flush). */
+void hb__inbox_flush(void *ud)
+{
+    hb__bridge *b = ud;
+    s_flush_lane(b, s_lane(b));
+}
+
+/* A loop thread. Takes `m` into its lane's burst; never pauses the pool:
+ * the burst is published when full or at the end of the loop turn (the
+ * pool calls the flush there), before the pool reads the next bytes. */
 bool hb__inbox_take(void *ud, hb_inbox_msg *m)
 {
     hb__bridge *b = ud;
+    hb__inbox_lane *l = s_lane(b);
     m->next = NULL;
-    if (b->burst_tail)
-        b->burst_tail->next = m;
+    if (l->burst_tail)
+        l->burst_tail->next = m;
     else
-        b->burst_head = m;
-    b->burst_tail = m;
-    if (++b->burst_n >= HB__INBOX_BURST) hb__inbox_flush(b);
+        l->burst_head = m;
+    l->burst_tail = m;
+    if (++l->burst_n >= HB__INBOX_BURST) s_flush_lane(b, l);
     return true;
+}
+
+void hb__inbox_destroy(hb__bridge *b)
+{
+    for (uint32_t i = 0; i < HB_POOL_MAX_LOOPS; i++) {
+        s_flush_lane(b, &b->lanes[i]); /* the socket is closed: this only frees */
+        hb__inbox_reclaim(&b->lanes[i]);
+    }
 }

@@ -152,6 +152,14 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
             snprintf(extra, sizeof(extra), "state=\"%s\"", hb_peer_state_name((hb_peer_state)s));
             s_peer_series(&b, "honeybee_peers", ids[i], extra, (int)peers[i].state == s);
         }
+    /* Per loop thread (pool.loops): how the hash spread the peers. */
+    if (st->loops) {
+        s_header(&b, "honeybee_loop_peers", "gauge",
+                 "Peers living on each WebSocket loop thread (pool.loops).");
+        for (uint32_t l = 0; l < st->loops && l < HB_POOL_MAX_LOOPS; l++)
+            s_printf(&b, "honeybee_loop_peers{loop=\"%" PRIu32 "\"} %" PRIu32 "\n", l,
+                     st->loop_peers[l]);
+    }
 
     for (size_t f = 0; f < hb__n_counter_families; f++) {
         const hb__counter_family *cf = &hb__counter_families[f];

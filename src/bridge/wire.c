@@ -277,6 +277,7 @@ json_t *hb__peer_info_json(const hb_peer_info *p)
     json_object_set_new(o, "attempt", json_integer(p->attempt));
     json_object_set_new(o, "conn", json_integer(p->conn));
     json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
+    json_object_set_new(o, "loop", json_integer(p->loop));
     return o;
 }
 
@@ -305,6 +306,7 @@ json_t *hb__stats_json(const hb_pool_stats *st)
         json_object_set_new(peers, hb_peer_state_name((hb_peer_state)s),
                             json_integer(st->peers[s]));
     json_object_set_new(o, "peers", peers);
+    json_object_set_new(o, "loops", json_integer(st->loops));
     s_counters_json(o, &st->totals, false);
     return o;
 }
@@ -320,6 +322,7 @@ json_t *hb__peer_stats_json(const hb_peer_info *p)
     json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
     json_object_set_new(o, "send_queue_depth", json_integer(p->send_queue_depth));
     json_object_set_new(o, "paused", json_boolean(p->paused));
+    json_object_set_new(o, "loop", json_integer(p->loop));
     s_counters_json(o, &p->counters, true);
     return o;
 }

@@ -17,6 +17,7 @@
 #include "config/tree.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,4 +316,19 @@ io_error : {
     }
     return HB_E_IO;
 }
+}
+
+uint32_t hb__cfg_loops_auto(long cpus)
+{
+    if (cpus <= 2) return 1;
+    return cpus - 1 > (long)HB_POOL_MAX_LOOPS ? HB_POOL_MAX_LOOPS : (uint32_t)(cpus - 1);
+}
+
+uint32_t hb_config_loops(const hb_config *cfg)
+{
+    if (cfg && cfg->pool_wide.loops) return cfg->pool_wide.loops;
+    cpu_set_t set;
+    long cpus = 1;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+    return hb__cfg_loops_auto(cpus);
 }

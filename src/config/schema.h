@@ -42,6 +42,7 @@ typedef enum hb__cfg_type {
     HB__T_ENUM,     /* an int-sized enum; names in `choices`, index = value */
     HB__T_HEADERS,  /* hb_header * with a size_t count at count_off */
     HB__T_STRLIST,  /* char ** with a size_t count at count_off */
+    HB__T_AUTO_U32, /* uint32_t; "auto" is 0, a number must be within the row's bounds */
     HB__T__COUNT
 } hb__cfg_type;
 
@@ -105,6 +106,9 @@ struct hb__cfg_key {
     const char *env;            /* environment variable that overrides it, or NULL */
     const char *doc;            /* one or two sentences for a person */
 };
+
+/* pool.loops auto for a process that may use `cpus` CPUs (hb_config_loops). */
+uint32_t hb__cfg_loops_auto(long cpus);
 
 extern const hb__cfg_key hb__cfg_keys[];
 extern const size_t hb__cfg_nkeys;

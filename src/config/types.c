@@ -315,6 +315,32 @@ static bool s_equal_int(const hb__cfg_key *k, const void *a, const void *b)
     return *(const int *)s_cfield(k, a) == *(const int *)s_cfield(k, b);
 }
 
+/* ---- auto_u32: "auto" (stored as 0) or an integer within the row's bounds ------------- */
+
+static bool s_set_auto_u32(const hb__cfg_key *k, void *base, const hb__node *v, const char *file,
+                           const char *key, hb__errs *errs)
+{
+    if (s_clean_scalar(v) && !strcmp(v->text, "auto")) {
+        *(uint32_t *)hb__cfg_field(k, base) = 0;
+        return true;
+    }
+    long long n;
+    if (!s_clean_scalar(v) || !v->plain || !s_parse_int(v->text, &n)) {
+        char q[128];
+        hb__errs_add(errs, file, v->line, key, "expected auto or an integer, got %s",
+                     s_shown(v, q, sizeof q));
+        return false;
+    }
+    /* The bounds are checked here: 0 is how auto is stored, not a value. */
+    if (((k->flags & HB__F_MIN) && (double)n < k->min) ||
+        ((k->flags & HB__F_MAX) && (double)n > k->max) || n < 1 || n > UINT32_MAX) {
+        hb__cfg_range_error(k, false, file, v->line, key, errs);
+        return false;
+    }
+    *(uint32_t *)hb__cfg_field(k, base) = (uint32_t)n;
+    return true;
+}
+
 /* ---- double -------------------------------------------------------------------------- */
 
 static bool s_parse_double(const char *s, double *out)
@@ -649,6 +675,13 @@ const hb__cfg_type_ops hb__cfg_types[HB__T__COUNT] = {
                        .copy = s_copy_headers,
                        .equal = s_equal_headers,
                        .counted = true},
+    [HB__T_AUTO_U32] = {.name = "auto_u32",
+                        .set = s_set_auto_u32,
+                        .repr_min = 0,
+                        .repr_max = (double)UINT32_MAX,
+                        .bound_text = s_bound_number,
+                        .yaml = s_yaml_plain,
+                        .equal = s_equal_u32},
     [HB__T_STRLIST] = {.name = "strlist",
                        .set = s_set_list,
                        .repr_min = -INFINITY,

@@ -592,6 +592,7 @@ int main(int argc, char **argv)
     pc.logger = &d.lg;
     pc.command_queue = d.cfg->bridge.control_queue;
     pc.max_handshakes = d.cfg->bridge.max_handshakes;
+    pc.loops = hb_config_loops(d.cfg);
     rc = hb_pool_new(&pc, &d.pool);
     if (rc != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "cannot start the pool: %s", hb_strerror(rc));
@@ -620,8 +621,10 @@ int main(int argc, char **argv)
     }
     atomic_store(&d.ready, true);
     HB_LOG(&d.lg, HB_LOG_INFO, NULL,
-           "honeybee-bridge " HB_VERSION_STRING " ready: inbox %s, events %s, send %s, control %s",
-           d.cfg->bridge.inbox, d.cfg->bridge.events, d.cfg->bridge.send, d.cfg->bridge.control);
+           "honeybee-bridge " HB_VERSION_STRING
+           " ready: inbox %s, events %s, send %s, control %s; %" PRIu32 " loop thread%s",
+           d.cfg->bridge.inbox, d.cfg->bridge.events, d.cfg->bridge.send, d.cfg->bridge.control,
+           hb_pool_loops(d.pool), hb_pool_loops(d.pool) == 1 ? "" : "s");
 
     /* bridge.shard: the file's peers of other shards are theirs, not ours
      * (not an error: every replica reads the same file). */

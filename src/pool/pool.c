@@ -11,9 +11,14 @@
  *     so a big send never makes the loop thread's reaper (a writer) wait.
  *     Stats ops run under the read lock. `added` and `removed` are emitted
  *     under the write lock (see hb_sink in pool.h).
- *   - Everything else about a peer's life runs on the loop thread: start,
+ *   - The pool owns n_loops loops (s_loop: an hb__loop with its own lws
+ *     context, thread, doorway, resolvers and timers). A peer is placed on
+ *     loop hb__loop_of(id) at connect and stays there for life (the same id
+ *     always lands on the same loop, across removes and re-adds too).
+ *   - Everything else about a peer's life runs on its loop's thread: start,
  *     stop, kick, resume, the worker's callbacks and the reaper that emits
- *     `removed` and drops the peer.
+ *     `removed` and drops the peer. The lists of s_loop (all, paused, fin)
+ *     are that thread's alone.
  *   - Per-peer counters are relaxed atomics, read by stats from any thread.
  *     Those written only on the loop thread (rx, tx, reconnects) are bumped
  *     with a relaxed load + store (no locked instruction); the send_failed
@@ -34,6 +39,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/shard.h"
 #include "core/url.h"
 #include "core/utf8.h"
 #include "honeybee/session.h"
@@ -49,8 +55,11 @@ typedef struct s_counters {
     atomic_uint_fast64_t sf[HB_SF__COUNT];
 } s_counters;
 
+typedef struct s_loop s_loop;
+
 struct hb_plugin {
     hb_pool *pool;
+    s_loop *lp;      /* the loop it lives on, from its id (hb__loop_of), for life */
     hb_peer_cfg cfg; /* private copy; immutable while the peer lives */
     size_t id_len;
     hb_worker *worker;
@@ -62,7 +71,7 @@ struct hb_plugin {
     bool started, finished, paused;
     const char *removed_reason;
     struct hb_plugin *all_prev, *all_next; /* started, not yet reaped */
-    struct hb_plugin *paused_next;         /* on pool->paused while paused */
+    struct hb_plugin *paused_next;         /* on lp->paused while paused */
     struct hb_plugin *fin_next;
     uint64_t seq;
     uint32_t conn;
@@ -94,12 +103,31 @@ struct hb_timer {
     hb__timer t;
 };
 
+/* One loop thread and the peers that live on it. */
+struct s_loop {
+    hb_pool *pool;
+    hb__loop *loop;
+    uint32_t idx;
+
+    /* This loop's thread only. */
+    hb_plugin *all;
+    hb_plugin *paused; /* peers paused by inbox back-pressure (each once) */
+    hb_plugin *fin_head, *fin_tail;
+    hb__timer reaper;
+    bool shutdown_started;
+
+    atomic_bool resume_pending;
+    hb__note resume_note;
+    atomic_uint n_peers; /* peers placed here and not yet reaped (stats) */
+};
+
 struct hb_pool {
     hb_sink sink;
     const hb_logger *logger;
     hb_worker_factory factory;
     uint32_t max_peers;
-    hb__loop *loop;
+    s_loop *loops;
+    uint32_t n_loops;
     rlim_t fd_limit;
     uint32_t base_fds;
 
@@ -111,17 +139,8 @@ struct hb_pool {
     hb_counters removed_totals;
     atomic_uint_fast64_t extra_sf[HB_SF__COUNT]; /* hb_pool_count_send_failed */
 
-    /* Loop thread only. */
-    hb_plugin *all;
-    hb_plugin *paused; /* peers paused by inbox back-pressure (each once) */
-    hb_plugin *fin_head, *fin_tail;
-    hb__timer reaper;
-    bool shutdown_started;
-    uint64_t drain_deadline;
-
-    atomic_bool resume_pending;
-    hb__note resume_note;
-    atomic_bool dead; /* destroy in progress: events and messages are dropped */
+    uint64_t drain_deadline; /* written before the shutdown posts, read after */
+    atomic_bool dead;        /* destroy in progress: events and messages are dropped */
 
     /* Shutdown waits here for n_peers to reach 0. */
     pthread_mutex_t wmu;
@@ -170,6 +189,10 @@ static void s_unref(hb_plugin *p)
     free(p->qsum);
     free(p);
 }
+
+/* The loop the calling thread serves (hb_pool_current_loop): set before
+ * each sink call on a loop thread. */
+static _Thread_local uint32_t s_cur_loop;
 
 static void s_emit(hb_pool *pool, hb_event *e)
 {
@@ -247,20 +270,20 @@ static void s_counters_add(hb_counters *to, const hb_counters *from)
 
 /* ---- loop-thread handlers ------------------------------------------------ */
 
-static void s_all_link(hb_pool *pool, hb_plugin *p)
+static void s_all_link(s_loop *lp, hb_plugin *p)
 {
     p->all_prev = NULL;
-    p->all_next = pool->all;
-    if (pool->all) pool->all->all_prev = p;
-    pool->all = p;
+    p->all_next = lp->all;
+    if (lp->all) lp->all->all_prev = p;
+    lp->all = p;
 }
 
-static void s_all_unlink(hb_pool *pool, hb_plugin *p)
+static void s_all_unlink(s_loop *lp, hb_plugin *p)
 {
     if (p->all_prev)
         p->all_prev->all_next = p->all_next;
-    else if (pool->all == p)
-        pool->all = p->all_next;
+    else if (lp->all == p)
+        lp->all = p->all_next;
     if (p->all_next) p->all_next->all_prev = p->all_prev;
     p->all_prev = p->all_next = NULL;
 }
@@ -271,9 +294,9 @@ static void s_on_start(hb__note *n, bool cancelled)
     hb_pool *pool = p->pool;
     if (!cancelled) {
         p->started = true;
-        s_all_link(pool, p);
+        s_all_link(p->lp, p);
         p->worker->ops->start(p->worker);
-        if (pool->shutdown_started && !p->finished)
+        if (p->lp->shutdown_started && !p->finished)
             p->worker->ops->stop(p->worker, HB_STOP_SHUTDOWN, pool->drain_deadline);
     }
     s_unref(p);
@@ -298,13 +321,13 @@ static void s_on_kick(hb__note *n, bool cancelled)
 
 static void s_on_resume(hb__note *n, bool cancelled)
 {
-    hb_pool *pool = lws_container_of(n, hb_pool, resume_note);
-    atomic_store(&pool->resume_pending, false);
+    s_loop *lp = lws_container_of(n, s_loop, resume_note);
+    atomic_store(&lp->resume_pending, false);
     if (cancelled) return;
     /* Only the paused peers, not every peer. A resume may deliver at once
      * and pause its peer again: take the list first. */
-    hb_plugin *list = pool->paused;
-    pool->paused = NULL;
+    hb_plugin *list = lp->paused;
+    lp->paused = NULL;
     while (list) {
         hb_plugin *p = list;
         list = p->paused_next;
@@ -316,10 +339,10 @@ static void s_on_resume(hb__note *n, bool cancelled)
 }
 
 /* Loop thread: take p off the paused list (it is being reaped). */
-static void s_paused_unlink(hb_pool *pool, hb_plugin *p)
+static void s_paused_unlink(s_loop *lp, hb_plugin *p)
 {
     if (!p->paused) return;
-    for (hb_plugin **pp = &pool->paused; *pp; pp = &(*pp)->paused_next)
+    for (hb_plugin **pp = &lp->paused; *pp; pp = &(*pp)->paused_next)
         if (*pp == p) {
             *pp = p->paused_next;
             break;
@@ -331,17 +354,21 @@ static void s_paused_unlink(hb_pool *pool, hb_plugin *p)
 /* Loop thread: emit `removed` for finished workers and drop them. */
 static void s_reap(void *ud)
 {
-    hb_pool *pool = ud;
+    s_loop *lp = ud;
+    hb_pool *pool = lp->pool;
     /* What a sink holds of this turn goes out before any `removed`: the
      * bridge publishes a peer's last messages before its removal can let
      * the daemon close the inbox socket (hb_pool_shutdown returns). */
-    if (pool->fin_head && pool->sink.flush) pool->sink.flush(pool->sink.ud);
-    while (pool->fin_head) {
-        hb_plugin *p = pool->fin_head;
-        pool->fin_head = p->fin_next;
-        if (!pool->fin_head) pool->fin_tail = NULL;
-        s_all_unlink(pool, p);
-        s_paused_unlink(pool, p);
+    if (lp->fin_head && pool->sink.flush) {
+        s_cur_loop = lp->idx;
+        pool->sink.flush(pool->sink.ud);
+    }
+    while (lp->fin_head) {
+        hb_plugin *p = lp->fin_head;
+        lp->fin_head = p->fin_next;
+        if (!lp->fin_head) lp->fin_tail = NULL;
+        s_all_unlink(lp, p);
+        s_paused_unlink(lp, p);
         hb_counters c;
         s_counters_get(p, &c);
         hb_event *e = hb_event_new(HB_EV_REMOVED, p->cfg.id, p->cfg.url, p->removed_reason, NULL);
@@ -351,6 +378,7 @@ static void s_reap(void *ud)
         s_unlink(pool, p);
         s_emit(pool, e);
         s_counters_add(&pool->removed_totals, &c);
+        atomic_fetch_sub_explicit(&lp->n_peers, 1, memory_order_relaxed);
         uint32_t left = pool->n_peers;
         pthread_rwlock_unlock(&pool->reg);
         if (left == 0) {
@@ -364,33 +392,41 @@ static void s_reap(void *ud)
 
 static void s_on_shutdown(void *a, void *b, void *c, bool cancelled)
 {
-    hb_pool *pool = a;
+    s_loop *lp = a;
+    hb_pool *pool = lp->pool;
     if (cancelled) return;
-    pool->shutdown_started = true;
-    for (hb_plugin *p = pool->all, *nx; p; p = nx) {
+    lp->shutdown_started = true;
+    for (hb_plugin *p = lp->all, *nx; p; p = nx) {
         nx = p->all_next;
         if (!p->finished) p->worker->ops->stop(p->worker, HB_STOP_SHUTDOWN, pool->drain_deadline);
     }
 }
 
-/* Loop thread, as the loop exits (hb_pool_destroy): stop what still runs. */
+/* Loop thread, as the loop exits (hb_pool_destroy): stop what still runs.
+ * The first loop to exit makes the whole pool dead (no more events). */
 static void s_on_loop_exit(void *ud)
 {
-    hb_pool *pool = ud;
-    atomic_store(&pool->dead, true);
-    for (hb_plugin *p = pool->all; p; p = p->all_next)
+    s_loop *lp = ud;
+    atomic_store(&lp->pool->dead, true);
+    for (hb_plugin *p = lp->all; p; p = p->all_next)
         p->worker->ops->stop(p->worker, HB_STOP_DESTROY, 0);
-    hb__timer_cancel(&pool->reaper);
-    pool->fin_head = pool->fin_tail = NULL;
-    pool->all = NULL;
-    pool->paused = NULL;
+    hb__timer_cancel(&lp->reaper);
+    lp->fin_head = lp->fin_tail = NULL;
+    lp->all = NULL;
+    lp->paused = NULL;
 }
 
-/* Loop thread, after every turn: the sink's end of a burst. */
+/* Loop thread, after every turn: the sink's end of this loop's burst. */
 static void s_after_turn(void *ud)
 {
-    hb_pool *pool = ud;
-    pool->sink.flush(pool->sink.ud);
+    s_loop *lp = ud;
+    s_cur_loop = lp->idx;
+    lp->pool->sink.flush(lp->pool->sink.ud);
+}
+
+uint32_t hb_pool_current_loop(void)
+{
+    return s_cur_loop;
 }
 
 /* ---- the plugin ------------------------------------------------------------ */
@@ -441,9 +477,10 @@ int hb_plugin_msg_reserve(hb_plugin *p, hb_inbox_msg **pm, size_t cap)
 bool hb__plugin_deliver_at(hb_plugin *p, hb_inbox_msg *m, bool binary, uint64_t mono_ns)
 {
     hb_pool *pool = p->pool;
+    s_loop *lp = p->lp;
     m->seq = ++p->seq;
     m->conn = p->conn;
-    m->received_ns = hb__loop_wall_from_mono(pool->loop, mono_ns);
+    m->received_ns = hb__loop_wall_from_mono(lp->loop, mono_ns);
     m->flags = binary ? HB_MSG_F_BINARY : 0;
     atomic_store_explicit(&p->seq_pub, p->seq, memory_order_relaxed);
     s_inc1(&p->c.rx_msgs, 1);
@@ -452,11 +489,12 @@ bool hb__plugin_deliver_at(hb_plugin *p, hb_inbox_msg *m, bool binary, uint64_t 
         hb_inbox_msg_free(m);
         return true;
     }
+    s_cur_loop = lp->idx;
     if (pool->sink.inbox(pool->sink.ud, m)) return true;
     if (!p->paused) {
         p->paused = true;
-        p->paused_next = pool->paused;
-        pool->paused = p;
+        p->paused_next = lp->paused;
+        lp->paused = p;
     }
     atomic_store_explicit(&p->paused_pub, true, memory_order_relaxed);
     return false;
@@ -517,20 +555,21 @@ void hb_plugin_finished(hb_plugin *p, const char *removed_reason)
     p->finished = true;
     p->removed_reason = removed_reason ? removed_reason : "removed";
     if (atomic_load(&pool->dead)) return; /* destroy: no events, the registry frees it */
+    s_loop *lp = p->lp;
     p->fin_next = NULL;
-    if (pool->fin_tail)
-        pool->fin_tail->fin_next = p;
+    if (lp->fin_tail)
+        lp->fin_tail->fin_next = p;
     else
-        pool->fin_head = p;
-    pool->fin_tail = p;
-    hb__timer_arm(&pool->reaper, 0);
+        lp->fin_head = p;
+    lp->fin_tail = p;
+    hb__timer_arm(&lp->reaper, 0);
 }
 
 void hb_plugin_kick(hb_plugin *p)
 {
     if (atomic_exchange(&p->kick_pending, true)) return;
     s_ref(p);
-    hb__loop_notify(p->pool->loop, &p->kick_note);
+    hb__loop_notify(p->lp->loop, &p->kick_note);
 }
 
 static void s_post_run(void *a, void *b, void *c, bool cancelled)
@@ -544,7 +583,7 @@ static void s_post_run(void *a, void *b, void *c, bool cancelled)
 int hb_plugin_post(hb_plugin *p, hb_post_fn fn, void *arg)
 {
     s_ref(p);
-    int rc = hb__loop_post(p->pool->loop, s_post_run, p, (void *)(uintptr_t)fn, arg);
+    int rc = hb__loop_post(p->lp->loop, s_post_run, p, (void *)(uintptr_t)fn, arg);
     if (rc) s_unref(p);
     return rc;
 }
@@ -552,7 +591,7 @@ int hb_plugin_post(hb_plugin *p, hb_post_fn fn, void *arg)
 hb_timer *hb_timer_new(hb_plugin *p, hb_timer_fn fn, void *ud)
 {
     hb_timer *t = malloc(sizeof(*t));
-    if (t) hb__timer_init(&t->t, p->pool->loop, fn, ud);
+    if (t) hb__timer_init(&t->t, p->lp->loop, fn, ud);
     return t;
 }
 
@@ -710,7 +749,7 @@ hb_conn *hb_conn_dial(hb_plugin *p, const hb_conn_ops *ops, void *ud, int *err)
     };
     c->ops = ops;
     c->ud = ud;
-    c->t = hb__conn_dial(p->pool->loop, &cp, &s_conn_ops, c, &e);
+    c->t = hb__conn_dial(p->lp->loop, &cp, &s_conn_ops, c, &e);
 out:
     free(host);
     free(path);
@@ -807,8 +846,12 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&pool->wmu, NULL);
     pthread_cond_init(&pool->wcond, NULL);
-    pool->resume_note.fn = s_on_resume;
-    if (!pool->buckets) {
+    pool->n_loops = cfg->loops ? cfg->loops : 1;
+    if (pool->n_loops > HB_POOL_MAX_LOOPS) pool->n_loops = HB_POOL_MAX_LOOPS;
+    pool->loops = calloc(pool->n_loops, sizeof(*pool->loops));
+    if (!pool->buckets || !pool->loops) {
+        free(pool->buckets);
+        free(pool->loops);
         free(pool);
         return HB_E_NOMEM;
     }
@@ -820,21 +863,33 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) pool->fd_limit = rl.rlim_cur;
     pool->base_fds = s_count_fds();
 
-    hb__loop_cfg lc = {.logger = cfg->logger,
-                       .command_queue = cfg->command_queue,
-                       .resolver_threads = cfg->resolver_threads,
-                       .max_handshakes = cfg->max_handshakes,
-                       .on_exit = s_on_loop_exit,
-                       .after_turn = cfg->sink.flush ? s_after_turn : NULL,
-                       .ud = pool};
-    int rc = hb__loop_new(&lc, &pool->loop);
-    if (rc) {
-        pthread_rwlock_destroy(&pool->reg);
-        free(pool->buckets);
-        free(pool);
-        return rc;
+    /* Each loop gets its own doorway, resolvers and dial slots; the dial
+     * slots are split so that max_handshakes stays the process's bound. */
+    uint32_t hs = cfg->max_handshakes ? cfg->max_handshakes : 128;
+    hs = (hs + pool->n_loops - 1) / pool->n_loops;
+    for (uint32_t i = 0; i < pool->n_loops; i++) {
+        s_loop *lp = &pool->loops[i];
+        lp->pool = pool;
+        lp->idx = i;
+        lp->resume_note.fn = s_on_resume;
+        hb__loop_cfg lc = {.logger = cfg->logger,
+                           .command_queue = cfg->command_queue,
+                           .resolver_threads = cfg->resolver_threads,
+                           .max_handshakes = hs,
+                           .on_exit = s_on_loop_exit,
+                           .after_turn = cfg->sink.flush ? s_after_turn : NULL,
+                           .ud = lp};
+        int rc = hb__loop_new(&lc, &lp->loop);
+        if (rc) {
+            while (i--) hb__loop_free(&pool->loops[i].loop);
+            pthread_rwlock_destroy(&pool->reg);
+            free(pool->loops);
+            free(pool->buckets);
+            free(pool);
+            return rc;
+        }
+        hb__timer_init(&lp->reaper, lp->loop, s_reap, lp);
     }
-    hb__timer_init(&pool->reaper, pool->loop, s_reap, pool);
     *out = pool;
     return 0;
 }
@@ -853,7 +908,8 @@ static bool s_opts_valid(const hb_peer_opts *o)
 static bool s_fd_exhausted(hb_pool *pool, uint32_t n_peers)
 {
     if (!pool->fd_limit || pool->fd_limit == RLIM_INFINITY) return false;
-    uint64_t live = hb__loop_live_conns(pool->loop);
+    uint64_t live = 0;
+    for (uint32_t i = 0; i < pool->n_loops; i++) live += hb__loop_live_conns(pool->loops[i].loop);
     uint64_t est = pool->base_fds + (live > n_peers ? live : n_peers) + 1;
     if (est + S_FD_SPARE * 4 < pool->fd_limit) return false;
     /* Close to the edge: count for real (the estimate misses other users). */
@@ -881,6 +937,7 @@ int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
         return HB_E_NOMEM;
     }
     p->pool = pool;
+    p->lp = &pool->loops[hb__loop_of(peer->id, id_len, pool->n_loops)];
     p->id_len = id_len;
     atomic_init(&p->refs, 1);
     pthread_mutex_init(&p->qmu, NULL);
@@ -909,6 +966,7 @@ int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
     }
     p->worker->plugin = p;
     s_insert(pool, p);
+    atomic_fetch_add_explicit(&p->lp->n_peers, 1, memory_order_relaxed);
     /* `added` goes out before the start note, both under the lock, so no
      * other event of this peer can precede it and a remove cannot overtake. */
     s_emit(pool, hb_event_new(HB_EV_ADDED, p->cfg.id, p->cfg.url, NULL, NULL));
@@ -916,7 +974,7 @@ int hb_pool_connect(hb_pool *pool, const hb_peer_cfg *peer)
     /* Logged under the lock: once it is released the peer may be removed and
      * reaped by the loop thread at any moment. */
     HB_LOG(pool->logger, HB_LOG_DEBUG, p->cfg.id, "added %s", p->cfg.url);
-    hb__loop_notify(pool->loop, &p->start_note);
+    hb__loop_notify(p->lp->loop, &p->start_note);
     pthread_rwlock_unlock(&pool->reg);
     return 0;
 }
@@ -934,7 +992,7 @@ int hb_pool_remove(hb_pool *pool, const char *id)
     else {
         p->removing = true;
         s_ref(p);
-        hb__loop_notify(pool->loop, &p->stop_note);
+        hb__loop_notify(p->lp->loop, &p->stop_note);
     }
     pthread_rwlock_unlock(&pool->reg);
     return rc;
@@ -1088,8 +1146,11 @@ void hb_pool_count_send_failed(hb_pool *pool, int reason)
 
 void hb_pool_resume_reading(hb_pool *pool)
 {
-    if (atomic_exchange(&pool->resume_pending, true)) return;
-    hb__loop_notify(pool->loop, &pool->resume_note);
+    for (uint32_t i = 0; i < pool->n_loops; i++) {
+        s_loop *lp = &pool->loops[i];
+        if (atomic_exchange(&lp->resume_pending, true)) continue;
+        hb__loop_notify(lp->loop, &lp->resume_note);
+    }
 }
 
 /* reg held. */
@@ -1107,6 +1168,7 @@ static void s_info(hb_plugin *p, hb_peer_info *out, bool dup_url)
     out->conn = atomic_load_explicit(&p->conn_pub, memory_order_relaxed);
     out->seq = s_ld(&p->seq_pub);
     out->paused = atomic_load_explicit(&p->paused_pub, memory_order_relaxed);
+    out->loop = p->lp->idx;
     s_counters_get(p, &out->counters);
 }
 
@@ -1126,6 +1188,9 @@ int hb_pool_stats_get(hb_pool *pool, hb_pool_stats *out)
         }
     out->n_peers = pool->n_peers;
     pthread_rwlock_unlock(&pool->reg);
+    out->loops = pool->n_loops;
+    for (uint32_t i = 0; i < pool->n_loops; i++)
+        out->loop_peers[i] = atomic_load_explicit(&pool->loops[i].n_peers, memory_order_relaxed);
     for (int i = 0; i < HB_SF__COUNT; i++) out->totals.send_failed[i] += s_ld(&pool->extra_sf[i]);
     return 0;
 }
@@ -1185,19 +1250,22 @@ int hb_pool_peer_config(hb_pool *pool, const char *id, hb_peer_cfg *out)
 
 int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns)
 {
-    if (hb__loop_on_thread(pool->loop)) return HB_E_INVALID;
+    for (uint32_t i = 0; i < pool->n_loops; i++)
+        if (hb__loop_on_thread(pool->loops[i].loop)) return HB_E_INVALID;
     uint64_t now = hb__mono_ns();
     pthread_rwlock_wrlock(&pool->reg);
     bool first = !pool->shutting_down;
     pool->shutting_down = true;
     pthread_rwlock_unlock(&pool->reg);
     if (first) {
-        pool->drain_deadline = now + drain_ns; /* read on the loop after the post */
-        while (hb__loop_post(pool->loop, s_on_shutdown, pool, NULL, NULL) != 0) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-            if (hb__mono_ns() > now + drain_ns + 2000000000ull) return HB_E_BUSY;
-        }
+        pool->drain_deadline = now + drain_ns; /* read on the loops after the posts */
+        for (uint32_t i = 0; i < pool->n_loops; i++)
+            while (hb__loop_post(pool->loops[i].loop, s_on_shutdown, &pool->loops[i], NULL, NULL) !=
+                   0) {
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+                if (hb__mono_ns() > now + drain_ns + 2000000000ull) return HB_E_BUSY;
+            }
     }
     uint64_t deadline = now + drain_ns + 2000000000ull;
     struct timespec abs;
@@ -1224,9 +1292,20 @@ int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns)
     return rc;
 }
 
+/* The oldest turn of all loops: one stalled loop makes /healthz fail. */
 uint64_t hb_pool_loop_heartbeat(hb_pool *pool)
 {
-    return hb__loop_heartbeat(pool->loop);
+    uint64_t min = UINT64_MAX;
+    for (uint32_t i = 0; i < pool->n_loops; i++) {
+        uint64_t h = hb__loop_heartbeat(pool->loops[i].loop);
+        if (h < min) min = h;
+    }
+    return min;
+}
+
+uint32_t hb_pool_loops(hb_pool *pool)
+{
+    return pool->n_loops;
 }
 
 void hb_pool_destroy(hb_pool **pp)
@@ -1234,10 +1313,12 @@ void hb_pool_destroy(hb_pool **pp)
     hb_pool *pool = pp ? *pp : NULL;
     if (!pool) return;
     *pp = NULL;
-    /* Stops workers (DESTROY) on the loop thread, then frees lws. A copy of
-     * the pointer: the loop thread reads pool->loop until it is joined. */
-    hb__loop *loop = pool->loop;
-    hb__loop_free(&loop);
+    /* Stops workers (DESTROY) on each loop thread, then frees lws. A copy
+     * of the pointer: a loop thread reads its lp->loop until it is joined. */
+    for (uint32_t i = 0; i < pool->n_loops; i++) {
+        hb__loop *loop = pool->loops[i].loop;
+        hb__loop_free(&loop);
+    }
     atomic_store(&pool->dead, true);
     for (size_t i = 0; i < pool->nbuckets; i++)
         for (hb_plugin *p = pool->buckets[i], *nx; p; p = nx) {
@@ -1248,30 +1329,42 @@ void hb_pool_destroy(hb_pool **pp)
     pthread_rwlock_destroy(&pool->reg);
     pthread_mutex_destroy(&pool->wmu);
     pthread_cond_destroy(&pool->wcond);
+    free(pool->loops);
     free(pool);
 }
 
+/* destroy is near (the daemon's exit): every loop stops reconnecting. */
 void hb__pool_exiting(hb_pool *pool)
 {
-    hb__loop_exiting(pool->loop);
+    for (uint32_t i = 0; i < pool->n_loops; i++) hb__loop_exiting(pool->loops[i].loop);
 }
 
+/* Sums over the loops (tests, stats). Any thread. */
 uint32_t hb__pool_tls_profiles(hb_pool *pool)
 {
-    return hb__tls_cache_count(hb__loop_tls(pool->loop));
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pool->n_loops; i++)
+        n += hb__tls_cache_count(hb__loop_tls(pool->loops[i].loop));
+    return n;
 }
 
 uint32_t hb__pool_dials_in_flight(hb_pool *pool)
 {
-    return hb__loop_slots_busy(pool->loop);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pool->n_loops; i++) n += hb__loop_slots_busy(pool->loops[i].loop);
+    return n;
 }
 
 uint32_t hb__pool_dials_waiting(hb_pool *pool)
 {
-    return hb__loop_slots_waiting(pool->loop);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pool->n_loops; i++) n += hb__loop_slots_waiting(pool->loops[i].loop);
+    return n;
 }
 
 uint32_t hb__pool_tls_trims(hb_pool *pool)
 {
-    return hb__loop_tls_trims(pool->loop);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < pool->n_loops; i++) n += hb__loop_tls_trims(pool->loops[i].loop);
+    return n;
 }

@@ -383,6 +383,7 @@ static bool s_inbox(void *ud, hb_inbox_msg *m)
     }
     k->msg[k->n_msg++] = m;
     k->inbox_thread = pthread_self();
+    k->inbox_loop = hb_pool_current_loop();
     k->inbox_seen = true;
     k->last_inbox_ms = hbt_now_ms();
     bool more = k->inbox_budget < 0 || (int)k->n_msg < k->inbox_budget;
@@ -431,7 +432,9 @@ static void s_flush(void *ud)
 {
     hbt_sink *k = ud;
     pthread_mutex_lock(&k->mu);
-    if (k->inbox_seen && !pthread_equal(k->inbox_thread, pthread_self()))
+    /* Each loop flushes its own turns (pool.loops): compare within a loop. */
+    if (k->inbox_seen && k->inbox_loop == hb_pool_current_loop() &&
+        !pthread_equal(k->inbox_thread, pthread_self()))
         k->flush_off_thread = true;
     if (k->n_msg > k->n_msg_flushed) {
         uint64_t d = hbt_now_ms() - k->last_inbox_ms;
@@ -572,6 +575,12 @@ void hbt_peer(hb_peer_cfg *p, const char *id, const char *url)
 
 /* ---- the common fixture ---------------------------------------------------------- */
 
+uint32_t hbt_loops(void)
+{
+    const char *v = getenv("HB_TEST_LOOPS");
+    return v && *v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
 hbt_fx *hbt_fx_new(const hbt_fx_opts *o)
 {
     hbt_fx_opts none = {0};
@@ -582,6 +591,7 @@ hbt_fx *hbt_fx_new(const hbt_fx_opts *o)
     hb_pool_config def = {0};
     hb_pool_config *pc = o->pc ? o->pc : &def;
     pc->sink = hbt_sink_get(&f->sink);
+    if (!pc->loops) pc->loops = hbt_loops();
     if (!o->no_server && !(f->srv = hbt_server_start(o->server_args))) {
         hbt_fx_free(&f);
         return NULL;

@@ -92,6 +92,7 @@ typedef struct hbt_sink {
      * whether one ran on another thread than the inbox callback's. */
     size_t n_msg_flushed;
     pthread_t inbox_thread;
+    uint32_t inbox_loop; /* hb_pool_current_loop() of the last inbox call */
     bool inbox_seen, flush_off_thread;
     /* The longest time from a message to the flush that followed it. */
     uint64_t last_inbox_ms, max_flush_delay_ms;
@@ -138,6 +139,9 @@ typedef struct hbt_fx_opts {
 /* `o` may be NULL: ws_server.py, a default pool, path "/". NULL if
  * anything failed (said on stderr). */
 hbt_fx *hbt_fx_new(const hbt_fx_opts *o);
+/* Loop threads of the fixture's pool when the test leaves
+ * hb_pool_config.loops 0: $HB_TEST_LOOPS (the *_loops3 tests), else 0 (one). */
+uint32_t hbt_loops(void);
 /* Destroys the pool first (no callback after it), then the rest. */
 void hbt_fx_free(hbt_fx **f);
 /* cmocka teardown: frees the fixture in *state and reaps every server. */

@@ -147,10 +147,10 @@ static void test_done_stack(void **state)
     hb_inbox_msg *m[3];
     for (int i = 0; i < 3; i++) {
         m[i] = hbts_msg();
-        m[i]->next = (hb_inbox_msg *)(void *)b; /* as the publisher leaves it */
+        m[i]->next = (hb_inbox_msg *)(void *)&b->lanes[0]; /* as the publisher leaves it */
         hb__inbox_zmq_free(m[i]->data, m[i]);
     }
-    hb_inbox_msg *top = atomic_load(&b->done);
+    hb_inbox_msg *top = atomic_load(&b->lanes[0].done);
     assert_ptr_equal(top, m[2]);
     assert_ptr_equal(top->next, m[1]);
     assert_ptr_equal(top->next->next, m[0]);
@@ -159,17 +159,17 @@ static void test_done_stack(void **state)
      * so does the end of a turn with no messages (the loop's tick). */
     hb_sink sink = hb__bridge_sink(b);
     assert_true(sink.inbox(sink.ud, hbts_msg()));
-    assert_non_null(atomic_load(&b->done));
+    assert_non_null(atomic_load(&b->lanes[0].done));
     sink.flush(sink.ud);
-    assert_null(atomic_load(&b->done));
+    assert_null(atomic_load(&b->lanes[0].done));
     hb_inbox_msg *again = hbts_msg();
-    again->next = (hb_inbox_msg *)(void *)b;
+    again->next = (hb_inbox_msg *)(void *)&b->lanes[0];
     hb__inbox_zmq_free(again->data, again);
     sink.flush(sink.ud); /* an empty turn */
-    assert_null(atomic_load(&b->done));
+    assert_null(atomic_load(&b->lanes[0].done));
     /* And destroy reclaims what is left. */
     hb_inbox_msg *last = hbts_msg();
-    last->next = (hb_inbox_msg *)(void *)b;
+    last->next = (hb_inbox_msg *)(void *)&b->lanes[0];
     hb__inbox_zmq_free(last->data, last);
     hb__bridge_destroy(&b);
     hb_config_destroy(&cfg);

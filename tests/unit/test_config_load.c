@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/schema.h"
 #include "honeybee/config.h"
 
 #define MS  UINT64_C(1000000)
@@ -477,6 +478,47 @@ static void test_out_of_range(void **state)
     hb_config_destroy(&c);
 }
 
+/* pool.loops: auto (stored as 0) or 1..64; auto resolves to the CPUs the
+ * process may use minus one, at least 1 and at most 64. */
+static void test_loops(void **state)
+{
+    (void)state;
+    hb_config *c = load_ok("bridge: {}\n");
+    assert_int_equal(c->pool_wide.loops, 0); /* the default: auto */
+    uint32_t k = hb_config_loops(c);
+    assert_true(k >= 1 && k <= HB_POOL_MAX_LOOPS);
+    hb_config_destroy(&c);
+    c = load_ok("pool: {loops: auto}\n");
+    assert_int_equal(c->pool_wide.loops, 0);
+    hb_config_destroy(&c);
+    c = load_ok("pool: {loops: 1}\n");
+    assert_int_equal(hb_config_loops(c), 1);
+    hb_config_destroy(&c);
+    c = load_ok("pool: {loops: 64}\n");
+    assert_int_equal(c->pool_wide.loops, 64);
+    assert_int_equal(hb_config_loops(c), 64);
+    hb_config_destroy(&c);
+
+    has_line(load_bad("pool:\n  loops: 0\n"), "conf.yaml:2: pool.loops: must be between 1 and 64");
+    has_line(load_bad("pool:\n  loops: 65\n"), "conf.yaml:2: pool.loops: must be between 1 and 64");
+    has_line(load_bad("pool:\n  loops: -3\n"), "conf.yaml:2: pool.loops: must be between 1 and 64");
+    has_prefix(load_bad("pool:\n  loops: many\n"),
+               "conf.yaml:2: pool.loops: expected auto or an integer");
+    has_prefix(load_bad("pool:\n  loops: 2.5\n"),
+               "conf.yaml:2: pool.loops: expected auto or an integer");
+    /* Pool-wide: a peer cannot set it. */
+    load_bad("peers:\n  - {id: a, url: 'ws://a/', loops: 2}\n");
+
+    /* auto: one CPU is left to ZeroMQ's I/O thread. */
+    assert_int_equal(hb__cfg_loops_auto(0), 1);
+    assert_int_equal(hb__cfg_loops_auto(1), 1);
+    assert_int_equal(hb__cfg_loops_auto(2), 1);
+    assert_int_equal(hb__cfg_loops_auto(3), 2);
+    assert_int_equal(hb__cfg_loops_auto(16), 15);
+    assert_int_equal(hb__cfg_loops_auto(65), 64);
+    assert_int_equal(hb__cfg_loops_auto(512), 64);
+}
+
 static void test_bad_units(void **state)
 {
     (void)state;
@@ -689,6 +731,7 @@ int main(void)
         cmocka_unit_test_teardown(test_unknown_keys, teardown),
         cmocka_unit_test_teardown(test_wrong_types, teardown),
         cmocka_unit_test_teardown(test_out_of_range, teardown),
+        cmocka_unit_test_teardown(test_loops, teardown),
         cmocka_unit_test_teardown(test_bad_units, teardown),
         cmocka_unit_test_teardown(test_peer_errors, teardown),
         cmocka_unit_test_teardown(test_syntax_errors, teardown),

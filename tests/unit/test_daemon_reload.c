@@ -220,6 +220,8 @@ static void test_needs_restart(void **state)
     /* pool and peers are what a reload applies. */
     hb_config *e = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\npool: {send_queue: 3}\n"
                           "peers: [{id: x, url: 'ws://127.0.0.1:1/'}]\n");
+    /* The number of loops is fixed at start (each has its own thread). */
+    hb_config *f = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\npool: {loops: 2}\n");
     char what[256];
     assert_int_equal(hb__reload_needs_restart(a, a, what, sizeof what), 0);
     assert_string_equal(what, "");
@@ -230,6 +232,8 @@ static void test_needs_restart(void **state)
     assert_int_equal(hb__reload_needs_restart(a, d, what, sizeof what), 3);
     assert_string_equal(what, "bridge.inbox, bridge.max_handshakes, log.level");
     assert_int_equal(hb__reload_needs_restart(a, e, what, sizeof what), 0);
+    assert_int_equal(hb__reload_needs_restart(a, f, what, sizeof what), 1);
+    assert_string_equal(what, "pool.loops");
     /* Truncated to the buffer, still counted. */
     char small[8];
     assert_int_equal(hb__reload_needs_restart(a, d, small, sizeof small), 3);
@@ -239,19 +243,21 @@ static void test_needs_restart(void **state)
     hb_config_destroy(&c);
     hb_config_destroy(&d);
     hb_config_destroy(&e);
+    hb_config_destroy(&f);
 }
 
 /* The column decides: every key of the sections the daemon reads only at
- * start-up (bridge, log) is marked, and no key a reload applies is. A
- * reload applies bridge.curve's client keys and address rules (the server
- * certificate needs a restart). */
+ * start-up (bridge, log, and pool.loops) is marked, and no key a reload
+ * applies is. A reload applies bridge.curve's client keys and address
+ * rules (the server certificate needs a restart). */
 static void test_restart_column(void **state)
 {
     for (size_t i = 0; i < hb__cfg_nkeys; i++) {
         const hb__cfg_key *k = &hb__cfg_keys[i];
         bool reloaded = k->section == HB__S_BRIDGE && !strncmp(k->path, "curve.", 6) &&
                         strcmp(k->path, "curve.server_cert") != 0;
-        bool start_only = (k->section == HB__S_BRIDGE || k->section == HB__S_LOG) && !reloaded;
+        bool start_only = ((k->section == HB__S_BRIDGE || k->section == HB__S_LOG) && !reloaded) ||
+                          (k->section == HB__S_POOLWIDE && !strcmp(k->path, "loops"));
         if (start_only != !!(k->flags & HB__F_RESTART))
             fail_msg("%s.%s: restart flag is wrong", hb__cfg_section_name(k->section), k->path);
     }
