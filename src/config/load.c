@@ -324,11 +324,47 @@ uint32_t hb__cfg_loops_auto(long cpus)
     return cpus - 1 > (long)HB_POOL_MAX_LOOPS ? HB_POOL_MAX_LOOPS : (uint32_t)(cpus - 1);
 }
 
+long hb__cfg_cpu_quota(const char *max, const char *quota_us, const char *period_us)
+{
+    long long q = 0, p = 0;
+    if (max) {
+        char tail;
+        if (sscanf(max, "%lld %lld %c", &q, &p, &tail) != 2) return 0; /* "max ..." too */
+    } else {
+        if (!quota_us || !period_us || sscanf(quota_us, "%lld", &q) != 1 ||
+            sscanf(period_us, "%lld", &p) != 1)
+            return 0;
+    }
+    if (q <= 0 || p <= 0) return 0; /* v1 says -1 for none */
+    long long cpus = (q + p - 1) / p;
+    return cpus > 4096 ? 4096 : (long)cpus;
+}
+
+/* The first line of a small file under /sys, or NULL. */
+static char *s_sysline(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return NULL;
+    char *r = fgets(buf, (int)cap, f);
+    fclose(f);
+    return r;
+}
+
+/* Main thread, once at start. The CPUs this process may run on, and no
+ * more than its container's CPU quota allows: in a pod limited to 2 CPUs
+ * on a 64-CPU node, affinity says 64 and the quota 2. */
 uint32_t hb_config_loops(const hb_config *cfg)
 {
     if (cfg && cfg->pool_wide.loops) return cfg->pool_wide.loops;
     cpu_set_t set;
     long cpus = 1;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+    char a[64], b[64];
+    long quota = hb__cfg_cpu_quota(s_sysline("/sys/fs/cgroup/cpu.max", a, sizeof a), NULL, NULL);
+    if (!quota)
+        quota =
+            hb__cfg_cpu_quota(NULL, s_sysline("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", a, sizeof a),
+                              s_sysline("/sys/fs/cgroup/cpu/cpu.cfs_period_us", b, sizeof b));
+    if (quota && quota < cpus) cpus = quota;
     return hb__cfg_loops_auto(cpus);
 }

@@ -207,8 +207,9 @@ const hb__cfg_key hb__cfg_keys[] = {
     R(PW("loops", loops), HB__T_AUTO_U32, "auto", 1, HB_POOL_MAX_LOOPS,
       HB__F_MIN | HB__F_MAX | HB__F_RESTART, NULL, NULL, "threads", NULL,
       "WebSocket loop threads; each peer lives on one, chosen by a hash of its id "
-      "(docs/operations.md). auto = the CPUs the process may use minus one (left to "
-      "ZeroMQ), at least 1. Read at start only: a change needs a restart."),
+      "(docs/operations.md). auto = the CPUs the process may use (affinity, and the "
+      "cgroup CPU quota) minus one (left to ZeroMQ), at least 1. Read at start only: a "
+      "change needs a restart."),
 
     /* ---- peer only ---- */
     R(PE(id), HB__T_STRING, NULL, 0, 0, HB__F_REQUIRED | HB__F_IDENTITY, NULL,

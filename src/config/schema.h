@@ -110,6 +110,11 @@ struct hb__cfg_key {
 /* pool.loops auto for a process that may use `cpus` CPUs (hb_config_loops). */
 uint32_t hb__cfg_loops_auto(long cpus);
 
+/* The CPUs a cgroup CPU quota allows, rounded up: `max` is cgroup v2's
+ * cpu.max ("QUOTA PERIOD" or "max PERIOD"); with `max` NULL, v1's
+ * cfs_quota_us and cfs_period_us as text. 0: no quota, or unreadable. */
+long hb__cfg_cpu_quota(const char *max, const char *quota_us, const char *period_us);
+
 extern const hb__cfg_key hb__cfg_keys[];
 extern const size_t hb__cfg_nkeys;
 

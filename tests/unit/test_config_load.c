@@ -517,6 +517,17 @@ static void test_loops(void **state)
     assert_int_equal(hb__cfg_loops_auto(16), 15);
     assert_int_equal(hb__cfg_loops_auto(65), 64);
     assert_int_equal(hb__cfg_loops_auto(512), 64);
+    /* a container's CPU quota, cgroup v2 and v1 */
+    assert_int_equal(hb__cfg_cpu_quota("max 100000\n", NULL, NULL), 0);
+    assert_int_equal(hb__cfg_cpu_quota("200000 100000\n", NULL, NULL), 2);
+    assert_int_equal(hb__cfg_cpu_quota("150000 100000", NULL, NULL), 2);
+    assert_int_equal(hb__cfg_cpu_quota("50000 100000", NULL, NULL), 1);
+    assert_int_equal(hb__cfg_cpu_quota("garbage", NULL, NULL), 0);
+    assert_int_equal(hb__cfg_cpu_quota("", NULL, NULL), 0);
+    assert_int_equal(hb__cfg_cpu_quota(NULL, "-1\n", "100000\n"), 0);
+    assert_int_equal(hb__cfg_cpu_quota(NULL, "400000\n", "100000\n"), 4);
+    assert_int_equal(hb__cfg_cpu_quota(NULL, NULL, NULL), 0);
+    assert_int_equal(hb__cfg_loops_auto(hb__cfg_cpu_quota("200000 100000", NULL, NULL)), 1);
 }
 
 static void test_bad_units(void **state)
