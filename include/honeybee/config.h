@@ -192,8 +192,9 @@ HB_EXPORT void hb_peer_cfg_free(hb_peer_cfg *p);
 HB_EXPORT bool hb_peer_id_valid(const char *id, size_t len);
 
 /* pool.loops resolved: the number set, or for auto the CPUs this process
- * may run on (sched_getaffinity) minus one for ZeroMQ's I/O thread, at
- * least 1 and at most HB_POOL_MAX_LOOPS. Any thread. */
+ * may run on (sched_getaffinity, and no more than its cgroup CPU quota)
+ * minus one for ZeroMQ's I/O thread, at least 1 and at most
+ * HB_POOL_MAX_LOOPS. Any thread (it reads /sys and /proc). */
 HB_EXPORT uint32_t hb_config_loops(const hb_config *cfg);
 
 /*

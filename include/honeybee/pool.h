@@ -341,12 +341,14 @@ HB_EXPORT uint64_t hb_pool_loop_heartbeat(hb_pool *pool);
 /* The number of loop threads. Any thread. */
 HB_EXPORT uint32_t hb_pool_loops(hb_pool *pool);
 
-/* From a sink callback: the index of the loop thread calling it (0 ..
- * loops-1), so a sink can keep per-loop state without a lock. */
+/* From a sink's `inbox` or `flush`: the index of the loop thread calling
+ * it (0 .. loops-1), so a sink can keep per-loop state without a lock.
+ * Not from `event`: events also come from the threads that call
+ * hb_pool_connect, hb_pool_send and the like (0 there, meaning nothing). */
 HB_EXPORT uint32_t hb_pool_current_loop(void);
 
 /*
- * Stop the loop thread and free everything. Workers still running are
+ * Stop the loop threads and free everything. Workers still running are
  * stopped without events. Sets *pool to NULL. Not from the loop thread.
  */
 HB_EXPORT void hb_pool_destroy(hb_pool **pool);

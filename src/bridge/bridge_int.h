@@ -113,7 +113,7 @@ int hb__zframe_copy(zmq_msg_t *f, const void *p, size_t n);
  * sent or not. Returns 0 or -1 (errno set). The socket's owner thread. */
 int hb__zsend3(void *sock, zmq_msg_t f[3]);
 
-/* ---- inbox.c: the pool's loop thread -------------------------------------- */
+/* ---- inbox.c: the pool's loop threads ------------------------------------- */
 
 /* The sink's inbox callback and its end-of-turn flush (hb_sink): the
  * calling loop's lane. */

@@ -350,7 +350,39 @@ static char *s_sysline(const char *path, char *buf, size_t cap)
     return r;
 }
 
-/* Main thread, once at start. The CPUs this process may run on, and no
+/* cgroup v2: the smallest CPU quota on the way from this process's cgroup
+ * (/proc/self/cgroup "0::/PATH") up to the root; 0 for none. A quota set
+ * on a parent (a systemd slice, a pod) binds its children too. */
+static long s_v2_quota(void)
+{
+    char line[512], path[600], a[64];
+    const char *rel = "";
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (f) {
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "0::", 3)) {
+                line[strcspn(line, "\n")] = 0;
+                rel = line + 3;
+                break;
+            }
+        fclose(f);
+    }
+    long best = 0;
+    snprintf(path, sizeof path, "/sys/fs/cgroup%s", strcmp(rel, "/") ? rel : "");
+    for (;;) {
+        size_t n = strlen(path);
+        snprintf(path + n, sizeof path - n, "/cpu.max");
+        long q = hb__cfg_cpu_quota(s_sysline(path, a, sizeof a), NULL, NULL);
+        if (q && (!best || q < best)) best = q;
+        path[n] = 0;
+        char *slash = strrchr(path, '/');
+        if (n <= strlen("/sys/fs/cgroup") || !slash) break;
+        *slash = 0;
+    }
+    return best;
+}
+
+/* Any thread (the daemon: once at start). The CPUs this process may run on, and no
  * more than its container's CPU quota allows: in a pod limited to 2 CPUs
  * on a 64-CPU node, affinity says 64 and the quota 2. */
 uint32_t hb_config_loops(const hb_config *cfg)
@@ -360,7 +392,7 @@ uint32_t hb_config_loops(const hb_config *cfg)
     long cpus = 1;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
     char a[64], b[64];
-    long quota = hb__cfg_cpu_quota(s_sysline("/sys/fs/cgroup/cpu.max", a, sizeof a), NULL, NULL);
+    long quota = s_v2_quota();
     if (!quota)
         quota =
             hb__cfg_cpu_quota(NULL, s_sysline("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", a, sizeof a),

@@ -247,10 +247,15 @@ bool hb__allow_match(char *const *rules, size_t n, const char *url)
 
 /* ---- private destinations -------------------------------------------------- */
 
+/* Inside the host, its networks, or not unicast on the Internet: RFC 6890's
+ * special-purpose blocks a dial should never reach from a public name,
+ * including NAT64's prefixes, which embed an IPv4 address (a DNS64 answer
+ * for 169.254.169.254 is 64:ff9b::a9fe:a9fe). */
 static const char *const s_private_nets[] = {
-    "0.0.0.0/8",      "10.0.0.0/8",    "100.64.0.0/10",  "127.0.0.0/8",
-    "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "::/128",
-    "::1/128",        "fc00::/7",      "fe80::/10",
+    "0.0.0.0/8",     "10.0.0.0/8",   "100.64.0.0/10",  "127.0.0.0/8",   "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
+    "240.0.0.0/4",   "::/128",       "::1/128",        "64:ff9b::/96",  "64:ff9b:1::/48",
+    "fc00::/7",      "fe80::/10",    "ff00::/8",
 };
 
 static bool s_private(int fam, const unsigned char *a)

@@ -118,7 +118,8 @@ struct s_loop {
 
     atomic_bool resume_pending;
     hb__note resume_note;
-    atomic_uint n_peers; /* peers placed here and not yet reaped (stats) */
+    atomic_uint n_peers;  /* peers placed here and not yet reaped (stats) */
+    bool shutdown_posted; /* hb_pool_shutdown's caller, under shut_mu */
 };
 
 struct hb_pool {
@@ -144,6 +145,7 @@ struct hb_pool {
 
     /* Shutdown waits here for n_peers to reach 0. */
     pthread_mutex_t wmu;
+    pthread_mutex_t shut_mu; /* hb_pool_shutdown's posts (s_loop.shutdown_posted) */
     pthread_cond_t wcond;
 };
 
@@ -845,6 +847,7 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
     pthread_rwlock_init(&pool->reg, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&pool->wmu, NULL);
+    pthread_mutex_init(&pool->shut_mu, NULL);
     pthread_cond_init(&pool->wcond, NULL);
     pool->n_loops = cfg->loops ? cfg->loops : 1;
     if (pool->n_loops > HB_POOL_MAX_LOOPS) pool->n_loops = HB_POOL_MAX_LOOPS;
@@ -864,9 +867,11 @@ int hb_pool_new(const hb_pool_config *cfg, hb_pool **out)
     pool->base_fds = s_count_fds();
 
     /* Each loop gets its own doorway, resolvers and dial slots; the dial
-     * slots are split so that max_handshakes stays the process's bound. */
+     * slots are split so that max_handshakes stays the process's bound
+     * (every loop needs one: with fewer slots than loops, the bound is
+     * the number of loops). */
     uint32_t hs = cfg->max_handshakes ? cfg->max_handshakes : 128;
-    hs = (hs + pool->n_loops - 1) / pool->n_loops;
+    hs = hs / pool->n_loops ? hs / pool->n_loops : 1;
     for (uint32_t i = 0; i < pool->n_loops; i++) {
         s_loop *lp = &pool->loops[i];
         lp->pool = pool;
@@ -1257,16 +1262,26 @@ int hb_pool_shutdown(hb_pool *pool, uint64_t drain_ns)
     bool first = !pool->shutting_down;
     pool->shutting_down = true;
     pthread_rwlock_unlock(&pool->reg);
-    if (first) {
-        pool->drain_deadline = now + drain_ns; /* read on the loops after the posts */
-        for (uint32_t i = 0; i < pool->n_loops; i++)
-            while (hb__loop_post(pool->loops[i].loop, s_on_shutdown, &pool->loops[i], NULL, NULL) !=
-                   0) {
-                struct timespec ts = {0, 1000000};
-                nanosleep(&ts, NULL);
-                if (hb__mono_ns() > now + drain_ns + 2000000000ull) return HB_E_BUSY;
+    /* Every loop gets its shutdown once; a call that gave up on a full
+     * doorway (HB_E_BUSY) leaves the rest to the next call. */
+    pthread_mutex_lock(&pool->shut_mu);
+    if (first) pool->drain_deadline = now + drain_ns; /* read on the loops after the posts */
+    for (uint32_t i = 0; i < pool->n_loops; i++) {
+        s_loop *lp = &pool->loops[i];
+        while (!lp->shutdown_posted) {
+            if (hb__loop_post(lp->loop, s_on_shutdown, lp, NULL, NULL) == 0) {
+                lp->shutdown_posted = true;
+                break;
             }
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+            if (hb__mono_ns() > now + drain_ns + 2000000000ull) {
+                pthread_mutex_unlock(&pool->shut_mu);
+                return HB_E_BUSY;
+            }
+        }
     }
+    pthread_mutex_unlock(&pool->shut_mu);
     uint64_t deadline = now + drain_ns + 2000000000ull;
     struct timespec abs;
     clock_gettime(CLOCK_REALTIME, &abs);
@@ -1328,12 +1343,14 @@ void hb_pool_destroy(hb_pool **pp)
     free(pool->buckets);
     pthread_rwlock_destroy(&pool->reg);
     pthread_mutex_destroy(&pool->wmu);
+    pthread_mutex_destroy(&pool->shut_mu);
     pthread_cond_destroy(&pool->wcond);
     free(pool->loops);
     free(pool);
 }
 
-/* destroy is near (the daemon's exit): every loop stops reconnecting. */
+/* destroy is near (the daemon's exit): each loop is told, so that its
+ * hb__loop_free takes the fast teardown (loop.c). */
 void hb__pool_exiting(hb_pool *pool)
 {
     for (uint32_t i = 0; i < pool->n_loops; i++) hb__loop_exiting(pool->loops[i].loop);

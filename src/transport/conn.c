@@ -1047,6 +1047,22 @@ bool hb__conn_in_lookup(hb__link *l)
     return lws_container_of(l, hb__conn, link)->resolving;
 }
 
+/* Destroying thread, the loop thread joined, before the loop's TLS cache
+ * and timer heap are freed: a connection a lookup still holds gives back
+ * now what belongs to the loop (its TLS session holds a cache profile and
+ * the cache's BIO method, its timers sit in the loop's heap, its dial may
+ * hold a slot). The lookup's note, maybe on an orphaned resolver thread
+ * later, then frees only memory of its own. */
+void hb__conn_loop_gone(hb__link *l)
+{
+    hb__conn *c = lws_container_of(l, hb__conn, link);
+    s_dial_free(c);
+    hb__timer_cancel(&c->start_t);
+    hb__timer_cancel(&c->end_t);
+    hb__tls_free(&c->tls);
+    hb__conn_memo_unref(&c->memo);
+}
+
 /* Destroying thread, the loop thread joined, the process exiting
  * (hb__loop_exiting): free what we hold of a connection nobody owns any
  * more, without closing its socket; lws's wsi forgets us (a context

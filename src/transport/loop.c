@@ -591,10 +591,14 @@ void hb__loop_free(hb__loop **pl)
     }
     /* Connections a lookup holds leave the list while the resolver still
      * hands its answers to the doorway: once orphaned, a resolver thread
-     * frees such a connection itself and must find nothing of the loop. */
+     * frees such a connection itself and must find nothing of the loop, so
+     * they give back their TLS session, timers and slot now. */
     for (hb__link *l = loop->open.next, *nx; l != &loop->open; l = nx) {
         nx = l->next;
-        if (hb__conn_in_lookup(l)) hb__loop_unlink(loop, l);
+        if (hb__conn_in_lookup(l)) {
+            hb__loop_unlink(loop, l);
+            hb__conn_loop_gone(l);
+        }
     }
     /* Resolver threads: orphaned (a lookup in progress may take long; we
      * do not wait for it), the jobs still queued cancelled. */

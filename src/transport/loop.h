@@ -130,8 +130,10 @@ void hb__loop_link(hb__loop *loop, hb__link *l);
 void hb__loop_unlink(hb__loop *loop, hb__link *l);
 void hb__conn_idle(hb__link *l);
 /* conn.c, destroying thread, loop thread joined: does a lookup hold it;
+ * give back what of it belongs to the loop (before the loop is freed);
  * free it without closing its socket (false: an owner or a lookup holds it). */
 bool hb__conn_in_lookup(hb__link *l);
+void hb__conn_loop_gone(hb__link *l);
 bool hb__conn_forget(hb__link *l);
 /* Quiet ticks before a connection's buffers are freed. */
 #define HB__QUIET_TICKS 2u

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,12 +401,53 @@ static void test_public_only_checks_the_address_dialled(void **state)
     hb__resolve_set_lookup(NULL);
 }
 
+/* A lookup that outlives the pool: "slow.example" answers after 1.5 s,
+ * by when the pool, its loop and the loop's TLS cache are gone. */
+static atomic_int s_slow_started, s_slow_done;
+
+static int s_slow_lookup(const char *host, char *addr, size_t addrlen, char *err, size_t errlen)
+{
+    if (strcmp(host, "slow.example") != 0) return s_lookup(host, addr, addrlen, err, errlen);
+    atomic_store(&s_slow_started, 1);
+    hbt_sleep_ms(1500);
+    snprintf(addr, addrlen, "127.0.0.1");
+    atomic_store(&s_slow_done, 1);
+    return 0;
+}
+
+/* A wss dial waiting on its lookup when the pool is destroyed: its TLS
+ * session holds a profile of the loop's cache; the orphaned resolver
+ * thread frees the connection after the loop is gone and must not touch
+ * the cache (a use-after-free that ASan and valgrind see). */
+static void test_destroy_during_slow_lookup(void **state)
+{
+    (void)state;
+    hb__resolve_set_lookup(s_slow_lookup);
+    atomic_store(&s_slow_started, 0);
+    atomic_store(&s_slow_done, 0);
+    hbt_fx *f = hbt_fx_new(&(hbt_fx_opts){.no_server = true});
+    assert_non_null(f);
+    hb_peer_cfg p;
+    hbt_peer(&p, "slow", "wss://slow.example:9/");
+    assert_int_equal(hb_pool_connect(f->pool, &p), 0);
+    hb_peer_cfg_free(&p);
+    for (int i = 0; i < 1000 && !atomic_load(&s_slow_started); i++) hbt_sleep_ms(10);
+    assert_int_equal(atomic_load(&s_slow_started), 1); /* the dial is in its lookup */
+    assert_int_equal(atomic_load(&s_slow_done), 0);
+    hbt_fx_free(&f);
+    for (int i = 0; i < 400 && !atomic_load(&s_slow_done); i++) hbt_sleep_ms(10);
+    assert_int_equal(atomic_load(&s_slow_done), 1);
+    hbt_sleep_ms(200); /* the resolver thread frees the connection */
+    hb__resolve_set_lookup(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_failing_dials_then_healthy),
         cmocka_unit_test(test_slot_wait_times_out),
         cmocka_unit_test(test_public_only_checks_the_address_dialled),
+        cmocka_unit_test(test_destroy_during_slow_lookup),
     };
     return HBT_RUN(tests);
 }

@@ -236,6 +236,15 @@ static void test_resolved_addresses(void **state)
     assert_true(s_sa_private("169.254.169.254"));
     assert_true(s_sa_private("::ffff:10.0.0.1"));
     assert_true(s_sa_private("fd00:ec2::254"));
+    /* NAT64 embeds the metadata address; multicast, benchmarking, IETF */
+    assert_true(s_sa_private("64:ff9b::a9fe:a9fe"));
+    assert_true(s_sa_private("64:ff9b:1::a9fe:a9fe"));
+    assert_true(s_sa_private("224.0.0.1"));
+    assert_true(s_sa_private("ff02::1"));
+    assert_true(s_sa_private("198.18.0.1"));
+    assert_true(s_sa_private("192.0.0.8"));
+    assert_true(s_sa_private("255.255.255.255"));
+    assert_false(s_sa_private("198.20.0.1"));
     assert_false(s_sa_private("93.184.216.34"));
     assert_false(s_sa_private("2606:2800:220:1::1"));
 }
