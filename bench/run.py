@@ -218,18 +218,7 @@ class Runner:
         raise RuntimeError("unreachable")
 
     def control(self, ep, req, timeout_ms=3000):
-        s = self.zctx.socket(zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.RCVTIMEO, timeout_ms)
-        s.setsockopt(zmq.SNDTIMEO, timeout_ms)
-        try:
-            s.connect(ep)
-            s.send_string(json.dumps(req))
-            return json.loads(s.recv())
-        except zmq.Again:
-            return None
-        finally:
-            s.close()
+        return control(self.zctx, ep, req, timeout_ms)
 
     def wait_control(self, b, timeout):
         deadline = time.monotonic() + timeout
@@ -688,6 +677,22 @@ def callgrind_total(path):
             if m:
                 return int(m.group(2))
     raise RuntimeError("no totals in " + path)
+
+
+def control(ctx, ep, req, timeout_ms=3000):
+    """One request on the bridge's control socket; None on a timeout."""
+    s = ctx.socket(zmq.REQ)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVTIMEO, timeout_ms)
+    s.setsockopt(zmq.SNDTIMEO, timeout_ms)
+    try:
+        s.connect(ep)
+        s.send_string(json.dumps(req))
+        return json.loads(s.recv())
+    except zmq.Again:
+        return None
+    finally:
+        s.close()
 
 
 _ports_given = set()
