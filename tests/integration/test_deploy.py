@@ -155,6 +155,23 @@ OVERRIDES = {"HONEYBEE_INBOX": ("bridge", "inbox"), "HONEYBEE_EVENTS": ("bridge"
              "HONEYBEE_LOG_FORMAT": ("log", "format")}
 
 
+def check_pod(pod, c, drain, where):
+    """The pod promises every bridge workload keeps (Deployment or
+    StatefulSet): a grace period above the drain, a non-root user, a locked
+    container, the probes and resources."""
+    assert pod["terminationGracePeriodSeconds"] > drain + 5, \
+        f"{where}: grace {pod['terminationGracePeriodSeconds']}s not above drain {drain}s"
+    psc = pod["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001, f"{where}: pod user {psc}"
+    csc = c["securityContext"]
+    assert (csc["readOnlyRootFilesystem"] is True and csc["allowPrivilegeEscalation"] is False
+            and csc["capabilities"]["drop"] == ["ALL"]), f"{where}: container security {csc}"
+    assert (c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
+            c["readinessProbe"]["httpGet"]["path"] == "/readyz"), f"{where}: probes"
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: resources.{kind}"
+
+
 def check_manifests(objs, where):
     lines = validate(objs)
     bad = [ln for ln in lines if not ln.startswith("ok ")]
@@ -168,18 +185,8 @@ def check_manifests(objs, where):
     pod = spec["template"]["spec"]
     assert spec["replicas"] == 1, f"{where}: one replica per set of PUB sockets"
     assert spec["strategy"]["type"] == "Recreate", f"{where}: Recreate (no two bridges at once)"
-    assert pod["terminationGracePeriodSeconds"] > drain + 5, \
-        f"{where}: grace {pod['terminationGracePeriodSeconds']}s not above drain {drain}s"
-    psc = pod["securityContext"]
-    assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001, f"{where}: pod user {psc}"
     (c,) = pod["containers"]
-    csc = c["securityContext"]
-    assert (csc["readOnlyRootFilesystem"] is True and csc["allowPrivilegeEscalation"] is False
-           and csc["capabilities"]["drop"] == ["ALL"]), f"{where}: container security {csc}"
-    assert (c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
-           c["readinessProbe"]["httpGet"]["path"] == "/readyz"), f"{where}: probes"
-    for kind in ("requests", "limits"):
-        assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: resources.{kind}"
+    check_pod(pod, c, drain, where)
     ann = dep["spec"]["template"]["metadata"]["annotations"]
     assert (ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "8080"
            and ann.get("prometheus.io/path") == "/metrics"), f"{where}: scrape annotations {ann}"
@@ -380,17 +387,9 @@ def test_sharded_overlay():
     finally:
         shutil.rmtree(tmp)
     # The base's pod promises.
-    assert pod["terminationGracePeriodSeconds"] > drain + 5
+    check_pod(pod, c, drain, where)
     psc = pod["securityContext"]
-    assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 10001
     assert psc.get("fsGroup") == psc["runAsGroup"]
-    csc = c["securityContext"]
-    assert (csc["readOnlyRootFilesystem"] is True and csc["allowPrivilegeEscalation"] is False
-            and csc["capabilities"]["drop"] == ["ALL"]), f"{where}: container security {csc}"
-    assert (c["livenessProbe"]["httpGet"]["path"] == "/healthz" and
-            c["readinessProbe"]["httpGet"]["path"] == "/readyz"), f"{where}: probes"
-    for kind in ("requests", "limits"):
-        assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{where}: resources.{kind}"
     assert c["args"] == ["-c", "/etc/honeybee/honeybee.yaml"]
     vol = next(v for v in pod["volumes"] if "configMap" in v)
     assert vol["configMap"]["name"] == cm["metadata"]["name"], f"{where}: configMap ref"
