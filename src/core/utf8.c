@@ -1,7 +1,7 @@
 /*
  * utf8.c: strict UTF-8 validation after RFC 3629 (the table of well-formed
  * byte sequences in Unicode 15, section 3.9): no overlong forms, no UTF-16
- * surrogates, nothing above U+10FFFF. An ASCII fast path skips eight bytes at
+ * surrogates, nothing above U+10FFFF. An ASCII fast path skips 32 bytes at
  * a time because most payloads on the send socket are JSON text. Pure; any
  * thread.
  */
@@ -17,7 +17,17 @@ bool hb__utf8_valid(const void *data, size_t len)
     const unsigned char *p = data;
     const unsigned char *end = p + len;
     while (p < end) {
-        /* ASCII fast path, eight bytes at a time. */
+        /* ASCII fast path: 32 bytes per test (one branch for four words),
+         * then eight. */
+        while (end - p >= 32) {
+            uint64_t a, b, c, d;
+            memcpy(&a, p, 8);
+            memcpy(&b, p + 8, 8);
+            memcpy(&c, p + 16, 8);
+            memcpy(&d, p + 24, 8);
+            if ((a | b | c | d) & UINT64_C(0x8080808080808080)) break;
+            p += 32;
+        }
         while (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);

@@ -66,16 +66,76 @@ static void test_invalid(void **state)
 static void test_fast_path(void **state)
 {
     (void)state;
-    char buf[64];
-    for (size_t pos = 0; pos < 40; pos++) {
+    /* Offsets across the 32-byte and the 8-byte steps and the tail. */
+    char buf[160];
+    for (size_t pos = 0; pos < 140; pos++) {
         memset(buf, 'a', sizeof buf);
         buf[pos] = (char)0x80; /* a stray continuation at every offset */
-        assert_false(hb__utf8_valid(buf, 48));
+        assert_false(hb__utf8_valid(buf, 150));
         buf[pos] = (char)0xc3, buf[pos + 1] = (char)0xa9; /* a valid é there */
-        assert_true(hb__utf8_valid(buf, 48));
+        assert_true(hb__utf8_valid(buf, 150));
         /* Truncated right at the end of the checked range. */
         assert_false(hb__utf8_valid(buf, pos + 1));
     }
+}
+
+/* A byte at a time, after the table of RFC 3629, for the differential test. */
+static bool s_ref_valid(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i], need, lo = 0x80, hi = 0xbf;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1;
+        else if (c == 0xe0)
+            need = 2, lo = 0xa0;
+        else if (c == 0xed)
+            need = 2, hi = 0x9f;
+        else if (c >= 0xe1 && c <= 0xef)
+            need = 2;
+        else if (c == 0xf0)
+            need = 3, lo = 0x90;
+        else if (c == 0xf4)
+            need = 3, hi = 0x8f;
+        else if (c >= 0xf1 && c <= 0xf3)
+            need = 3;
+        else
+            return false;
+        if (n - i < need + 1 || p[i + 1] < lo || p[i + 1] > hi) return false;
+        for (unsigned k = 2; k <= need; k++)
+            if ((p[i + k] & 0xc0) != 0x80) return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Mostly ASCII with a few bytes from the interesting ranges, at random
+ * lengths: the fast validator agrees with the reference on every one. */
+static void test_differential(void **state)
+{
+    (void)state;
+    static const unsigned char pick[] = {0x80, 0xbf, 0xc2, 0xc3, 0xdf, 0xe0, 0xa0, 0xed,
+                                         0x9f, 0xef, 0xf0, 0x90, 0xf4, 0x8f, 0xf5, 0xff};
+    unsigned char buf[300];
+    uint64_t x = 88172645463325252ull;
+    int valid = 0;
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = (size_t)(x % sizeof buf);
+        uint64_t odds = 1 + (x >> 32) % 64; /* one byte in `odds` is not ASCII */
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[i] = x % odds == 0 ? pick[(x >> 20) % sizeof pick]
+                                   : (unsigned char)(0x20 + (x >> 24) % 95);
+        }
+        bool want = s_ref_valid(buf, n);
+        valid += want;
+        assert_int_equal(hb__utf8_valid(buf, n), want);
+    }
+    assert_true(valid > 1000); /* both outcomes are exercised */
 }
 
 int main(void)
@@ -84,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_fast_path),
+        cmocka_unit_test(test_differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
