@@ -52,18 +52,6 @@ typedef struct hb_inbox_msg {
 
 HB_EXPORT void hb_inbox_msg_free(hb_inbox_msg *m);
 
-/*
- * Instead of hb_inbox_msg_free(m) on a pool's loop thread (a sink's
- * `inbox` or `flush`): keeps the block for the next message that loop
- * reads: messages come and go in bursts that overflow malloc's per-thread
- * cache, so a free and a malloc per message each went to the heap's shared
- * lists (docs/performance.md). Blocks of up to 2 KiB are
- * kept, at most 1 MiB per loop; a bigger block, a full cache or any other
- * thread: it is hb_inbox_msg_free(m). Any block from malloc(3) will do,
- * whoever made it; NULL does nothing.
- */
-HB_EXPORT void hb_inbox_msg_recycle(hb_inbox_msg *m);
-
 /* ---- events -------------------------------------------------------------- */
 
 typedef enum hb_event_kind {

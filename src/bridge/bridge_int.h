@@ -119,8 +119,8 @@ int hb__zsend3(void *sock, zmq_msg_t f[3]);
  * calling loop's lane. */
 bool hb__inbox_take(void *ud, hb_inbox_msg *m);
 void hb__inbox_flush(void *ud);
-/* Recycle the zero-copy messages ZeroMQ handed back to one lane (its loop
- * thread; elsewhere they are freed). */
+/* Free the zero-copy messages ZeroMQ handed back to one lane (its loop
+ * thread). */
 void hb__inbox_reclaim(hb__inbox_lane *l);
 /* Destroy, once the pool and the ZeroMQ context are gone: free what every
  * lane still holds (the socket is closed: counted in in_closed). */

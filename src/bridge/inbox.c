@@ -43,7 +43,7 @@
  * closes the frame when nobody subscribes). It does not free: a free here
  * of what a loop thread allocated contends for that thread's malloc arena.
  * It pushes `m` on its lane's `done` (one CAS); the lane's loop thread
- * gives the stack back to the pool (hb__inbox_reclaim). While ZeroMQ holds `m`, m->next
+ * frees the stack (hb__inbox_reclaim). While ZeroMQ holds `m`, m->next
  * carries the lane.
  */
 void hb__inbox_zmq_free(void *data, void *hint)
@@ -59,15 +59,14 @@ void hb__inbox_zmq_free(void *data, void *hint)
 }
 
 /* The lane's loop thread at the end of every turn (when the stack is not
- * empty): the blocks go back to that loop's message cache, for the next
- * messages it reads. And destroy (no loop thread: freed); taking the whole
- * stack at once makes any number of takers safe. */
+ * empty), and destroy; taking the whole stack at once makes any number of
+ * takers safe. */
 void hb__inbox_reclaim(hb__inbox_lane *l)
 {
     hb_inbox_msg *m = atomic_exchange_explicit(&l->done, NULL, memory_order_acquire);
     while (m) {
         hb_inbox_msg *next = m->next;
-        hb_inbox_msg_recycle(m);
+        hb_inbox_msg_free(m);
         m = next;
     }
 }
@@ -98,7 +97,7 @@ static bool s_publish(hb__bridge *b, hb__inbox_lane *l, void *sock, hb_inbox_msg
     }
     if (m->len >= S_ZEROCOPY_MIN) m = NULL;
     rc = hb__zsend3(sock, f);
-    if (m) hb_inbox_msg_recycle(m);
+    if (m) hb_inbox_msg_free(m);
     if (rc == 0) return true;
     m = NULL;
 fail:
@@ -133,7 +132,7 @@ static void s_flush_lane(hb__bridge *b, hb__inbox_lane *l)
              * after hb_pool_shutdown returned (its drain_timeout ran out)
              * gets here. Counted (metrics), logged at destroy. */
             lost++;
-            hb_inbox_msg_recycle(m);
+            hb_inbox_msg_free(m);
         }
         m = next;
     }

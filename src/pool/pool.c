@@ -32,9 +32,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h> /* malloc_usable_size */
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,22 +56,6 @@ typedef struct s_counters {
 } s_counters;
 
 typedef struct s_loop s_loop;
-
-/*
- * The inbox message cache of each loop. Messages come and go in bursts
- * (the bridge publishes up to 64 per turn; ZeroMQ hands back hundreds at
- * once), which overflow glibc's per-thread cache of 7 blocks per size, so
- * each message cost a trip into the arena to allocate and another to free
- * (docs/performance.md). Blocks a sink gives back on the loop thread
- * (hb_inbox_msg_recycle) go on per-class lists instead: classes of
- * S_MC_GRAIN bytes up to S_MC_MAX, at most S_MC_BYTES per loop. Messages up
- * to S_MC_MAX are allocated rounded up to their class, so a block given
- * back serves the next message of that class exactly.
- */
-#define S_MC_GRAIN   64u
-#define S_MC_MAX     2048u
-#define S_MC_CLASSES (S_MC_MAX / S_MC_GRAIN)
-#define S_MC_BYTES   (1024u * 1024)
 
 struct hb_plugin {
     hb_pool *pool;
@@ -139,11 +120,6 @@ struct s_loop {
     hb__note resume_note;
     atomic_uint n_peers;  /* peers placed here and not yet reaped (stats) */
     bool shutdown_posted; /* hb_pool_shutdown's caller, under shut_mu */
-
-    /* This loop's thread only: inbox message blocks a sink gave back
-     * (hb_inbox_msg_recycle), by size class; freed at destroy. */
-    hb_inbox_msg *mc_head[S_MC_CLASSES + 1];
-    atomic_size_t mc_bytes; /* written by this thread only, read by tests */
 };
 
 struct hb_pool {
@@ -219,16 +195,6 @@ static void s_unref(hb_plugin *p)
 /* The loop the calling thread serves (hb_pool_current_loop): set before
  * each sink call on a loop thread. */
 static _Thread_local uint32_t s_cur_loop;
-/* The loop the calling thread serves, NULL off the loop threads: set with
- * s_cur_loop; hb_inbox_msg_recycle and hb_plugin_msg_new use the loop's
- * message cache only on its own thread. */
-static _Thread_local s_loop *s_cur_lp;
-
-static inline void s_enter(s_loop *lp)
-{
-    s_cur_loop = lp->idx;
-    s_cur_lp = lp;
-}
 
 static void s_emit(hb_pool *pool, hb_event *e)
 {
@@ -396,7 +362,7 @@ static void s_reap(void *ud)
      * bridge publishes a peer's last messages before its removal can let
      * the daemon close the inbox socket (hb_pool_shutdown returns). */
     if (lp->fin_head && pool->sink.flush) {
-        s_enter(lp);
+        s_cur_loop = lp->idx;
         pool->sink.flush(pool->sink.ud);
     }
     while (lp->fin_head) {
@@ -456,7 +422,7 @@ static void s_on_loop_exit(void *ud)
 static void s_after_turn(void *ud)
 {
     s_loop *lp = ud;
-    s_enter(lp);
+    s_cur_loop = lp->idx;
     lp->pool->sink.flush(lp->pool->sink.ud);
 }
 
@@ -482,28 +448,10 @@ const hb_logger *hb_plugin_logger(const hb_plugin *p)
     return p->pool->logger;
 }
 
-/* The loop thread: its cache's byte count moves by `d` (one writer, so a
- * load and a store, no locked instruction). */
-static inline void s_mc_add(s_loop *lp, size_t d)
-{
-    size_t v = atomic_load_explicit(&lp->mc_bytes, memory_order_relaxed);
-    atomic_store_explicit(&lp->mc_bytes, v + d, memory_order_relaxed);
-}
-
 hb_inbox_msg *hb_plugin_msg_new(hb_plugin *p, size_t cap)
 {
-    size_t size = sizeof(hb_inbox_msg) + p->id_len + 1 + cap;
-    hb_inbox_msg *m = NULL;
-    if (size <= S_MC_MAX && cap <= S_MC_MAX) {
-        size_t k = (size + S_MC_GRAIN - 1) / S_MC_GRAIN;
-        size = k * S_MC_GRAIN;
-        s_loop *lp = p->lp;
-        if (lp == s_cur_lp && (m = lp->mc_head[k]) != NULL) {
-            lp->mc_head[k] = m->next;
-            s_mc_add(lp, -size);
-        }
-    }
-    if (!m && !(m = malloc(size))) return NULL;
+    hb_inbox_msg *m = malloc(sizeof(*m) + p->id_len + 1 + cap);
+    if (!m) return NULL;
     char *id = (char *)(m + 1);
     memcpy(id, p->cfg.id, p->id_len + 1);
     m->next = NULL;
@@ -516,46 +464,6 @@ hb_inbox_msg *hb_plugin_msg_new(hb_plugin *p, size_t cap)
     m->seq = 0;
     m->received_ns = 0;
     return m;
-}
-
-void hb_inbox_msg_recycle(hb_inbox_msg *m)
-{
-    if (!m) return;
-#ifdef __GLIBC__
-    s_loop *lp = s_cur_lp;
-    if (lp) {
-        /* The class it can serve whole: any block from malloc(3) will do,
-         * whoever made it and however it was grown. */
-        size_t k = malloc_usable_size(m) / S_MC_GRAIN;
-        size_t held = atomic_load_explicit(&lp->mc_bytes, memory_order_relaxed);
-        if (k > 0 && k <= S_MC_CLASSES && held + k * S_MC_GRAIN <= S_MC_BYTES) {
-            m->next = lp->mc_head[k];
-            lp->mc_head[k] = m;
-            s_mc_add(lp, k * S_MC_GRAIN);
-            return;
-        }
-    }
-#endif
-    free(m);
-}
-
-/* Destroy, once the loop's thread is gone. */
-static void s_msg_cache_free(s_loop *lp)
-{
-    for (uint32_t k = 0; k <= S_MC_CLASSES; k++)
-        for (hb_inbox_msg *m = lp->mc_head[k], *nx; m; m = nx) {
-            nx = m->next;
-            free(m);
-        }
-    memset(lp->mc_head, 0, sizeof(lp->mc_head));
-    atomic_store_explicit(&lp->mc_bytes, 0, memory_order_relaxed);
-}
-
-size_t hb__pool_msg_cache_bytes(hb_pool *pool, uint32_t loop)
-{
-    return loop < pool->n_loops
-               ? atomic_load_explicit(&pool->loops[loop].mc_bytes, memory_order_relaxed)
-               : 0;
 }
 
 int hb_plugin_msg_reserve(hb_plugin *p, hb_inbox_msg **pm, size_t cap)
@@ -583,7 +491,7 @@ bool hb__plugin_deliver_at(hb_plugin *p, hb_inbox_msg *m, bool binary, uint64_t 
         hb_inbox_msg_free(m);
         return true;
     }
-    s_enter(lp);
+    s_cur_loop = lp->idx;
     if (pool->sink.inbox(pool->sink.ud, m)) return true;
     if (!p->paused) {
         p->paused = true;
@@ -1425,7 +1333,6 @@ void hb_pool_destroy(hb_pool **pp)
     for (uint32_t i = 0; i < pool->n_loops; i++) {
         hb__loop *loop = pool->loops[i].loop;
         hb__loop_free(&loop);
-        s_msg_cache_free(&pool->loops[i]);
     }
     atomic_store(&pool->dead, true);
     for (size_t i = 0; i < pool->nbuckets; i++)

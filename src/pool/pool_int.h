@@ -5,7 +5,6 @@
 #ifndef HB_POOL_INT_H
 #define HB_POOL_INT_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 #include "honeybee/pool.h"
@@ -19,9 +18,6 @@ uint32_t hb__pool_dials_waiting(hb_pool *pool);
 /* Times an idle TLS connection had its OpenSSL buffers freed (one per
  * quiet period per connection). Any thread. */
 uint32_t hb__pool_tls_trims(hb_pool *pool);
-/* Bytes of inbox message blocks kept for reuse by loop `loop`
- * (hb_inbox_msg_recycle). Any thread. */
-size_t hb__pool_msg_cache_bytes(hb_pool *pool, uint32_t loop);
 
 /* The process exits after the next hb_pool_destroy (the daemon, once its
  * drain is done): the destroy releases the connections in one pass and, at

@@ -12,7 +12,6 @@
 
 #include "hbt.h"
 #include "honeybee/pool.h"
-#include "pool/pool_int.h"
 
 typedef hbt_fx fx;
 
@@ -90,62 +89,6 @@ static void test_receive_text_and_binary(void **state)
     assert_int_equal(info.conn, 1);
     assert_true(info.connected_at_ns > 0);
     free(info.url);
-}
-
-/*
- * hb_inbox_msg_recycle: a block given back on the loop thread serves the
- * next message of its size class (the cache then holds one block), the
- * messages stay intact, a block over 2 KiB and one given back from another
- * thread are freed (ASan and valgrind see any leak or reuse), and destroy
- * frees the cache.
- */
-static void test_recycle(void **state)
-{
-    fx *f = *state;
-    pthread_mutex_lock(&f->sink.mu);
-    f->sink.recycle = true;
-    pthread_mutex_unlock(&f->sink.mu);
-    assert_true(hbt_fx_connect(f, "r", 0));
-    for (int i = 0; i < 20; i++) hbt_server_cmd(f->srv, "big 100");
-    assert_non_null(hbt_wait_msg(&f->sink, 20, 5000));
-    for (size_t i = 0; i < 20; i++) {
-        hb_inbox_msg *m = f->sink.msg[i];
-        assert_int_equal(m->seq, i + 1);
-        assert_int_equal(m->len, 100);
-        assert_string_equal(m->peer_id, "r");
-        for (size_t j = 0; j < 100; j++) assert_int_equal(m->data[j], 'x');
-    }
-    /* Each message took the block the one before it gave back. */
-    pthread_mutex_lock(&f->sink.mu);
-    for (size_t i = 1; i < 20; i++) assert_true(f->sink.blocks[i] == f->sink.blocks[0]);
-    pthread_mutex_unlock(&f->sink.mu);
-    /* One block, of the class of 64 + 2 + 100 bytes: 192 (on the peer's
-     * loop; the others hold none). */
-    size_t held = 0;
-    for (uint32_t i = 0; i < hb_pool_loops(f->pool); i++)
-        held += hb__pool_msg_cache_bytes(f->pool, i);
-    assert_int_equal(sizeof(hb_inbox_msg), 64);
-    assert_int_equal(held, 192);
-
-    /* Over 2 KiB: freed, the cache is as it was. */
-    hbt_server_cmd(f->srv, "big 3000");
-    hb_inbox_msg *big = hbt_wait_msg(&f->sink, 21, 5000);
-    assert_non_null(big);
-    assert_int_equal(big->len, 3000);
-    held = 0;
-    for (uint32_t i = 0; i < hb_pool_loops(f->pool); i++)
-        held += hb__pool_msg_cache_bytes(f->pool, i);
-    assert_int_equal(held, 192);
-
-    /* Not a loop thread: plain free. */
-    hb_inbox_msg *own = malloc(sizeof(*own) + 64);
-    assert_non_null(own);
-    hb_inbox_msg_recycle(own);
-    hb_inbox_msg_recycle(NULL);
-    held = 0;
-    for (uint32_t i = 0; i < hb_pool_loops(f->pool); i++)
-        held += hb__pool_msg_cache_bytes(f->pool, i);
-    assert_int_equal(held, 192);
 }
 
 static void test_headers_and_path(void **state)
@@ -372,7 +315,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_receive_text_and_binary, s_setup, hbt_fx_teardown),
-        cmocka_unit_test_setup_teardown(test_recycle, s_setup, hbt_fx_teardown),
         cmocka_unit_test_setup_teardown(test_headers_and_path, s_setup, hbt_fx_teardown),
         cmocka_unit_test_setup_teardown(test_send_in_order_from_threads, s_setup, hbt_fx_teardown),
         cmocka_unit_test_setup_teardown(test_server_close_reconnects, s_setup, hbt_fx_teardown),

@@ -373,20 +373,6 @@ int hbt_reap(void **state)
 
 /* ---- sink ------------------------------------------------------------------ */
 
-/* A copy of `m` in one allocation, as the pool makes them. */
-static hb_inbox_msg *s_msg_copy(const hb_inbox_msg *m)
-{
-    hb_inbox_msg *c = malloc(sizeof(*c) + m->peer_id_len + 1 + m->len);
-    if (!c) abort();
-    *c = *m;
-    char *id = (char *)(c + 1);
-    memcpy(id, m->peer_id, m->peer_id_len + 1);
-    c->peer_id = id;
-    c->data = (unsigned char *)id + m->peer_id_len + 1;
-    if (m->len) memcpy(c->data, m->data, m->len);
-    return c;
-}
-
 static bool s_inbox(void *ud, hb_inbox_msg *m)
 {
     hbt_sink *k = ud;
@@ -394,13 +380,6 @@ static bool s_inbox(void *ud, hb_inbox_msg *m)
     if (k->n_msg == k->cap_msg) {
         k->cap_msg = k->cap_msg ? k->cap_msg * 2 : 256;
         k->msg = realloc(k->msg, k->cap_msg * sizeof(*k->msg));
-        k->blocks = realloc(k->blocks, k->cap_msg * sizeof(*k->blocks));
-    }
-    k->blocks[k->n_msg] = (uintptr_t)m;
-    if (k->recycle) {
-        hb_inbox_msg *c = s_msg_copy(m);
-        hb_inbox_msg_recycle(m);
-        m = c;
     }
     k->msg[k->n_msg++] = m;
     k->inbox_thread = pthread_self();
@@ -444,7 +423,6 @@ void hbt_sink_free(hbt_sink *k)
     for (size_t i = 0; i < k->n_msg; i++) hb_inbox_msg_free(k->msg[i]);
     free(k->ev);
     free(k->msg);
-    free(k->blocks);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cond);
 }

@@ -96,11 +96,6 @@ typedef struct hbt_sink {
     bool inbox_seen, flush_off_thread;
     /* The longest time from a message to the flush that followed it. */
     uint64_t last_inbox_ms, max_flush_delay_ms;
-    /* With `recycle`: each message is kept as a copy, its block given back
-     * with hb_inbox_msg_recycle on the loop thread, and the block's
-     * address put in `blocks` (one per message, in order). */
-    bool recycle;
-    uintptr_t *blocks;
 } hbt_sink;
 
 void hbt_sink_init(hbt_sink *k);
