@@ -827,6 +827,17 @@ static size_t s_heap(void)
     return mallinfo2().uordblks;
 }
 
+/* Whether s_heap sees malloc: not under valgrind or a sanitizer, whose
+ * malloc is not glibc's. */
+static bool s_heap_seen(void)
+{
+    size_t before = s_heap();
+    void *volatile p = malloc(40000);
+    size_t after = s_heap();
+    free(p);
+    return after >= before + 40000;
+}
+
 /* A new or trimmed session frees its buffers (OpenSSL's two of ~17 KB,
  * ours of 4 KB) as soon as they empty; a busy one (16 reads and writes)
  * keeps them until it is trimmed. */
@@ -837,6 +848,12 @@ static void test_release(void **state)
     tc c;
     assert_int_equal(s_dial(&c, hbt_server_port(s), &p, "127.0.0.1", true, NULL), T_OK);
     s_echo(&c, 100);
+    if (!s_heap_seen()) {
+        s_close(&c);
+        hbt_server_stop(&s);
+        s_prof_free(&p);
+        skip();
+    }
     size_t idle = s_heap();
     for (int i = 0; i < 16; i++) s_echo(&c, 100);
     size_t busy = s_heap();
