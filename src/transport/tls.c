@@ -48,6 +48,7 @@
 #define S_FILE_MAX (8u << 20) /* a PEM file larger than this is refused */
 #define S_IN_MIN   4096u      /* first input buffer */
 #define S_OUT_MIN  4096u      /* first output buffer, after the headroom */
+#define S_BUSY     16u        /* reads and writes after which a session keeps its buffers */
 
 /* ---- profiles and the cache ---------------------------------------------- */
 
@@ -107,6 +108,11 @@ struct hb__tls {
      * out_off >= headroom whenever out != NULL */
     uint8_t *out;
     size_t out_cap, out_off, out_len;
+    /* Buffers (ours and OpenSSL's) are freed as soon as they are empty
+     * until the session has read or written S_BUSY times since it was
+     * last trimmed; from then on it keeps them (s_used). */
+    bool keep;
+    uint8_t uses;
 };
 
 static bool s_empty(const char *s)
@@ -131,6 +137,55 @@ static char *s_dup(const char *s)
 static void s_err_reset(void)
 {
     if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
+/* ---- buffers ------------------------------------------------------------- */
+
+/* Loop thread: our ciphertext buffers go when empty. */
+static void s_shed_out(hb__tls *t)
+{
+    if (t->out && t->out_len == 0) {
+        free(t->out);
+        t->out = NULL;
+        t->out_cap = t->out_off = 0;
+    }
+}
+
+static void s_shed_in(hb__tls *t)
+{
+    if (t->in && t->in_len == 0) {
+        free(t->in);
+        t->in = NULL;
+        t->in_cap = t->in_off = 0;
+    }
+}
+
+/*
+ * Loop thread, after a read and once written output is flushed. A new or
+ * trimmed session frees its buffers whenever they are empty, so a
+ * handshake, an upgrade or a keepalive ping holds its ~41 KB of them
+ * (OpenSSL's two of 17 KB, our two of 4) for a round trip, not until the
+ * next hb__tls_trim: held that long, among the long-lived objects of the
+ * connections dialled or woken meanwhile, they left holes in the heap
+ * whose edge pages stay resident (docs/performance.md, idle wss memory).
+ * A busy session would pay the mallocs for every record, so after S_BUSY
+ * reads and writes it keeps them until it is trimmed.
+ */
+static void s_shed(hb__tls *t)
+{
+    if (t->keep) return;
+    s_shed_out(t);
+    s_shed_in(t);
+    /* It refuses while it holds part of a record to write or to read, but
+     * not, before OpenSSL 3.0.14, while decrypted bytes wait in the read
+     * buffer (CVE-2024-4741): SSL_has_pending says. */
+    if (t->ssl && !SSL_has_pending(t->ssl)) SSL_free_buffers(t->ssl);
+}
+
+/* Loop thread: a read that returned data, or a write. */
+static void s_used(hb__tls *t)
+{
+    if (!t->keep && ++t->uses >= S_BUSY) t->keep = true;
 }
 
 /* ---- the BIO: ciphertext from our input buffer, to our output buffer ------ */
@@ -823,7 +878,10 @@ hb__tls_status hb__tls_handshake(hb__tls *t, char *err, size_t errlen)
             return HB__TLS_OK;
         }
         int e = SSL_get_error(t->ssl, r);
-        if (e == SSL_ERROR_WANT_READ && !t->oom) return HB__TLS_WANT;
+        if (e == SSL_ERROR_WANT_READ && !t->oom) {
+            s_shed_in(t); /* OpenSSL's buffers: held for the round trip */
+            return HB__TLS_WANT;
+        }
         s_fail(t, e);
     }
     s_describe(t, err, errlen);
@@ -861,6 +919,8 @@ hb__tls_status hb__tls_read(hb__tls *t, uint8_t *buf, size_t cap, size_t *got, c
         break;
     }
     *got = total;
+    if (total > 0) s_used(t);
+    s_shed(t);
     if (total > 0) return HB__TLS_OK; /* CLOSED or FAIL come again next call */
     if (st == HB__TLS_FAIL) s_describe(t, err, errlen);
     return st;
@@ -872,7 +932,10 @@ int hb__tls_write(hb__tls *t, const uint8_t *p, size_t n)
     if (n == 0) return 0;
     s_err_reset();
     size_t done = 0;
-    if (SSL_write_ex(t->ssl, p, n, &done) == 1 && done == n) return 0;
+    if (SSL_write_ex(t->ssl, p, n, &done) == 1 && done == n) {
+        s_used(t);
+        return 0;
+    }
     s_fail(t, SSL_get_error(t->ssl, 0));
     return -1;
 }
@@ -896,25 +959,17 @@ void hb__tls_out_done(hb__tls *t, size_t n)
     assert(n <= t->out_len);
     t->out_off += n;
     t->out_len -= n;
-    if (t->out_len == 0) t->out_off = t->cache->headroom;
+    if (t->out_len == 0) {
+        t->out_off = t->cache->headroom;
+        s_shed(t);
+    }
 }
 
 void hb__tls_trim(hb__tls *t)
 {
-    if (t->out && t->out_len == 0) {
-        free(t->out);
-        t->out = NULL;
-        t->out_cap = t->out_off = 0;
-    }
-    if (t->in && t->in_len == 0) {
-        free(t->in);
-        t->in = NULL;
-        t->in_cap = t->in_off = 0;
-    }
-    /* Refuses (0) while OpenSSL holds part of a record: fine, next time.
-     * Not SSL_MODE_RELEASE_BUFFERS: it reallocates the 17 KiB write buffer
-     * for every record written. */
-    if (t->ssl) SSL_free_buffers(t->ssl);
+    t->keep = false;
+    t->uses = 0;
+    s_shed(t);
 }
 
 bool hb__tls_resumed(const hb__tls *t)

@@ -112,7 +112,9 @@ size_t hb__tls_out(hb__tls *t, uint8_t **p);
 void hb__tls_out_done(hb__tls *t, size_t n);
 
 /* The connection has been quiet: give back OpenSSL's record buffers and
- * ours if nothing is pending (they come back on the next use). */
+ * ours if nothing is pending (they come back on the next use). A new or
+ * trimmed session also frees them whenever they empty, until it has read
+ * or written 16 times; a busy one keeps them until this is called. */
 void hb__tls_trim(hb__tls *t);
 /* After the handshake: whether this session was resumed (tests). */
 bool hb__tls_resumed(const hb__tls *t);
