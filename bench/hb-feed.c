@@ -257,9 +257,14 @@ static int s_pump_once(conn *c)
     ssize_t w = s_io_write(c, s_scratch, n);
     if (w < 0) return -1;
     if ((size_t)w < n) {
+        /* Short is not always blocked: SSL_write in partial mode returns
+         * after one record. s_flush writes on until the socket says EAGAIN
+         * (the edge-triggered EPOLLOUT then wakes us); stopping here without
+         * it waited for an edge that never came (a wss feed stalled after
+         * its first record). */
         s_pend_append(c, s_scratch + w, n - (size_t)w);
-        c->writable = false;
-        return 0;
+        int r = s_flush(c);
+        if (r <= 0) return r;
     }
     return c->owed ? 1 : 0;
 }

@@ -279,12 +279,16 @@ class Runner:
         """One streaming run through the bridge. Returns a result dict."""
         peers, size, per, rate = sc["peers"], sc["size"], sc["per_peer"], sc.get("rate", 0)
         total = peers * per
+        wss = sc.get("wss", False)
         feed = self.spawn("feed", self.feed_args(peers, size, per, rate,
-                                                 listeners=min(peers, 8)),
+                                                 listeners=min(peers, 8),
+                                                 tls=self.tls_files() if wss else None),
                           cpu=self.a.tools_cpu)
         ports = feed.wait_event("listening", 10)["ports"]
-        plist = [("p%d" % i, "ws://127.0.0.1:%d/" % ports[i % len(ports)]) for i in range(peers)]
-        b = self.start_bridge(plist, loops=sc.get("loops"))
+        scheme = "wss" if wss else "ws"
+        plist = [("p%d" % i, "%s://127.0.0.1:%d/" % (scheme, ports[i % len(ports)]))
+                 for i in range(peers)]
+        b = self.start_bridge(plist, wss=wss, loops=sc.get("loops"))
         subs = self.spawn_subs("sub", b.eps["inbox"], sc, total)
         feed.wait_event("connected", 60)
         self.wait_connected(b, peers, 60)
@@ -753,6 +757,12 @@ def scenarios(full, smoke):
          "size": 200, "rate": 10000, "per_peer": int(20000 * (k if k >= 1 else 0.5))},
         {"name": "subs4", "label": "1 peer x 200 B, 4 subscribers", "peers": 1, "size": 200,
          "per_peer": int(2000000 * k), "subs": 4},
+        # TLS end to end: the bridge alone (the limits and the Node
+        # reference read plain ws).
+        {"name": "tput1tls", "label": "1 peer x 200 B over wss, full speed", "peers": 1,
+         "size": 200, "per_peer": int(4000000 * k), "wss": True, "bridge_only": True},
+        {"name": "tput4ktls", "label": "1 peer x 4 KiB over wss, full speed", "peers": 1,
+         "size": 4096, "per_peer": int(200000 * k), "wss": True, "bridge_only": True},
     ]
 
 
@@ -888,7 +898,8 @@ def main():
     ap.add_argument("--bin-dir", default=None, help="directory of hb-feed, hb-sub, ...")
     ap.add_argument("--smoke", action="store_true", help="tiny run that checks the harness")
     ap.add_argument("--full", action="store_true", help="full-length runs (default: quick)")
-    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,subs4,loops,idle1k,"
+    ap.add_argument("--only", default="", help="comma list: tput1,tput50,tput4k,lat,subs4,tput1tls,"
+                    "tput4ktls,loops,idle1k,"
                     "idle2k,idle4k,idle10k,ramp10k,wss1k (each idle run also times the cold "
                     "start; ramp10k adds the peers over control 500 at a time)")
     ap.add_argument("--soak", type=float, default=0, help="soak seconds at 50k msg/s (0: skip)")
