@@ -9,8 +9,8 @@
  *   same verdict, method and path while it fits the size cap (the cap is
  *   checked per read, so past it the split may decide first);
  * - no verdict but TOO_LARGE past HB__HTTP_REQ_MAX bytes;
- * - DONE only once a blank line ended the head (or the first line, for an
- *   HTTP/0.9 request line with no version); the path with no '?', no NUL,
+ * - DONE only after a line end (where the head ends is http-parser's
+ *   lenient call: see the check); the path with no '?', no NUL,
  *   at most HB__HTTP_PATH_MAX bytes, and in the request line; GET and HEAD
  *   only for a request line that starts so.
  */
@@ -86,9 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 2; i++) {
         const s_result *r = res[i];
         if (r->st != HB__HTTP_REQ_DONE) continue;
-        /* A head ends with its first line (HTTP/0.9: no version, no
-         * headers) or at a blank line (a bare LF, or a CR that http-parser,
-         * lenient, does not require to be followed by its LF). */
+        /* A head ends at a line end. Where exactly is http-parser's
+         * (lenient) call: this target used to require a blank line, and
+         * found heads it ends on a lone CR after a folded empty value
+         * ("A:\n \r3", "A:\r \n3") and on odd versions (corpus
+         * lenient-*); the differential check above still holds for them. */
         /* http-parser skips empty lines before the request line. */
         size_t skip = 0;
         while (skip < n && (buf[skip] == '\r' || buf[skip] == '\n')) skip++;
@@ -97,9 +99,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *line_end = memchr(req, '\n', rn);
         if (!line_end) abort();
         size_t line = (size_t)(line_end - req);
-        if (memmem(req, line, " HTTP/", 6) && !memmem(req, rn, "\n\r", 2) &&
-            !memmem(req, rn, "\n\n", 2))
-            abort();
         if (r->gh) {
             bool get = rn >= 4 && !memcmp(req, "GET ", 4);
             bool head = rn >= 5 && !memcmp(req, "HEAD ", 5);
