@@ -62,6 +62,7 @@ typedef struct hb__bridge_counters {
     uint64_t events_dropped;    /* events lost because the events hand-off was full */
     uint64_t send_received;     /* messages read from the send PULL */
     uint64_t control_requests;  /* requests answered on the control REP */
+    uint64_t control_errors[HB_E__COUNT]; /* of them, answered with each error code */
     bool auth;                  /* bridge.curve asks for ZAP: the next two are rendered */
     uint64_t handshake_failed[HB__ZS__COUNT][HB__HS__COUNT];
     uint64_t auth_denied[2][3];          /* [readers|writers][address|key|mechanism], auth.h */
@@ -104,6 +105,7 @@ typedef enum hb__ctl_op {
 /* A parsed control request. Strings point into `root` (owned). */
 typedef struct hb__ctl_req {
     hb__ctl_op op;
+    bool op_known; /* `op` was read: also kept when a later field was wrong */
     json_t *root;
     const char *id; /* NULL if absent (stats) */
     size_t id_len;
@@ -115,10 +117,19 @@ typedef struct hb__ctl_req {
     bool binary;
 } hb__ctl_req;
 
+/* The most structural marks ('[', '{', ',', ':' outside strings) a control
+ * request may hold. Each JSON value but the first follows one, so a request
+ * holds at most this many plus one values. jansson builds about 250 bytes
+ * per value: 16 MiB of "[{},{},..." would cost 1.2 GB and seconds of the
+ * bridge thread, so more marks than this are refused before anything is
+ * built (about 2 MiB at most). */
+#define HB__CTL_MAX_MARKS 8192
+
 /*
  * Parse one control request frame. Returns 0 and fills *req (release with
  * hb__ctl_req_free), or an hb_err (HB_E_BAD_REQUEST, HB_E_UNKNOWN_OP,
- * HB_E_INVALID_OPTION) with a message for a person in msg.
+ * HB_E_INVALID_OPTION) with a message for a person in msg; then only
+ * req->op and req->op_known are kept (the op of a request refused later).
  */
 int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size_t cap);
 void hb__ctl_req_free(hb__ctl_req *req);
@@ -152,11 +163,13 @@ json_t *hb__peer_stats_json(const hb_peer_info *p);
  * (bridge.shard): a `connect` of another shard's peer answers wrong_shard
  * naming the owner, `list` and `stats` say which shard answered.
  * `shutting_down` makes connect, remove and send answer shutting_down.
- * Runs on the bridge thread.
+ * *result is 0 or the reply's error code (the bridge counts them). A
+ * malformed `send` counts in send_failed{bad_request}, as on the send
+ * socket. Runs on the bridge thread.
  */
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
                      hb__shard shard, bool shutting_down, const void *buf, size_t len,
-                     const hb_logger *lg);
+                     const hb_logger *lg, int *result);
 
 /* A deep copy of the pool-wide keys (pool.allow, pool.allow_private) for
  * the bridge thread; NULL on ENOMEM. */

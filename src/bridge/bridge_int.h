@@ -83,6 +83,7 @@ struct hb__bridge {
     _Atomic uint64_t heartbeat;
     _Atomic bool failed;
     _Atomic uint64_t c_events_published, c_events_dropped, c_send_received, c_control_requests;
+    _Atomic uint64_t c_control_errors[HB_E__COUNT]; /* by the reply's error code */
 
     /* Written by the bridge thread (monitor events), read anywhere. */
     _Atomic uint64_t c_hs_failed[HB__ZS__COUNT][HB__HS__COUNT];

@@ -10,6 +10,7 @@
  * the send socket ("*" is valid in `send` only).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,12 @@ static char *s_ok(void)
     return s_dump(o);
 }
 
-/* The error reply with the code's standard text. */
-static char *s_err(int err)
+/* The error reply, its code kept in *res for the bridge's counters; the
+ * code's standard text when msg is NULL. */
+static char *s_fail(int *res, int err, const char *msg)
 {
-    return hb__ctl_error_reply(err, NULL);
+    *res = err;
+    return hb__ctl_error_reply(err, msg);
 }
 
 hb_pool_wide_cfg *hb__policy_copy(const hb_pool_wide_cfg *pw)
@@ -93,8 +96,9 @@ static void s_set_shard(json_t *o, uint32_t index, uint32_t count)
 
 /* A connect for a peer another shard owns: wrong_shard, with the owner in
  * `shard` so that a client can route (docs/protocol.md, "Sharding"). */
-static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id)
+static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id, int *res)
 {
+    *res = HB_E_WRONG_SHARD;
     /* A valid id: at most 128 bytes of UTF-8, no control characters. */
     char msg[400];
     snprintf(msg, sizeof msg, "peer \"%s\" belongs to shard %u/%u; this is shard %u/%u", id, owner,
@@ -109,18 +113,18 @@ static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id)
 }
 
 static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
-                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg)
+                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg, int *res)
 {
     /* Ownership first: another shard's peer is routed on, whatever its
      * options say (an invalid id falls through to bad_request below). */
     if (me.count > 1 && hb_peer_id_valid(rq->id, rq->id_len)) {
         uint32_t owner = hb__shard_of(rq->id, rq->id_len, me.count);
-        if (owner != me.index) return s_wrong_shard(me, owner, rq->id);
+        if (owner != me.index) return s_wrong_shard(me, owner, rq->id, res);
     }
     /* JSON_ALLOW_NUL lets "\u0000" through: a URL that C would cut there
      * is not the URL the client sent. */
     if (strlen(rq->url) != rq->url_len)
-        return hb__ctl_error_reply(HB_E_INVALID_URL, "invalid url: contains U+0000");
+        return s_fail(res, HB_E_INVALID_URL, "invalid url: contains U+0000");
     hb_peer_cfg peer;
     char *errors = NULL;
     memset(&peer, 0, sizeof(peer));
@@ -131,7 +135,7 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
         /* One line per problem; the message is for a person: no final newline. */
         size_t n = errors ? strlen(errors) : 0;
         while (n && (errors[n - 1] == '\n' || errors[n - 1] == '\r')) errors[--n] = 0;
-        char *reply = hb__ctl_error_reply(rc, n ? errors : NULL);
+        char *reply = s_fail(res, rc, n ? errors : NULL);
         free(errors);
         return reply;
     }
@@ -140,7 +144,7 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     if ((rc = s_allowed(policy, peer.url, why, sizeof(why))) != 0) {
         HB_LOG(lg, HB_LOG_WARN, peer.id, "connect refused: %s (%s)", why, peer.url);
         hb_peer_cfg_free(&peer);
-        return hb__ctl_error_reply(rc, why);
+        return s_fail(res, rc, why);
     }
     /* Names are checked after DNS, by the dialler: a name that resolves
      * to a private address passed the check above. */
@@ -148,7 +152,7 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     rc = hb_pool_connect(pool, &peer);
     if (rc == 0) HB_LOG(lg, HB_LOG_DEBUG, peer.id, "peer added over control (%s)", peer.url);
     hb_peer_cfg_free(&peer);
-    return rc ? s_err(rc) : s_ok();
+    return rc ? s_fail(res, rc, NULL) : s_ok();
 }
 
 static void s_first_refusal(void *ud, const char *id, int err)
@@ -184,13 +188,13 @@ static bool s_id_ok(const hb__ctl_req *rq)
 
 #define S_BAD_ID "invalid id: 1..128 bytes of UTF-8, no \"*\", no control characters"
 
-static char *s_send(hb_pool *pool, const hb__ctl_req *rq)
+static char *s_send(hb_pool *pool, const hb__ctl_req *rq, int *res)
 {
     bool star = rq->id_len == 1 && rq->id[0] == '*';
     if (!star && !s_id_ok(rq)) {
         /* As on the send socket and for connect: a malformed request. */
         hb_pool_count_send_failed(pool, HB_E_BAD_REQUEST);
-        return hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
+        return s_fail(res, HB_E_BAD_REQUEST, S_BAD_ID);
     }
     int rc;
     if (rq->binary) {
@@ -199,7 +203,7 @@ static char *s_send(hb_pool *pool, const hb__ctl_req *rq)
         rc = hb__base64_decode(rq->data, rq->data_len, &raw, &n);
         if (rc) {
             hb_pool_count_send_failed(pool, HB_E_BAD_REQUEST);
-            return hb__ctl_error_reply(HB_E_BAD_REQUEST, "data: invalid base64");
+            return s_fail(res, HB_E_BAD_REQUEST, "data: invalid base64");
         }
         rc = s_send_to(pool, rq->id, star, raw, n, HB_MSG_BINARY);
         free(raw);
@@ -208,15 +212,15 @@ static char *s_send(hb_pool *pool, const hb__ctl_req *rq)
         rc = s_send_to(pool, rq->id, star, rq->data, rq->data_len, HB_MSG_TEXT);
     }
     /* hb_pool_send counts its own refusals, unknown_peer included. */
-    return rc ? s_err(rc) : s_ok();
+    return rc ? s_fail(res, rc, NULL) : s_ok();
 }
 
-static char *s_list(hb_pool *pool, hb__shard me)
+static char *s_list(hb_pool *pool, hb__shard me, int *res)
 {
     hb_peer_info *list = NULL;
     size_t n = 0;
     int rc = hb_pool_list(pool, &list, &n);
-    if (rc) return s_err(rc);
+    if (rc) return s_fail(res, rc, NULL);
     json_t *o = json_object();
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(arr, hb__peer_info_json(&list[i]));
@@ -227,14 +231,14 @@ static char *s_list(hb_pool *pool, hb__shard me)
     return s_dump(o);
 }
 
-static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq)
+static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq, int *res)
 {
     if (rq->id) {
         hb_peer_info info;
         memset(&info, 0, sizeof(info));
-        if (!s_id_ok(rq)) return hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
+        if (!s_id_ok(rq)) return s_fail(res, HB_E_BAD_REQUEST, S_BAD_ID);
         int rc = hb_pool_peer_info(pool, rq->id, &info);
-        if (rc) return s_err(rc);
+        if (rc) return s_fail(res, rc, NULL);
         json_t *o = hb__peer_stats_json(&info);
         free(info.url);
         if (o) s_set_shard(o, me.index, me.count);
@@ -242,7 +246,7 @@ static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq)
     }
     hb_pool_stats st;
     int rc = hb_pool_stats_get(pool, &st);
-    if (rc) return s_err(rc);
+    if (rc) return s_fail(res, rc, NULL);
     json_t *o = hb__stats_json(&st);
     if (o) s_set_shard(o, me.index, me.count);
     return s_dump(o);
@@ -250,47 +254,58 @@ static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq)
 
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
                      hb__shard shard, bool shutting_down, const void *buf, size_t len,
-                     const hb_logger *lg)
+                     const hb_logger *lg, int *result)
 {
+    int res = 0;
     if (shard.count == 0) shard = (hb__shard){0, 1};
     hb__ctl_req rq;
     char msg[256];
     int rc = hb__ctl_parse(buf, len, &rq, msg, sizeof(msg));
-    if (rc) return hb__ctl_error_reply(rc, msg);
+    if (rc) {
+        /* A malformed send is a refused send too (SPEC.md section 6: every
+         * refusal counts in send_failed), as on the send socket. */
+        if (pool && rq.op_known && rq.op == HB__OP_SEND)
+            hb_pool_count_send_failed(pool, HB_E_BAD_REQUEST);
+        *result = rc;
+        return hb__ctl_error_reply(rc, msg);
+    }
     char *reply = NULL;
     if (shutting_down &&
         (rq.op == HB__OP_CONNECT || rq.op == HB__OP_REMOVE || rq.op == HB__OP_SEND)) {
-        reply = s_err(HB_E_SHUTTING_DOWN);
+        reply = s_fail(&res, HB_E_SHUTTING_DOWN, NULL);
         hb__ctl_req_free(&rq);
+        *result = res;
         return reply;
     }
     switch (rq.op) {
     case HB__OP_CONNECT:
-        reply = s_connect(pool, defaults, policy, shard, &rq, lg);
+        reply = s_connect(pool, defaults, policy, shard, &rq, lg, &res);
         break;
     case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
-            reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, S_BAD_ID);
+            reply = s_fail(&res, HB_E_BAD_REQUEST, S_BAD_ID);
             break;
         }
         rc = hb_pool_remove(pool, rq.id);
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
-        reply = rc ? s_err(rc) : s_ok();
+        reply = rc ? s_fail(&res, rc, NULL) : s_ok();
         break;
     case HB__OP_SEND:
-        reply = s_send(pool, &rq);
+        reply = s_send(pool, &rq, &res);
         break;
     case HB__OP_LIST:
-        reply = s_list(pool, shard);
+        reply = s_list(pool, shard, &res);
         break;
     case HB__OP_STATS:
-        reply = s_stats(pool, shard, &rq);
+        reply = s_stats(pool, shard, &rq, &res);
         break;
     case HB__OP_PING:
         reply = s_ok();
         break;
     }
     hb__ctl_req_free(&rq);
+    if (!reply && !res) res = HB_E_NOMEM;
+    *result = res;
     return reply;
 }
 
@@ -320,8 +335,10 @@ void hb__control_serve(hb__bridge *b)
         if (!more) break;
     }
     char *reply;
+    int res = 0;
     if (!ok || total != 1) {
-        reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, "a request is exactly one frame");
+        res = HB_E_BAD_REQUEST;
+        reply = hb__ctl_error_reply(res, "a request is exactly one frame");
     } else {
         pthread_mutex_lock(&b->mu);
         bool stopping = b->cmd_stop_sends;
@@ -334,14 +351,31 @@ void hb__control_serve(hb__bridge *b)
         }
         hb__shard me = {b->cfg.shard_index, b->cfg.shard_count};
         reply = hb__ctl_handle(b->pool, b->defaults, b->policy, me, stopping, zmq_msg_data(&req),
-                               zmq_msg_size(&req), b->lg);
+                               zmq_msg_size(&req), b->lg, &res);
     }
     zmq_msg_close(&req);
     const char *fallback = "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}";
     const char *r = reply ? reply : fallback;
+    /* Counted before the reply goes out: a client that reads its reply and
+     * then /metrics sees its request in the counters. */
+    atomic_fetch_add_explicit(&b->c_control_requests, 1, memory_order_relaxed);
+    if (res > 0 && res < HB_E__COUNT) {
+        /* Every refusal is counted by code; the log has the first and then
+         * every 1000th malformed one (a careless client can send millions),
+         * each quoting the reply. Refusals of well-formed requests
+         * (unknown_peer, peer_exists, ...) are answers, not faults: debug. */
+        uint64_t n =
+            atomic_fetch_add_explicit(&b->c_control_errors[res], 1, memory_order_relaxed) + 1;
+        bool malformed = res == HB_E_BAD_REQUEST || res == HB_E_UNKNOWN_OP;
+        if (!malformed)
+            HB_LOG(b->lg, HB_LOG_DEBUG, NULL, "control: %s", r);
+        else if (n == 1 || n % 1000 == 0)
+            HB_LOG(b->lg, HB_LOG_WARN, NULL,
+                   "control: refused a malformed request (%" PRIu64 " %s so far): %s", n,
+                   hb_errname(res), r);
+    }
     /* REP must answer every request, or the socket locks: never skip this. */
     if (zmq_send(b->s_control, r, strlen(r), 0) < 0)
         HB_LOG(b->lg, HB_LOG_WARN, NULL, "control reply failed: %s", zmq_strerror(errno));
     free(reply);
-    atomic_fetch_add_explicit(&b->c_control_requests, 1, memory_order_relaxed);
 }

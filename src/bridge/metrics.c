@@ -195,6 +195,14 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         s_header(&b, "honeybee_inbox_unpublished_total", "counter",
                  "Messages received after the inbox socket closed at shutdown (not published).");
         s_printf(&b, "honeybee_inbox_unpublished_total %" PRIu64 "\n", bc->inbox_after_close);
+        s_header(&b, "honeybee_control_requests_total", "counter",
+                 "Requests answered on the control socket, refused ones included.");
+        s_printf(&b, "honeybee_control_requests_total %" PRIu64 "\n", bc->control_requests);
+        s_header(&b, "honeybee_control_errors_total", "counter",
+                 "Control requests answered with an error, by its code.");
+        for (int e = HB_E_OK + 1; e < HB_E__COUNT; e++)
+            s_printf(&b, "honeybee_control_errors_total{error=\"%s\"} %" PRIu64 "\n",
+                     hb_errname(e), bc->control_errors[e]);
         s_header(&b, "honeybee_zmq_handshake_failures_total", "counter",
                  "ZeroMQ clients whose handshake failed, by socket and kind (auth: refused by "
                  "bridge.curve; protocol: wrong server key, no CURVE, garbage).");

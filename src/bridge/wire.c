@@ -7,6 +7,7 @@
  * byte for byte. All JSON goes through jansson. Any thread.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,40 @@ static int s_get_str(json_t *root, const char *key, bool required, const char **
     return 0;
 }
 
+/* Whether a JSON text holds at most `max` structural marks outside strings
+ * (HB__CTL_MAX_MARKS), counted without parsing. A string is skipped to its
+ * closing quote (escapes included), so a large `data` costs one
+ * memchr-speed pass. */
+static bool s_within_marks(const char *p, size_t n, size_t max)
+{
+    size_t marks = 0;
+    const char *end = p + n;
+    while (p < end) {
+        char c = *p++;
+        if (c == '"') {
+            for (;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q) return true; /* unterminated: jansson says where */
+                size_t bs = 0;
+                while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+                p = q + 1;
+                if (bs % 2 == 0) break; /* not escaped */
+            }
+        } else if (c == '[' || c == '{' || c == ',' || c == ':') {
+            if (++marks > max) return false;
+        }
+    }
+    return true;
+}
+
 int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size_t cap)
 {
     memset(req, 0, sizeof(*req));
+    if (!s_within_marks(buf, len, HB__CTL_MAX_MARKS)) {
+        snprintf(msg, cap, "request too complex: more than %d of '[', '{', ',' and ':'",
+                 HB__CTL_MAX_MARKS);
+        return HB_E_BAD_REQUEST;
+    }
     json_error_t jerr;
     /* JSON_ALLOW_NUL: `data` may carry U+0000; lengths are kept. */
     json_t *root = json_loadb(buf, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
@@ -153,6 +185,7 @@ int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size
         goto err;
     }
     req->op = s_ops[i].op;
+    req->op_known = true;
     switch (req->op) {
     case HB__OP_CONNECT: {
         if ((rc = s_get_str(root, "id", true, &req->id, &req->id_len, msg, cap))) goto err;
@@ -204,9 +237,14 @@ int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size
         break;
     }
     return 0;
-err:
+err: {
+    hb__ctl_op kept = req->op;
+    bool known = req->op_known;
     hb__ctl_req_free(req);
+    req->op = kept;
+    req->op_known = known;
     return rc;
+}
 }
 
 void hb__ctl_req_free(hb__ctl_req *req)

@@ -15,6 +15,9 @@
  *     name and a message (so the client always learns why).
  * The pure steps a real request takes next are run too: a binary `send`'s
  * base64, a `connect`'s options merged through hb_peer_cfg_from_json.
+ * A request that parsed holds at most HB__CTL_MAX_MARKS + 1 JSON values:
+ * the pre-scan that bounds jansson's allocations never undercounts (a
+ * string scanner that lost track of an escaped quote would).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +109,20 @@ static void s_check_send(const hb__ctl_req *rq)
     }
 }
 
+/* The values of a parsed tree, the root included. */
+static size_t s_values(json_t *v)
+{
+    size_t n = 1;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) n += s_values(json_array_get(v, i));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m) n += s_values(m);
+    }
+    return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!s_defaults && hb_config_defaults(&s_defaults) != 0) abort();
@@ -124,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (!rq.root || !json_is_object(rq.root)) abort();
+    if (s_values(rq.root) > HB__CTL_MAX_MARKS + 1) abort();
     switch (rq.op) {
     case HB__OP_CONNECT:
         s_check_connect(&rq);

@@ -190,6 +190,62 @@ def test_bad_input():
         ev.close()
 
 
+def _vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_refusals_bounded_and_counted():
+    """A request of millions of tiny JSON values is refused before jansson
+    builds it (it used to cost 1.2 GB and seconds of the bridge thread);
+    every refused request is counted by code, a malformed send also as a
+    refused send, and the log is not a line per bad request."""
+    import json
+    import time
+    with H.Bridge() as b:
+        assert b.request({"op": "ping"}) == {"ok": True}
+        hwm0 = _vm_hwm_kib(b.proc.pid)
+        # 16 MiB of "{}," is 5.6 million objects if parsed.
+        body = b'{"op":"ping","x":[' + b"{}," * ((16 << 20) // 3) + b'{}]}'
+        t0 = time.monotonic()
+        r = b.request(body, timeout=20)
+        took = time.monotonic() - t0
+        assert r["ok"] is False and r["error"] == "bad_request", r
+        assert "too complex" in r["message"], r
+        # Peak RSS: the frame itself (16 MiB, held by ZeroMQ and the bridge)
+        # and nothing proportional to the number of values.
+        grew = _vm_hwm_kib(b.proc.pid) - hwm0
+        assert grew < 100 * 1024, "peak RSS grew by %d KiB" % grew
+        print("16 MiB of tiny values: refused in %.3f s, peak RSS +%d KiB" % (took, grew))
+        # Strings are not values: a large data field still parses.
+        r = b.request({"op": "send", "id": "nobody", "data": "[{},:" * 200000})
+        assert r["error"] == "unknown_peer", r
+        m0 = b.metrics()
+        n_bad = 3000
+        for i in range(n_bad):
+            r = b.request(b"{" if i % 2 else b'{"op":"dance"}')
+            assert r["ok"] is False
+        for _ in range(10):  # malformed sends: refused sends too (SPEC 6)
+            err(b, {"op": "send", "id": "a"}, "bad_request")
+        err(b, {"op": "remove", "id": "nobody"}, "unknown_peer")
+        m = b.metrics()
+        d = lambda k: m[k] - m0.get(k, 0)  # noqa: E731
+        assert d('honeybee_control_errors_total{error="bad_request"}') == n_bad // 2 + 10, m
+        assert d('honeybee_control_errors_total{error="unknown_op"}') == n_bad // 2, m
+        assert d('honeybee_control_errors_total{error="unknown_peer"}') == 1, m
+        assert d('honeybee_send_failed_total{reason="bad_request"}') == 10, m
+        # every request answered is counted, the metrics scrape is not one
+        assert d("honeybee_control_requests_total") == n_bad + 11, m
+        warns = [ln for ln in b.stderr().splitlines() if "control: refused a malformed" in ln]
+        assert 1 <= len(warns) <= 6, "%d warning lines for %d bad requests" % (len(warns), n_bad)
+        assert "bad_request" in warns[0] and "too complex" in warns[0], warns[0]
+        json.loads(warns[-1][warns[-1].index("{"):])  # the reply, quoted whole
+        assert b.request({"op": "ping"}) == {"ok": True}
+
+
 def test_random_input():
     """Seeded random garbage on both input sockets: every control request is
     answered with a well-formed reply, and the bridge survives."""
@@ -230,4 +286,5 @@ def test_random_input():
 
 
 if __name__ == "__main__":
-    H.run([test_ops, test_error_codes, test_bad_input, test_random_input])
+    H.run([test_ops, test_error_codes, test_bad_input, test_refusals_bounded_and_counted,
+           test_random_input])

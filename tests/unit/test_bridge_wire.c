@@ -135,10 +135,12 @@ static void test_ctl_parse_errors(void **state)
         const char *t = "{\"op\":\"connect\",\"id\":\"a\",\"url\":\"ws://h/\\u0000x\"}";
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
-        char *reply =
-            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t, strlen(t), NULL);
+        int res = -1;
+        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t,
+                                     strlen(t), NULL, &res);
         assert_non_null(reply);
         assert_non_null(strstr(reply, "\"error\":\"invalid_url\""));
+        assert_int_equal(res, HB_E_INVALID_URL); /* what the bridge counts */
         free(reply);
         hb_config_destroy(&cfg);
     }
@@ -150,18 +152,28 @@ static void test_ctl_parse_errors(void **state)
                         "\"options\":{\"nope\":1}}";
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
-        char *reply =
-            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL);
+        int res = -1;
+        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t,
+                                     strlen(t), NULL, &res);
         assert_non_null(reply);
+        assert_int_equal(res, HB_E_WRONG_SHARD);
         assert_string_equal(reply, "{\"ok\":false,\"error\":\"wrong_shard\",\"message\":\"peer "
                                    "\\\"relay-1\\\" belongs to shard 0/3; this is shard 1/3\","
                                    "\"shard\":0,\"shards\":3}");
         free(reply);
         /* an invalid id is bad_request at any shard */
         t = "{\"op\":\"connect\",\"id\":\"relay*1\",\"url\":\"ws://h/\"}";
-        reply =
-            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL);
+        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
+                               NULL, &res);
         assert_non_null(strstr(reply, "\"error\":\"bad_request\""));
+        assert_int_equal(res, HB_E_BAD_REQUEST);
+        /* a ping answers ok with result 0 */
+        t = "{\"op\":\"ping\"}";
+        free(reply);
+        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
+                               NULL, &res);
+        assert_string_equal(reply, "{\"ok\":true}");
+        assert_int_equal(res, 0);
         free(reply);
         hb_config_destroy(&cfg);
     }
@@ -180,6 +192,57 @@ static void test_ctl_parse_errors(void **state)
     memcpy(big, "{\"op\":\"connect\",\"url\":\"ws://h/\",\"id\":\"", 38);
     strcpy(big + 200, "\"}");
     assert_int_equal(s_parse_err(big), HB_E_BAD_REQUEST); /* 162-byte id */
+}
+
+/* {"op":"ping","x":[ITEM,ITEM,...]} with n items; caller frees. */
+static char *s_ping_array(size_t n, const char *item)
+{
+    size_t il = strlen(item);
+    char *t = malloc(32 + n * (il + 1));
+    assert_non_null(t);
+    char *p = t + sprintf(t, "{\"op\":\"ping\",\"x\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        memcpy(p, item, il);
+        p += il;
+    }
+    strcpy(p, "]}");
+    return t;
+}
+
+/* A request of many small values is refused before jansson builds it
+ * (HB__CTL_MAX_MARKS); strings, however long and whatever they hold, add
+ * no marks. */
+static void test_ctl_value_budget(void **state)
+{
+    (void)state;
+    hb__ctl_req rq;
+    char msg[256];
+    /* {"op": ,"x": [ = 5 marks, then '{' and ',' per item: 4000 items are
+     * 8004 marks, 4100 are 8204 */
+    char *t = s_ping_array(4000, "{}");
+    assert_int_equal(hb__ctl_parse(t, strlen(t), &rq, msg, sizeof(msg)), 0);
+    hb__ctl_req_free(&rq);
+    free(t);
+    t = s_ping_array(4100, "{}");
+    assert_int_equal(hb__ctl_parse(t, strlen(t), &rq, msg, sizeof(msg)), HB_E_BAD_REQUEST);
+    assert_non_null(strstr(msg, "too complex: more than 8192"));
+    assert_true(rq.op_known == false && rq.root == NULL);
+    free(t);
+    /* marks inside strings, escaped quotes and escaped backslashes do not count */
+    t = s_ping_array(8000, "\"[{,:}]\\\"[,\\\\\"");
+    assert_int_equal(hb__ctl_parse(t, strlen(t), &rq, msg, sizeof(msg)), 0);
+    hb__ctl_req_free(&rq);
+    free(t);
+    /* ... but what follows an escaped backslash before the quote does */
+    t = s_ping_array(8200, "\"\\\\\"");
+    assert_int_equal(hb__ctl_parse(t, strlen(t), &rq, msg, sizeof(msg)), HB_E_BAD_REQUEST);
+    free(t);
+    /* a send's op is kept when a later field is wrong: the bridge counts it
+     * as a refused send */
+    const char *s = "{\"op\":\"send\",\"id\":\"a\"}";
+    assert_int_equal(hb__ctl_parse(s, strlen(s), &rq, msg, sizeof(msg)), HB_E_BAD_REQUEST);
+    assert_true(rq.op_known && rq.op == HB__OP_SEND && rq.root == NULL);
 }
 
 static void test_ctl_parse_ok(void **state)
@@ -330,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_event_json_minimal),
         cmocka_unit_test(test_ctl_parse_errors),
         cmocka_unit_test(test_ctl_parse_ok),
+        cmocka_unit_test(test_ctl_value_budget),
         cmocka_unit_test(test_error_reply),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_list_stats_json),
