@@ -506,7 +506,8 @@ void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out)
     out->send_received = atomic_load(&b->c_send_received);
     out->control_requests = atomic_load(&b->c_control_requests);
     for (int e = 0; e < HB_E__COUNT; e++)
-        out->control_errors[e] = atomic_load_explicit(&b->c_control_errors[e], memory_order_relaxed);
+        out->control_errors[e] =
+            atomic_load_explicit(&b->c_control_errors[e], memory_order_relaxed);
     for (int i = 0; i < HB__ZS__COUNT; i++) {
         for (int k = 0; k < HB__HS__COUNT; k++)
             out->handshake_failed[i][k] =

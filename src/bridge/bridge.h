@@ -56,14 +56,14 @@ extern const char *const hb__hs_fail_names[HB__HS__COUNT];
 
 /* Counters the bridge keeps itself (not the pool's). Snapshot, any thread. */
 typedef struct hb__bridge_counters {
-    uint64_t inbox_published;   /* messages written to the inbox PUB */
-    uint64_t inbox_after_close; /* messages that came while the inbox PUB was closed */
-    uint64_t events_published;  /* events written to the events PUB */
-    uint64_t events_dropped;    /* events lost because the events hand-off was full */
-    uint64_t send_received;     /* messages read from the send PULL */
-    uint64_t control_requests;  /* requests answered on the control REP */
+    uint64_t inbox_published;             /* messages written to the inbox PUB */
+    uint64_t inbox_after_close;           /* messages that came while the inbox PUB was closed */
+    uint64_t events_published;            /* events written to the events PUB */
+    uint64_t events_dropped;              /* events lost because the events hand-off was full */
+    uint64_t send_received;               /* messages read from the send PULL */
+    uint64_t control_requests;            /* requests answered on the control REP */
     uint64_t control_errors[HB_E__COUNT]; /* of them, answered with each error code */
-    bool auth;                  /* bridge.curve asks for ZAP: the next two are rendered */
+    bool auth;                            /* bridge.curve asks for ZAP: the next two are rendered */
     uint64_t handshake_failed[HB__ZS__COUNT][HB__HS__COUNT];
     uint64_t auth_denied[2][3];          /* [readers|writers][address|key|mechanism], auth.h */
     uint64_t disconnects[HB__ZS__COUNT]; /* client connections that ended */

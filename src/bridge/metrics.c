@@ -201,8 +201,8 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
         s_header(&b, "honeybee_control_errors_total", "counter",
                  "Control requests answered with an error, by its code.");
         for (int e = HB_E_OK + 1; e < HB_E__COUNT; e++)
-            s_printf(&b, "honeybee_control_errors_total{error=\"%s\"} %" PRIu64 "\n",
-                     hb_errname(e), bc->control_errors[e]);
+            s_printf(&b, "honeybee_control_errors_total{error=\"%s\"} %" PRIu64 "\n", hb_errname(e),
+                     bc->control_errors[e]);
         s_header(&b, "honeybee_zmq_handshake_failures_total", "counter",
                  "ZeroMQ clients whose handshake failed, by socket and kind (auth: refused by "
                  "bridge.curve; protocol: wrong server key, no CURVE, garbage).");

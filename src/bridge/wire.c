@@ -237,7 +237,7 @@ int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size
         break;
     }
     return 0;
-err: {
+err : {
     hb__ctl_op kept = req->op;
     bool known = req->op_known;
     hb__ctl_req_free(req);

@@ -136,8 +136,8 @@ static void test_ctl_parse_errors(void **state)
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
         int res = -1;
-        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t,
-                                     strlen(t), NULL, &res);
+        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t, strlen(t),
+                                     NULL, &res);
         assert_non_null(reply);
         assert_non_null(strstr(reply, "\"error\":\"invalid_url\""));
         assert_int_equal(res, HB_E_INVALID_URL); /* what the bridge counts */
@@ -153,8 +153,8 @@ static void test_ctl_parse_errors(void **state)
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
         int res = -1;
-        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t,
-                                     strlen(t), NULL, &res);
+        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
+                                     NULL, &res);
         assert_non_null(reply);
         assert_int_equal(res, HB_E_WRONG_SHARD);
         assert_string_equal(reply, "{\"ok\":false,\"error\":\"wrong_shard\",\"message\":\"peer "
@@ -163,15 +163,15 @@ static void test_ctl_parse_errors(void **state)
         free(reply);
         /* an invalid id is bad_request at any shard */
         t = "{\"op\":\"connect\",\"id\":\"relay*1\",\"url\":\"ws://h/\"}";
-        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
-                               NULL, &res);
+        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL,
+                               &res);
         assert_non_null(strstr(reply, "\"error\":\"bad_request\""));
         assert_int_equal(res, HB_E_BAD_REQUEST);
         /* a ping answers ok with result 0 */
         t = "{\"op\":\"ping\"}";
         free(reply);
-        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
-                               NULL, &res);
+        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL,
+                               &res);
         assert_string_equal(reply, "{\"ok\":true}");
         assert_int_equal(res, 0);
         free(reply);
@@ -388,14 +388,10 @@ static void test_list_stats_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_meta_layout),
-        cmocka_unit_test(test_event_json_fields),
-        cmocka_unit_test(test_event_json_minimal),
-        cmocka_unit_test(test_ctl_parse_errors),
-        cmocka_unit_test(test_ctl_parse_ok),
-        cmocka_unit_test(test_ctl_value_budget),
-        cmocka_unit_test(test_error_reply),
-        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_meta_layout),        cmocka_unit_test(test_event_json_fields),
+        cmocka_unit_test(test_event_json_minimal), cmocka_unit_test(test_ctl_parse_errors),
+        cmocka_unit_test(test_ctl_parse_ok),       cmocka_unit_test(test_ctl_value_budget),
+        cmocka_unit_test(test_error_reply),        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_list_stats_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
