@@ -154,7 +154,8 @@ const hb__cfg_key hb__cfg_keys[] = {
       "dials; 0 = retry forever."),
     R(PO("reconnect.stable_after", reconnect.stable_after_ns), HB__T_DURATION, "10s",
       NONNEG_DURATION, NULL, NULL, "duration", NULL,
-      "A connection up this long resets the backoff and is redialled at once when it closes."),
+      "A connection up this long resets the backoff and is redialled at once when it closes; 0 "
+      "means initial_delay (a connection closed sooner still backs off)."),
     R(PO("keepalive.ping_interval", keepalive.ping_interval_ns), HB__T_DURATION, "20s",
       NONNEG_DURATION, NULL, NULL, "duration", NULL,
       "WebSocket ping after this long without receiving anything; 0 disables."),
@@ -168,7 +169,7 @@ const hb__cfg_key hb__cfg_keys[] = {
       "(reason stall); 0 disables."),
     R(PO("keepalive.app_ping", keepalive.app_ping), HB__T_OPTSTR, "", 0, 0, 0, NULL,
       hb__cfg_check_utf8, "text", NULL,
-      "If set, this text message is also sent every ping_interval."),
+      "If set, this text message is also sent every ping_interval; at most max_message_size."),
     R(PO("write_timeout", write_timeout_ns), HB__T_DURATION, "10s", POS_DURATION, NULL, NULL,
       "duration", NULL,
       "A write that cannot complete for this long closes the connection (reason write_timeout)."),

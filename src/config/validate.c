@@ -19,6 +19,14 @@ static int s_line(const hb__cfg_lines *l, size_t i)
     return l && l->line ? l->line[i] : 0;
 }
 
+/* The schema row of `path` in `section` (it exists: callers name rows). */
+static size_t s_row_index(hb__cfg_section section, const char *path)
+{
+    for (size_t i = 0; i < hb__cfg_nkeys; i++)
+        if (hb__cfg_keys[i].section == section && !strcmp(hb__cfg_keys[i].path, path)) return i;
+    return 0;
+}
+
 bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
                        const hb__cfg_lines *lines, bool check_all, hb__errs *errs)
 {
@@ -52,7 +60,11 @@ bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
                          strlen(p->on_connect[i]), (unsigned long long)max);
             ok = false;
         }
-    if (p->opts.keepalive.app_ping && strlen(p->opts.keepalive.app_ping) > max) {
+    /* Both inherited: checked once, at `pool` (hb__config_validate). */
+    bool inherited = lines && lines->line &&
+                     s_line(lines, s_row_index(HB__S_POOL, "keepalive.app_ping")) == 0 &&
+                     s_line(lines, s_row_index(HB__S_POOL, "max_message_size")) == 0;
+    if (!inherited && p->opts.keepalive.app_ping && strlen(p->opts.keepalive.app_ping) > max) {
         snprintf(k, sizeof k, "%s.keepalive.app_ping", key);
         hb__errs_add(errs, file, p->line, k, "is longer than max_message_size (%llu bytes)",
                      (unsigned long long)max);
@@ -130,6 +142,15 @@ bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_l
         if (line == HB__LINE_FAILED) continue;
         snprintf(key, sizeof key, "%s.%s", hb__cfg_section_name(k->section), k->path);
         ok &= hb__cfg_check_value(k, base, file, line, key, errs);
+    }
+    /* The pool's own app_ping must fit its own limit, peers or not: a
+     * control `connect` without options inherits both. */
+    if (cfg->pool.keepalive.app_ping &&
+        strlen(cfg->pool.keepalive.app_ping) > cfg->pool.max_message_size) {
+        hb__errs_add(errs, file, s_line(top, s_row_index(HB__S_POOL, "keepalive.app_ping")),
+                     "pool.keepalive.app_ping", "is longer than max_message_size (%llu bytes)",
+                     (unsigned long long)cfg->pool.max_message_size);
+        ok = false;
     }
     for (size_t i = 0; i < cfg->n_peers; i++) {
         snprintf(key, sizeof key, "peers[%zu]", i);

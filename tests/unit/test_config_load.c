@@ -606,6 +606,21 @@ static void test_peer_errors(void **state)
     e = load_bad(
         "peers:\n  - id: a\n    url: ws://x/\n    headers:\n      A: \"1\"\n      a: \"2\"\n");
     has_line(e, "conf.yaml:6: peers[0].headers: duplicate header \"a\"");
+
+    /* An app_ping longer than max_message_size: the pool's is reported at
+     * the pool, peers or not (a control connect inherits both), once; a
+     * peer that sets either key is reported at the peer. */
+    e = load_bad("pool:\n  max_message_size: 8B\n  keepalive:\n    app_ping: \"123456789\"\n");
+    has_line(e, "conf.yaml:4: pool.keepalive.app_ping: is longer than max_message_size (8 bytes)");
+    assert_int_equal(count_lines(e), 1);
+    e = load_bad("pool:\n  max_message_size: 8B\n  keepalive: {app_ping: \"123456789\"}\n"
+                 "peers:\n  - id: a\n    url: ws://x/\n");
+    assert_int_equal(count_lines(e), 1);
+    e = load_bad("pool:\n  keepalive: {app_ping: \"123456789\"}\n"
+                 "peers:\n  - id: a\n    url: ws://x/\n    max_message_size: 8B\n");
+    has_line(e, "conf.yaml:4: peers[0].keepalive.app_ping: is longer than max_message_size "
+                "(8 bytes)");
+    assert_int_equal(count_lines(e), 1);
 }
 
 static void test_syntax_errors(void **state)
