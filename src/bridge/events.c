@@ -10,6 +10,10 @@
  * sees `awake` false and writes the eventfd; one that appends before is
  * picked up by the re-check: no wake-up is lost. The list holds at most
  * bridge.events_queue events; beyond that an event is counted and dropped.
+ * The kinds that come in floods (send_failed: one per queued message of a
+ * dropped connection; dial_failed) may fill only three quarters of it, so
+ * that a flood of them does not cost a subscriber the lifecycle events
+ * (added, connected, disconnected, removed) its view of the peers rests on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,8 +30,10 @@ void hb__events_take(void *ud, hb_event *e)
 {
     hb__bridge *b = ud;
     e->next = NULL;
+    uint32_t cap = b->cfg.events_queue;
+    if (e->kind == HB_EV_SEND_FAILED || e->kind == HB_EV_DIAL_FAILED) cap -= cap / 4;
     pthread_mutex_lock(&b->mu);
-    if (b->ev_n >= b->cfg.events_queue) {
+    if (b->ev_n >= cap) {
         pthread_mutex_unlock(&b->mu);
         uint64_t n = atomic_fetch_add(&b->c_events_dropped, 1) + 1;
         /* Log the first and then every 1000th, not a line per event. */

@@ -85,7 +85,9 @@ const hb__cfg_key hb__cfg_keys[] = {
       NULL, NULL, "duration", NULL,
       "Graceful shutdown budget for writing out queued messages before peers are closed."),
     R(BR(events_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN | HB__F_RESTART, NULL, NULL, "events",
-      NULL, "Events handed from the loop thread to the ZeroMQ thread."),
+      NULL,
+      "Events handed from the loop thread to the ZeroMQ thread; send_failed and dial_failed "
+      "may fill three quarters (the rest is kept for lifecycle events)."),
     R(BR(control_queue), HB__T_U32, "65536", 1, 0, HB__F_MIN | HB__F_RESTART, NULL, NULL,
       "commands", NULL,
       "Bound of the pool's command doorway: connect, remove and send commands from the "

@@ -70,6 +70,23 @@ static void test_bounds(void **state)
 
     hb__bridge_destroy(&b); /* frees the last message and the 2 events */
     assert_null(b);
+
+    /* Flood kinds fill three quarters of the hand-off; lifecycle events
+     * still get the rest. */
+    cfg->bridge.events_queue = 8;
+    assert_int_equal(hb__bridge_new(cfg, NULL, &b), 0);
+    sink = hb__bridge_sink(b);
+    for (int i = 0; i < 10; i++)
+        sink.event(sink.ud, hb_event_new(i % 2 ? HB_EV_SEND_FAILED : HB_EV_DIAL_FAILED, "p",
+                                         "ws://h/", NULL, NULL));
+    hb__bridge_counters_get(b, &c);
+    assert_int_equal(c.events_dropped, 4); /* 6 of 8 taken */
+    for (int i = 0; i < 3; i++)
+        sink.event(sink.ud, hb_event_new(HB_EV_DISCONNECTED, "p", "ws://h/", NULL, NULL));
+    hb__bridge_counters_get(b, &c);
+    assert_int_equal(c.events_dropped, 5); /* 2 more fit, the third does not */
+    hb__bridge_destroy(&b);
+    assert_null(b);
     hb_config_destroy(&cfg);
 }
 
