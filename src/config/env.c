@@ -50,8 +50,21 @@ int hb_config_apply_env(hb_config *cfg, const char *(*getenv_fn)(const char *), 
             hb__cfg_section_free(k->section, &scratch);
         }
     }
-    /* An override may put two sockets on one endpoint. */
-    if (!errs.n && !errs.oom) hb__config_check_endpoints(cfg, NULL, NULL, &errs);
+    /* An override may put two sockets on one endpoint: the file's own were
+     * apart, so the message names the variables that moved them. */
+    if (!errs.n && !errs.oom) {
+        char who[160] = "environment (";
+        size_t used = strlen(who);
+        for (size_t i = 0; i < hb__cfg_nkeys; i++) {
+            const hb__cfg_key *k = &hb__cfg_keys[i];
+            if (k->env && k->section == HB__S_BRIDGE && getenv_fn(k->env))
+                used += (size_t)snprintf(who + used, used < sizeof who ? sizeof who - used : 0,
+                                         "%s%s", who[used - 1] == '(' ? "" : ", ", k->env);
+            if (used >= sizeof who) break;
+        }
+        if (used + 2 <= sizeof who) memcpy(who + used, ")", 2);
+        hb__config_check_endpoints(cfg, who, NULL, &errs);
+    }
     int rc = (errs.n || errs.dropped) ? HB_E_CONFIG : errs.oom ? HB_E_NOMEM : 0;
     if (rc && errors) *errors = hb__errs_take(&errs);
     hb__errs_free(&errs);

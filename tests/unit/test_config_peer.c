@@ -322,6 +322,22 @@ static void test_env(void **state)
     assert_string_equal(c->bridge.inbox, "ipc:///tmp/in");
     assert_string_equal(c->bridge.http, "");
 
+    /* Two sockets moved onto one endpoint: the message names the
+     * variables, as a file's would name the file and line. */
+    static const char *const clash[] = {"HONEYBEE_SEND", "ipc:///tmp/in", "HONEYBEE_LOG_LEVEL",
+                                        "info", NULL};
+    s_env = clash;
+    hb_config *c2 = NULL;
+    assert_int_equal(hb_config_defaults(&c2), 0);
+    free(c2->bridge.inbox);
+    c2->bridge.inbox = strdup("ipc:///tmp/in");
+    assert_int_equal(hb_config_apply_env(c2, fake_getenv, &err), HB_E_CONFIG);
+    assert_non_null(strstr(err, "environment (HONEYBEE_SEND): bridge.send: ipc:///tmp/in binds "
+                                "where bridge.inbox binds (ipc:///tmp/in)"));
+    free(err);
+    err = NULL;
+    hb_config_destroy(&c2);
+
     /* The real environment (getenv_fn NULL). */
     setenv("HONEYBEE_LOG_LEVEL", "warn", 1);
     assert_int_equal(hb_config_apply_env(c, NULL, NULL), 0);
