@@ -63,6 +63,20 @@ static hb__node *s_scalar(const char *text, size_t len, bool plain, int line)
     return n;
 }
 
+/* A node's explicit tag: none, or the core tag of its own kind (!!str,
+ * !!map, !!seq). Any other (!!set, !!binary, !!int, !custom) would change
+ * what the node means, and this loader would not honour it: an error, not
+ * a silent reading of something else. */
+static bool s_tag_ok(const yaml_char_t *tag, const char *own, const char *file, int line,
+                     hb__errs *errs)
+{
+    if (!tag || !strcmp((const char *)tag, own)) return true;
+    hb__errs_add(errs, file, line, "(syntax)",
+                 "tag %.64s is not supported (only !!str, !!map and !!seq on their own kind)",
+                 (const char *)tag);
+    return false;
+}
+
 int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out, hb__errs *errs)
 {
     *out = NULL;
@@ -117,12 +131,22 @@ int hb__yaml_tree(const char *yaml, size_t len, const char *file, hb__node **out
             /* An explicit !!str tag makes a plain scalar a string. */
             if (ev.data.scalar.tag && strcmp((const char *)ev.data.scalar.tag, YAML_STR_TAG) == 0)
                 plain = false;
+            else if (!s_tag_ok(ev.data.scalar.tag, YAML_STR_TAG, file, line, errs)) {
+                rc = HB_E_CONFIG;
+                break;
+            }
             made = s_scalar((const char *)ev.data.scalar.value, ev.data.scalar.length, plain, line);
             if (!made) rc = HB_E_NOMEM;
             break;
         }
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
+            if (ev.type == YAML_MAPPING_START_EVENT
+                    ? !s_tag_ok(ev.data.mapping_start.tag, YAML_MAP_TAG, file, line, errs)
+                    : !s_tag_ok(ev.data.sequence_start.tag, YAML_SEQ_TAG, file, line, errs)) {
+                rc = HB_E_CONFIG;
+                break;
+            }
             if (depth == MAX_DEPTH) {
                 hb__errs_add(errs, file, line, "(syntax)", "nested deeper than %d levels",
                              MAX_DEPTH);

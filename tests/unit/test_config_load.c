@@ -650,6 +650,18 @@ static void test_syntax_errors(void **state)
     has_line(e, "conf.yaml:2: pool: duplicate key");
     e = load_bad("pool: &p {send_queue: 1}\nbridge: *p\n");
     has_line(e, "conf.yaml:2: (syntax): aliases (*name) are not supported");
+    /* Tags: only the core tag of a node's own kind; any other would change
+     * its meaning and is refused, not ignored. */
+    e = load_bad("pool: !!set {send_queue: 1}\n");
+    has_line(e, "conf.yaml:1: (syntax): tag tag:yaml.org,2002:set is not supported (only !!str, "
+                "!!map and !!seq on their own kind)");
+    e = load_bad("pool:\n  send_queue: !!int 5\n");
+    has_prefix(e, "conf.yaml:2: (syntax): tag tag:yaml.org,2002:int is not supported");
+    e = load_bad("peers: !relays []\n");
+    has_prefix(e, "conf.yaml:1: (syntax): tag !relays is not supported");
+    hb_config *t = load_ok("pool: !!map {send_queue: 3}\npeers: !!seq []\n");
+    assert_int_equal(t->pool.send_queue, 3);
+    hb_config_destroy(&t);
     e = load_bad("pool: {}\n---\npool: {}\n");
     has_prefix(e, "conf.yaml:2: (syntax): only one YAML document");
     e = load_bad("\t- tab\n");
