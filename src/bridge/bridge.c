@@ -355,6 +355,7 @@ static void *s_run(void *arg)
         if (!b->sends_stopped && (items[I_SEND].revents & ZMQ_POLLIN))
             for (int i = 0; i < S_SEND_BATCH && hb__send_handle(b); i++) {
             }
+        hb__send_tick(b, hb__mono_ns());
         if (b->hook) {
             /* After a removed event (the pool drops the id from its
              * registry right after emitting it), when poked, and while it

@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "bridge/auth.h"
+#include "core/lograte.h"
 #include "bridge/bridge.h"
 
 /* One loop thread's side of the inbox (inbox.c), found by
@@ -100,6 +101,7 @@ struct hb__bridge {
     void *s_events, *s_send, *s_control;
     void *mon[HB__ZS__COUNT]; /* PAIR ends of the sockets' monitors */
     bool sends_stopped;
+    hb__lograte send_log; /* the send socket's warnings (send.c) */
 };
 
 /* ---- bridge.c ------------------------------------------------------------- */
@@ -145,6 +147,10 @@ void hb__events_discard(hb__bridge *b);
 
 /* Read and act on one message of the send PULL; false when none waits. */
 bool hb__send_handle(hb__bridge *b);
+
+/* Every turn of the bridge loop: once the rate limit allows, say how many
+ * of the send socket's warnings went to debug since the last line. */
+void hb__send_tick(hb__bridge *b, uint64_t now);
 
 /* ---- control.c: bridge thread --------------------------------------------- */
 

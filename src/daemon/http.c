@@ -9,9 +9,16 @@
  * request must arrive within read_timeout and in at most HB__HTTP_REQ_MAX bytes.
  * WRITE: a status line and headers built into the connection, then the
  * body written straight from the shared body (no copy per client), within
- * write_timeout; then the connection is closed (Connection: close, one
- * request per connection). An Upgrade header is ignored: the answer is a
- * plain response and the connection closes.
+ * write_timeout (Connection: close, one request per connection). An
+ * Upgrade header is ignored: the answer is a plain response.
+ * LINGER: the whole answer is written; our side is shut (FIN), and what the
+ * client still sends (a body we never read, pipelined requests, garbage
+ * after a refused head) is read and thrown away until the client closes,
+ * for at most S_LINGER_MS and S_LINGER_MAX bytes; then close. Closing a
+ * socket with unread input makes the kernel send RST instead of FIN, and
+ * an RST can reach the client before it has read the answer, which is then
+ * lost (the lingering close of production servers). Lingering is only
+ * another state of the poll loop: it never blocks the thread.
  *
  * What one client can hold: a connection struct (about 400 bytes), a
  * reference to a body, and the kernel's send buffer, which SO_SNDBUF caps
@@ -45,8 +52,11 @@
 #define S_ACCEPT_REST_MS 100
 #define S_POLL_MAX_MS    1000
 #define S_HEAD_MAX       320
+#define S_LINGER_MS      2000
+#define S_LINGER_MAX     (1024 * 1024)
+#define S_DRAIN_CHUNK    16384
 
-typedef enum s_state { S_READ, S_WRITE } s_state;
+typedef enum s_state { S_READ, S_WRITE, S_LINGER } s_state;
 
 const int hb__http_codes[HB__HTTP_N_CODES] = {200, 400, 404, 405, 431, 500, 503, 0};
 
@@ -60,6 +70,7 @@ typedef struct s_conn {
     size_t head_len, head_off;
     hb__http_body *body; /* NULL: none, or a HEAD */
     size_t body_off;
+    size_t drained; /* LINGER: bytes read and thrown away */
 } s_conn;
 
 struct hb__http {
@@ -187,6 +198,10 @@ static void s_route(hb__http *h, s_conn *c)
 
 /* ---- connections: HTTP thread --------------------------------------------- */
 
+/* Close connection i (the last one takes its slot). A connection with an
+ * answer to deliver ends through LINGER first (s_conn_linger); this close
+ * is the last step, or the end of one that failed, timed out or was
+ * evicted. HTTP thread. */
 static void s_conn_close(hb__http *h, size_t i)
 {
     s_conn *c = h->conns[i];
@@ -221,7 +236,34 @@ static bool s_conn_read(hb__http *h, s_conn *c)
     }
 }
 
-/* Write what the socket takes. Returns false when done or failed. */
+/* LINGER: read and discard what is there. Returns false when the
+ * connection is to be closed: the client closed or failed, or it sent
+ * S_LINGER_MAX bytes (the deadline is the poll loop's). */
+static bool s_conn_drain(s_conn *c)
+{
+    char buf[S_DRAIN_CHUNK];
+    while (c->drained < S_LINGER_MAX) {
+        ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        if (n == 0) return false; /* the client closed: nothing unread, close sends no RST */
+        c->drained += (size_t)n;
+    }
+    return false;
+}
+
+/* The answer is all written: shut our side (the client reads EOF after
+ * the answer) and linger. Returns false when the connection is to be
+ * closed now. */
+static bool s_conn_linger(s_conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) != 0) return false;
+    c->st = S_LINGER;
+    c->deadline_ns = hb__mono_ns() + S_LINGER_MS * 1000000ull;
+    return s_conn_drain(c);
+}
+
+/* Write what the socket takes; once all is written, linger. Returns false
+ * when the connection is to be closed. */
 static bool s_conn_write(hb__http *h, s_conn *c)
 {
     (void)h;
@@ -236,7 +278,7 @@ static bool s_conn_write(hb__http *h, s_conn *c)
             n = c->body->len - c->body_off;
             if (n > S_WRITE_CHUNK) n = S_WRITE_CHUNK;
         } else {
-            return false; /* all written */
+            return s_conn_linger(c); /* all written */
         }
         ssize_t w = send(c->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (w < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
@@ -261,12 +303,18 @@ static void s_accept(hb__http *h, int lfd, uint64_t now)
             return;
         }
         if (h->nc >= h->lim.max_connections) {
-            /* Full: the oldest connection makes room. */
+            /* Full: the oldest lingering connection makes room (its
+             * answer is out: not counted as evicted), else the oldest. */
             size_t old = 0;
-            for (size_t i = 1; i < h->nc; i++)
-                if (h->conns[i]->accepted_ns < h->conns[old]->accepted_ns) old = i;
+            for (size_t i = 1; i < h->nc; i++) {
+                bool li = h->conns[i]->st == S_LINGER, lo = h->conns[old]->st == S_LINGER;
+                if ((li && !lo) ||
+                    (li == lo && h->conns[i]->accepted_ns < h->conns[old]->accepted_ns))
+                    old = i;
+            }
+            if (h->conns[old]->st != S_LINGER)
+                atomic_fetch_add_explicit(&h->c_evicted, 1, memory_order_relaxed);
             s_conn_close(h, old);
-            atomic_fetch_add_explicit(&h->c_evicted, 1, memory_order_relaxed);
         }
         s_conn *c = calloc(1, sizeof(*c));
         if (!c) {
@@ -296,11 +344,13 @@ static void *s_run(void *arg)
     }
     for (;;) {
         uint64_t now = hb__mono_ns();
-        /* Deadlines first: a connection past its deadline goes. */
+        /* Deadlines first: a connection past its deadline goes (the end
+         * of lingering is not a timeout: the answer was given). */
         uint64_t next = now + S_POLL_MAX_MS * 1000000ull;
         for (size_t i = 0; i < h->nc;) {
             if (h->conns[i]->deadline_ns <= now) {
-                atomic_fetch_add_explicit(&h->c_timed_out, 1, memory_order_relaxed);
+                if (h->conns[i]->st != S_LINGER)
+                    atomic_fetch_add_explicit(&h->c_timed_out, 1, memory_order_relaxed);
                 s_conn_close(h, i);
                 continue;
             }
@@ -316,7 +366,7 @@ static void *s_run(void *arg)
         size_t first_conn = n;
         for (size_t i = 0; i < h->nc; i++)
             pfd[n++] = (struct pollfd){.fd = h->conns[i]->fd,
-                                       .events = h->conns[i]->st == S_READ ? POLLIN : POLLOUT};
+                                       .events = h->conns[i]->st == S_WRITE ? POLLOUT : POLLIN};
         int ms = (int)((next - now + 999999) / 1000000);
         int r = poll(pfd, n, ms);
         if (r < 0 && errno != EINTR) {
@@ -341,8 +391,10 @@ static void *s_run(void *arg)
                 keep = false;
             else if (c->st == S_READ)
                 keep = s_conn_read(h, c) && (c->st == S_READ || s_conn_write(h, c));
-            else
+            else if (c->st == S_WRITE)
                 keep = s_conn_write(h, c);
+            else
+                keep = s_conn_drain(c);
             if (!keep) s_conn_close(h, i);
         }
         for (size_t i = 0; i < h->nl; i++)

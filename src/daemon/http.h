@@ -7,7 +7,10 @@
  * the handler does not know), one request per connection, never switches
  * protocols, holds at most `max_connections` connections (a new one closes
  * the oldest), and gives each connection a deadline to send its request
- * and another to take the response. Bodies are reference-counted and
+ * and another to take the response; after the response it shuts its side
+ * and discards what the client still sends for a bounded time before
+ * closing, so the client reads the answer and EOF, not a reset (a lingering
+ * close). Bodies are reference-counted and
  * written from where they lie, so many clients of one /metrics body cost
  * one body (docs/operations.md, "HTTP").
  */

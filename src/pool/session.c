@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/lograte.h"
 #include "honeybee/session.h"
 #include "pool/pool_int.h"
 
@@ -66,10 +67,9 @@ struct hb_session {
     hb_stop_reason why;
     uint64_t drain_deadline;
     uint64_t rng;
-    /* Info log lines: a token bucket per peer (S_LOG_BURST lines, one more
-     * every S_LOG_EVERY_NS), so a flapping peer cannot flood the log. */
-    uint32_t log_tokens, log_dropped;
-    uint64_t log_refill;
+    /* Info log lines: a token bucket per peer (core/lograte.h), so a
+     * flapping peer cannot flood the log. */
+    hb__lograte log_rate;
     bool failing; /* in a run of failed dials (the first was logged) */
     /* on_connect and app_ping texts are copied here (the dialer masks the
      * payload in place, so a const string cannot be written as it is): headroom +
@@ -109,32 +109,10 @@ static double s_rand(hb_session *s)
     return (double)((s->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-#define S_LOG_BURST    10u
-#define S_LOG_EVERY_NS (6000ull * 1000 * 1000)
-
-/* Loop thread: may this peer log one more info line now? When not, the
- * line goes out at debug and is counted; the next line that may go says
- * how many were held back. */
-static bool s_log_ok(hb_session *s, uint64_t now)
-{
-    if (s->log_refill == 0) {
-        s->log_tokens = S_LOG_BURST;
-        s->log_refill = now;
-    }
-    while (now - s->log_refill >= S_LOG_EVERY_NS && s->log_tokens < S_LOG_BURST) {
-        s->log_tokens++;
-        s->log_refill += S_LOG_EVERY_NS;
-    }
-    if (s->log_tokens == S_LOG_BURST) s->log_refill = now;
-    if (!s->log_tokens) {
-        s->log_dropped++;
-        return false;
-    }
-    s->log_tokens--;
-    return true;
-}
-
-/* A state change or the first failure of a run, at info (rate-limited). */
+/* A state change or the first failure of a run, at info, rate-limited per
+ * peer (core/lograte.h): a line over the limit goes out at debug and is
+ * counted; the next line that may go says how many were held back. Loop
+ * thread. */
 __attribute__((format(printf, 2, 3))) static void s_info(hb_session *s, const char *fmt, ...)
 {
     const hb_logger *lg = hb_plugin_logger(s->base.plugin);
@@ -145,14 +123,13 @@ __attribute__((format(printf, 2, 3))) static void s_info(hb_session *s, const ch
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     const char *id = hb_plugin_id(s->base.plugin);
-    if (!s_log_ok(s, hb__mono_ns())) {
+    if (!hb__lograte_take(&s->log_rate, hb__mono_ns())) {
         HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
         return;
     }
-    if (s->log_dropped) {
-        HB_LOG(lg, HB_LOG_INFO, id, "%s (%u earlier lines of this peer went to debug)", msg,
-               s->log_dropped);
-        s->log_dropped = 0;
+    uint32_t held = hb__lograte_dropped(&s->log_rate);
+    if (held) {
+        HB_LOG(lg, HB_LOG_INFO, id, "%s (%u earlier lines of this peer went to debug)", msg, held);
         return;
     }
     HB_LOG(lg, HB_LOG_INFO, id, "%s", msg);

@@ -220,6 +220,46 @@ def test_broadcast_refusals():
         srv.stop()
 
 
+def test_send_refusals_rate_limited():
+    """5,000 malformed messages on the send socket: every one is counted
+    (honeybee_send_failed_total{reason="bad_request"}), but their warnings
+    are rate-limited like a peer's info lines (10, then one every 6 s, the
+    rest at debug): a few lines on stderr, and the lines that do go say how
+    many were held back, so that lines + held back = 5,000."""
+    import re
+    n = 5000
+    with H.Bridge(log={"level": "info"}) as b:
+        m0 = b.metrics().get('honeybee_send_failed_total{reason="bad_request"}', 0)
+        t0 = time.monotonic()
+        for i in range(n):
+            b.push("a")  # one frame: needs [id][payload]
+        H.wait_for(lambda: b.metrics().get('honeybee_send_failed_total{reason="bad_request"}', 0)
+                   - m0 == n, 30, "%d bad_request refusals counted" % n)
+
+        def tally():
+            """(refusal lines, summary lines, refusals they say went to debug)"""
+            refusals = summaries = held = 0
+            for line in b.stderr().splitlines():
+                if "send socket: bad request" in line:
+                    refusals += 1
+                    g = re.search(r"\((\d+) earlier send socket warnings went to debug\)", line)
+                    held += int(g.group(1)) if g else 0
+                g = re.search(r"send socket: (\d+) more warnings went to debug", line)
+                if g:
+                    summaries += 1
+                    held += int(g.group(1))
+            return refusals, summaries, held
+        # The number held back is logged at the latest once the bucket has
+        # a token again (6 s after the burst), by the bridge loop's turn.
+        H.wait_for(lambda: tally()[0] + tally()[2] >= n, 20, "the held-back count to be logged")
+        refusals, summaries, held = tally()
+        took = time.monotonic() - t0
+        print("  %d refusals in %.1fs: %d warning lines and %d summary lines on stderr, %d "
+              "held back to debug" % (n, took, refusals, summaries, held))
+        assert refusals + summaries <= 10 + 2 + int(took / 6), (refusals, summaries, held)
+        assert refusals + held == n, (refusals, held)
+
+
 def test_ipc_endpoints():
     srv = H.WSServer()
     try:
@@ -236,4 +276,5 @@ def test_ipc_endpoints():
 
 if __name__ == "__main__":
     H.run([test_inbox_frames, test_events_frames_and_order, test_send_socket,
-           test_not_connected_send, test_broadcast_refusals, test_ipc_endpoints])
+           test_not_connected_send, test_broadcast_refusals, test_send_refusals_rate_limited,
+           test_ipc_endpoints])

@@ -98,6 +98,123 @@ def test_methods_paths_and_upgrade():
         assert m.get('honeybee_http_responses_total{code="405"}', 0) >= 6, m
 
 
+def answer_then_end(port, request, junk, chunk=65536, pace=0.0, timeout=10.0):
+    """Send `request` then `junk` bytes of garbage (on a thread, in chunks,
+    `pace` seconds apart; junk=None: never stop), while reading what the
+    server answers. Returns (answer, how the read ended: "eof" or the
+    error's name, seconds from the first byte sent to the end of the read,
+    seconds the sender ran, the sender's error name or None, bytes of junk
+    the kernel took)."""
+    import threading
+    s = socket.create_connection(("127.0.0.1", port), timeout=H.t(timeout))
+    sent = {"err": None, "took": None, "bytes": 0}
+
+    def sender():
+        t0 = time.monotonic()
+        try:
+            s.sendall(request)
+            left = junk
+            block = b"x" * chunk
+            while left is None or left > 0:
+                n = chunk if left is None else min(chunk, left)
+                s.sendall(block[:n])
+                sent["bytes"] += n
+                if left is not None:
+                    left -= n
+                if pace:
+                    time.sleep(pace)
+        except OSError as e:
+            sent["err"] = type(e).__name__
+        sent["took"] = time.monotonic() - t0
+
+    th = threading.Thread(target=sender, daemon=True)
+    t0 = time.monotonic()
+    th.start()
+    out = b""
+    end = None
+    try:
+        while True:
+            try:
+                got = s.recv(65536)
+            except OSError as e:
+                end = type(e).__name__
+                break
+            if not got:
+                end = "eof"
+                break
+            out += got
+        read_took = time.monotonic() - t0
+        th.join(H.t(timeout))
+        assert not th.is_alive(), "the sender was never stopped by the server"
+    finally:
+        s.close()
+    return out, end, read_took, sent["took"], sent["err"], sent["bytes"]
+
+
+def complete(answer):
+    """True when `answer` holds a whole response: its head and exactly
+    Content-Length bytes of body."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) == int(line.split(b":", 1)[1])
+    return False
+
+
+def test_answer_survives_unread_input():
+    """A client still sending when the server has answered (a refused
+    request followed by 256 KiB of garbage: 431, 400, 405 with a body the
+    server never reads; a well-formed GET followed by garbage) reads the
+    whole answer and then EOF, never a reset: the server shuts its side,
+    discards what keeps coming for a bounded time, then closes (a closing
+    socket with unread input sends RST, which can destroy the answer)."""
+    with H.Bridge() as b:
+        p = b.http_port
+        cases = [
+            (431, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 20000 + b"\r\n\r\n"),
+            (400, b"NOT HTTP AT ALL\r\n\r\n"),
+            (405, b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 262144\r\n\r\n"),
+            (200, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+            (404, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n"),
+        ]
+        for want, req in cases:
+            for rnd in range(3):
+                a, end, took, _, err, _ = answer_then_end(p, req, 256 * 1024)
+                assert status_of(a) == want, (want, a[:80])
+                assert complete(a), (want, a)
+                assert end == "eof", "%d: the read ended with %s, not EOF" % (want, end)
+                assert err is None, "%d: the sender got %s" % (want, err)
+        st, _ = b.http("/healthz")
+        assert st == 200
+
+
+def test_lingering_is_bounded():
+    """A client that never stops sending after its answer cannot hold the
+    connection: a fast one is cut once the server has discarded 1 MiB, a
+    slow one (1 KiB every 20 ms) after 2 s. Either way the answer arrived
+    whole first."""
+    with H.Bridge() as b:
+        p = b.http_port
+        req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        a, end, _, took, err, n = answer_then_end(p, req, None)
+        print("  fast sender: answer %s, read ended %s, sender stopped after %.2fs and %d KiB "
+              "by %s" % (status_of(a), end, took, n // 1024, err))
+        assert status_of(a) == 200 and complete(a), a
+        assert err is not None and took < H.t(3), (took, err)
+        assert n >= 1024 * 1024, "cut after %d bytes, before the server read 1 MiB" % n
+        a, end, _, took, err, n = answer_then_end(p, req, None, chunk=1024, pace=0.02)
+        print("  slow sender: answer %s, read ended %s, sender stopped after %.2fs and %d KiB "
+              "by %s" % (status_of(a), end, took, n // 1024, err))
+        assert status_of(a) == 200 and complete(a), a
+        assert err is not None and 1.5 <= took < H.t(5) + 1, (took, err)
+        st, _ = b.http("/healthz")
+        assert st == 200
+        m = b.metrics()  # the end of lingering is not a timeout: the answer was given
+        assert m.get("honeybee_http_timeouts_total", 0) == 0, m
+
+
 def test_idle_connection_times_out():
     """A connection that never sends its request is closed at
     http_read_timeout; one that never reads its response at
@@ -193,5 +310,6 @@ def test_metrics_slow_readers_do_not_amplify():
 
 if __name__ == "__main__":
     H.run([test_binds_exactly_the_address, test_methods_paths_and_upgrade,
+           test_answer_survives_unread_input, test_lingering_is_bounded,
            test_idle_connection_times_out, test_descriptor_exhaustion,
            test_metrics_slow_readers_do_not_amplify])

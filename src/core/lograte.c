@@ -1,0 +1,47 @@
+/*
+ * lograte.c: the log-line token bucket (lograte.h). Whichever thread owns
+ * the bucket.
+ */
+#include "core/lograte.h"
+
+/* Put back the tokens earned since the last refill, up to the burst. A
+ * full bucket earns nothing, so its clock restarts at `now`. */
+static void s_refill(hb__lograte *r, uint64_t now)
+{
+    if (r->refill == 0) {
+        r->tokens = HB__LOGRATE_BURST;
+        r->refill = now;
+    }
+    while (now - r->refill >= HB__LOGRATE_EVERY_NS && r->tokens < HB__LOGRATE_BURST) {
+        r->tokens++;
+        r->refill += HB__LOGRATE_EVERY_NS;
+    }
+    if (r->tokens == HB__LOGRATE_BURST) r->refill = now;
+}
+
+bool hb__lograte_take(hb__lograte *r, uint64_t now)
+{
+    s_refill(r, now);
+    if (!r->tokens) {
+        r->dropped++;
+        return false;
+    }
+    r->tokens--;
+    return true;
+}
+
+uint32_t hb__lograte_dropped(hb__lograte *r)
+{
+    uint32_t n = r->dropped;
+    r->dropped = 0;
+    return n;
+}
+
+bool hb__lograte_flush_due(hb__lograte *r, uint64_t now)
+{
+    if (!r->dropped) return false;
+    s_refill(r, now);
+    if (!r->tokens) return false;
+    r->tokens--;
+    return true;
+}
