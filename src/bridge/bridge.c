@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,7 +356,7 @@ static void *s_run(void *arg)
         if (!b->sends_stopped && (items[I_SEND].revents & ZMQ_POLLIN))
             for (int i = 0; i < S_SEND_BATCH && hb__send_handle(b); i++) {
             }
-        hb__send_tick(b, hb__mono_ns());
+        hb__bridge_warn_tick(b, hb__mono_ns());
         if (b->hook) {
             /* After a removed event (the pool drops the id from its
              * registry right after emitting it), when poked, and while it
@@ -547,6 +548,43 @@ int hb__bridge_reload_auth(hb__bridge *b, hb__auth_stores **s)
     hb__auth_swap_stores(b->auth, s);
     hb__bridge_wake(b);
     return 0;
+}
+
+/* A client can send refusals as fast as ZeroMQ carries them: the warnings
+ * of each input socket share one limit (send_log, control_log). */
+void hb__bridge_warn(hb__bridge *b, hb__lograte *r, const char *id, const char *fmt, ...)
+{
+    const hb_logger *lg = b->lg;
+    if (!lg || !lg->fn || lg->level < HB_LOG_WARN) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!hb__lograte_take(r, hb__mono_ns())) {
+        HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
+        return;
+    }
+    uint32_t held = hb__lograte_dropped(r);
+    if (held)
+        HB_LOG(lg, HB_LOG_WARN, id, "%s (%u earlier %s socket warnings went to debug)", msg, held,
+               r == &b->send_log ? "send" : "control");
+    else
+        HB_LOG(lg, HB_LOG_WARN, id, "%s", msg);
+}
+
+void hb__bridge_warn_tick(hb__bridge *b, uint64_t now)
+{
+    static const char *const names[2] = {"send", "control"};
+    hb__lograte *rs[2] = {&b->send_log, &b->control_log};
+    for (int i = 0; i < 2; i++) {
+        if (!hb__lograte_flush_due(rs[i], now)) continue;
+        HB_LOG(b->lg, HB_LOG_WARN, NULL,
+               "%s socket: %u more warnings went to debug (rate limit: %u lines, then one every "
+               "%llu s)",
+               names[i], hb__lograte_dropped(rs[i]), HB__LOGRATE_BURST,
+               (unsigned long long)(HB__LOGRATE_EVERY_NS / 1000000000ull));
+    }
 }
 
 void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud)

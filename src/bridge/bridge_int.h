@@ -101,7 +101,8 @@ struct hb__bridge {
     void *s_events, *s_send, *s_control;
     void *mon[HB__ZS__COUNT]; /* PAIR ends of the sockets' monitors */
     bool sends_stopped;
-    hb__lograte send_log; /* the send socket's warnings (send.c) */
+    hb__lograte send_log;    /* the send socket's warnings (send.c) */
+    hb__lograte control_log; /* the control socket's warnings (control.c) */
 };
 
 /* ---- bridge.c ------------------------------------------------------------- */
@@ -150,7 +151,14 @@ bool hb__send_handle(hb__bridge *b);
 
 /* Every turn of the bridge loop: once the rate limit allows, say how many
  * of the send socket's warnings went to debug since the last line. */
-void hb__send_tick(hb__bridge *b, uint64_t now);
+/* A warning under one of the bridge's log rate limits (core/lograte.h: 10
+ * lines, then one every 6 s; the rest at debug, counted, and the next
+ * warning says how many). Bridge thread. */
+__attribute__((format(printf, 4, 5))) void hb__bridge_warn(hb__bridge *b, hb__lograte *r,
+                                                           const char *id, const char *fmt, ...);
+/* The bridge loop's turn: for each limit that held lines back and may log
+ * again, one line saying how many. Bridge thread. */
+void hb__bridge_warn_tick(hb__bridge *b, uint64_t now);
 
 /* ---- control.c: bridge thread --------------------------------------------- */
 

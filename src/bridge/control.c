@@ -10,7 +10,6 @@
  * the send socket ("*" is valid in `send` only).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +141,8 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     free(errors);
     char why[160];
     if ((rc = s_allowed(policy, peer.url, why, sizeof(why))) != 0) {
-        HB_LOG(lg, HB_LOG_WARN, peer.id, "connect refused: %s (%s)", why, peer.url);
+        /* The bridge warns with the reply (rate-limited); the URL here. */
+        HB_LOG(lg, HB_LOG_DEBUG, peer.id, "connect refused: %s (%s)", why, peer.url);
         hb_peer_cfg_free(&peer);
         return s_fail(res, rc, why);
     }
@@ -360,19 +360,16 @@ void hb__control_serve(hb__bridge *b)
      * then /metrics sees its request in the counters. */
     atomic_fetch_add_explicit(&b->c_control_requests, 1, memory_order_relaxed);
     if (res > 0 && res < HB_E__COUNT) {
-        /* Every refusal is counted by code; the log has the first and then
-         * every 1000th malformed one (a careless client can send millions),
-         * each quoting the reply. Refusals of well-formed requests
-         * (unknown_peer, peer_exists, ...) are answers, not faults: debug. */
-        uint64_t n =
-            atomic_fetch_add_explicit(&b->c_control_errors[res], 1, memory_order_relaxed) + 1;
-        bool malformed = res == HB_E_BAD_REQUEST || res == HB_E_UNKNOWN_OP;
-        if (!malformed)
-            HB_LOG(b->lg, HB_LOG_DEBUG, NULL, "control: %s", r);
-        else if (n == 1 || n % 1000 == 0)
-            HB_LOG(b->lg, HB_LOG_WARN, NULL,
-                   "control: refused a malformed request (%" PRIu64 " %s so far): %s", n,
-                   hb_errname(res), r);
+        /* Every refusal is counted by code. A malformed request, or a URL
+         * the policy refuses, is a warning quoting the reply, under the
+         * socket's log rate limit (a careless client can send millions);
+         * the other refusals (unknown_peer, peer_exists, ...) are answers
+         * to well-formed requests: debug. */
+        atomic_fetch_add_explicit(&b->c_control_errors[res], 1, memory_order_relaxed);
+        if (res == HB_E_BAD_REQUEST || res == HB_E_UNKNOWN_OP || res == HB_E_NOT_ALLOWED)
+            hb__bridge_warn(b, &b->control_log, NULL, "control socket: refused: %s", r);
+        else
+            HB_LOG(b->lg, HB_LOG_DEBUG, NULL, "control socket: %s", r);
     }
     /* REP must answer every request, or the socket locks: never skip this. */
     if (zmq_send(b->s_control, r, strlen(r), 0) < 0)

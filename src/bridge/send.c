@@ -11,7 +11,7 @@
  * warnings share one rate limit (core/lograte.h, as each peer's info
  * lines): 10 lines, then one every 6 s; the rest go to debug, and the next
  * warning, or the bridge loop's turn once a line is allowed
- * (hb__send_tick), says how many. Counters and send_failed events are
+ * (hb__bridge_warn_tick), says how many. Counters and send_failed events are
  * not limited: every refusal is counted and published.
  */
 #include <stdarg.h>
@@ -22,39 +22,6 @@
 #include "bridge/bridge_int.h"
 #include "core/clock.h"
 #include "core/utf8.h"
-
-/* A warning of the send socket, rate-limited (above). Bridge thread. */
-__attribute__((format(printf, 3, 4))) static void s_warn(hb__bridge *b, const char *id,
-                                                         const char *fmt, ...)
-{
-    const hb_logger *lg = b->lg;
-    if (!lg || !lg->fn || lg->level < HB_LOG_WARN) return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (!hb__lograte_take(&b->send_log, hb__mono_ns())) {
-        HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
-        return;
-    }
-    uint32_t held = hb__lograte_dropped(&b->send_log);
-    if (held)
-        HB_LOG(lg, HB_LOG_WARN, id, "%s (%u earlier send socket warnings went to debug)", msg,
-               held);
-    else
-        HB_LOG(lg, HB_LOG_WARN, id, "%s", msg);
-}
-
-void hb__send_tick(hb__bridge *b, uint64_t now)
-{
-    if (!hb__lograte_flush_due(&b->send_log, now)) return;
-    HB_LOG(b->lg, HB_LOG_WARN, NULL,
-           "send socket: %u more warnings went to debug (rate limit: %u lines, then one every "
-           "%llu s)",
-           hb__lograte_dropped(&b->send_log), HB__LOGRATE_BURST,
-           (unsigned long long)(HB__LOGRATE_EVERY_NS / 1000000000ull));
-}
 
 /* send_failed from the bridge itself: published at once (this thread owns
  * the events socket). */
@@ -84,7 +51,7 @@ static void s_bad_send(hb__bridge *b, const zmq_msg_t *f0, bool have_f0, const c
             id[n] = 0;
         }
     }
-    s_warn(b, id[0] ? id : NULL, "send socket: bad request: %s", why);
+    hb__bridge_warn(b, &b->send_log, id[0] ? id : NULL, "send socket: bad request: %s", why);
     hb_pool_count_send_failed(b->pool, HB_E_BAD_REQUEST);
     s_send_failed(b, id, HB_E_BAD_REQUEST);
 }
@@ -154,7 +121,7 @@ bool hb__send_handle(hb__bridge *b)
             hb_pool_count_send_failed(b->pool, HB_E_NOT_CONNECTED);
             s_send_failed(b, "*", HB_E_NOT_CONNECTED);
         } else if (n < 0) {
-            s_warn(b, NULL, "broadcast refused: %s", hb_strerror(-n));
+            hb__bridge_warn(b, &b->send_log, NULL, "broadcast refused: %s", hb_strerror(-n));
         }
         goto out;
     }
@@ -164,7 +131,7 @@ bool hb__send_handle(hb__bridge *b)
         if (hb_send_fail_from_err(rc) >= 0)
             s_send_failed(b, id, rc);
         else
-            s_warn(b, id, "send refused: %s", hb_strerror(rc));
+            hb__bridge_warn(b, &b->send_log, id, "send refused: %s", hb_strerror(rc));
     }
 out:
     for (int i = 0; i < nf; i++) zmq_msg_close(&f[i]);

@@ -66,7 +66,8 @@ def test_connect_not_allowed():
                        "options": {"allow": ["*"]}})
         assert not r["ok"] and r["error"] in ("invalid_option", "not_allowed"), r
         assert b.peer_state("out") is None and b.peer_state("wide") is None
-        assert "connect refused: url is outside pool.allow" in b.stderr()
+        assert ('WARN control socket: refused: {"ok":false,"error":"not_allowed",'
+                '"message":"url is outside pool.allow"}') in b.stderr()
 
 
 def test_allow_private_false():

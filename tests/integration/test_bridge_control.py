@@ -239,9 +239,13 @@ def test_refusals_bounded_and_counted():
         assert d('honeybee_send_failed_total{reason="bad_request"}') == 10, m
         # every request answered is counted, the metrics scrape is not one
         assert d("honeybee_control_requests_total") == n_bad + 11, m
-        warns = [ln for ln in b.stderr().splitlines() if "control: refused a malformed" in ln]
-        assert 1 <= len(warns) <= 6, "%d warning lines for %d bad requests" % (len(warns), n_bad)
-        assert "bad_request" in warns[0] and "too complex" in warns[0], warns[0]
+        # The log: 10 warnings (core/lograte.h), the rest at debug; the
+        # bridge's turn says how many once the limit allows (6 s: not
+        # waited for here).
+        warns = [ln for ln in b.stderr().splitlines()
+                 if " WARN " in ln and "control socket: refused:" in ln]
+        assert len(warns) == 10, "%d warning lines for %d bad requests" % (len(warns), n_bad)
+        assert "too complex" in warns[0], warns[0]
         json.loads(warns[-1][warns[-1].index("{"):])  # the reply, quoted whole
         assert b.request({"op": "ping"}) == {"ok": True}
 
