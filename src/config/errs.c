@@ -4,6 +4,7 @@
  * Pure functions on caller-owned data; any thread.
  */
 #include "config/schema.h"
+#include "core/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,12 +97,18 @@ const char *hb__cfg_quote(const char *s, size_t len, char *buf, size_t cap)
     buf[o++] = '"';
     for (size_t i = 0; i < len && o + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (i >= 40) {
+        /* Cut after 40 bytes, at a character's start: never half of one. */
+        if (i >= 40 && (c & 0xc0) != 0x80) {
             memcpy(buf + o, "...", 3);
             o += 3;
             break;
         }
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+        size_t bl = 0;
+        unsigned cp = c >= 0x80 ? hb__utf8_break_at((const unsigned char *)s + i, len - i, &bl) : 0;
+        if (cp) {
+            o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", cp);
+            i += bl - 1;
+        } else if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
             o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
         } else {
             buf[o++] = (char)c;

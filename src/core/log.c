@@ -83,15 +83,25 @@ static void s_puts(s_buf *b, const char *s)
     s_put(b, s, strlen(s));
 }
 
-/* Text form of a field: control characters become \n, \t, \r or \xNN. */
+/* Text form of a field: control characters become \n, \t, \r or \xNN,
+ * the non-ASCII ones some readers break lines at (NEL, U+2028) \uXXXX. */
 static void s_put_escaped(s_buf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t left = strlen(s);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, left--) {
+        char esc[16];
+        size_t bl = 0;
+        unsigned cp = *p >= 0x80 ? hb__utf8_break_at(p, left, &bl) : 0;
+        if (cp) {
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+            s_puts(b, esc);
+            p += bl - 1, left -= bl - 1;
+            continue;
+        }
         if (*p >= 0x20 && *p != 0x7f) {
             s_put(b, (const char *)p, 1);
             continue;
         }
-        char esc[8];
         if (*p == '\n')
             memcpy(esc, "\\n", 3);
         else if (*p == '\t')

@@ -91,3 +91,16 @@ char *hb__utf8_clean(const char *s)
     out[o] = '\0';
     return out;
 }
+
+unsigned hb__utf8_break_at(const unsigned char *p, size_t n, size_t *len)
+{
+    if (n >= 2 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+        *len = 2;
+        return p[1];
+    }
+    if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+        *len = 3;
+        return 0x2000u + (p[2] - 0x80u);
+    }
+    return 0;
+}

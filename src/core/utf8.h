@@ -19,4 +19,13 @@ bool hb__utf8_valid(const void *data, size_t len);
  */
 char *hb__utf8_clean(const char *s);
 
+/*
+ * If p (n bytes left) starts a character that some readers take as a line
+ * break or a control although it is not ASCII (C1 controls U+0080..U+009F,
+ * NEL among them; U+2028, U+2029), its code point, and its length in
+ * *len; else 0. Text logs and quoted config values escape these as \uXXXX
+ * so that one record stays one line for every reader.
+ */
+unsigned hb__utf8_break_at(const unsigned char *p, size_t n, size_t *len);
+
 #endif

@@ -672,6 +672,14 @@ static void test_syntax_errors(void **state)
     deep[100] = '\0';
     e = load_bad(deep);
     has_prefix(e, "conf.yaml:1: (syntax): ");
+    /* Quoted values: NEL and U+2028 escaped, a long one cut at a
+     * character's start. */
+    e = load_bad("log: {level: \"lo\\u0085ud\\u2028x\"}\n");
+    has_line(e, "conf.yaml:1: log.level: must be one of error, warn, info, debug, got "
+                "\"lo\\u0085ud\\u2028x\"");
+    e = load_bad("log: {level: \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\u00e9\\u00e9\"}\n");
+    has_line(e, "conf.yaml:1: log.level: must be one of error, warn, info, debug, got "
+                "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9...\"");
     /* A NUL byte inside a value. */
     hb_config *c = NULL;
     char *err = NULL;
