@@ -188,6 +188,22 @@ def test_bad_input():
         e = H.wait_for(seen, 10, "the send socket to work again")
         assert e["reason"] == "unknown_peer", e
         ev.close()
+        # Bytes that are not ZMTP at all (an HTTP request to the control
+        # port): ZeroMQ drops the connection, the bridge counts it as a
+        # handshake failure without detail, and keeps answering.
+        import socket
+        port = int(b.endpoints["control"].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw.settimeout(5)
+            try:
+                while raw.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+        key = 'honeybee_zmq_handshake_failures_total{socket="control",kind="other"}'
+        H.wait_for(lambda: b.metrics()[key] >= 1, 5, "the handshake failure to be counted")
+        assert b.request({"op": "ping"}) == {"ok": True}
 
 
 def _vm_hwm_kib(pid):
