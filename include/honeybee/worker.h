@@ -7,11 +7,13 @@
  * is the session of session.h; any other worker can be plugged in through
  * hb_pool_config.factory. EXTEND.md explains the model with an example.
  *
- * Threads. The pool runs one libwebsockets service thread, the "loop
- * thread". Everything a worker does on the wire happens there: start, stop,
- * kick, resume, the timer callbacks, the dialer's callbacks and every
- * hb_plugin_* emitter. Only send, stats and the factory run on foreign
- * threads; they reach the loop with hb_plugin_kick() or hb_plugin_post().
+ * Threads. The pool runs one or more libwebsockets service threads
+ * (pool.loops); a peer lives on one of them, its "loop thread", for its
+ * whole life. Everything a worker does on the wire happens there: start,
+ * stop, kick, resume, the timer callbacks, the dialer's callbacks and every
+ * hb_plugin_* emitter. send and stats run on foreign threads and reach the
+ * loop with hb_plugin_kick() or hb_plugin_post(); the factory runs on the
+ * caller of hb_pool_connect, destroy wherever the last reference goes.
  */
 #ifndef HONEYBEE_WORKER_H
 #define HONEYBEE_WORKER_H
@@ -51,8 +53,10 @@ typedef struct hb_worker_ops {
     void (*start)(hb_worker *w);
     /*
      * Loop thread (the pool posts it through its doorway, so the caller of
-     * hb_pool_remove/shutdown never waits). The worker winds down and calls
-     * hb_plugin_finished() exactly once, now or later, in bounded time.
+     * hb_pool_remove/shutdown never waits). For REMOVED and SHUTDOWN the
+     * worker winds down and calls hb_plugin_finished() exactly once, now or
+     * later, in bounded time; after DESTROY nothing but destroy follows and
+     * finished is not needed.
      * SHUTDOWN may write queued messages until `drain_deadline_ns`
      * (monotonic) first. DESTROY must release every timer and connection
      * before it returns; events emitted then are dropped by the pool.
@@ -80,7 +84,7 @@ typedef struct hb_worker_ops {
 /* A worker embeds this as its first member. */
 struct hb_worker {
     const hb_worker_ops *ops;
-    hb_plugin *plugin; /* set by the factory from its argument */
+    hb_plugin *plugin; /* set by the pool once the factory returned (pool.c) */
 };
 
 /*
