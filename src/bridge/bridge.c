@@ -43,6 +43,8 @@
 #define S_SEND_HWM_MAX 1000
 /* Floor of the sockets' linger, so drain_timeout 0 still flushes the PUBs. */
 #define S_LINGER_MIN_MS 250
+/* ZMQ_RCVHWM of the control REP: requests waiting per connected client. */
+#define S_CONTROL_HWM 4
 /* What the socket monitors report: failed handshakes and ended connections. */
 #define S_MON_EVENTS                                                              \
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | \
@@ -200,6 +202,10 @@ static void *s_socket(hb__bridge *b, int type, hb__zsock idx, const char *ep, ch
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
         max = (int64_t)b->max_msg + 65536;
     } else {
+        /* REP answers one request at a time; a DEALER client can pipeline
+         * more, and ZeroMQ would hold 1000 of them per client by default. */
+        int hwm = S_CONTROL_HWM;
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
         max = hb__bridge_control_maxmsg(b->max_msg);
     }
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));

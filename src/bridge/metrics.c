@@ -205,7 +205,8 @@ char *hb__metrics_render(const hb_pool_stats *st, const hb_peer_info *peers, siz
                      bc->control_errors[e]);
         s_header(&b, "honeybee_zmq_handshake_failures_total", "counter",
                  "ZeroMQ clients whose handshake failed, by socket and kind (auth: refused by "
-                 "bridge.curve; protocol: wrong server key, no CURVE; other: no detail, e.g. not ZMTP).");
+                 "bridge.curve; protocol: wrong server key, no CURVE; other: no detail, e.g. not "
+                 "ZMTP).");
         for (int i = 0; i < HB__ZS__COUNT; i++)
             for (int k = 0; k < HB__HS__COUNT; k++)
                 s_printf(&b,

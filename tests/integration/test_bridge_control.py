@@ -266,6 +266,30 @@ def test_refusals_bounded_and_counted():
         assert b.request({"op": "ping"}) == {"ok": True}
 
 
+def test_pipelined_dealer():
+    """A DEALER may pipeline requests; the control socket holds at most 4
+    waiting per client (ZMQ_RCVHWM) and still answers every one, in order."""
+    import json
+    import zmq
+    with H.Bridge() as b:
+        d = b.ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.LINGER, 0)
+        d.connect(b.endpoints["control"])
+        pad = "x" * (1 << 20)
+        for i in range(40):
+            body = {"op": "stats", "id": "p%d" % i} if i % 2 else {"op": "ping", "pad": pad}
+            d.send_multipart([b"", json.dumps(body).encode()])
+        replies = []
+        while len(replies) < 40 and d.poll(int(H.t(10) * 1000)):
+            replies.append(json.loads(d.recv_multipart()[1]))
+        d.close()
+        assert len(replies) == 40, len(replies)
+        for i, r in enumerate(replies):
+            assert r == ({"ok": True} if i % 2 == 0 else
+                         {"ok": False, "error": "unknown_peer", "message": "no peer with this id"}), (i, r)
+        assert b.request({"op": "ping"}) == {"ok": True}
+
+
 def test_random_input():
     """Seeded random garbage on both input sockets: every control request is
     answered with a well-formed reply, and the bridge survives."""
@@ -307,4 +331,4 @@ def test_random_input():
 
 if __name__ == "__main__":
     H.run([test_ops, test_error_codes, test_bad_input, test_refusals_bounded_and_counted,
-           test_random_input])
+           test_pipelined_dealer, test_random_input])
