@@ -284,9 +284,9 @@ def test_pipelined_dealer():
             replies.append(json.loads(d.recv_multipart()[1]))
         d.close()
         assert len(replies) == 40, len(replies)
+        unknown = {"ok": False, "error": "unknown_peer", "message": "no peer with this id"}
         for i, r in enumerate(replies):
-            assert r == ({"ok": True} if i % 2 == 0 else
-                         {"ok": False, "error": "unknown_peer", "message": "no peer with this id"}), (i, r)
+            assert r == ({"ok": True} if i % 2 == 0 else unknown), (i, r)
         assert b.request({"op": "ping"}) == {"ok": True}
 
 
