@@ -336,15 +336,18 @@ static void s_reload(s_daemon *d)
      * the running ones. */
     if (hb__bridge_set_policy(d->bridge, &next->pool_wide) != 0)
         HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, pool.allow unchanged");
-    char aerr[512];
+    char aerr[512] = "";
     hb__auth_stores *stores = hb__auth_stores_new(&next->bridge.curve, aerr, sizeof(aerr));
     const hb_curve_cfg *cv = &next->bridge.curve;
-    if (stores && hb__bridge_reload_auth(d->bridge, &stores) != 0 && (cv->n_allow || cv->n_deny))
+    /* Creation failed is the only error. hb__bridge_reload_auth takes the
+     * stores either way (and NULLs `stores`), so it cannot be tested after
+     * the call: every reload then logged a false error. */
+    if (!stores)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: %s; keeping the running client keys", aerr);
+    else if (hb__bridge_reload_auth(d->bridge, &stores) != 0 && (cv->n_allow || cv->n_deny))
         HB_LOG(&d->lg, HB_LOG_WARN, NULL,
                "reload: bridge.curve.allow/deny need a restart: the bridge started without "
                "bridge.curve, so no ZAP handler checks its sockets");
-    else if (!stores)
-        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: %s; keeping the running client keys", aerr);
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);

@@ -10,7 +10,9 @@
   taken for a file peer: a later reload with the same entry connects it;
 - a key read only at start-up (bridge.max_handshakes, log.level: the
   schema table's restart column) is named in a warning, and the reload
-  applies the rest.
+  applies the rest;
+- a reload of a valid file logs no ERROR line (test_bridge_curve.py checks
+  the same with bridge.curve).
 """
 
 import os
@@ -25,6 +27,11 @@ import hbtest as H  # noqa: E402
 def reloads_done(b):
     """How many reloads the daemon finished (its summary log line)."""
     return b.stderr().count("unchanged,")
+
+
+def error_lines(b):
+    """The daemon's ERROR records (text format: "<ts> ERROR ...")."""
+    return [ln for ln in b.stderr().splitlines() if ln.split(" ", 2)[1:2] == ["ERROR"]]
 
 
 def reload(b, cfg):
@@ -143,6 +150,25 @@ def test_restart_only_keys():
         s1.stop()
 
 
+def test_valid_reload_no_error():
+    """A reload of a valid file, changed or not, is no error: without
+    bridge.curve the bridge has no ZAP handler to hand client keys to,
+    which is not worth a line (it used to log "reload: <garbage>; keeping
+    the running client keys" at every SIGHUP)."""
+    s1 = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "a", "url": s1.url}]) as b:
+            b.wait_state("a", "connected")
+            cfg = dict(b.cfg)
+            reload(b, cfg)
+            reload(b, dict(cfg, peers=[{"id": "a", "url": s1.url}, {"id": "b", "url": s1.url}]))
+            b.wait_state("b", "connected")
+            assert error_lines(b) == [], error_lines(b)
+            assert "client keys" not in b.stderr(), b.stderr()[-3000:]
+    finally:
+        s1.stop()
+
+
 if __name__ == "__main__":
     H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried,
-           test_restart_only_keys])
+           test_restart_only_keys, test_valid_reload_no_error])
