@@ -163,15 +163,22 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
 hb_pool_wide_cfg *hb__policy_copy(const hb_pool_wide_cfg *pw);
 void hb__policy_free(hb_pool_wide_cfg **pw);
 
+/* A deep copy of a `pool` section (the defaults of control `connect`) for
+ * the bridge thread; NULL on ENOMEM. Any thread. */
+hb_peer_opts *hb__defaults_copy(const hb_peer_opts *po);
+void hb__defaults_free(hb_peer_opts **po);
+
 /* ---- the bridge ---------------------------------------------------------- */
 
 typedef struct hb__bridge hb__bridge;
 
 /*
  * Allocate a bridge (queues, eventfd; no thread, no socket yet). `cfg` must
- * outlive the bridge (its `pool` section is the defaults of control
- * `connect`); its largest max_message_size sizes ZMQ_MAXMSGSIZE of the
- * PULL and REP sockets. Main thread.
+ * outlive the bridge (its `bridge` strings are borrowed); a copy of its
+ * `pool` section is the first defaults of control `connect` (a reload
+ * hands newer ones over, hb__bridge_set_pool); its largest
+ * max_message_size sizes ZMQ_MAXMSGSIZE of the PULL and REP sockets.
+ * Main thread.
  */
 int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out);
 
@@ -211,10 +218,13 @@ void hb__bridge_set_auth(hb__bridge *b, struct hb__auth *auth);
 struct hb__auth_stores;
 int hb__bridge_reload_auth(hb__bridge *b, struct hb__auth_stores **s);
 
-/* The pool-wide keys a reload read (pool.allow, pool.allow_private):
- * copied, applied by the bridge thread before its next request. The
- * configuration given to hb__bridge_new is the first. Main thread. */
-int hb__bridge_set_policy(hb__bridge *b, const hb_pool_wide_cfg *pw);
+/* What a reload read of the `pool` section: `defaults`, the section a later
+ * control `connect`'s options merge into, and `pw`, the pool-wide keys
+ * (pool.allow, pool.allow_private). Both copied and handed over together;
+ * the bridge thread applies them before its next control request. The
+ * configuration given to hb__bridge_new is the first. Returns 0, or
+ * HB_E_NOMEM with nothing changed. Main thread. */
+int hb__bridge_set_pool(hb__bridge *b, const hb_peer_opts *defaults, const hb_pool_wide_cfg *pw);
 
 /* Free everything (after hb_pool_destroy: the sink must be idle). */
 void hb__bridge_destroy(hb__bridge **b);

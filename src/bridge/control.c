@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bridge/bridge_int.h"
+#include "config/schema.h"
 #include "core/netrule.h"
 
 static char *s_dump(json_t *o)
@@ -61,6 +62,26 @@ void hb__policy_free(hb_pool_wide_cfg **pp)
     if (!p) return;
     for (size_t i = 0; i < p->n_allow; i++) free(p->allow[i]);
     free(p->allow);
+    free(p);
+    *pp = NULL;
+}
+
+hb_peer_opts *hb__defaults_copy(const hb_peer_opts *po)
+{
+    hb_peer_opts *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    if (hb__cfg_section_copy(HB__S_POOL, c, po) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void hb__defaults_free(hb_peer_opts **pp)
+{
+    hb_peer_opts *p = *pp;
+    if (!p) return;
+    hb__cfg_section_free(HB__S_POOL, p);
     free(p);
     *pp = NULL;
 }
@@ -124,8 +145,8 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     hb_peer_cfg peer;
     char *errors = NULL;
     memset(&peer, 0, sizeof(peer));
-    /* `options` merges key by key into the `pool` section the daemon
-     * started with. */
+    /* `options` merges key by key into the `pool` section of the file the
+     * daemon last (re)loaded. */
     int rc = hb_peer_cfg_from_json(defaults, rq->id, rq->url, rq->options, &peer, &errors);
     if (rc) {
         /* One line per problem; the message is for a person: no final newline. */
@@ -326,11 +347,17 @@ void hb__control_serve(hb__bridge *b)
         pthread_mutex_lock(&b->mu);
         bool stopping = b->cmd_stop_sends;
         hb_pool_wide_cfg *next = b->policy_next;
+        hb_peer_opts *next_d = b->defaults_next;
         b->policy_next = NULL;
+        b->defaults_next = NULL;
         pthread_mutex_unlock(&b->mu);
-        if (next) {
+        if (next) { /* a reload's pool section (hb__bridge_set_pool) */
             hb__policy_free(&b->policy);
             b->policy = next;
+        }
+        if (next_d) {
+            hb__defaults_free(&b->defaults);
+            b->defaults = next_d;
         }
         hb__shard me = {b->cfg.shard_index, b->cfg.shard_count};
         reply = hb__ctl_handle(b->pool, b->defaults, b->policy, me, stopping, zmq_msg_data(&req),

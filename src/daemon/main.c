@@ -334,8 +334,10 @@ static void s_reload(s_daemon *d)
     /* The client keys and address rules of bridge.curve reload (the server
      * certificate needs a restart); a directory that went missing keeps
      * the running ones. */
-    if (hb__bridge_set_policy(d->bridge, &next->pool_wide) != 0)
-        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, pool.allow unchanged");
+    /* The `pool` section is also what a later control `connect` inherits. */
+    if (hb__bridge_set_pool(d->bridge, &next->pool, &next->pool_wide) != 0)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL,
+               "reload: out of memory, pool.allow and the defaults of control connect unchanged");
     char aerr[512] = "";
     hb__auth_stores *stores = hb__auth_stores_new(&next->bridge.curve, aerr, sizeof(aerr));
     const hb_curve_cfg *cv = &next->bridge.curve;

@@ -11,6 +11,9 @@
 - a key read only at start-up (bridge.max_handshakes, log.level: the
   schema table's restart column) is named in a warning, and the reload
   applies the rest;
+- a control `connect` after a reload inherits the reloaded `pool` section
+  (its options merge into it), and a peer connected over control before
+  the reload keeps what it had;
 - a reload of a valid file logs no ERROR line (test_bridge_curve.py checks
   the same with bridge.curve).
 """
@@ -169,6 +172,37 @@ def test_valid_reload_no_error():
         s1.stop()
 
 
+def test_control_connect_inherits_reloaded_pool():
+    # pool.keepalive.app_ping is what a peer writes every ping_interval:
+    # the server sees which `pool` section a peer inherited.
+    def pool(text):
+        return {"keepalive": {"ping_interval": "100ms", "app_ping": text}}
+
+    ws = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "file", "url": ws.url_of("file")}], pool=pool("v1")) as b:
+            b.wait_state("file", "connected")
+            b.ok({"op": "connect", "id": "before", "url": ws.url_of("before")})
+            H.wait_for(lambda: "v1" in ws.got("before"), 5, "`before` to send the v1 ping")
+            reload(b, dict(b.cfg, pool=pool("v2")))
+            # Without options: the reloaded section.
+            b.ok({"op": "connect", "id": "after", "url": ws.url_of("after")})
+            # With options: merged key by key into the reloaded section.
+            b.ok({"op": "connect", "id": "opts", "url": ws.url_of("opts"),
+                  "options": {"keepalive": {"ping_interval": "150ms"}}})
+            H.wait_for(lambda: "v2" in ws.got("after") and "v2" in ws.got("opts"), 5,
+                       "the peers connected after the reload to send the v2 ping")
+            H.wait_for(lambda: "v2" in ws.got("file"), 5, "the file peer reconnected with v2")
+            assert set(ws.got("after")) == {"v2"}, ws.got("after")
+            assert set(ws.got("opts")) == {"v2"}, ws.got("opts")
+            # A peer added over control before is left alone by the reload.
+            assert set(ws.got("before")) == {"v1"}, ws.got("before")
+            assert ws.connect_count("before") == 1
+    finally:
+        ws.stop()
+
+
 if __name__ == "__main__":
     H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried,
-           test_restart_only_keys, test_valid_reload_no_error])
+           test_restart_only_keys, test_valid_reload_no_error,
+           test_control_connect_inherits_reloaded_pool])
