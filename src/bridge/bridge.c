@@ -568,6 +568,11 @@ void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud)
     b->hook_ud = ud;
 }
 
+void hb__bridge_set_ctl_hook(hb__bridge *b, hb__bridge_ctl_hook fn)
+{
+    b->ctl_hook = fn;
+}
+
 void hb__bridge_poke(hb__bridge *b)
 {
     atomic_store(&b->hook_due, true);

@@ -152,11 +152,13 @@ json_t *hb__peer_stats_json(const hb_peer_info *p);
  * (bridge.shard): a `connect` of another shard's peer answers wrong_shard
  * naming the owner, `list` and `stats` say which shard answered.
  * `shutting_down` makes connect, remove and send answer shutting_down.
- * Runs on the bridge thread.
+ * `touched` (may be NULL; HB__CTL_ID_CAP bytes) gets the id of a `connect`
+ * or `remove` the pool accepted, else "". Runs on the bridge thread.
  */
+#define HB__CTL_ID_CAP 129 /* a peer id (at most 128 bytes) and its NUL */
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
                      hb__shard shard, bool shutting_down, const void *buf, size_t len,
-                     const hb_logger *lg);
+                     const hb_logger *lg, char *touched);
 
 /* A deep copy of the pool-wide keys (pool.allow, pool.allow_private) for
  * the bridge thread; NULL on ENOMEM. */
@@ -247,6 +249,15 @@ void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out);
  */
 typedef bool (*hb__bridge_hook)(void *ud, bool removed);
 void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud);
+
+/*
+ * The daemon's second hook, with the same `ud` as the first: a control
+ * `connect` or `remove` of `id` succeeded (called before its reply is
+ * sent). The daemon stops treating a file peer of that id as its own.
+ * Bridge thread; must not block. Set on the main thread before start.
+ */
+typedef void (*hb__bridge_ctl_hook)(void *ud, const char *id);
+void hb__bridge_set_ctl_hook(hb__bridge *b, hb__bridge_ctl_hook fn);
 
 /* Have the bridge thread call the hook on its next turn. Any thread. */
 void hb__bridge_poke(hb__bridge *b);

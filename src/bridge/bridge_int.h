@@ -70,8 +70,10 @@ struct hb__bridge {
     int start_rc;
     char start_err[512];
 
-    /* The daemon's turn hook (hb__bridge_set_hook): set before start. */
+    /* The daemon's hooks (hb__bridge_set_hook, _set_ctl_hook): set before
+     * start. */
     hb__bridge_hook hook;
+    hb__bridge_ctl_hook ctl_hook;
     void *hook_ud;
     _Atomic bool hook_due; /* hb__bridge_poke: call the hook next turn */
 

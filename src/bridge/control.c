@@ -130,7 +130,7 @@ static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id)
 }
 
 static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
-                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg)
+                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg, char *touched)
 {
     /* Ownership first: another shard's peer is routed on, whatever its
      * options say (an invalid id falls through to bad_request below). */
@@ -168,6 +168,7 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     peer.public_only = policy && !policy->allow_private;
     rc = hb_pool_connect(pool, &peer);
     if (rc == 0) HB_LOG(lg, HB_LOG_DEBUG, peer.id, "peer added over control (%s)", peer.url);
+    if (rc == 0 && touched) snprintf(touched, HB__CTL_ID_CAP, "%s", peer.id);
     hb_peer_cfg_free(&peer);
     return rc ? s_err(rc) : s_ok();
 }
@@ -271,8 +272,9 @@ static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq)
 
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
                      hb__shard shard, bool shutting_down, const void *buf, size_t len,
-                     const hb_logger *lg)
+                     const hb_logger *lg, char *touched)
 {
+    if (touched) touched[0] = 0;
     if (shard.count == 0) shard = (hb__shard){0, 1};
     hb__ctl_req rq;
     char msg[256];
@@ -287,7 +289,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
     }
     switch (rq.op) {
     case HB__OP_CONNECT:
-        reply = s_connect(pool, defaults, policy, shard, &rq, lg);
+        reply = s_connect(pool, defaults, policy, shard, &rq, lg, touched);
         break;
     case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
@@ -296,6 +298,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
         }
         rc = hb_pool_remove(pool, rq.id);
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
+        if (rc == 0 && touched) snprintf(touched, HB__CTL_ID_CAP, "%s", rq.id);
         reply = rc ? s_err(rc) : s_ok();
         break;
     case HB__OP_SEND:
@@ -341,6 +344,7 @@ void hb__control_serve(hb__bridge *b)
         if (!more) break;
     }
     char *reply;
+    char touched[HB__CTL_ID_CAP] = "";
     if (!ok || total != 1) {
         reply = hb__ctl_error_reply(HB_E_BAD_REQUEST, "a request is exactly one frame");
     } else {
@@ -361,9 +365,12 @@ void hb__control_serve(hb__bridge *b)
         }
         hb__shard me = {b->cfg.shard_index, b->cfg.shard_count};
         reply = hb__ctl_handle(b->pool, b->defaults, b->policy, me, stopping, zmq_msg_data(&req),
-                               zmq_msg_size(&req), b->lg);
+                               zmq_msg_size(&req), b->lg, touched);
     }
     zmq_msg_close(&req);
+    /* Before the reply: once the client reads it, a reload already knows
+     * control took the id. */
+    if (touched[0] && b->ctl_hook) b->ctl_hook(b->hook_ud, touched);
     const char *fallback = "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}";
     const char *r = reply ? reply : fallback;
     /* REP must answer every request, or the socket locks: never skip this. */

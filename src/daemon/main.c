@@ -265,6 +265,19 @@ static void s_drop_file_peer(void *ud, const char *id)
     hb__file_peers_drop(ud, id);
 }
 
+/* Main thread: control took this file peer's id (hb__reconnects_file_ids). */
+static void s_release_file_peer(void *ud, const char *id)
+{
+    hb__file_peers_release(ud, id);
+}
+
+/* The bridge thread's control hook: a control connect or remove of `id`
+ * succeeded. If it is a file peer's, the next reload leaves it alone. */
+static void s_bridge_ctl_hook(void *ud, const char *id)
+{
+    hb__reconnects_claim(((s_daemon *)ud)->reconnects, id);
+}
+
 static bool s_op_exists(void *ud, const char *id)
 {
     hb_peer_info info;
@@ -353,6 +366,14 @@ static void s_reload(s_daemon *d)
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
+    /* Ids control took since the last reload are no file peers any more
+     * (parked: left alone unless their entry changes); from here on
+     * control may claim the ids of this file. */
+    if (hb__reconnects_file_ids(d->reconnects, next->peers, next->n_peers, s_release_file_peer,
+                                &d->file_peers) != 0)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL,
+               "reload: out of memory: a control connect or remove of a peer new in the file "
+               "is not noticed until the next reload");
     hb__reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d,
                           s_op_cancel,  s_op_stop};
     hb__reload_result r;
@@ -608,6 +629,7 @@ int main(int argc, char **argv)
         goto out;
     }
     hb__bridge_set_hook(d.bridge, s_bridge_hook, &d);
+    hb__bridge_set_ctl_hook(d.bridge, s_bridge_ctl_hook);
     char err[600];
     rc = hb__bridge_start(d.bridge, d.pool, err, sizeof(err));
     if (rc != 0) {
@@ -640,7 +662,8 @@ int main(int argc, char **argv)
                "shard %u/%u: %zu of the file's %zu peers are this shard's, %zu belong to the "
                "other shards (skipped)",
                sh.index, sh.count, d.cfg->n_peers, n_file, skipped);
-    if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0) {
+    if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0 ||
+        hb__reconnects_file_ids(d.reconnects, d.cfg->peers, d.cfg->n_peers, NULL, NULL) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
         goto out;
     }

@@ -14,6 +14,9 @@
 - a control `connect` after a reload inherits the reloaded `pool` section
   (its options merge into it), and a peer connected over control before
   the reload keeps what it had;
+- a file peer whose id a control `connect` or `remove` took is left to
+  control: a reload neither removes it (the file dropped it) nor adds it
+  back (the file kept the same entry); a changed entry adds it again;
 - a reload of a valid file logs no ERROR line (test_bridge_curve.py checks
   the same with bridge.curve).
 """
@@ -202,7 +205,68 @@ def test_control_connect_inherits_reloaded_pool():
         ws.stop()
 
 
+def test_control_takes_file_peer_id():
+    ws = H.WSServer()
+    try:
+        url = ws.url_of
+        peers = [{"id": "a", "url": url("a")}, {"id": "b", "url": url("b")},
+                 {"id": "c", "url": url("c")}, {"id": "d", "url": url("d")}]
+        with H.Bridge(peers=peers) as b:
+            for p in "abcd":
+                b.wait_state(p, "connected")
+            ev = b.events()
+            # a: removed over control, then added over control at another
+            # URL; d: the same at the same URL; c: removed over control.
+            for p in "acd":
+                b.ok({"op": "remove", "id": p})
+                ev.expect("removed", p, timeout=10)
+            b.ok({"op": "connect", "id": "a", "url": url("a2")})
+            b.ok({"op": "connect", "id": "d", "url": url("d")})
+            ev.expect("connected", "a", timeout=10, url=url("a2"))
+            ev.expect("connected", "d", timeout=10)
+            ev.pending = []  # the removes' disconnected events and the like
+            d_conns = ws.connect_count("d")
+
+            def quiet(ids, secs=0.5):
+                e = ev.next(lambda e: e["id"] in ids, timeout=secs, fail=False)
+                assert e is None, e
+
+            # The same file: c stays removed (its entry did not change), a
+            # and d stay control's.
+            reload(b, dict(b.cfg))
+            quiet("acd")
+            peers = b.list()
+            assert "c" not in peers, peers
+            assert peers["a"]["url"] == url("a2") and peers["a"]["conn"] == 1, peers
+            # A file without a, c and d (and without b, whose removal marks
+            # when the reload's events are out): the control peers stay.
+            reload(b, dict(b.cfg, peers=[]))
+            ev.expect("removed", "b", timeout=10)
+            quiet("acd")
+            peers = b.list()
+            assert set(peers) == {"a", "d"}, peers
+            assert peers["a"]["state"] == "connected" and peers["a"]["url"] == url("a2"), peers
+            assert peers["d"]["state"] == "connected" and peers["d"]["conn"] == 1, peers
+            assert ws.connect_count("d") == d_conns
+            # The entries back, c's changed: c is added again; a and d are
+            # held by control peers (not adopted: a later file without them
+            # leaves them alone).
+            reload(b, dict(b.cfg, peers=[peers_a := {"id": "a", "url": url("a")},
+                                         {"id": "c", "url": url("c"), "send_queue": 7},
+                                         {"id": "d", "url": url("d")}]))
+            ev.expect("connected", "c", timeout=10)
+            assert "a peer with this id exists" in b.stderr()
+            reload(b, dict(b.cfg, peers=[]))
+            ev.expect("removed", "c", timeout=10)
+            quiet("ad")
+            assert set(b.list()) == {"a", "d"}, b.list()
+            assert peers_a["url"] != b.list()["a"]["url"]
+            ev.close()
+    finally:
+        ws.stop()
+
+
 if __name__ == "__main__":
     H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried,
            test_restart_only_keys, test_valid_reload_no_error,
-           test_control_connect_inherits_reloaded_pool])
+           test_control_connect_inherits_reloaded_pool, test_control_takes_file_peer_id])

@@ -135,8 +135,8 @@ static void test_ctl_parse_errors(void **state)
         const char *t = "{\"op\":\"connect\",\"id\":\"a\",\"url\":\"ws://h/\\u0000x\"}";
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
-        char *reply =
-            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t, strlen(t), NULL);
+        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t, strlen(t),
+                                     NULL, NULL);
         assert_non_null(reply);
         assert_non_null(strstr(reply, "\"error\":\"invalid_url\""));
         free(reply);
@@ -150,8 +150,8 @@ static void test_ctl_parse_errors(void **state)
                         "\"options\":{\"nope\":1}}";
         hb_config *cfg = NULL;
         assert_int_equal(hb_config_defaults(&cfg), 0);
-        char *reply =
-            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL);
+        char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
+                                     NULL, NULL);
         assert_non_null(reply);
         assert_string_equal(reply, "{\"ok\":false,\"error\":\"wrong_shard\",\"message\":\"peer "
                                    "\\\"relay-1\\\" belongs to shard 0/3; this is shard 1/3\","
@@ -159,8 +159,8 @@ static void test_ctl_parse_errors(void **state)
         free(reply);
         /* an invalid id is bad_request at any shard */
         t = "{\"op\":\"connect\",\"id\":\"relay*1\",\"url\":\"ws://h/\"}";
-        reply =
-            hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL);
+        reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL,
+                               NULL);
         assert_non_null(strstr(reply, "\"error\":\"bad_request\""));
         free(reply);
         hb_config_destroy(&cfg);
