@@ -392,9 +392,11 @@ int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out)
     if (!b) return HB_E_NOMEM;
     b->cfg = cfg->bridge;
     if (!b->cfg.events_queue) b->cfg.events_queue = 65536;
-    b->defaults = &cfg->pool;
+    b->defaults = hb__defaults_copy(&cfg->pool);
     b->policy = hb__policy_copy(&cfg->pool_wide);
-    if (!b->policy) {
+    if (!b->policy || !b->defaults) {
+        hb__policy_free(&b->policy);
+        hb__defaults_free(&b->defaults);
         free(b);
         return HB_E_NOMEM;
     }
@@ -408,6 +410,8 @@ int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out)
     b->lg = lg;
     b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (b->efd < 0) {
+        hb__policy_free(&b->policy);
+        hb__defaults_free(&b->defaults);
         free(b);
         return HB_E_IO;
     }
@@ -488,6 +492,8 @@ void hb__bridge_destroy(hb__bridge **bp)
     hb__auth_destroy(&b->auth);
     hb__policy_free(&b->policy);
     hb__policy_free(&b->policy_next);
+    hb__defaults_free(&b->defaults);
+    hb__defaults_free(&b->defaults_next);
     pthread_mutex_destroy(&b->in_mu);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
@@ -527,15 +533,26 @@ void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out)
     out->shard = (hb__shard){b->cfg.shard_index, b->cfg.shard_count ? b->cfg.shard_count : 1};
 }
 
-int hb__bridge_set_policy(hb__bridge *b, const hb_pool_wide_cfg *pw)
+/* Main thread. The copies are made here, so the bridge thread only swaps
+ * pointers; a pending pair a request has not taken yet is replaced (the
+ * newest reload wins). Freed outside the lock. */
+int hb__bridge_set_pool(hb__bridge *b, const hb_peer_opts *defaults, const hb_pool_wide_cfg *pw)
 {
     hb_pool_wide_cfg *c = hb__policy_copy(pw);
-    if (!c) return HB_E_NOMEM;
+    hb_peer_opts *d = hb__defaults_copy(defaults);
+    if (!c || !d) {
+        hb__policy_free(&c);
+        hb__defaults_free(&d);
+        return HB_E_NOMEM;
+    }
     pthread_mutex_lock(&b->mu);
     hb_pool_wide_cfg *old = b->policy_next;
+    hb_peer_opts *old_d = b->defaults_next;
     b->policy_next = c;
+    b->defaults_next = d;
     pthread_mutex_unlock(&b->mu);
     hb__policy_free(&old);
+    hb__defaults_free(&old_d);
     return 0;
 }
 
@@ -597,6 +614,11 @@ void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud)
 {
     b->hook = fn;
     b->hook_ud = ud;
+}
+
+void hb__bridge_set_ctl_hook(hb__bridge *b, hb__bridge_ctl_hook fn)
+{
+    b->ctl_hook = fn;
 }
 
 void hb__bridge_poke(hb__bridge *b)

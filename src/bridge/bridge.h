@@ -165,16 +165,24 @@ json_t *hb__peer_stats_json(const hb_peer_info *p);
  * `shutting_down` makes connect, remove and send answer shutting_down.
  * *result is 0 or the reply's error code (the bridge counts them). A
  * malformed `send` counts in send_failed{bad_request}, as on the send
- * socket. Runs on the bridge thread.
+ * socket. `touched` (may be NULL; HB__CTL_ID_CAP bytes) gets the id of a
+ * `connect` or `remove` the pool accepted, else "". Runs on the bridge
+ * thread.
  */
+#define HB__CTL_ID_CAP 129 /* a peer id (at most 128 bytes) and its NUL */
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
                      hb__shard shard, bool shutting_down, const void *buf, size_t len,
-                     const hb_logger *lg, int *result);
+                     const hb_logger *lg, int *result, char *touched);
 
 /* A deep copy of the pool-wide keys (pool.allow, pool.allow_private) for
  * the bridge thread; NULL on ENOMEM. */
 hb_pool_wide_cfg *hb__policy_copy(const hb_pool_wide_cfg *pw);
 void hb__policy_free(hb_pool_wide_cfg **pw);
+
+/* A deep copy of a `pool` section (the defaults of control `connect`) for
+ * the bridge thread; NULL on ENOMEM. Any thread. */
+hb_peer_opts *hb__defaults_copy(const hb_peer_opts *po);
+void hb__defaults_free(hb_peer_opts **po);
 
 /* ---- the bridge ---------------------------------------------------------- */
 
@@ -182,9 +190,11 @@ typedef struct hb__bridge hb__bridge;
 
 /*
  * Allocate a bridge (queues, eventfd; no thread, no socket yet). `cfg` must
- * outlive the bridge (its `pool` section is the defaults of control
- * `connect`); its largest max_message_size sizes ZMQ_MAXMSGSIZE of the
- * PULL and REP sockets. Main thread.
+ * outlive the bridge (its `bridge` strings are borrowed); a copy of its
+ * `pool` section is the first defaults of control `connect` (a reload
+ * hands newer ones over, hb__bridge_set_pool); its largest
+ * max_message_size sizes ZMQ_MAXMSGSIZE of the PULL and REP sockets.
+ * Main thread.
  */
 int hb__bridge_new(const hb_config *cfg, const hb_logger *lg, hb__bridge **out);
 
@@ -224,10 +234,13 @@ void hb__bridge_set_auth(hb__bridge *b, struct hb__auth *auth);
 struct hb__auth_stores;
 int hb__bridge_reload_auth(hb__bridge *b, struct hb__auth_stores **s);
 
-/* The pool-wide keys a reload read (pool.allow, pool.allow_private):
- * copied, applied by the bridge thread before its next request. The
- * configuration given to hb__bridge_new is the first. Main thread. */
-int hb__bridge_set_policy(hb__bridge *b, const hb_pool_wide_cfg *pw);
+/* What a reload read of the `pool` section: `defaults`, the section a later
+ * control `connect`'s options merge into, and `pw`, the pool-wide keys
+ * (pool.allow, pool.allow_private). Both copied and handed over together;
+ * the bridge thread applies them before its next control request. The
+ * configuration given to hb__bridge_new is the first. Returns 0, or
+ * HB_E_NOMEM with nothing changed. Main thread. */
+int hb__bridge_set_pool(hb__bridge *b, const hb_peer_opts *defaults, const hb_pool_wide_cfg *pw);
 
 /* Free everything (after hb_pool_destroy: the sink must be idle). */
 void hb__bridge_destroy(hb__bridge **b);
@@ -250,6 +263,15 @@ void hb__bridge_counters_get(hb__bridge *b, hb__bridge_counters *out);
  */
 typedef bool (*hb__bridge_hook)(void *ud, bool removed);
 void hb__bridge_set_hook(hb__bridge *b, hb__bridge_hook fn, void *ud);
+
+/*
+ * The daemon's second hook, with the same `ud` as the first: a control
+ * `connect` or `remove` of `id` succeeded (called before its reply is
+ * sent). The daemon stops treating a file peer of that id as its own.
+ * Bridge thread; must not block. Set on the main thread before start.
+ */
+typedef void (*hb__bridge_ctl_hook)(void *ud, const char *id);
+void hb__bridge_set_ctl_hook(hb__bridge *b, hb__bridge_ctl_hook fn);
 
 /* Have the bridge thread call the hook on its next turn. Any thread. */
 void hb__bridge_poke(hb__bridge *b);

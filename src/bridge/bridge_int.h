@@ -45,7 +45,6 @@ typedef struct hb__inbox_lane {
 
 struct hb__bridge {
     hb_bridge_cfg cfg; /* strings borrowed from the hb_config (outlives us) */
-    const hb_peer_opts *defaults;
     uint64_t max_msg;
     const hb_logger *lg;
     hb_pool *pool; /* set before the thread starts */
@@ -72,8 +71,10 @@ struct hb__bridge {
     int start_rc;
     char start_err[512];
 
-    /* The daemon's turn hook (hb__bridge_set_hook): set before start. */
+    /* The daemon's hooks (hb__bridge_set_hook, _set_ctl_hook): set before
+     * start. */
     hb__bridge_hook hook;
+    hb__bridge_ctl_hook ctl_hook;
     void *hook_ud;
     _Atomic bool hook_due; /* hb__bridge_poke: call the hook next turn */
 
@@ -92,9 +93,12 @@ struct hb__bridge {
 
     /* Set before the thread starts; then the bridge thread's (ZAP). */
     hb__auth *auth;
-    /* What control connect may dial: the bridge thread's; a reload hands a
-     * new one over in `policy_next` (under mu). */
+    /* What control connect may dial, and the `pool` section its options
+     * merge into (owned copies): the bridge thread's. A reload hands new
+     * ones over in `policy_next` and `defaults_next` (under mu, together),
+     * taken before the next control request (hb__control_serve). */
     hb_pool_wide_cfg *policy, *policy_next;
+    hb_peer_opts *defaults, *defaults_next;
 
     /* Bridge thread only. */
     void *zctx;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bridge/bridge_int.h"
+#include "config/schema.h"
 #include "core/netrule.h"
 
 static char *s_dump(json_t *o)
@@ -67,6 +68,26 @@ void hb__policy_free(hb_pool_wide_cfg **pp)
     *pp = NULL;
 }
 
+hb_peer_opts *hb__defaults_copy(const hb_peer_opts *po)
+{
+    hb_peer_opts *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    if (hb__cfg_section_copy(HB__S_POOL, c, po) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void hb__defaults_free(hb_peer_opts **pp)
+{
+    hb_peer_opts *p = *pp;
+    if (!p) return;
+    hb__cfg_section_free(HB__S_POOL, p);
+    free(p);
+    *pp = NULL;
+}
+
 /* pool.allow and pool.allow_private for a connect's URL: 0 or not_allowed
  * with the reason in msg. */
 static int s_allowed(const hb_pool_wide_cfg *pw, const char *url, char *msg, size_t cap)
@@ -112,7 +133,8 @@ static char *s_wrong_shard(hb__shard me, uint32_t owner, const char *id, int *re
 }
 
 static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
-                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg, int *res)
+                       hb__shard me, const hb__ctl_req *rq, const hb_logger *lg, int *res,
+                       char *touched)
 {
     /* Ownership first: another shard's peer is routed on, whatever its
      * options say (an invalid id falls through to bad_request below). */
@@ -127,8 +149,8 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     hb_peer_cfg peer;
     char *errors = NULL;
     memset(&peer, 0, sizeof(peer));
-    /* `options` merges key by key into the `pool` section the daemon
-     * started with. */
+    /* `options` merges key by key into the `pool` section of the file the
+     * daemon last (re)loaded. */
     int rc = hb_peer_cfg_from_json(defaults, rq->id, rq->url, rq->options, &peer, &errors);
     if (rc) {
         /* One line per problem; the message is for a person: no final newline. */
@@ -151,6 +173,7 @@ static char *s_connect(hb_pool *pool, const hb_peer_opts *defaults, const hb_poo
     peer.public_only = policy && !policy->allow_private;
     rc = hb_pool_connect(pool, &peer);
     if (rc == 0) HB_LOG(lg, HB_LOG_DEBUG, peer.id, "peer added over control (%s)", peer.url);
+    if (rc == 0 && touched) snprintf(touched, HB__CTL_ID_CAP, "%s", peer.id);
     hb_peer_cfg_free(&peer);
     return rc ? s_fail(res, rc, NULL) : s_ok();
 }
@@ -254,9 +277,10 @@ static char *s_stats(hb_pool *pool, hb__shard me, const hb__ctl_req *rq, int *re
 
 char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_wide_cfg *policy,
                      hb__shard shard, bool shutting_down, const void *buf, size_t len,
-                     const hb_logger *lg, int *result)
+                     const hb_logger *lg, int *result, char *touched)
 {
     int res = 0;
+    if (touched) touched[0] = 0;
     if (shard.count == 0) shard = (hb__shard){0, 1};
     hb__ctl_req rq;
     char msg[256];
@@ -279,7 +303,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
     }
     switch (rq.op) {
     case HB__OP_CONNECT:
-        reply = s_connect(pool, defaults, policy, shard, &rq, lg, &res);
+        reply = s_connect(pool, defaults, policy, shard, &rq, lg, &res, touched);
         break;
     case HB__OP_REMOVE:
         if (!s_id_ok(&rq)) {
@@ -288,6 +312,7 @@ char *hb__ctl_handle(hb_pool *pool, const hb_peer_opts *defaults, const hb_pool_
         }
         rc = hb_pool_remove(pool, rq.id);
         if (rc == 0) HB_LOG(lg, HB_LOG_INFO, rq.id, "remove requested over control");
+        if (rc == 0 && touched) snprintf(touched, HB__CTL_ID_CAP, "%s", rq.id);
         reply = rc ? s_fail(&res, rc, NULL) : s_ok();
         break;
     case HB__OP_SEND:
@@ -336,6 +361,7 @@ void hb__control_serve(hb__bridge *b)
     }
     char *reply;
     int res = 0;
+    char touched[HB__CTL_ID_CAP] = "";
     if (!ok || total != 1) {
         res = HB_E_BAD_REQUEST;
         reply = hb__ctl_error_reply(res, "a request is exactly one frame");
@@ -343,17 +369,26 @@ void hb__control_serve(hb__bridge *b)
         pthread_mutex_lock(&b->mu);
         bool stopping = b->cmd_stop_sends;
         hb_pool_wide_cfg *next = b->policy_next;
+        hb_peer_opts *next_d = b->defaults_next;
         b->policy_next = NULL;
+        b->defaults_next = NULL;
         pthread_mutex_unlock(&b->mu);
-        if (next) {
+        if (next) { /* a reload's pool section (hb__bridge_set_pool) */
             hb__policy_free(&b->policy);
             b->policy = next;
         }
+        if (next_d) {
+            hb__defaults_free(&b->defaults);
+            b->defaults = next_d;
+        }
         hb__shard me = {b->cfg.shard_index, b->cfg.shard_count};
         reply = hb__ctl_handle(b->pool, b->defaults, b->policy, me, stopping, zmq_msg_data(&req),
-                               zmq_msg_size(&req), b->lg, &res);
+                               zmq_msg_size(&req), b->lg, &res, touched);
     }
     zmq_msg_close(&req);
+    /* Before the reply: once the client reads it, a reload already knows
+     * control took the id. */
+    if (touched[0] && b->ctl_hook) b->ctl_hook(b->hook_ud, touched);
     const char *fallback = "{\"ok\":false,\"error\":\"internal\",\"message\":\"out of memory\"}";
     const char *r = reply ? reply : fallback;
     /* Counted before the reply goes out: a client that reads its reply and

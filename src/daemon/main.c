@@ -265,6 +265,19 @@ static void s_drop_file_peer(void *ud, const char *id)
     hb__file_peers_drop(ud, id);
 }
 
+/* Main thread: control took this file peer's id (hb__reconnects_file_ids). */
+static void s_release_file_peer(void *ud, const char *id)
+{
+    hb__file_peers_release(ud, id);
+}
+
+/* The bridge thread's control hook: a control connect or remove of `id`
+ * succeeded. If it is a file peer's, the next reload leaves it alone. */
+static void s_bridge_ctl_hook(void *ud, const char *id)
+{
+    hb__reconnects_claim(((s_daemon *)ud)->reconnects, id);
+}
+
 static bool s_op_exists(void *ud, const char *id)
 {
     hb_peer_info info;
@@ -334,20 +347,33 @@ static void s_reload(s_daemon *d)
     /* The client keys and address rules of bridge.curve reload (the server
      * certificate needs a restart); a directory that went missing keeps
      * the running ones. */
-    if (hb__bridge_set_policy(d->bridge, &next->pool_wide) != 0)
-        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: out of memory, pool.allow unchanged");
-    char aerr[512];
+    /* The `pool` section is also what a later control `connect` inherits. */
+    if (hb__bridge_set_pool(d->bridge, &next->pool, &next->pool_wide) != 0)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL,
+               "reload: out of memory, pool.allow and the defaults of control connect unchanged");
+    char aerr[512] = "";
     hb__auth_stores *stores = hb__auth_stores_new(&next->bridge.curve, aerr, sizeof(aerr));
     const hb_curve_cfg *cv = &next->bridge.curve;
-    if (stores && hb__bridge_reload_auth(d->bridge, &stores) != 0 && (cv->n_allow || cv->n_deny))
+    /* Creation failed is the only error. hb__bridge_reload_auth takes the
+     * stores either way (and NULLs `stores`), so it cannot be tested after
+     * the call: every reload then logged a false error. */
+    if (!stores)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: %s; keeping the running client keys", aerr);
+    else if (hb__bridge_reload_auth(d->bridge, &stores) != 0 && (cv->n_allow || cv->n_deny))
         HB_LOG(&d->lg, HB_LOG_WARN, NULL,
                "reload: bridge.curve.allow/deny need a restart: the bridge started without "
                "bridge.curve, so no ZAP handler checks its sockets");
-    else if (!stores)
-        HB_LOG(&d->lg, HB_LOG_ERROR, NULL, "reload: %s; keeping the running client keys", aerr);
     /* Changed peers whose reconnect failed since the last reload are no
      * file peers any more: this reload adds them again. */
     hb__reconnects_take_failed(d->reconnects, s_drop_file_peer, &d->file_peers);
+    /* Ids control took since the last reload are no file peers any more
+     * (parked: left alone unless their entry changes); from here on
+     * control may claim the ids of this file. */
+    if (hb__reconnects_file_ids(d->reconnects, next->peers, next->n_peers, s_release_file_peer,
+                                &d->file_peers) != 0)
+        HB_LOG(&d->lg, HB_LOG_ERROR, NULL,
+               "reload: out of memory: a control connect or remove of a peer new in the file "
+               "is not noticed until the next reload");
     hb__reload_ops ops = {s_op_connect, s_op_remove, s_op_after, s_op_exists, d,
                           s_op_cancel,  s_op_stop};
     hb__reload_result r;
@@ -603,6 +629,7 @@ int main(int argc, char **argv)
         goto out;
     }
     hb__bridge_set_hook(d.bridge, s_bridge_hook, &d);
+    hb__bridge_set_ctl_hook(d.bridge, s_bridge_ctl_hook);
     char err[600];
     rc = hb__bridge_start(d.bridge, d.pool, err, sizeof(err));
     if (rc != 0) {
@@ -635,7 +662,8 @@ int main(int argc, char **argv)
                "shard %u/%u: %zu of the file's %zu peers are this shard's, %zu belong to the "
                "other shards (skipped)",
                sh.index, sh.count, d.cfg->n_peers, n_file, skipped);
-    if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0) {
+    if (hb__file_peers_set(&d.file_peers, d.cfg->peers, d.cfg->n_peers) != 0 ||
+        hb__reconnects_file_ids(d.reconnects, d.cfg->peers, d.cfg->n_peers, NULL, NULL) != 0) {
         HB_LOG(&d.lg, HB_LOG_ERROR, NULL, "out of memory");
         goto out;
     }

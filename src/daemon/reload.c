@@ -6,7 +6,8 @@
  * connected again by the bridge thread once the pool no longer knows its
  * id, i.e. once its `removed` event is out (hb__reconnects). A peer whose
  * connect fails is not kept as a file peer, so the next reload tries it
- * again.
+ * again. A file peer whose id a control `connect` or `remove` took is
+ * parked (hb__file_peers.parked): the reload leaves the id to control.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +39,27 @@ void hb__file_peers_free(hb__file_peers *fp)
     free(fp->peers);
     fp->peers = NULL;
     fp->n = 0;
+    for (size_t i = 0; i < fp->n_parked; i++) hb_peer_cfg_free(&fp->parked[i]);
+    free(fp->parked);
+    fp->parked = NULL;
+    fp->n_parked = 0;
+}
+
+void hb__file_peers_release(hb__file_peers *fp, const char *id)
+{
+    for (size_t i = 0; i < fp->n; i++) {
+        if (strcmp(fp->peers[i].id, id)) continue;
+        hb_peer_cfg *pk = realloc(fp->parked, (fp->n_parked + 1) * sizeof(*pk));
+        if (!pk) { /* a plain drop: the next reload takes the entry for new */
+            hb__file_peers_drop(fp, id);
+            return;
+        }
+        fp->parked = pk;
+        fp->parked[fp->n_parked++] = fp->peers[i]; /* moved, not copied */
+        memmove(&fp->peers[i], &fp->peers[i + 1], (fp->n - i - 1) * sizeof(fp->peers[0]));
+        fp->n--;
+        return;
+    }
 }
 
 /* Forget one id from a file-peer set (order kept). */
@@ -111,18 +133,32 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
     hb__reload_result r = {0};
     /* Copy and index first: on ENOMEM nothing has been touched. */
     hb__file_peers fresh = {0};
-    s_index in_next = {0}, in_old = {0};
+    s_index in_next = {0}, in_old = {0}, in_parked = {0};
     bool *keep = n_next ? malloc(n_next * sizeof(*keep)) : NULL;
-    if ((n_next && !keep) || s_index_build(&in_next, next, n_next) != 0 ||
+    /* Parked entries the file still has unchanged stay parked; the rest go. */
+    bool *keep_parked = fp->n_parked ? calloc(fp->n_parked, sizeof(*keep_parked)) : NULL;
+    if ((n_next && !keep) || (fp->n_parked && !keep_parked) ||
+        s_index_build(&in_next, next, n_next) != 0 ||
         s_index_build(&in_old, fp->peers, fp->n) != 0 ||
+        s_index_build(&in_parked, fp->parked, fp->n_parked) != 0 ||
         hb__file_peers_set(&fresh, next, n_next) != 0) {
         free(keep);
+        free(keep_parked);
         free(in_next.by_id);
         free(in_old.by_id);
+        free(in_parked.by_id);
         return HB_E_NOMEM;
     }
     for (size_t i = 0; i < n_next; i++) keep[i] = true;
     size_t step = 0;
+
+    /* Parked ids the file dropped: whatever holds the id now (a peer added
+     * over control) is control's; nothing to remove. */
+    for (size_t i = 0; i < fp->n_parked; i++)
+        if (!s_find(&in_next, fp->parked[i].id))
+            HB_LOG(lg, HB_LOG_INFO, fp->parked[i].id,
+                   "reload: peer gone from the file (removed or replaced over control "
+                   "before: left alone)");
 
     for (size_t i = 0; i < fp->n && !r.stopped; i++) {
         const hb_peer_cfg *old = &fp->peers[i];
@@ -150,6 +186,20 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
             r.stopped = true;
             break;
         }
+        const hb_peer_cfg *pk = s_find(&in_parked, nw->id);
+        if (pk && hb_peer_cfg_equal(pk, nw)) {
+            /* Control took this id and the file did not change it: not a
+             * file peer, and stays parked. */
+            keep[i] = false;
+            keep_parked[pk - fp->parked] = true;
+            r.unchanged++;
+            continue;
+        }
+        if (pk)
+            HB_LOG(lg, HB_LOG_INFO, nw->id,
+                   "reload: the entry of a peer removed or replaced over control changed: "
+                   "adding it again");
+        /* A parked id is in no old entry: a changed one is added as new. */
         const hb_peer_cfg *old = s_find(&in_old, nw->id);
         if (old && hb_peer_cfg_equal(old, nw)) {
             r.unchanged++;
@@ -204,9 +254,25 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
         }
     }
     hb__file_peers_keep(&fresh, keep);
+    /* The parked entries kept move over (owned), the others are freed. */
+    size_t o = 0;
+    for (size_t i = 0; i < fp->n_parked; i++) {
+        if (!keep_parked[i]) {
+            hb_peer_cfg_free(&fp->parked[i]);
+            continue;
+        }
+        fp->parked[o++] = fp->parked[i];
+    }
+    fresh.parked = o ? fp->parked : NULL;
+    fresh.n_parked = o;
+    if (!o) free(fp->parked);
+    fp->parked = NULL;
+    fp->n_parked = 0;
     free(keep);
+    free(keep_parked);
     free(in_next.by_id);
     free(in_old.by_id);
+    free(in_parked.by_id);
     hb__file_peers_free(fp);
     *fp = fresh;
     if (res) *res = r;
@@ -249,10 +315,24 @@ struct hb__reconnects {
     const hb_logger *lg;
     void (*poke)(void *ud);
     void *poke_ud;
-    pthread_mutex_t mu; /* protects the two lists */
+    pthread_mutex_t mu; /* protects the lists and arrays below */
     s_pending *pending; /* connect once the old peer is gone */
     s_pending *failed;  /* whose connect failed, for the main thread */
+    /* The file ids control may claim (sorted, owned), and those it
+     * claimed since the main thread last took them: claimed ids leave
+     * `ids`, so `claimed` never holds more than the set had
+     * (cap_claimed, allocated with the set). */
+    char **ids;
+    size_t n_ids;
+    char **claimed;
+    size_t n_claimed, cap_claimed;
 };
+
+static void s_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
 
 static void s_pending_free(s_pending *p)
 {
@@ -285,6 +365,8 @@ void hb__reconnects_destroy(hb__reconnects **rp)
             lists[i] = p->next;
             s_pending_free(p);
         }
+    s_strv_free(r->ids, r->n_ids);
+    s_strv_free(r->claimed, r->n_claimed);
     pthread_mutex_destroy(&r->mu);
     free(r);
     *rp = NULL;
@@ -420,4 +502,79 @@ size_t hb__reconnects_take_failed(hb__reconnects *r, void (*fn)(void *ud, const 
         n++;
     }
     return n;
+}
+
+/* ---- file ids control may claim ------------------------------------------- */
+
+static int s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hb__reconnects_file_ids(hb__reconnects *r, const hb_peer_cfg *peers, size_t n,
+                            void (*fn)(void *ud, const char *id), void *ud)
+{
+    /* Built outside the lock: the bridge thread claims while we copy. */
+    char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
+    char **room = n ? calloc(n, sizeof(*room)) : NULL;
+    int rc = 0;
+    size_t k = 0;
+    if (n && (!ids || !room)) rc = HB_E_NOMEM;
+    for (; rc == 0 && k < n; k++)
+        if (!(ids[k] = strdup(peers[k].id))) rc = HB_E_NOMEM;
+    if (rc == 0 && n) qsort(ids, n, sizeof(*ids), s_cmp_str);
+    pthread_mutex_lock(&r->mu);
+    char **old = NULL, **claimed = r->claimed;
+    size_t n_old = 0, n_claimed = r->n_claimed;
+    if (rc == 0) {
+        old = r->ids;
+        n_old = r->n_ids;
+        r->ids = ids;
+        r->n_ids = n;
+        r->claimed = room;
+        r->cap_claimed = n;
+    } else {
+        /* Keep the old set; its claims still have room in what is left
+         * of the old `claimed` array, which we take: give it a new one. */
+        r->claimed = r->cap_claimed ? calloc(r->cap_claimed, sizeof(char *)) : NULL;
+        if (r->cap_claimed && !r->claimed) r->cap_claimed = 0; /* no more claims */
+    }
+    r->n_claimed = 0;
+    pthread_mutex_unlock(&r->mu);
+    if (rc != 0) {
+        s_strv_free(ids, k);
+        free(room);
+    }
+    s_strv_free(old, n_old);
+    for (size_t i = 0; i < n_claimed; i++)
+        if (fn) fn(ud, claimed[i]);
+    s_strv_free(claimed, n_claimed);
+    return rc;
+}
+
+bool hb__reconnects_claim(hb__reconnects *r, const char *id)
+{
+    pthread_mutex_lock(&r->mu);
+    /* A pending reconnect of the file's entry must not follow what control
+     * did. check() runs on this thread too, so none is held outside the
+     * lock now: unlinked at once. */
+    for (s_pending **pp = &r->pending; *pp;) {
+        s_pending *q = *pp;
+        if (!strcmp(q->peer.id, id)) {
+            *pp = q->next;
+            s_pending_free(q);
+        } else {
+            pp = &q->next;
+        }
+    }
+    char **hit = r->n_ids ? bsearch(&id, r->ids, r->n_ids, sizeof(*r->ids), s_cmp_str) : NULL;
+    bool claimed = hit && r->n_claimed < r->cap_claimed;
+    if (claimed) {
+        r->claimed[r->n_claimed++] = *hit; /* moved */
+        size_t i = (size_t)(hit - r->ids);
+        memmove(&r->ids[i], &r->ids[i + 1], (r->n_ids - i - 1) * sizeof(*r->ids));
+        r->n_ids--;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return claimed;
 }

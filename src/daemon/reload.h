@@ -5,8 +5,11 @@
  * gone ones are removed, changed ones (hb_peer_cfg_equal false, which
  * includes a changed `pool` section they inherit) are removed and connected
  * again once their `removed` event is out, unchanged ones are not touched.
- * Peers added over control are left alone. The actions go through a table
- * of functions so the diff is unit-tested without a pool.
+ * Peers added over control are left alone, and so is a file peer's id once
+ * a control `connect` or `remove` took it (hb__reconnects_claim): it is
+ * parked, and comes back from the file only if its entry changes. The
+ * actions go through a table of functions so the diff is unit-tested
+ * without a pool.
  */
 #ifndef HB_DAEMON_RELOAD_H
 #define HB_DAEMON_RELOAD_H
@@ -33,10 +36,22 @@ typedef struct hb__reload_ops {
 typedef struct hb__file_peers {
     hb_peer_cfg *peers;
     size_t n;
+    /* File entries whose id a control `connect` or `remove` took over
+     * (hb__file_peers_release): no file peers any more. A reload whose file
+     * has the same entry leaves the id alone (neither connects nor removes
+     * it); a changed entry is connected like a new peer (a file peer
+     * again); an entry gone from the file is forgotten, and whatever holds
+     * the id (a control peer) stays. No id is in both arrays. */
+    hb_peer_cfg *parked;
+    size_t n_parked;
 } hb__file_peers;
 
+/* Replace both arrays: `peers` copied, nothing parked. */
 int hb__file_peers_set(hb__file_peers *fp, const hb_peer_cfg *peers, size_t n);
 void hb__file_peers_free(hb__file_peers *fp);
+/* A control op took `id`: move its entry to `parked` (nothing if `id` is no
+ * file peer; out of memory: dropped instead). */
+void hb__file_peers_release(hb__file_peers *fp, const char *id);
 /* Forget one id (a peer whose connect failed is not a file peer). */
 void hb__file_peers_drop(hb__file_peers *fp, const char *id);
 /* Keep only the peers whose keep[i] is true (order kept); one pass, for
@@ -66,9 +81,15 @@ int hb__reload_diff(hb__file_peers *fp, const hb_peer_cfg *next, size_t n_next,
  * id replaces the older one, and a cancel (the reload removed the id, or
  * connects it at once) drops it, so an old configuration never comes back.
  *
- * Put, cancel and take_failed run on the main thread; check runs on the
- * bridge thread (the bridge's hook, after each `removed` event it
- * publishes); a mutex inside guards the lists.
+ * The same object carries the file ids control may claim: the main thread
+ * sets them (hb__reconnects_file_ids), the bridge thread claims one when a
+ * control `connect` or `remove` of that id succeeds, and the main thread
+ * takes the claimed ids at its next reload (bounded: an id is claimed at
+ * most once per set).
+ *
+ * Put, cancel, take_failed and file_ids run on the main thread; check and
+ * claim run on the bridge thread (check is the bridge's hook, after each
+ * `removed` event it publishes); a mutex inside guards the lists.
  */
 typedef struct hb__reconnects hb__reconnects;
 
@@ -99,6 +120,26 @@ bool hb__reconnects_check(hb__reconnects *r);
  */
 size_t hb__reconnects_take_failed(hb__reconnects *r, void (*fn)(void *ud, const char *id),
                                   void *ud);
+
+/*
+ * The ids of the file's peers as the main thread is about to apply them
+ * (copied; the set control may claim from now on), and, for each id
+ * claimed since the last call, fn(ud, id) (may be NULL): the main thread
+ * releases those file peers. Swapping and taking under one lock, so a
+ * claim lands either before (fn sees it) or after (the next call does).
+ * Returns 0, or HB_E_NOMEM (the old set stays; fn still runs). Main thread.
+ */
+int hb__reconnects_file_ids(hb__reconnects *r, const hb_peer_cfg *peers, size_t n,
+                            void (*fn)(void *ud, const char *id), void *ud);
+
+/*
+ * A control `connect` or `remove` of `id` succeeded. If `id` is in the
+ * file-id set it is claimed (taken out of the set, queued for the main
+ * thread); any pending reconnect of `id` is dropped either way, so the
+ * file's entry does not come back over what control did. Returns true when
+ * the id was claimed. Bridge thread.
+ */
+bool hb__reconnects_claim(hb__reconnects *r, const char *id);
 
 /*
  * How many keys marked "needs a restart" in the schema table (HB__F_RESTART:

@@ -252,6 +252,22 @@ def test_keys_and_addresses_reload():
         assert 'honeybee_zmq_auth_denied_total{domain="writers",reason="address"}' in body
         m = b.metrics()
         assert m['honeybee_zmq_auth_denied_total{domain="writers",reason="address"}'] >= 1, body
+        # Four valid reloads: no ERROR line (each used to log a false
+        # "reload: <uninitialised text>; keeping the running client keys").
+        errors = [ln for ln in b.stderr().splitlines() if ln.split(" ", 2)[1:2] == ["ERROR"]]
+        assert errors == [], errors
+        # A key directory that went missing is an error, which names it (the
+        # file is checked as a whole: the running keys and peers stay).
+        gone = keys.writers + ".gone"
+        os.rename(keys.writers, gone)
+        try:
+            b.signal(signal.SIGHUP)
+            H.wait_for(lambda: "keeping the running" in b.stderr(), 10, "the reload's error")
+        finally:
+            os.rename(gone, keys.writers)
+        errors = [ln for ln in b.stderr().splitlines() if ln.split(" ", 2)[1:2] == ["ERROR"]]
+        assert len(errors) == 1 and "bridge.curve.writers: " in errors[0], errors
+        assert cli(b, keys, "writer", "ping").returncode == 0
 
 
 def test_check_and_start_refuse_bad_certificates():

@@ -10,7 +10,15 @@
   taken for a file peer: a later reload with the same entry connects it;
 - a key read only at start-up (bridge.max_handshakes, log.level: the
   schema table's restart column) is named in a warning, and the reload
-  applies the rest.
+  applies the rest;
+- a control `connect` after a reload inherits the reloaded `pool` section
+  (its options merge into it), and a peer connected over control before
+  the reload keeps what it had;
+- a file peer whose id a control `connect` or `remove` took is left to
+  control: a reload neither removes it (the file dropped it) nor adds it
+  back (the file kept the same entry); a changed entry adds it again;
+- a reload of a valid file logs no ERROR line (test_bridge_curve.py checks
+  the same with bridge.curve).
 """
 
 import os
@@ -25,6 +33,11 @@ import hbtest as H  # noqa: E402
 def reloads_done(b):
     """How many reloads the daemon finished (its summary log line)."""
     return b.stderr().count("unchanged,")
+
+
+def error_lines(b):
+    """The daemon's ERROR records (text format: "<ts> ERROR ...")."""
+    return [ln for ln in b.stderr().splitlines() if ln.split(" ", 2)[1:2] == ["ERROR"]]
 
 
 def reload(b, cfg):
@@ -143,6 +156,117 @@ def test_restart_only_keys():
         s1.stop()
 
 
+def test_valid_reload_no_error():
+    """A reload of a valid file, changed or not, is no error: without
+    bridge.curve the bridge has no ZAP handler to hand client keys to,
+    which is not worth a line (it used to log "reload: <garbage>; keeping
+    the running client keys" at every SIGHUP)."""
+    s1 = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "a", "url": s1.url}]) as b:
+            b.wait_state("a", "connected")
+            cfg = dict(b.cfg)
+            reload(b, cfg)
+            reload(b, dict(cfg, peers=[{"id": "a", "url": s1.url}, {"id": "b", "url": s1.url}]))
+            b.wait_state("b", "connected")
+            assert error_lines(b) == [], error_lines(b)
+            assert "client keys" not in b.stderr(), b.stderr()[-3000:]
+    finally:
+        s1.stop()
+
+
+def test_control_connect_inherits_reloaded_pool():
+    # pool.keepalive.app_ping is what a peer writes every ping_interval:
+    # the server sees which `pool` section a peer inherited.
+    def pool(text):
+        return {"keepalive": {"ping_interval": "100ms", "app_ping": text}}
+
+    ws = H.WSServer()
+    try:
+        with H.Bridge(peers=[{"id": "file", "url": ws.url_of("file")}], pool=pool("v1")) as b:
+            b.wait_state("file", "connected")
+            b.ok({"op": "connect", "id": "before", "url": ws.url_of("before")})
+            H.wait_for(lambda: "v1" in ws.got("before"), 5, "`before` to send the v1 ping")
+            reload(b, dict(b.cfg, pool=pool("v2")))
+            # Without options: the reloaded section.
+            b.ok({"op": "connect", "id": "after", "url": ws.url_of("after")})
+            # With options: merged key by key into the reloaded section.
+            b.ok({"op": "connect", "id": "opts", "url": ws.url_of("opts"),
+                  "options": {"keepalive": {"ping_interval": "150ms"}}})
+            H.wait_for(lambda: "v2" in ws.got("after") and "v2" in ws.got("opts"), 5,
+                       "the peers connected after the reload to send the v2 ping")
+            H.wait_for(lambda: "v2" in ws.got("file"), 5, "the file peer reconnected with v2")
+            assert set(ws.got("after")) == {"v2"}, ws.got("after")
+            assert set(ws.got("opts")) == {"v2"}, ws.got("opts")
+            # A peer added over control before is left alone by the reload.
+            assert set(ws.got("before")) == {"v1"}, ws.got("before")
+            assert ws.connect_count("before") == 1
+    finally:
+        ws.stop()
+
+
+def test_control_takes_file_peer_id():
+    ws = H.WSServer()
+    try:
+        url = ws.url_of
+        peers = [{"id": "a", "url": url("a")}, {"id": "b", "url": url("b")},
+                 {"id": "c", "url": url("c")}, {"id": "d", "url": url("d")}]
+        with H.Bridge(peers=peers) as b:
+            for p in "abcd":
+                b.wait_state(p, "connected")
+            ev = b.events()
+            # a: removed over control, then added over control at another
+            # URL; d: the same at the same URL; c: removed over control.
+            for p in "acd":
+                b.ok({"op": "remove", "id": p})
+                ev.expect("removed", p, timeout=10)
+            b.ok({"op": "connect", "id": "a", "url": url("a2")})
+            b.ok({"op": "connect", "id": "d", "url": url("d")})
+            ev.expect("connected", "a", timeout=10, url=url("a2"))
+            ev.expect("connected", "d", timeout=10)
+            ev.pending = []  # the removes' disconnected events and the like
+            d_conns = ws.connect_count("d")
+
+            def quiet(ids, secs=0.5):
+                e = ev.next(lambda e: e["id"] in ids, timeout=secs, fail=False)
+                assert e is None, e
+
+            # The same file: c stays removed (its entry did not change), a
+            # and d stay control's.
+            reload(b, dict(b.cfg))
+            quiet("acd")
+            peers = b.list()
+            assert "c" not in peers, peers
+            assert peers["a"]["url"] == url("a2") and peers["a"]["conn"] == 1, peers
+            # A file without a, c and d (and without b, whose removal marks
+            # when the reload's events are out): the control peers stay.
+            reload(b, dict(b.cfg, peers=[]))
+            ev.expect("removed", "b", timeout=10)
+            quiet("acd")
+            peers = b.list()
+            assert set(peers) == {"a", "d"}, peers
+            assert peers["a"]["state"] == "connected" and peers["a"]["url"] == url("a2"), peers
+            assert peers["d"]["state"] == "connected" and peers["d"]["conn"] == 1, peers
+            assert ws.connect_count("d") == d_conns
+            # The entries back, c's changed: c is added again; a and d are
+            # held by control peers (not adopted: a later file without them
+            # leaves them alone).
+            reload(b, dict(b.cfg, peers=[peers_a := {"id": "a", "url": url("a")},
+                                         {"id": "c", "url": url("c"), "send_queue": 7},
+                                         {"id": "d", "url": url("d")}]))
+            ev.expect("connected", "c", timeout=10)
+            assert "a peer with this id exists" in b.stderr()
+            reload(b, dict(b.cfg, peers=[]))
+            ev.expect("removed", "c", timeout=10)
+            quiet("ad")
+            assert set(b.list()) == {"a", "d"}, b.list()
+            assert peers_a["url"] != b.list()["a"]["url"]
+            ev.close()
+    finally:
+        ws.stop()
+
+
 if __name__ == "__main__":
     H.run([test_pool_section_change, test_two_quick_reloads, test_failed_connect_retried,
-           test_restart_only_keys])
+           test_restart_only_keys, test_valid_reload_no_error,
+           test_control_connect_inherits_reloaded_pool, test_control_takes_file_peer_id])

@@ -137,7 +137,7 @@ static void test_ctl_parse_errors(void **state)
         assert_int_equal(hb_config_defaults(&cfg), 0);
         int res = -1;
         char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){0, 1}, false, t, strlen(t),
-                                     NULL, &res);
+                                     NULL, &res, NULL);
         assert_non_null(reply);
         assert_non_null(strstr(reply, "\"error\":\"invalid_url\""));
         assert_int_equal(res, HB_E_INVALID_URL); /* what the bridge counts */
@@ -154,7 +154,7 @@ static void test_ctl_parse_errors(void **state)
         assert_int_equal(hb_config_defaults(&cfg), 0);
         int res = -1;
         char *reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t),
-                                     NULL, &res);
+                                     NULL, &res, NULL);
         assert_non_null(reply);
         assert_int_equal(res, HB_E_WRONG_SHARD);
         assert_string_equal(reply, "{\"ok\":false,\"error\":\"wrong_shard\",\"message\":\"peer "
@@ -164,14 +164,14 @@ static void test_ctl_parse_errors(void **state)
         /* an invalid id is bad_request at any shard */
         t = "{\"op\":\"connect\",\"id\":\"relay*1\",\"url\":\"ws://h/\"}";
         reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL,
-                               &res);
+                               &res, NULL);
         assert_non_null(strstr(reply, "\"error\":\"bad_request\""));
         assert_int_equal(res, HB_E_BAD_REQUEST);
         /* a ping answers ok with result 0 */
         t = "{\"op\":\"ping\"}";
         free(reply);
         reply = hb__ctl_handle(NULL, &cfg->pool, NULL, (hb__shard){1, 3}, false, t, strlen(t), NULL,
-                               &res);
+                               &res, NULL);
         assert_string_equal(reply, "{\"ok\":true}");
         assert_int_equal(res, 0);
         free(reply);

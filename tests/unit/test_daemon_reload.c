@@ -5,6 +5,9 @@
  *   changed are removed and connected after their removed event, unchanged
  *   are untouched, and a changed `pool` section changes every peer that
  *   inherits it.
+ * - A file peer whose id control took (released, parked): a reload with
+ *   the same entry leaves it alone, one without it removes nothing, a
+ *   changed entry connects it again.
  * - The pending reconnects against a real pool (no thread drives them
  *   here: the test calls the check the bridge thread would): one entry per
  *   id, the newest replaces an older one, a cancel leaves a tombstone the
@@ -209,6 +212,76 @@ static void test_failed_connect_retried(void **state)
     hb_config_destroy(&b);
 }
 
+/* Control took `a` (a remove, or a remove and a connect of its own): the
+ * daemon released it from its file peers. */
+static void test_released_file_peer(void **state)
+{
+    hb_config *ab = s_load("peers:\n"
+                           "  - id: a\n    url: ws://127.0.0.1:1/\n"
+                           "  - id: b\n    url: ws://127.0.0.1:2/\n");
+    hb_config *b_only = s_load("peers:\n  - id: b\n    url: ws://127.0.0.1:2/\n");
+    hb_config *a2b = s_load("peers:\n"
+                            "  - id: a\n    url: ws://127.0.0.1:3/\n"
+                            "  - id: b\n    url: ws://127.0.0.1:2/\n");
+    hb__file_peers fp = {0};
+    assert_int_equal(hb__file_peers_set(&fp, ab->peers, ab->n_peers), 0);
+    hb__file_peers_release(&fp, "a");
+    hb__file_peers_release(&fp, "zz"); /* no file peer: nothing */
+    assert_int_equal(fp.n, 1);
+    assert_int_equal(fp.n_parked, 1);
+    s_mock m = {.remove_rc = 0};
+    hb__reload_ops ops = {s_connect, s_remove, s_after, s_exists, &m, s_cancel, NULL};
+    hb__reload_result r;
+
+    /* The same entry: left alone, still parked (comes back only if changed). */
+    assert_int_equal(hb__reload_diff(&fp, ab->peers, ab->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "");
+    assert_int_equal(r.unchanged, 2);
+    assert_int_equal(fp.n, 1);
+    assert_int_equal(fp.n_parked, 1);
+    hb__file_peers_release(&fp, "a"); /* parked already: nothing */
+    assert_int_equal(fp.n_parked, 1);
+
+    /* Gone from the file: nothing removed (the id may be a control peer's),
+     * and forgotten. */
+    assert_int_equal(hb__reload_diff(&fp, b_only->peers, b_only->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "");
+    assert_int_equal(r.removed, 0);
+    assert_int_equal(fp.n, 1);
+    assert_int_equal(fp.n_parked, 0);
+    /* ...so the entry back is a new peer. */
+    assert_int_equal(hb__reload_diff(&fp, ab->peers, ab->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "connect:a ");
+    assert_int_equal(fp.n, 2);
+
+    /* A changed entry is connected again; a control peer holding the id
+     * keeps it (peer_exists: not adopted). */
+    hb__file_peers_release(&fp, "a");
+    m.log[0] = 0;
+    m.connect_rc = HB_E_PEER_EXISTS;
+    assert_int_equal(hb__reload_diff(&fp, a2b->peers, a2b->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "connect:a ");
+    assert_int_equal(r.failed, 1);
+    assert_int_equal(fp.n, 1);
+    assert_int_equal(fp.n_parked, 0);
+    hb__file_peers_release(&fp, "b");
+    m.log[0] = 0;
+    m.connect_rc = 0;
+    hb_config *b3 = s_load("peers:\n  - id: b\n    url: ws://127.0.0.1:4/\n");
+    assert_int_equal(hb__reload_diff(&fp, b3->peers, b3->n_peers, &ops, NULL, &r), 0);
+    assert_string_equal(m.log, "connect:b ");
+    assert_int_equal(r.added, 1);
+    assert_int_equal(fp.n, 1);
+    assert_int_equal(fp.n_parked, 0);
+    hb__file_peers_release(&fp, "b");
+    hb__file_peers_free(&fp); /* frees the parked entry too (ASan) */
+    assert_int_equal(fp.n_parked, 0);
+    hb_config_destroy(&ab);
+    hb_config_destroy(&b_only);
+    hb_config_destroy(&a2b);
+    hb_config_destroy(&b3);
+}
+
 static void test_needs_restart(void **state)
 {
     hb_config *a = s_load("bridge:\n  inbox: tcp://127.0.0.1:5000\n");
@@ -409,6 +482,42 @@ static void test_pending_failure_reported(void **state)
     hb_config_destroy(&cfg);
 }
 
+/* The file ids control may claim: each once per set, handed to the main
+ * thread at the next set; a claim drops the id's pending reconnect. */
+static void test_claims(void **state)
+{
+    hb_config *cfg = s_load("log: {level: error}\n"
+                            "peers:\n"
+                            "  - id: a\n    url: ws://127.0.0.1:1/\n"
+                            "  - id: b\n    url: ws://127.0.0.1:2/\n");
+    hb_pool *pool = s_pool(0);
+    hb__reconnects *r = NULL;
+    assert_int_equal(hb__reconnects_new(pool, NULL, NULL, NULL, &r), 0);
+    assert_false(hb__reconnects_claim(r, "a")); /* no set yet */
+    assert_int_equal(hb__reconnects_file_ids(r, cfg->peers, cfg->n_peers, NULL, NULL), 0);
+    hb_peer_cfg b2;
+    s_peer(&b2, cfg, "b", "ws://127.0.0.1:5/");
+    hb__reconnects_put(r, &b2);
+    assert_false(hb__reconnects_claim(r, "x")); /* a control peer's id */
+    assert_true(hb__reconnects_claim(r, "b"));
+    assert_int_equal(s_pending_count(r, "b", NULL, NULL), 0);
+    assert_true(hb__reconnects_claim(r, "a"));
+    assert_false(hb__reconnects_claim(r, "a")); /* once */
+    char log[64] = "";
+    assert_int_equal(hb__reconnects_file_ids(r, cfg->peers, 1, s_collect, log), 0);
+    assert_string_equal(log, "b a ");
+    log[0] = 0;
+    assert_int_equal(hb__reconnects_file_ids(r, cfg->peers, 1, s_collect, log), 0);
+    assert_string_equal(log, "");               /* taken once */
+    assert_false(hb__reconnects_claim(r, "b")); /* not in this set */
+    assert_true(hb__reconnects_claim(r, "a"));
+    /* A claim not taken is freed by destroy (ASan). */
+    hb_pool_destroy(&pool);
+    hb__reconnects_destroy(&r);
+    hb_peer_cfg_free(&b2);
+    hb_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +529,8 @@ int main(void)
         cmocka_unit_test(test_restart_column),
         cmocka_unit_test(test_pending_newest_wins),
         cmocka_unit_test(test_pending_failure_reported),
+        cmocka_unit_test(test_released_file_peer),
+        cmocka_unit_test(test_claims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
