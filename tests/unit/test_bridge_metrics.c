@@ -99,9 +99,12 @@ static void test_render(void **state)
         }
         line = nl + 1;
     }
-    /* 4 + 8 peers, 5 families x 3, 5 + 6 send_failed, 3 bridge, 4 x 3 handshake
-     * failures, the shard and 4 disconnects (no ZAP denials: bridge.curve is off) */
-    assert_int_equal(lines, 12 + 15 + 11 + 3 + 12 + 1 + 4);
+    /* 4 + 8 peers, 5 families x 3, 5 + 6 send_failed, 3 bridge, the control
+     * requests and one errors series per code but ok, 4 x 3 handshake
+     * failures, the shard and 4 disconnects (no ZAP denials: bridge.curve
+     * is off) */
+    assert_int_equal(lines, 12 + 15 + 11 + 3 + 1 + (HB_E__COUNT - 1) + 12 + 1 + 4);
+    assert_true(s_has_line(t, "honeybee_control_errors_total{error=\"wrong_shard\"} 0"));
     free(t);
 }
 
