@@ -584,16 +584,8 @@ void hb__bridge_warn(hb__bridge *b, hb__lograte *r, const char *id, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (!hb__lograte_take(r, hb__mono_ns())) {
-        HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
-        return;
-    }
-    uint32_t held = hb__lograte_dropped(r);
-    if (held)
-        HB_LOG(lg, HB_LOG_WARN, id, "%s (%u earlier %s socket warnings went to debug)", msg, held,
-               r == &b->send_log ? "send" : "control");
-    else
-        HB_LOG(lg, HB_LOG_WARN, id, "%s", msg);
+    hb__lograte_log(r, lg, HB_LOG_WARN, id,
+                    r == &b->send_log ? "send socket warnings" : "control socket warnings", msg);
 }
 
 void hb__bridge_warn_tick(hb__bridge *b, uint64_t now)

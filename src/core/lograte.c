@@ -3,6 +3,7 @@
  * the bucket.
  */
 #include "core/lograte.h"
+#include "core/clock.h"
 
 /* Put back the tokens earned since the last refill, up to the burst. A
  * full bucket earns nothing, so its clock restarts at `now`. */
@@ -44,4 +45,18 @@ bool hb__lograte_flush_due(hb__lograte *r, uint64_t now)
     if (!r->tokens) return false;
     r->tokens--;
     return true;
+}
+
+void hb__lograte_log(hb__lograte *r, const hb_logger *lg, hb_log_level level, const char *id,
+                     const char *held, const char *msg)
+{
+    if (!hb__lograte_take(r, hb__mono_ns())) {
+        HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
+        return;
+    }
+    uint32_t n = hb__lograte_dropped(r);
+    if (n)
+        HB_LOG(lg, level, id, "%s (%u earlier %s went to debug)", msg, n, held);
+    else
+        HB_LOG(lg, level, id, "%s", msg);
 }

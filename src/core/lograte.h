@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "honeybee/common.h"
+
 #define HB__LOGRATE_BURST    10u
 #define HB__LOGRATE_EVERY_NS (6000ull * 1000 * 1000)
 
@@ -35,5 +37,11 @@ uint32_t hb__lograte_dropped(hb__lograte *r);
  * there (taken): the caller logs one line saying how many
  * (hb__lograte_dropped). Counts nothing when false. */
 bool hb__lograte_flush_due(hb__lograte *r, uint64_t now);
+
+/* Log `msg` at `level` under r's limit: over it, at debug. The next line
+ * that may go says how many were held back: "MSG (N earlier HELD went to
+ * debug)", HELD naming whose lines they were ("lines of this peer"). */
+void hb__lograte_log(hb__lograte *r, const hb_logger *lg, hb_log_level level, const char *id,
+                     const char *held, const char *msg);
 
 #endif

@@ -122,17 +122,8 @@ __attribute__((format(printf, 2, 3))) static void s_info(hb_session *s, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    const char *id = hb_plugin_id(s->base.plugin);
-    if (!hb__lograte_take(&s->log_rate, hb__mono_ns())) {
-        HB_LOG(lg, HB_LOG_DEBUG, id, "%s", msg);
-        return;
-    }
-    uint32_t held = hb__lograte_dropped(&s->log_rate);
-    if (held) {
-        HB_LOG(lg, HB_LOG_INFO, id, "%s (%u earlier lines of this peer went to debug)", msg, held);
-        return;
-    }
-    HB_LOG(lg, HB_LOG_INFO, id, "%s", msg);
+    hb__lograte_log(&s->log_rate, lg, HB_LOG_INFO, hb_plugin_id(s->base.plugin),
+                    "lines of this peer", msg);
 }
 
 static s_out *s_out_new(const void *data, size_t len, bool binary)
