@@ -148,6 +148,17 @@ static bool s_within_marks(const char *p, size_t n, size_t max)
     return true;
 }
 
+/* A refused request keeps only its op: the bridge counts a malformed send
+ * as a refused send. */
+static void s_req_clear_keep_op(hb__ctl_req *req)
+{
+    hb__ctl_op op = req->op;
+    bool known = req->op_known;
+    hb__ctl_req_free(req);
+    req->op = op;
+    req->op_known = known;
+}
+
 int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size_t cap)
 {
     memset(req, 0, sizeof(*req));
@@ -237,14 +248,9 @@ int hb__ctl_parse(const void *buf, size_t len, hb__ctl_req *req, char *msg, size
         break;
     }
     return 0;
-err : {
-    hb__ctl_op kept = req->op;
-    bool known = req->op_known;
-    hb__ctl_req_free(req);
-    req->op = kept;
-    req->op_known = known;
+err:
+    s_req_clear_keep_op(req);
     return rc;
-}
 }
 
 void hb__ctl_req_free(hb__ctl_req *req)
