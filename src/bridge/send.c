@@ -14,13 +14,10 @@
  * (hb__bridge_warn_tick), says how many. Counters and send_failed events are
  * not limited: every refusal is counted and published.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bridge/bridge_int.h"
-#include "core/clock.h"
 #include "core/utf8.h"
 
 /* send_failed from the bridge itself: published at once (this thread owns

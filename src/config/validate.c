@@ -19,11 +19,12 @@ static int s_line(const hb__cfg_lines *l, size_t i)
     return l && l->line ? l->line[i] : 0;
 }
 
-/* The schema row of `path` in `section` (it exists: callers name rows). */
-static size_t s_row_index(hb__cfg_section section, const char *path)
+/* Line of the row at `path` in `section`, 0 if unknown. */
+static int s_row_line(const hb__cfg_lines *l, hb__cfg_section section, const char *path)
 {
     for (size_t i = 0; i < hb__cfg_nkeys; i++)
-        if (hb__cfg_keys[i].section == section && !strcmp(hb__cfg_keys[i].path, path)) return i;
+        if (hb__cfg_keys[i].section == section && !strcmp(hb__cfg_keys[i].path, path))
+            return l && l->line ? l->line[i] : 0;
     return 0;
 }
 
@@ -62,8 +63,8 @@ bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
         }
     /* Both inherited: checked once, at `pool` (hb__config_validate). */
     bool inherited = lines && lines->line &&
-                     s_line(lines, s_row_index(HB__S_POOL, "keepalive.app_ping")) == 0 &&
-                     s_line(lines, s_row_index(HB__S_POOL, "max_message_size")) == 0;
+                     s_row_line(lines, HB__S_POOL, "keepalive.app_ping") == 0 &&
+                     s_row_line(lines, HB__S_POOL, "max_message_size") == 0;
     if (!inherited && p->opts.keepalive.app_ping && strlen(p->opts.keepalive.app_ping) > max) {
         snprintf(k, sizeof k, "%s.keepalive.app_ping", key);
         hb__errs_add(errs, file, p->line, k, "is longer than max_message_size (%llu bytes)",
@@ -71,15 +72,6 @@ bool hb__peer_validate(const hb_peer_cfg *p, const char *file, const char *key,
         ok = false;
     }
     return ok;
-}
-
-/* Line of the row at `path` in `section`, 0 if unknown. */
-static int s_row_line(const hb__cfg_lines *l, hb__cfg_section section, const char *path)
-{
-    for (size_t i = 0; i < hb__cfg_nkeys; i++)
-        if (hb__cfg_keys[i].section == section && !strcmp(hb__cfg_keys[i].path, path))
-            return l && l->line ? l->line[i] : 0;
-    return 0;
 }
 
 bool hb__config_check_endpoints(const hb_config *cfg, const char *file, const hb__cfg_lines *top,
@@ -147,7 +139,7 @@ bool hb__config_validate(const hb_config *cfg, const char *file, const hb__cfg_l
      * control `connect` without options inherits both. */
     if (cfg->pool.keepalive.app_ping &&
         strlen(cfg->pool.keepalive.app_ping) > cfg->pool.max_message_size) {
-        hb__errs_add(errs, file, s_line(top, s_row_index(HB__S_POOL, "keepalive.app_ping")),
+        hb__errs_add(errs, file, s_row_line(top, HB__S_POOL, "keepalive.app_ping"),
                      "pool.keepalive.app_ping", "is longer than max_message_size (%llu bytes)",
                      (unsigned long long)cfg->pool.max_message_size);
         ok = false;

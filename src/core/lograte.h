@@ -7,7 +7,8 @@
  * them without waiting for the next line (hb__lograte_flush_due).
  *
  * Users: each peer's info lines (pool/session.c, loop thread), the send
- * socket's refusals (bridge/send.c, bridge thread). Not locked: a bucket
+ * and control sockets' refusals (bridge/send.c and control.c through
+ * hb__bridge_warn, bridge thread). Not locked: a bucket
  * belongs to one thread. A zeroed struct is a full bucket.
  */
 #ifndef HB_CORE_LOGRATE_H
