@@ -225,6 +225,10 @@ def test_control_takes_file_peer_id():
             ev.expect("connected", "a", timeout=10, url=url("a2"))
             ev.expect("connected", "d", timeout=10)
             ev.pending = []  # the removes' disconnected events and the like
+            # The server counts a connection in its own thread, which can
+            # come after the bridge's `connected` (seen under TSan): d's
+            # file connection and control's.
+            H.wait_for(lambda: ws.connect_count("d") == 2, 10, "the server to count d twice")
             d_conns = ws.connect_count("d")
 
             def quiet(ids, secs=0.5):
